@@ -1,0 +1,278 @@
+//! The imperative shell: parses arguments, sets up logging, finds the
+//! configuration and hands over to one subcommand.
+//!
+//! Everything a command needs from the outside world arrives through [`Env`]
+//! (arguments, environment variables, output streams), so tests can run the
+//! whole CLI in-process with a fake home directory and captured output.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use crate::config::{self, Config, ConfigError};
+use crate::logging::{self, LogTarget};
+
+mod show;
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for a failure while doing the work (remote down, rtorrent gone).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for a usage or configuration error: the user must change something.
+pub const EXIT_USAGE: i32 = 2;
+
+/// What a command sees of the process: arguments, environment, output.
+pub struct Env {
+    /// Arguments without the program name.
+    pub args: Vec<String>,
+    /// Environment variables (HOME, XDG_CONFIG_HOME, ...).
+    pub vars: HashMap<String, String>,
+    /// Where reports go.
+    pub stdout: std::cell::RefCell<Box<dyn Write>>,
+    /// Where the final error line goes.
+    pub stderr: std::cell::RefCell<Box<dyn Write>>,
+}
+
+impl Env {
+    /// The real process environment. Arguments that are not valid UTF-8 are
+    /// kept lossily so the usage error can still name them.
+    pub fn from_process() -> Env {
+        let args = std::env::args_os()
+            .skip(1)
+            .map(|a: OsString| a.to_string_lossy().into_owned())
+            .collect();
+        let vars = std::env::vars_os()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        Env {
+            args,
+            vars,
+            stdout: std::cell::RefCell::new(Box::new(std::io::stdout())),
+            stderr: std::cell::RefCell::new(Box::new(std::io::stderr())),
+        }
+    }
+
+    /// A variable that is set and not empty.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Why a command stopped, and which exit code that means.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    /// The work failed; running again later may succeed.
+    pub fn failure(message: impl Into<String>) -> CliError {
+        CliError {
+            code: EXIT_FAILURE,
+            message: message.into(),
+        }
+    }
+    /// The user must change the command line or the configuration.
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> CliError {
+        CliError::usage(e.to_string())
+    }
+}
+
+#[derive(FromArgs)]
+/// lowspace: rotates torrents through a small disk into big storage, builds
+/// per-file torrent trees, mirrors torrent listings and keeps magnets alive.
+#[argh(
+    example = "Show what is inside a torrent file:\n  $ {command_name} show ubuntu.iso.torrent",
+    example = "Use another configuration file and log without timestamps (systemd):\n  $ {command_name} --config /etc/lowspace.toml --log-systemd show a.torrent",
+    note = "Configuration is read from --config FILE, else $XDG_CONFIG_HOME/lowspace/config.toml, \
+else ~/.config/lowspace/config.toml, else the original driver's ~/.rtorrent_low_space_driver.cf. \
+Exit codes: 0 success, 1 failure, 2 usage or configuration error."
+)]
+struct TopLevel {
+    /// configuration file: TOML, or the original driver's INI with a [main] section
+    #[argh(option)]
+    config: Option<PathBuf>,
+
+    /// log level: error, warn, info, debug or trace (default: the config's log_level, else info)
+    #[argh(option)]
+    log_level: Option<String>,
+
+    /// append the log to this file, with timestamps, instead of standard error
+    #[argh(option)]
+    log_file: Option<PathBuf>,
+
+    /// log for the systemd journal: no timestamps, priority prefixes
+    #[argh(switch)]
+    log_systemd: bool,
+
+    /// print the version and exit
+    #[argh(switch)]
+    version: bool,
+
+    #[argh(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Show(show::ShowArgs),
+}
+
+impl Command {
+    fn run(self, ctx: &mut Context) -> Result<(), CliError> {
+        match self {
+            Command::Show(args) => args.run(ctx),
+        }
+    }
+}
+
+/// What every command gets: the environment and the configuration, which is
+/// loaded only when a command asks for it (so `show` works without one).
+pub struct Context<'env> {
+    pub env: &'env Env,
+    config_path: Option<PathBuf>,
+    config: Option<Result<Config, ConfigError>>,
+}
+
+impl<'env> Context<'env> {
+    /// The loaded configuration, or the reason there is none.
+    pub fn config(&mut self) -> Result<&Config, CliError> {
+        if self.config.is_none() {
+            self.config = Some(load_config(self.env, self.config_path.as_deref()));
+        }
+        match self.config.as_ref() {
+            Some(Ok(config)) => Ok(config),
+            Some(Err(e)) => Err(CliError::usage(e.to_string())),
+            None => Err(CliError::usage("configuration was not loaded")),
+        }
+    }
+
+    /// Writes a report line to standard output.
+    pub fn out(&self) -> std::cell::RefMut<'_, Box<dyn Write>> {
+        self.env.stdout.borrow_mut()
+    }
+}
+
+fn load_config(env: &Env, explicit: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+    let path = config::locate(env, explicit)?;
+    config::load(&path)
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn run(env: &Env) -> i32 {
+    let args: Vec<&str> = env.args.iter().map(String::as_str).collect();
+    let mut top = match TopLevel::from_args(&["lowspace"], &args) {
+        Ok(top) => top,
+        Err(early) => {
+            return match early.status {
+                Ok(()) => {
+                    let _ = writeln!(env.stdout.borrow_mut(), "{}", early.output.trim_end());
+                    EXIT_OK
+                }
+                Err(()) => {
+                    let _ = writeln!(
+                        env.stderr.borrow_mut(),
+                        "{}\nRun 'lowspace --help' for usage.",
+                        early.output.trim_end()
+                    );
+                    EXIT_USAGE
+                }
+            };
+        }
+    };
+    if top.version {
+        let _ = writeln!(
+            env.stdout.borrow_mut(),
+            "lowspace {}",
+            env!("CARGO_PKG_VERSION")
+        );
+        return EXIT_OK;
+    }
+    let Some(command) = top.command.take() else {
+        let _ = writeln!(
+            env.stderr.borrow_mut(),
+            "lowspace: a subcommand is needed. Run 'lowspace --help' for the list."
+        );
+        return EXIT_USAGE;
+    };
+
+    let mut ctx = Context {
+        env,
+        config_path: top.config.clone(),
+        config: None,
+    };
+    match setup_logging(&top, &mut ctx) {
+        Ok(()) => {}
+        Err(e) => return report(env, e),
+    }
+    match command.run(&mut ctx) {
+        Ok(()) => EXIT_OK,
+        Err(e) => report(env, e),
+    }
+}
+
+fn report(env: &Env, e: CliError) -> i32 {
+    log::debug!("exiting with code {}: {}", e.code, e.message);
+    let _ = writeln!(env.stderr.borrow_mut(), "lowspace: {}", e.message);
+    e.code
+}
+
+/// Level from the command line, then the configuration (when one is there and
+/// parses), then info.
+fn setup_logging(top: &TopLevel, ctx: &mut Context) -> Result<(), CliError> {
+    let level = match &top.log_level {
+        Some(text) => Some(
+            logging::parse_level(text).map_err(|e| CliError::usage(format!("--log-level: {e}")))?,
+        ),
+        None => None,
+    };
+    let level = match level {
+        Some(level) => level,
+        None => {
+            // A configuration that is only found by default and is broken must
+            // not stop `show`; the command that needs it reports the error.
+            let wanted = top.config.is_some() || config::locate(ctx.env, None).is_ok();
+            let from_config = if wanted {
+                ctx.config().ok().and_then(|c| c.log_level)
+            } else {
+                None
+            };
+            from_config.unwrap_or(log::LevelFilter::Info)
+        }
+    };
+    let target = match (&top.log_file, top.log_systemd) {
+        (Some(path), _) => LogTarget::File(path.clone()),
+        (None, true) => LogTarget::Systemd,
+        (None, false) => LogTarget::Terminal,
+    };
+    logging::init(level, target).map_err(|e| CliError::usage(e.to_string()))
+}

@@ -1,0 +1,244 @@
+//! Configuration: one typed model, two file syntaxes.
+//!
+//! New users write TOML (`$XDG_CONFIG_HOME/lowspace/config.toml`); users of
+//! the original rtorrent low space driver keep their INI file
+//! (`~/.rtorrent_low_space_driver.cf`) unchanged. Both are first read into
+//! plain sections of keys and values with their line numbers ([`raw`]), and
+//! one set of typed readers ([`read`]) turns those into [`Config`], so every
+//! key is checked the same way and every error names the file, the line, the
+//! key and what was expected.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use log::LevelFilter;
+
+use crate::cli::Env;
+
+mod ini;
+mod raw;
+mod read;
+
+pub use raw::{RawSection, RawValue};
+
+/// Which syntax a configuration file was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    Toml,
+    /// The original driver's INI file with a `[main]` section.
+    LegacyIni,
+}
+
+/// Everything lowspace can be told by a configuration file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub path: PathBuf,
+    pub format: ConfigFormat,
+    pub log_level: Option<LevelFilter>,
+    pub rtorrent: RtorrentSettings,
+    /// Present when the file configures rotation (`[rotate]`, or a legacy file).
+    pub rotate: Option<RotateSettings>,
+    /// Where finished torrents are copied to.
+    pub remote: Option<RemoteSettings>,
+    /// Timeouts and retries for the remote.
+    pub sync: SyncSettings,
+    /// Things worth telling the user once loaded (deprecated keys).
+    pub warnings: Vec<String>,
+}
+
+/// How to reach rtorrent.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RtorrentSettings {
+    /// `scgi:///path.sock`, `scgi://host:port`, `/path.sock` or `http(s)://.../RPC2`.
+    pub socket_url: Option<String>,
+}
+
+/// The `rotate` job's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RotateSettings {
+    /// The directory of .torrent files lowspace manages.
+    pub managed_torrents_directory: PathBuf,
+    /// Bytes the managed torrents may take on the small disk.
+    pub space_limit: u64,
+    /// Upload ratio a torrent must reach before it is moved off the disk.
+    pub required_ratio: f64,
+    /// Seed at least this long after finishing, whatever the ratio.
+    pub min_seed_time: Option<Duration>,
+    /// After this long seeding, stop waiting for the ratio.
+    pub max_seed_time: Option<Duration>,
+    /// Bytes always left free on the download directory's file system.
+    pub reserve: u64,
+    /// Where finished .torrent files go instead of being deleted.
+    pub done_directory: Option<PathBuf>,
+    /// Where the journal and lock live (default: the managed directory's
+    /// `.lowspace` subdirectory).
+    pub state_directory: Option<PathBuf>,
+}
+
+/// A place with space.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoteSettings {
+    /// rsync over SSH (`host` set) to `path`.
+    Rsync {
+        host: String,
+        path: String,
+        ssh_command: Option<String>,
+    },
+    /// rclone to `remote:path`, with RCLONE_* variables from the config.
+    Rclone {
+        remote: String,
+        path: String,
+        env: Vec<(String, String)>,
+    },
+    /// A mounted directory (USB disk, NFS).
+    Local { path: PathBuf },
+}
+
+/// Bounds on how long and how often a remote is tried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncSettings {
+    /// No progress for this long ends one transfer attempt.
+    pub timeout: Duration,
+    /// Attempts per run before the run gives up on the remote.
+    pub retries: u32,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            timeout: Duration::from_secs(300),
+            retries: 3,
+        }
+    }
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The file, when there is one.
+    pub path: Option<PathBuf>,
+    /// The line in that file, when known.
+    pub line: Option<usize>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn in_file(path: &Path, line: Option<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: Some(path.to_path_buf()),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.path, self.line) {
+            (Some(path), Some(line)) => write!(f, "{}:{}: {}", path.display(), line, self.message),
+            (Some(path), None) => write!(f, "{}: {}", path.display(), self.message),
+            (None, _) => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The configuration file to use: the one given, else the first that exists
+/// of the TOML locations and the legacy INI file.
+pub fn locate(env: &Env, explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    if let Some(path) = explicit {
+        return Ok(path.to_path_buf());
+    }
+    let candidates = default_locations(env);
+    for candidate in &candidates {
+        if candidate.exists() {
+            return Ok(candidate.clone());
+        }
+    }
+    let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    Err(ConfigError {
+        path: None,
+        line: None,
+        message: format!(
+            "no configuration file found (looked at {}); write one or pass --config FILE",
+            if looked.is_empty() {
+                "nothing: HOME is not set".to_string()
+            } else {
+                looked.join(", ")
+            }
+        ),
+    })
+}
+
+fn default_locations(env: &Env) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(xdg) = env.var("XDG_CONFIG_HOME") {
+        out.push(Path::new(xdg).join("lowspace/config.toml"));
+    }
+    if let Some(home) = env.var("HOME") {
+        let home = Path::new(home);
+        let dot_config = home.join(".config/lowspace/config.toml");
+        if !out.contains(&dot_config) {
+            out.push(dot_config);
+        }
+        out.push(home.join(".rtorrent_low_space_driver.cf"));
+    }
+    out
+}
+
+/// Reads and checks a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "file not found".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        ConfigError::in_file(path, None, format!("cannot read configuration: {why}"))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        ConfigError::in_file(
+            path,
+            None,
+            format!(
+                "not UTF-8 text (bad byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    parse(path, &text)
+}
+
+/// Parses configuration text; `path` is only used to name the file in
+/// errors and to choose the syntax.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let format = detect_format(path, text);
+    let sections = match format {
+        ConfigFormat::LegacyIni => {
+            ini::parse(text).map_err(|(line, msg)| ConfigError::in_file(path, Some(line), msg))?
+        }
+        ConfigFormat::Toml => {
+            raw::from_toml(text).map_err(|(line, msg)| ConfigError::in_file(path, line, msg))?
+        }
+    };
+    read::config(path, format, &sections)
+}
+
+/// A `[main]` section header means the original driver's INI file, unless
+/// the file is named *.toml. Everything else is TOML.
+fn detect_format(path: &Path, text: &str) -> ConfigFormat {
+    if path.extension().is_some_and(|e| e == "toml") {
+        return ConfigFormat::Toml;
+    }
+    let has_main = text
+        .lines()
+        .any(|line| line.trim().eq_ignore_ascii_case("[main]"));
+    if has_main {
+        ConfigFormat::LegacyIni
+    } else {
+        ConfigFormat::Toml
+    }
+}

@@ -1,0 +1,556 @@
+//! Gives meaning to raw sections: the typed readers every key goes through,
+//! the TOML layout and the legacy INI layout, and the "did you mean" hint
+//! for keys nobody reads.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::{RawEntry, RawSection, RawValue};
+use super::{
+    Config, ConfigError, ConfigFormat, RemoteSettings, RotateSettings, RtorrentSettings,
+    SyncSettings,
+};
+use crate::logging::parse_level;
+use crate::size::{parse_duration, parse_size};
+
+/// Reads one section's keys, remembering which were asked for so the rest
+/// can be reported as unknown.
+struct SectionReader<'a> {
+    path: &'a Path,
+    section: &'a RawSection,
+    known: BTreeSet<&'static str>,
+}
+
+impl<'a> SectionReader<'a> {
+    fn new(path: &'a Path, section: &'a RawSection) -> Self {
+        SectionReader {
+            path,
+            section,
+            known: BTreeSet::new(),
+        }
+    }
+
+    fn display_name(&self) -> String {
+        if self.section.name.is_empty() {
+            "the top level".to_string()
+        } else {
+            format!("[{}]", self.section.name)
+        }
+    }
+
+    fn entry(&mut self, key: &'static str) -> Option<&'a RawEntry> {
+        self.known.insert(key);
+        self.section.entries.iter().rev().find(|e| e.key == key)
+    }
+
+    fn error(&self, entry: &RawEntry, expected: impl std::fmt::Display) -> ConfigError {
+        ConfigError::in_file(
+            self.path,
+            Some(entry.line),
+            format!("{}: {expected}", entry.key),
+        )
+    }
+
+    fn missing(&self, key: &str) -> ConfigError {
+        ConfigError::in_file(
+            self.path,
+            Some(self.section.line),
+            format!("{} needs {key}", self.display_name()),
+        )
+    }
+
+    fn string(&mut self, key: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        match &entry.value {
+            RawValue::Str(s) if s.trim().is_empty() => {
+                Err(self.error(entry, "expected a value, found an empty string"))
+            }
+            RawValue::Str(s) => Ok(Some(s.trim().to_string())),
+            other => Err(self.error(entry, format!("expected a string, found {}", other.kind()))),
+        }
+    }
+
+    fn absolute_path(&mut self, key: &'static str) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(text) = self.string(key)? else {
+            return Ok(None);
+        };
+        let path = PathBuf::from(&text);
+        if !path.is_absolute() {
+            let entry = self.entry(key).expect("entry was just read");
+            return Err(self.error(
+                entry,
+                format!("expected an absolute path, found \"{text}\""),
+            ));
+        }
+        Ok(Some(path))
+    }
+
+    fn size(&mut self, key: &'static str) -> Result<Option<u64>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        match &entry.value {
+            RawValue::Int(n) if *n < 0 => Err(self.error(
+                entry,
+                format!("expected a size of zero or more bytes, found {n}"),
+            )),
+            RawValue::Int(n) => Ok(Some(*n as u64)),
+            RawValue::Str(s) => parse_size(s).map(Some).map_err(|e| self.error(entry, e)),
+            other => Err(self.error(
+                entry,
+                format!(
+                    "expected a size such as 3221225472 or \"3 GiB\", found {}",
+                    other.kind()
+                ),
+            )),
+        }
+    }
+
+    fn duration(&mut self, key: &'static str) -> Result<Option<Duration>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        match &entry.value {
+            RawValue::Int(n) if *n >= 0 => Ok(Some(Duration::from_secs(*n as u64))),
+            RawValue::Str(s) => parse_duration(s)
+                .map(Some)
+                .map_err(|e| self.error(entry, e)),
+            other => Err(self.error(
+                entry,
+                format!(
+                    "expected a duration such as \"2h\" or 3600, found {}",
+                    other.kind()
+                ),
+            )),
+        }
+    }
+
+    fn ratio(&mut self, key: &'static str) -> Result<Option<f64>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        let value = match &entry.value {
+            RawValue::Int(n) => *n as f64,
+            RawValue::Float(f) => *f,
+            RawValue::Str(s) => s.trim().parse::<f64>().map_err(|_| {
+                self.error(
+                    entry,
+                    format!("expected a number such as 1.0, found \"{}\"", s.trim()),
+                )
+            })?,
+            other => {
+                return Err(self.error(
+                    entry,
+                    format!("expected a number such as 1.0, found {}", other.kind()),
+                ))
+            }
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(self.error(
+                entry,
+                format!("expected a ratio of zero or more, found {value}"),
+            ));
+        }
+        Ok(Some(value))
+    }
+
+    fn count(&mut self, key: &'static str) -> Result<Option<u32>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        let parsed = match &entry.value {
+            RawValue::Int(n) => u32::try_from(*n).ok(),
+            RawValue::Str(s) => s.trim().parse::<u32>().ok(),
+            _ => None,
+        };
+        parsed
+            .map(Some)
+            .ok_or_else(|| self.error(entry, "expected a whole number of zero or more"))
+    }
+
+    fn level(&mut self, key: &'static str) -> Result<Option<log::LevelFilter>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        match &entry.value {
+            RawValue::Str(s) => parse_level(s).map(Some).map_err(|e| self.error(entry, e)),
+            other => Err(self.error(
+                entry,
+                format!(
+                    "expected a level name such as \"info\", found {}",
+                    other.kind()
+                ),
+            )),
+        }
+    }
+
+    fn env_table(&mut self, key: &'static str) -> Result<Vec<(String, String)>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(Vec::new());
+        };
+        match &entry.value {
+            RawValue::Table(pairs) => {
+                let mut out = Vec::new();
+                for (name, value, line) in pairs {
+                    if !name.starts_with("RCLONE_") {
+                        return Err(ConfigError::in_file(
+                            self.path,
+                            Some(*line),
+                            format!("{key}.{name}: only RCLONE_* variables are passed to rclone"),
+                        ));
+                    }
+                    out.push((name.clone(), value.clone()));
+                }
+                Ok(out)
+            }
+            other => Err(self.error(
+                entry,
+                format!(
+                    "expected a table of RCLONE_* = \"value\", found {}",
+                    other.kind()
+                ),
+            )),
+        }
+    }
+
+    /// Every key not asked for is an error, with the closest known key.
+    fn reject_unknown(&self, also_allowed: impl Fn(&str) -> bool) -> Result<(), ConfigError> {
+        for entry in &self.section.entries {
+            if self.known.contains(entry.key.as_str()) || also_allowed(&entry.key) {
+                continue;
+            }
+            let hint = closest(&entry.key, self.known.iter().copied())
+                .map(|k| format!("; did you mean \"{k}\"?"))
+                .unwrap_or_else(|| {
+                    let list: Vec<&str> = self.known.iter().copied().collect();
+                    format!("; known keys here: {}", list.join(", "))
+                });
+            return Err(ConfigError::in_file(
+                self.path,
+                Some(entry.line),
+                format!(
+                    "unknown key \"{}\" in {}{hint}",
+                    entry.key,
+                    self.display_name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The known name nearest to `word` by edit distance, if it is near enough
+/// to be a plausible typo.
+pub fn closest<'k>(word: &str, known: impl Iterator<Item = &'k str>) -> Option<&'k str> {
+    known
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur.push(substitute.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Builds the typed model from the sections of either syntax.
+pub fn config(
+    path: &Path,
+    format: ConfigFormat,
+    sections: &[RawSection],
+) -> Result<Config, ConfigError> {
+    match format {
+        ConfigFormat::Toml => toml_layout(path, sections),
+        ConfigFormat::LegacyIni => legacy_layout(path, sections),
+    }
+}
+
+const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote"];
+
+fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigError> {
+    for section in sections {
+        if !TOML_SECTIONS.contains(&section.name.as_str()) {
+            let hint = closest(
+                &section.name,
+                TOML_SECTIONS.iter().copied().filter(|s| !s.is_empty()),
+            )
+            .map(|s| format!("; did you mean [{s}]?"))
+            .unwrap_or_else(|| "; known sections: [rtorrent], [rotate], [remote]".to_string());
+            return Err(ConfigError::in_file(
+                path,
+                Some(section.line),
+                format!("unknown section [{}]{hint}", section.name),
+            ));
+        }
+    }
+    let empty = RawSection {
+        name: String::new(),
+        line: 1,
+        entries: Vec::new(),
+    };
+    let find = |name: &str| sections.iter().find(|s| s.name == name);
+
+    let mut top = SectionReader::new(path, find("").unwrap_or(&empty));
+    let log_level = top.level("log_level")?;
+    top.reject_unknown(|_| false)?;
+
+    let rtorrent = match find("rtorrent") {
+        Some(section) => {
+            let mut r = SectionReader::new(path, section);
+            let socket_url = r.string("socket_url")?;
+            r.reject_unknown(|_| false)?;
+            RtorrentSettings { socket_url }
+        }
+        None => RtorrentSettings::default(),
+    };
+
+    let rotate = match find("rotate") {
+        Some(section) => {
+            let mut r = SectionReader::new(path, section);
+            let rotate = rotate_settings(&mut r)?;
+            r.reject_unknown(|_| false)?;
+            Some(rotate)
+        }
+        None => None,
+    };
+
+    let (remote, sync) = match find("remote") {
+        Some(section) => {
+            let mut r = SectionReader::new(path, section);
+            let service = r.string("service")?;
+            let host = r.string("host")?;
+            let remote_path = r.string("path")?;
+            let ssh_command = r.string("ssh_command")?;
+            let rclone_remote = r.string("rclone_remote")?;
+            let env = r.env_table("rclone_env")?;
+            let sync = sync_settings(&mut r, "timeout", "retries")?;
+            let service =
+                service.ok_or_else(|| r.missing("service = \"rsync\", \"rclone\" or \"local\""))?;
+            let need = |value: Option<String>, key: &str| value.ok_or_else(|| r.missing(key));
+            let remote = match service.as_str() {
+                "rsync" => RemoteSettings::Rsync {
+                    host: need(host, "host (the SSH host, such as \"user@nas\")")?,
+                    path: need(remote_path, "path (the directory on the host)")?,
+                    ssh_command,
+                },
+                "rclone" => RemoteSettings::Rclone {
+                    remote: need(
+                        rclone_remote,
+                        "rclone_remote (a remote name from rclone.conf)",
+                    )?,
+                    path: remote_path.unwrap_or_default(),
+                    env,
+                },
+                "local" => {
+                    let dir = need(remote_path, "path (the mounted directory)")?;
+                    if !Path::new(&dir).is_absolute() {
+                        let entry = r.entry("path").expect("path was read");
+                        return Err(
+                            r.error(entry, format!("expected an absolute path, found \"{dir}\""))
+                        );
+                    }
+                    RemoteSettings::Local {
+                        path: PathBuf::from(dir),
+                    }
+                }
+                other => {
+                    let entry = r.entry("service").expect("service was read");
+                    return Err(r.error(
+                        entry,
+                        format!("expected \"rsync\", \"rclone\" or \"local\", found \"{other}\""),
+                    ));
+                }
+            };
+            r.reject_unknown(|_| false)?;
+            (Some(remote), sync)
+        }
+        None => (None, SyncSettings::default()),
+    };
+
+    Ok(Config {
+        path: path.to_path_buf(),
+        format: ConfigFormat::Toml,
+        log_level,
+        rtorrent,
+        rotate,
+        remote,
+        sync,
+        warnings: Vec::new(),
+    })
+}
+
+fn rotate_settings(r: &mut SectionReader) -> Result<RotateSettings, ConfigError> {
+    let managed = r.absolute_path("managed_torrents_directory")?;
+    let space_limit = r.size("space_limit")?;
+    let required_ratio = r.ratio("required_ratio")?.unwrap_or(1.0);
+    let min_seed_time = r.duration("min_seed_time")?;
+    let max_seed_time = r.duration("max_seed_time")?;
+    let reserve = r.size("reserve")?.unwrap_or(0);
+    let done_directory = r.absolute_path("done_directory")?;
+    let state_directory = r.absolute_path("state_directory")?;
+    let managed_torrents_directory =
+        managed.ok_or_else(|| r.missing("managed_torrents_directory"))?;
+    let space_limit = space_limit.ok_or_else(|| r.missing("space_limit"))?;
+    if space_limit == 0 {
+        let entry = r.entry("space_limit").expect("space_limit was read");
+        return Err(r.error(
+            entry,
+            "expected a size above zero: nothing could ever be downloaded",
+        ));
+    }
+    if let (Some(min), Some(max)) = (min_seed_time, max_seed_time) {
+        if max < min {
+            let entry = r.entry("max_seed_time").expect("max_seed_time was read");
+            return Err(r.error(entry, "must not be shorter than min_seed_time"));
+        }
+    }
+    Ok(RotateSettings {
+        managed_torrents_directory,
+        space_limit,
+        required_ratio,
+        min_seed_time,
+        max_seed_time,
+        reserve,
+        done_directory,
+        state_directory,
+    })
+}
+
+fn sync_settings(
+    r: &mut SectionReader,
+    timeout_key: &'static str,
+    retries_key: &'static str,
+) -> Result<SyncSettings, ConfigError> {
+    let defaults = SyncSettings::default();
+    let timeout = r.duration(timeout_key)?.unwrap_or(defaults.timeout);
+    let retries = r.count(retries_key)?.unwrap_or(defaults.retries);
+    Ok(SyncSettings { timeout, retries })
+}
+
+/// The original driver's `[main]` section, every key of both versions.
+fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigError> {
+    let main = sections
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case("main"))
+        .ok_or_else(|| {
+            ConfigError::in_file(
+                path,
+                None,
+                "no [main] section: the original driver's file keeps every key under [main]",
+            )
+        })?;
+    if let Some(other) = sections
+        .iter()
+        .find(|s| !s.name.eq_ignore_ascii_case("main"))
+    {
+        return Err(ConfigError::in_file(
+            path,
+            Some(other.line),
+            format!(
+                "unknown section [{}]; this INI file has only [main] (use TOML for more)",
+                other.name
+            ),
+        ));
+    }
+    let mut r = SectionReader::new(path, main);
+    let mut warnings = Vec::new();
+
+    let log_level = r.level("log_level")?;
+    let socket_url = r.string("socket_url")?;
+    let rotate = rotate_settings(&mut r)?;
+    let service = r.string("remote_sync_service")?;
+    let rsync_host = r.string("rsync_host")?;
+    let rsync_path = r.string("rsync_path")?;
+    let remote_host = r.string("remote_host")?;
+    let remote_path = r.string("remote_path")?;
+    let rclone_remote = r.string("rclone_remote")?;
+    let rclone_path = r.string("rclone_path")?;
+    let ssh_command = r.string("ssh_command")?;
+    let local_path = r.absolute_path("local_path")?;
+    let sync = sync_settings(&mut r, "sync_timeout", "sync_retries")?;
+
+    // The first version of the driver called the rsync target remote_host
+    // and remote_path; they still work, with a nudge.
+    for (old, new) in [("remote_host", "rsync_host"), ("remote_path", "rsync_path")] {
+        if r.entry(old).is_some() {
+            warnings.push(format!(
+                "{}: {old} is deprecated; call it {new}",
+                path.display()
+            ));
+        }
+    }
+    let host = rsync_host.or(remote_host);
+    let dest = rsync_path.or(remote_path);
+
+    let rclone_env: Vec<(String, String)> = main
+        .entries
+        .iter()
+        .filter(|e| {
+            e.key.starts_with("rclone_") && e.key != "rclone_remote" && e.key != "rclone_path"
+        })
+        .filter_map(|e| match &e.value {
+            RawValue::Str(v) => Some((
+                format!("RCLONE_{}", e.key["rclone_".len()..].to_ascii_uppercase()),
+                v.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+
+    let service = service.unwrap_or_else(|| "rsync".to_string());
+    let remote = match service.to_ascii_lowercase().as_str() {
+        "rsync" => match (host, dest) {
+            (Some(host), Some(path)) => Some(RemoteSettings::Rsync {
+                host,
+                path,
+                ssh_command,
+            }),
+            (None, None) => None,
+            (None, Some(_)) => return Err(r.missing("rsync_host (the SSH host to copy to)")),
+            (Some(_), None) => return Err(r.missing("rsync_path (the directory on the SSH host)")),
+        },
+        "rclone" => Some(RemoteSettings::Rclone {
+            remote: rclone_remote
+                .ok_or_else(|| r.missing("rclone_remote (a remote name from rclone.conf)"))?,
+            path: rclone_path.unwrap_or_default(),
+            env: rclone_env,
+        }),
+        "local" => Some(RemoteSettings::Local {
+            path: local_path.ok_or_else(|| r.missing("local_path"))?,
+        }),
+        other => {
+            let entry = r
+                .entry("remote_sync_service")
+                .expect("remote_sync_service was read");
+            return Err(r.error(
+                entry,
+                format!("expected rsync, rclone or local, found \"{other}\""),
+            ));
+        }
+    };
+    r.reject_unknown(|key| key.starts_with("rclone_"))?;
+
+    Ok(Config {
+        path: path.to_path_buf(),
+        format: ConfigFormat::LegacyIni,
+        log_level,
+        rtorrent: RtorrentSettings { socket_url },
+        rotate: Some(rotate),
+        remote,
+        sync,
+        warnings,
+    })
+}

@@ -1,0 +1,13 @@
+//! lowspace: keeps BitTorrent work flowing through a small disk to big
+//! storage, and keeps torrents alive at almost no cost.
+//!
+//! The crate is laid out by concern: `cli` is the imperative shell that reads
+//! arguments and configuration and calls into the feature modules; each
+//! feature module keeps its decisions in pure functions and its I/O in thin
+//! executors.
+
+pub mod cli;
+pub mod config;
+pub mod fsutil;
+pub mod logging;
+pub mod size;
