@@ -1,0 +1,63 @@
+//! Shared fixtures for integration tests: temporary directories, real child
+//! processes stopped by PID, free loopback ports, and the lowspace binary.
+//! Each real part (rtorrent, sshd, nginx, ...) gets its own file here so
+//! every test starts it the same way.
+#![allow(dead_code)]
+
+pub mod process;
+pub mod tempdir;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The lowspace binary cargo built for this test run.
+pub fn lowspace_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lowspace"))
+}
+
+/// Runs lowspace with a clean environment (no user config, LANG=C) plus
+/// `envs`, and returns what it printed and its exit code.
+pub fn run_lowspace(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(lowspace_bin());
+    cmd.args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANG", "C");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run lowspace binary")
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Fails the test loudly when a real part the test needs is missing:
+/// scripts/test installs them, so a missing one is a broken setup, not a skip.
+pub fn require_program(name: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/sbin"] {
+        let path = Path::new(dir).join(name);
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("{name} is not installed: run scripts/test (it installs every part the tests need)");
+}
+
+/// Waits until `check` is true, polling every 50 ms, or panics with `what`.
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,70 @@
+//! A real server started by a test and stopped by its PID when the test ends,
+//! even when the test panics.
+
+use std::process::{Child, Command, Stdio};
+
+pub struct Daemon {
+    name: String,
+    child: Option<Child>,
+    /// The PID to signal when the started program forks into the background
+    /// (read from its pid file); None means the direct child.
+    pub pid: Option<u32>,
+}
+
+impl Daemon {
+    /// Starts `cmd` with output discarded unless LOWSPACE_TEST_VERBOSE is set.
+    pub fn spawn(name: &str, mut cmd: Command) -> Daemon {
+        if std::env::var_os("LOWSPACE_TEST_VERBOSE").is_none() {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        cmd.stdin(Stdio::null());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Daemon {
+            name: name.to_string(),
+            child: Some(child),
+            pid: None,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.pid
+            .or_else(|| self.child.as_ref().map(|c| c.id()))
+            .unwrap_or(0)
+    }
+
+    /// Sends a signal (by number) to the daemon.
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.id().to_string())
+            .status();
+    }
+
+    /// SIGTERM, wait up to 5 s, then SIGKILL.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            self.signal("TERM");
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            self.signal("KILL");
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
