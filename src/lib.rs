@@ -11,3 +11,4 @@ pub mod config;
 pub mod fsutil;
 pub mod logging;
 pub mod size;
+pub mod torrent;
