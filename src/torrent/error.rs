@@ -65,7 +65,10 @@ impl fmt::Display for MetainfoError {
         match self {
             MetainfoError::Empty => f.write_str("the file is empty, not a torrent"),
             MetainfoError::Truncated { field } => {
-                write!(f, "{field}: truncated (the data ends before this value does)")
+                write!(
+                    f,
+                    "{field}: truncated (the data ends before this value does)"
+                )
             }
             MetainfoError::NotBencode { field, detail } => {
                 write!(f, "{field}: not valid bencode: {detail}")
@@ -105,9 +108,9 @@ impl fmt::Display for MetainfoError {
                 "info.pieces: {found} piece hashes, but {total_size} bytes in pieces of \
                  {piece_length} bytes need {expected}"
             ),
-            MetainfoError::BothLengthAndFiles => f.write_str(
-                "info: has both 'length' (single file) and 'files' (several files)",
-            ),
+            MetainfoError::BothLengthAndFiles => {
+                f.write_str("info: has both 'length' (single file) and 'files' (several files)")
+            }
             MetainfoError::NoData => {
                 f.write_str("info: every file is empty, the torrent holds no data")
             }
@@ -134,10 +137,7 @@ pub enum LoadError {
     /// box from reading a disc image named `.torrent` into memory.
     TooLarge { path: PathBuf, limit: u64 },
     /// The bytes are not a valid torrent.
-    Invalid {
-        path: PathBuf,
-        error: MetainfoError,
-    },
+    Invalid { path: PathBuf, error: MetainfoError },
 }
 
 impl LoadError {

@@ -70,7 +70,10 @@ impl InfoHash {
         if bytes.len() != 40 {
             return Err(error(
                 text,
-                format!("{} characters, 40 hex digits expected", text.chars().count()),
+                format!(
+                    "{} characters, 40 hex digits expected",
+                    text.chars().count()
+                ),
             ));
         }
         let mut out = [0u8; 20];
@@ -93,7 +96,10 @@ impl InfoHash {
         if bytes.len() != 32 {
             return Err(error(
                 text,
-                format!("{} characters, 32 base32 characters expected", text.chars().count()),
+                format!(
+                    "{} characters, 32 base32 characters expected",
+                    text.chars().count()
+                ),
             ));
         }
         let mut out = [0u8; 20];
@@ -103,7 +109,10 @@ impl InfoHash {
         for &c in bytes {
             let upper = c.to_ascii_uppercase();
             let Some(value) = BASE32_ALPHABET.iter().position(|&a| a == upper) else {
-                return Err(error(text, "contains a character outside the base32 alphabet"));
+                return Err(error(
+                    text,
+                    "contains a character outside the base32 alphabet",
+                ));
             };
             acc = (acc << 5) | value as u64;
             bits += 5;
@@ -187,7 +196,10 @@ mod tests {
         // SHA-1("abc") from FIPS 180-1, appendix A.
         let hash = InfoHash::of_info_bytes(b"abc");
         assert_eq!(hash.to_hex(), "a9993e364706816aba3e25717850c26c9cd0d89d");
-        assert_eq!(hash.to_hex_upper(), "A9993E364706816ABA3E25717850C26C9CD0D89D");
+        assert_eq!(
+            hash.to_hex_upper(),
+            "A9993E364706816ABA3E25717850C26C9CD0D89D"
+        );
         assert_eq!(hash.to_string(), hash.to_hex());
     }
 

@@ -98,13 +98,12 @@ impl MagnetLink {
                     let value = decode_text(base, raw_value, false)?;
                     if let Some(hash) = strip_prefix_ignore_case(&value, "urn:btih:") {
                         if info_hash.is_none() {
-                            info_hash =
-                                Some(hash.parse::<InfoHash>().map_err(|e| {
-                                    MagnetError::BadInfoHash {
-                                        value: e.value,
-                                        reason: e.reason,
-                                    }
-                                })?);
+                            info_hash = Some(hash.parse::<InfoHash>().map_err(|e| {
+                                MagnetError::BadInfoHash {
+                                    value: e.value,
+                                    reason: e.reason,
+                                }
+                            })?);
                         }
                     } else if strip_prefix_ignore_case(&value, "urn:btmh:").is_some() {
                         saw_v2 = true;

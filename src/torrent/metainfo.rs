@@ -143,7 +143,9 @@ impl Metainfo {
     /// The SHA-1 of piece `index`, if there is such a piece.
     pub fn piece_hash(&self, index: usize) -> Option<[u8; 20]> {
         let start = index.checked_mul(PIECE_HASH_LEN)?;
-        let hash = self.pieces().get(start..start.checked_add(PIECE_HASH_LEN)?)?;
+        let hash = self
+            .pieces()
+            .get(start..start.checked_add(PIECE_HASH_LEN)?)?;
         hash.try_into().ok()
     }
 
@@ -284,7 +286,9 @@ fn bencode_error(field: Field, error: BencodeError) -> MetainfoError {
         .map(|source| source.to_string())
         .unwrap_or_else(|| error.to_string());
     let detail = if cause.contains("EOF") {
-        return MetainfoError::Truncated { field: field.name() };
+        return MetainfoError::Truncated {
+            field: field.name(),
+        };
     } else if cause.contains("not sorted") {
         "dictionary keys are not in sorted order, or one repeats".to_string()
     } else if cause.contains("nesting depth") {
@@ -316,7 +320,9 @@ fn wrong_type(field: Field, expected: &'static str, value: &Object) -> MetainfoE
 }
 
 fn missing(field: Field) -> MetainfoError {
-    MetainfoError::Missing { field: field.name() }
+    MetainfoError::Missing {
+        field: field.name(),
+    }
 }
 
 fn take_bytes<'s>(field: Field, value: Object<'_, 's>) -> Result<&'s [u8], MetainfoError> {
@@ -328,7 +334,9 @@ fn take_bytes<'s>(field: Field, value: Object<'_, 's>) -> Result<&'s [u8], Metai
 
 fn take_text<'s>(field: Field, value: Object<'_, 's>) -> Result<&'s str, MetainfoError> {
     let bytes = take_bytes(field, value)?;
-    std::str::from_utf8(bytes).map_err(|_| MetainfoError::NotUtf8 { field: field.name() })
+    std::str::from_utf8(bytes).map_err(|_| MetainfoError::NotUtf8 {
+        field: field.name(),
+    })
 }
 
 fn take_integer(field: Field, value: Object) -> Result<i64, MetainfoError> {
