@@ -12,3 +12,4 @@ pub mod fsutil;
 pub mod logging;
 pub mod rotate;
 pub mod size;
+pub mod torrent;

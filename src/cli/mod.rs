@@ -16,6 +16,7 @@ use argh::FromArgs;
 use crate::config::{self, Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
+mod magnet;
 mod show;
 
 /// Exit code for success.
@@ -145,12 +146,14 @@ struct TopLevel {
 #[argh(subcommand)]
 enum Command {
     Show(show::ShowArgs),
+    Magnet(magnet::MagnetArgs),
 }
 
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
             Command::Show(args) => args.run(ctx),
+            Command::Magnet(args) => args.run(ctx),
         }
     }
 }
