@@ -13,5 +13,5 @@
 pub mod delete;
 pub mod journal;
 pub mod lock;
-// pub mod plan;
-// pub mod snapshot;
+pub mod plan;
+pub mod snapshot;
