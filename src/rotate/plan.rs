@@ -189,7 +189,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 ));
                 out.sync.push(sync_step(t, &entry.base_path, in_rtorrent));
                 out.states
-                    .push((hash.clone(), t.name.clone(), TorrentState::Syncing));
+                    .push((hash, t.name.clone(), TorrentState::Syncing));
             }
             (Phase::Syncing, None) => {
                 // The .torrent was taken away by the user mid-sync: it is no
@@ -212,7 +212,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 out.budget.freed += entry.size;
                 if let Some(t) = torrent {
                     out.states
-                        .push((hash.clone(), t.name.clone(), TorrentState::Synced { phase }));
+                        .push((hash, t.name.clone(), TorrentState::Synced { phase }));
                 }
                 out.remove.push(RemoveStep {
                     info_hash: hash,
@@ -238,7 +238,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         if !l.complete {
             still_to_download += l.size.saturating_sub(l.completed);
             out.states.push((
-                torrent.info_hash.clone(),
+                torrent.info_hash,
                 torrent.name.clone(),
                 TorrentState::Downloading {
                     completed: l.completed,
@@ -263,14 +263,14 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 out.sync.push(sync_step(torrent, &l.base_path, true));
                 out.budget.freed += torrent.total_size;
                 out.states.push((
-                    torrent.info_hash.clone(),
+                    torrent.info_hash,
                     torrent.name.clone(),
                     TorrentState::Syncing,
                 ));
             }
             Err(waiting_for) => {
                 out.states.push((
-                    torrent.info_hash.clone(),
+                    torrent.info_hash,
                     torrent.name.clone(),
                     TorrentState::Seeding {
                         ratio_milli: l.ratio_milli,
@@ -332,7 +332,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 human_size(policy.space_limit)
             ));
             out.states.push((
-                torrent.info_hash.clone(),
+                torrent.info_hash,
                 torrent.name.clone(),
                 TorrentState::TooBig,
             ));
@@ -347,13 +347,13 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 human_size(free)
             ));
             out.load.push(LoadStep {
-                info_hash: torrent.info_hash.clone(),
+                info_hash: torrent.info_hash,
                 name: torrent.name.clone(),
                 torrent_file: torrent.file.clone(),
                 size: torrent.total_size,
             });
             out.states.push((
-                torrent.info_hash.clone(),
+                torrent.info_hash,
                 torrent.name.clone(),
                 TorrentState::Loading,
             ));
@@ -362,7 +362,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             // too, so a big torrent is not starved by a stream of small ones.
             blocked = true;
             out.states.push((
-                torrent.info_hash.clone(),
+                torrent.info_hash,
                 torrent.name.clone(),
                 TorrentState::Waiting {
                     needs: torrent.total_size,
@@ -427,7 +427,7 @@ fn show_duration(d: Duration) -> String {
 
 fn sync_step(torrent: &ManagedTorrent, base_path: &std::path::Path, loaded: bool) -> SyncStep {
     SyncStep {
-        info_hash: torrent.info_hash.clone(),
+        info_hash: torrent.info_hash,
         name: torrent.name.clone(),
         torrent_file: torrent.file.clone(),
         base_path: base_path.to_path_buf(),

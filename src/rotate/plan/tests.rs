@@ -156,11 +156,7 @@ fn the_real_disk_limits_when_it_is_tighter() {
     // Limit says 10 GiB free, the disk has 3 GiB less 1 GiB reserve less
     // 1 GiB still to download by a loaded torrent: 1 GiB for new ones.
     let mut s = snapshot(
-        vec![
-            managed(1, 2 * GIB),
-            managed(2, 1 * GIB),
-            managed(3, 900 * MIB),
-        ],
+        vec![managed(1, 2 * GIB), managed(2, GIB), managed(3, 900 * MIB)],
         vec![loaded(1, 2 * GIB, GIB, 0, 0)],
     );
     s.disk_free = 3 * GIB;
@@ -202,7 +198,8 @@ fn incomplete_torrents_keep_downloading() {
 fn seeding_rules() {
     let h = 3600;
     // (ratio, seeded for, min_seed, max_seed, expect sync, reason fragment)
-    let cases: &[(i64, u64, Option<u64>, Option<u64>, bool, &str)] = &[
+    type Case = (i64, u64, Option<u64>, Option<u64>, bool, &'static str);
+    let cases: &[Case] = &[
         (999, 10, None, None, false, "ratio 1.00 (now 1.00)"),
         (500, 10, None, None, false, "ratio 1.00 (now 0.50)"),
         (1000, 10, None, None, true, "ratio 1.00 reached 1.00"),
