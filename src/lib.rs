@@ -12,3 +12,4 @@ pub mod fsutil;
 pub mod logging;
 pub mod process;
 pub mod size;
+pub mod sync;
