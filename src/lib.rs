@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod fsutil;
 pub mod logging;
+pub mod process;
 pub mod rotate;
 pub mod size;
+pub mod sync;
 pub mod torrent;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod sshd;
 pub mod tempdir;
 
 use std::path::{Path, PathBuf};
