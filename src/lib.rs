@@ -6,8 +6,11 @@
 //! feature module keeps its decisions in pure functions and its I/O in thin
 //! executors.
 
+pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod fsutil;
+pub mod http;
 pub mod logging;
+pub mod rtorrent;
 pub mod size;
