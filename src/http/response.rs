@@ -263,7 +263,8 @@ pub fn is_complete(buf: &[u8], max_body: usize, head_request: bool) -> bool {
         Ok(Framing::NoBody) => true,
         Ok(Framing::ContentLength(n)) => rest.len() as u64 >= n,
         Ok(Framing::Chunked) => {
-            rest.ends_with(b"0\r\n\r\n") && decode_chunked(rest, max_body).is_ok()
+            (rest.ends_with(b"\r\n\r\n") || rest.ends_with(b"\n\n"))
+                && decode_chunked(rest, max_body).is_ok()
         }
         Ok(Framing::UntilClose) | Err(_) => false,
     }

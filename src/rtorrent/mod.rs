@@ -1,1 +1,2 @@
-//! placeholder
+//! rtorrent over XML-RPC: placeholder while the module is assembled.
+pub mod xmlrpc;
