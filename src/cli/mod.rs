@@ -16,6 +16,7 @@ use argh::FromArgs;
 use crate::config::{self, Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
+mod rpc;
 mod show;
 
 /// Exit code for success.
@@ -144,12 +145,14 @@ struct TopLevel {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Command {
+    Rpc(rpc::RpcArgs),
     Show(show::ShowArgs),
 }
 
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
+            Command::Rpc(args) => args.run(ctx),
             Command::Show(args) => args.run(ctx),
         }
     }
