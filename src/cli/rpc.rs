@@ -21,7 +21,7 @@ use crate::rtorrent::{Client, RpcError};
     example = "Name and size of every download (the empty first argument is the target):\n  $ {command_name} d.multicall2 '' main d.hash= d.name= d.size_bytes=",
     example = "Load a torrent from a file through the connection, started:\n  $ {command_name} load.raw_start '' @ubuntu.torrent",
     example = "Against another rtorrent, as JSON:\n  $ {command_name} --socket-url scgi://127.0.0.1:5000 --json d.multicall2 '' main d.name=",
-    note = "Arguments: 123, +123 and -123 are integers (i8); @FILE is FILE's bytes as base64; anything else is a string. \
+    note = "Arguments: 123, +123 and -123 are integers (i8), but not with a leading zero (0042 stays text, like an all-digit info-hash); @FILE is FILE's bytes as base64; anything else is a string. \
 Rows of an array are printed one per line, tab-separated."
 )]
 pub struct RpcArgs {
@@ -59,7 +59,10 @@ pub fn classify_arg(text: &str) -> ArgKind {
         }
     }
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+    // A leading zero marks text, not a number: an info-hash can be all
+    // digits ("0000...") and must stay a string.
+    let leading_zero = digits.len() > 1 && digits.starts_with('0');
+    if !digits.is_empty() && !leading_zero && digits.bytes().all(|b| b.is_ascii_digit()) {
         let unsigned = text.strip_prefix('+').unwrap_or(text);
         if let Ok(n) = unsigned.parse::<i64>() {
             return ArgKind::Int(n);
@@ -73,7 +76,9 @@ impl RpcArgs {
         let socket_url = match self.socket_url {
             Some(url) => url,
             None => ctx.config()?.rtorrent.socket_url.clone().ok_or_else(|| {
-                CliError::usage("no socket_url: give --socket-url or set socket_url in the configuration")
+                CliError::usage(
+                    "no socket_url: give --socket-url or set socket_url in the configuration",
+                )
             })?,
         };
         let client = Client::new(&socket_url).map_err(|e| CliError::usage(e.to_string()))?;
@@ -180,8 +185,18 @@ mod tests {
         assert_eq!(classify_arg("d.name="), ArgKind::Str("d.name=".into()));
         assert_eq!(classify_arg("-"), ArgKind::Str("-".into()));
         assert_eq!(classify_arg("1.5"), ArgKind::Str("1.5".into()));
-        assert_eq!(classify_arg("@a.torrent"), ArgKind::File("a.torrent".into()));
+        assert_eq!(
+            classify_arg("@a.torrent"),
+            ArgKind::File("a.torrent".into())
+        );
         assert_eq!(classify_arg("@"), ArgKind::Str("@".into()));
+        assert_eq!(classify_arg("0"), ArgKind::Int(0));
+        let digits_hash = "0".repeat(40);
+        assert_eq!(
+            classify_arg(&digits_hash),
+            ArgKind::Str(digits_hash.clone())
+        );
+        assert_eq!(classify_arg("007"), ArgKind::Str("007".into()));
         // too big for i64: kept as text rather than silently wrapped
         assert_eq!(
             classify_arg("99999999999999999999"),

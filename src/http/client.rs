@@ -55,7 +55,11 @@ impl Request {
             self.url.host_header(),
             env!("CARGO_PKG_VERSION")
         );
-        let has = |name: &str| self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        let has = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
         if let (Some(user), false) = (&self.url.username, has("authorization")) {
             let pass = self.url.password.as_deref().unwrap_or("");
             let token = crate::base64::encode(format!("{user}:{pass}").as_bytes());

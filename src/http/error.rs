@@ -10,22 +10,46 @@ use super::url::UrlError;
 pub enum HttpError {
     Url(UrlError),
     /// The host name did not resolve.
-    Resolve { url: String, source: std::io::Error },
+    Resolve {
+        url: String,
+        source: std::io::Error,
+    },
     /// Every address refused or failed the TCP connection.
-    Connect { url: String, source: std::io::Error },
+    Connect {
+        url: String,
+        source: std::io::Error,
+    },
     /// No TCP connection within the connect timeout.
-    ConnectTimeout { url: String, seconds: u64 },
+    ConnectTimeout {
+        url: String,
+        seconds: u64,
+    },
     /// No bytes for longer than the read timeout, or the whole exchange took
     /// longer than the total timeout.
-    Timeout { url: String, seconds: u64 },
+    Timeout {
+        url: String,
+        seconds: u64,
+    },
     /// Reading or writing failed after the connection was made.
-    Io { url: String, source: std::io::Error },
+    Io {
+        url: String,
+        source: std::io::Error,
+    },
     /// The TLS setup (CA file, client certificate) could not be loaded.
     TlsSetup(String),
     /// The TLS handshake or session failed (unknown CA, wrong host name...).
-    Tls { url: String, message: String },
-    Response { url: String, source: ResponseError },
-    TooManyRedirects { url: String, limit: u8 },
+    Tls {
+        url: String,
+        message: String,
+    },
+    Response {
+        url: String,
+        source: ResponseError,
+    },
+    TooManyRedirects {
+        url: String,
+        limit: u8,
+    },
 }
 
 impl fmt::Display for HttpError {
@@ -43,7 +67,10 @@ impl fmt::Display for HttpError {
                 }
             }
             HttpError::ConnectTimeout { url, seconds } => {
-                write!(f, "no connection to {url} within {seconds} s: is the host reachable (firewall)?")
+                write!(
+                    f,
+                    "no connection to {url} within {seconds} s: is the host reachable (firewall)?"
+                )
             }
             HttpError::Timeout { url, seconds } => {
                 write!(f, "{url} did not answer within {seconds} s")

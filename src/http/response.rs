@@ -147,7 +147,10 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, ResponseError> {
         });
     }
     let block = &buf[..end];
-    let line_end = block.iter().position(|&b| b == b'\n').unwrap_or(block.len());
+    let line_end = block
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(block.len());
     let status_line = std::str::from_utf8(&block[..line_end])
         .map_err(|_| ResponseError::Malformed("status line is not UTF-8".into()))?;
     let status_line = status_line.strip_suffix('\r').unwrap_or(status_line);

@@ -283,10 +283,7 @@ impl Client {
         let calls: Vec<Call> = labels
             .iter()
             .map(|(hash, label)| {
-                Call::new(
-                    "d.custom1.set",
-                    vec![Value::str(*hash), Value::str(*label)],
-                )
+                Call::new("d.custom1.set", vec![Value::str(*hash), Value::str(*label)])
             })
             .collect();
         for result in self.multicall(&calls)? {

@@ -133,7 +133,9 @@ impl<'a> Row<'a> {
 
     fn string(&self, i: usize) -> Result<String, String> {
         let v = self.get(i)?;
-        v.as_str().map(str::to_string).ok_or_else(|| self.bad(i, "a string", v))
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.bad(i, "a string", v))
     }
 
     fn unsigned(&self, i: usize) -> Result<u64, String> {
@@ -237,7 +239,9 @@ mod tests {
         assert!(e.contains("d.size_bytes"), "{e}");
         let mut values = good_download_row();
         values[1] = Value::Int(3);
-        assert!(download_from_row(&row(values)).unwrap_err().contains("d.name"));
+        assert!(download_from_row(&row(values))
+            .unwrap_err()
+            .contains("d.name"));
         let e = download_from_row(&row(vec![Value::Int(1)])).unwrap_err();
         assert!(e.contains("1 fields"), "{e}");
         assert!(download_from_row(&Value::Int(1)).is_err());

@@ -11,17 +11,32 @@ use crate::http::HttpError;
 pub enum RpcError {
     SocketUrl(SocketUrlError),
     /// The Unix socket file does not exist.
-    SocketMissing { path: PathBuf },
-    PermissionDenied { target: String },
-    ConnectionRefused { target: String },
-    Timeout { target: String, seconds: u64 },
+    SocketMissing {
+        path: PathBuf,
+    },
+    PermissionDenied {
+        target: String,
+    },
+    ConnectionRefused {
+        target: String,
+    },
+    Timeout {
+        target: String,
+        seconds: u64,
+    },
     Io {
         target: String,
         source: std::io::Error,
     },
     /// The SCGI reply was cut off or not SCGI.
-    Framing { target: String, reason: String },
-    TooLarge { target: String, limit: usize },
+    Framing {
+        target: String,
+        reason: String,
+    },
+    TooLarge {
+        target: String,
+        limit: usize,
+    },
     Http(HttpError),
     HttpStatus {
         url: String,
@@ -39,7 +54,10 @@ pub enum RpcError {
         message: String,
     },
     /// The answer decoded but is not what the method returns.
-    Shape { method: String, reason: String },
+    Shape {
+        method: String,
+        reason: String,
+    },
 }
 
 impl RpcError {
@@ -73,7 +91,9 @@ impl fmt::Display for RpcError {
                 f,
                 "rtorrent at {target} did not answer within {seconds} s (busy hashing, or hung?)"
             ),
-            RpcError::Io { target, source } => write!(f, "talking to rtorrent at {target}: {source}"),
+            RpcError::Io { target, source } => {
+                write!(f, "talking to rtorrent at {target}: {source}")
+            }
             RpcError::Framing { target, reason } => {
                 write!(f, "bad SCGI reply from {target}: {reason}")
             }
@@ -83,9 +103,7 @@ impl fmt::Display for RpcError {
             ),
             RpcError::Http(e) => write!(f, "{e}"),
             RpcError::HttpStatus {
-                url,
-                status: 401,
-                ..
+                url, status: 401, ..
             } => write!(
                 f,
                 "{url} refused the credentials (HTTP 401): check user:password in socket_url"

@@ -46,7 +46,9 @@ impl std::fmt::Display for ReplyError {
 /// The body of a complete SCGI reply.
 pub fn parse_reply(buf: &[u8]) -> Result<&[u8], ReplyError> {
     if buf.is_empty() {
-        return Err(ReplyError::Truncated("the connection closed without a reply"));
+        return Err(ReplyError::Truncated(
+            "the connection closed without a reply",
+        ));
     }
     let end = header_block_end(buf).ok_or(ReplyError::Truncated("no end of the header block"))?;
     let headers = parse_header_lines(buf.get(..end).unwrap_or(&[]))
@@ -124,7 +126,10 @@ mod tests {
     fn reply_body_by_content_length() {
         let reply = b"Status: 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 4\r\n\r\nbody";
         assert_eq!(parse_reply(reply).unwrap(), b"body");
-        assert_eq!(parse_reply(b"Content-Type: text/xml\r\n\r\nall").unwrap(), b"all");
+        assert_eq!(
+            parse_reply(b"Content-Type: text/xml\r\n\r\nall").unwrap(),
+            b"all"
+        );
     }
 
     #[test]

@@ -137,8 +137,7 @@ mod tests {
                 port: 5000
             }
         );
-        let Transport::Http(url) =
-            parse_socket_url("https://me:pw@box.example.com/RPC2").unwrap()
+        let Transport::Http(url) = parse_socket_url("https://me:pw@box.example.com/RPC2").unwrap()
         else {
             panic!()
         };

@@ -36,6 +36,9 @@ impl Daemon {
 
     /// Sends a signal (by number) to the daemon.
     pub fn signal(&self, sig: &str) {
+        if self.id() == 0 {
+            return;
+        }
         let _ = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.id().to_string())
@@ -44,8 +47,12 @@ impl Daemon {
 
     /// SIGTERM, wait up to 5 s, then SIGKILL.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        // Signal before taking the child: id() reads it, and a PID of 0
+        // would make `kill` signal our whole process group.
+        if self.child.is_some() {
             self.signal("TERM");
+        }
+        if let Some(mut child) = self.child.take() {
             for _ in 0..100 {
                 if let Ok(Some(_)) = child.try_wait() {
                     return;

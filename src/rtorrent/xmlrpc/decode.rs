@@ -75,9 +75,9 @@ pub fn decode_response_from<R: BufRead>(input: R) -> Result<Response, DecodeErro
                     message: message.to_string(),
                 },
                 _ => {
-                    return Err(d.error(
-                        "a <fault> without an integer faultCode and a string faultString",
-                    ))
+                    return Err(
+                        d.error("a <fault> without an integer faultCode and a string faultString")
+                    )
                 }
             }
         }
@@ -164,9 +164,7 @@ impl<R: BufRead> Decoder<R> {
                 Event::CData(t) => Ev::Text(t.to_vec()),
                 Event::GeneralRef(r) => Ev::Ref(r.to_vec()),
                 Event::Eof => Ev::Eof,
-                Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {
-                    continue
-                }
+                Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => continue,
             });
         }
     }
@@ -261,9 +259,11 @@ impl<R: BufRead> Decoder<R> {
                 let text = String::from_utf8_lossy(&text);
                 let text = text.trim();
                 let number = text.strip_prefix('+').unwrap_or(text);
-                Value::Int(number.parse().map_err(|_| {
-                    self.error(&format!("{text:?} is not a 64-bit integer"))
-                })?)
+                Value::Int(
+                    number
+                        .parse()
+                        .map_err(|_| self.error(&format!("{text:?} is not a 64-bit integer")))?,
+                )
             }
             b"boolean" => {
                 let text = self.text_until_end(b"boolean")?;
@@ -288,9 +288,7 @@ impl<R: BufRead> Decoder<R> {
             }
             b"base64" => {
                 let text = self.text_until_end(b"base64")?;
-                Value::Base64(
-                    crate::base64::decode(&text).map_err(|e| self.error(&e.to_string()))?,
-                )
+                Value::Base64(crate::base64::decode(&text).map_err(|e| self.error(&e.to_string()))?)
             }
             b"dateTime.iso8601" => {
                 let text = self.text_until_end(b"dateTime.iso8601")?;
@@ -332,9 +330,8 @@ impl<R: BufRead> Decoder<R> {
                         }
                         Tag::End(n) if n == b"struct" => break,
                         other => {
-                            return Err(self.error(&format!(
-                                "expected <member> or </struct>, found {other}"
-                            )))
+                            return Err(self
+                                .error(&format!("expected <member> or </struct>, found {other}")))
                         }
                     }
                 }

@@ -181,7 +181,12 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
 #[test]
 fn huge_array_of_big_sizes() {
     let rows: Vec<Value> = (0..2000)
-        .map(|i| Value::Array(vec![Value::str(format!("{i:040X}")), Value::Int((1 << 33) + i)]))
+        .map(|i| {
+            Value::Array(vec![
+                Value::str(format!("{i:040X}")),
+                Value::Int((1 << 33) + i),
+            ])
+        })
         .collect();
     let v = Value::Array(rows);
     assert_eq!(round_trip(&v), v);
