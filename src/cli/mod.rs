@@ -17,6 +17,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
 mod magnet;
+mod rpc;
 mod show;
 
 /// Exit code for success.
@@ -145,6 +146,7 @@ struct TopLevel {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Command {
+    Rpc(rpc::RpcArgs),
     Show(show::ShowArgs),
     Magnet(magnet::MagnetArgs),
 }
@@ -152,6 +154,7 @@ enum Command {
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
+            Command::Rpc(args) => args.run(ctx),
             Command::Show(args) => args.run(ctx),
             Command::Magnet(args) => args.run(ctx),
         }

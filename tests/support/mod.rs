@@ -4,7 +4,9 @@
 //! every test starts it the same way.
 #![allow(dead_code)]
 
+pub mod nginx;
 pub mod process;
+pub mod rtorrent;
 pub mod sshd;
 pub mod tempdir;
 
