@@ -16,9 +16,12 @@ use argh::FromArgs;
 use crate::config::{self, Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
+mod check;
 mod magnet;
+mod rotate;
 mod rpc;
 mod show;
+mod status;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -146,6 +149,9 @@ struct TopLevel {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Command {
+    Rotate(rotate::RotateArgs),
+    Status(status::StatusArgs),
+    Check(check::CheckArgs),
     Rpc(rpc::RpcArgs),
     Show(show::ShowArgs),
     Magnet(magnet::MagnetArgs),
@@ -154,6 +160,9 @@ enum Command {
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
+            Command::Rotate(args) => args.run(ctx),
+            Command::Status(args) => args.run(ctx),
+            Command::Check(args) => args.run(ctx),
             Command::Rpc(args) => args.run(ctx),
             Command::Show(args) => args.run(ctx),
             Command::Magnet(args) => args.run(ctx),

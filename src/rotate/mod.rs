@@ -11,7 +11,11 @@
 //! - [`lock`]: one run at a time.
 
 pub mod delete;
+pub mod execute;
+pub mod gather;
 pub mod journal;
 pub mod lock;
 pub mod plan;
+pub mod report;
+pub mod run;
 pub mod snapshot;
