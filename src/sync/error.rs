@@ -199,6 +199,7 @@ pub fn stderr_summary(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .split(['\n', '\r'])
         .map(str::trim)
+        .map(without_log_timestamp)
         .filter(|l| !l.is_empty())
         .collect();
     let start = lines.len().saturating_sub(LINES);
@@ -215,6 +216,22 @@ pub fn stderr_summary(stderr: &str) -> String {
         format!("...{tail}")
     } else {
         joined
+    }
+}
+
+/// Drops rclone's `2024/01/31 12:00:00 ` log prefix: noise in a message.
+fn without_log_timestamp(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let shape = b"dddd/dd/dd dd:dd:dd ";
+    let matches = bytes.len() > shape.len()
+        && shape.iter().zip(bytes).all(|(want, got)| match want {
+            b'd' => got.is_ascii_digit(),
+            other => other == got,
+        });
+    if matches {
+        line.get(shape.len()..).unwrap_or(line).trim_start()
+    } else {
+        line
     }
 }
 
@@ -435,6 +452,11 @@ mod tests {
     fn summary_keeps_the_last_lines() {
         assert_eq!(stderr_summary(""), "");
         assert_eq!(stderr_summary("a\n\n b \r\nc\nd\n"), "b / c / d");
+        assert_eq!(
+            stderr_summary("2026/11/22 03:30:58 Failed to create file system\n"),
+            "Failed to create file system"
+        );
+        assert_eq!(stderr_summary("2026/11/22"), "2026/11/22");
         let long = "x".repeat(2000);
         let s = stderr_summary(&long);
         assert!(s.starts_with("...") && s.len() == 603);

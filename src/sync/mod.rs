@@ -27,10 +27,10 @@ use crate::config::{RemoteSettings, SyncSettings};
 
 pub mod error;
 mod local;
-mod rclone;
+pub mod rclone;
 mod relpath;
 pub mod retry;
-mod rsync;
+pub mod rsync;
 pub mod source;
 mod verify;
 
