@@ -4,6 +4,8 @@
 //! every test starts it the same way.
 #![allow(dead_code)]
 
+pub mod libtorrent_info;
+pub mod mktorrent;
 pub mod nginx;
 pub mod process;
 pub mod rtorrent;
