@@ -5,7 +5,6 @@
 //! (or scripts/bench); LOWSPACE_BENCH_TORRENTS changes the count.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -43,7 +42,10 @@ fn main() {
             &torrents.join(format!("t{i:05}.torrent")),
         ));
     }
-    println!("made {count} torrents with mktorrent in {:.1?}", started.elapsed());
+    println!(
+        "made {count} torrents with mktorrent in {:.1?}",
+        started.elapsed()
+    );
 
     let started = Instant::now();
     for batch in paths.chunks(100) {
@@ -89,7 +91,7 @@ fn main() {
             .iter()
             .map(|field| {
                 client
-                    .call(field.trim_end_matches('='), &[hash.clone()])
+                    .call(field.trim_end_matches('='), std::slice::from_ref(hash))
                     .expect("per-field call")
             })
             .collect();
@@ -103,7 +105,10 @@ fn main() {
     assert_eq!(batched, per_field, "both ways must read the same state");
     assert_eq!(batched.len(), count);
 
-    println!("state of {count} torrents ({} fields each):", DOWNLOAD_FIELDS.len());
+    println!(
+        "state of {count} torrents ({} fields each):",
+        DOWNLOAD_FIELDS.len()
+    );
     println!(
         "  d.multicall2 (lowspace):        {batched_trips:>6} round trip(s), {:>10.1?} (best of 5)",
         best_batched

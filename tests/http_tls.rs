@@ -40,7 +40,11 @@ fn https_with_test_ca_and_client_certificates() {
         ca.cert.display(),
         www.display()
     );
-    let _nginx = Nginx::start(&tmp.join("nginx"), &blocks, &[open_port, mtls_port, plain_port]);
+    let _nginx = Nginx::start(
+        &tmp.join("nginx"),
+        &blocks,
+        &[open_port, mtls_port, plain_port],
+    );
     let url = |port: u16, scheme: &str, path: &str| {
         Url::parse(&format!("{scheme}://127.0.0.1:{port}{path}")).unwrap()
     };
@@ -50,7 +54,9 @@ fn https_with_test_ca_and_client_certificates() {
         ca_file: Some(ca.cert.clone()),
         client_cert: None,
     });
-    let r = trusting.send(Request::get(url(open_port, "https", "/listing.bin"))).unwrap();
+    let r = trusting
+        .send(Request::get(url(open_port, "https", "/listing.bin")))
+        .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.body, listing);
 
@@ -60,37 +66,56 @@ fn https_with_test_ca_and_client_certificates() {
         .unwrap_err();
     assert!(matches!(err, HttpError::Tls { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("certificate") && text.contains("CA file"), "{text}");
+    assert!(
+        text.contains("certificate") && text.contains("CA file"),
+        "{text}"
+    );
 
     // ssl_verify_client on: no certificate → nginx says 400; ours → 200;
     // one from another CA → 400.
-    let r = trusting.send(Request::get(url(mtls_port, "https", "/listing.bin"))).unwrap();
+    let r = trusting
+        .send(Request::get(url(mtls_port, "https", "/listing.bin")))
+        .unwrap();
     assert_eq!(r.status, 400);
     let with_cert = HttpClient::new(TlsOptions {
         ca_file: Some(ca.cert.clone()),
         client_cert: Some((client_cert, client_key)),
     });
-    let r = with_cert.send(Request::get(url(mtls_port, "https", "/listing.bin"))).unwrap();
+    let r = with_cert
+        .send(Request::get(url(mtls_port, "https", "/listing.bin")))
+        .unwrap();
     assert_eq!((r.status, r.body.len()), (200, listing.len()));
     let stranger = HttpClient::new(TlsOptions {
         ca_file: Some(ca.cert.clone()),
         client_cert: Some((stranger_cert, stranger_key)),
     });
-    let r = stranger.send(Request::get(url(mtls_port, "https", "/listing.bin"))).unwrap();
+    let r = stranger
+        .send(Request::get(url(mtls_port, "https", "/listing.bin")))
+        .unwrap();
     assert_eq!(r.status, 400);
 
     // Plain HTTP: redirects followed, loops bounded, size cap enforced.
     let plain = HttpClient::default();
-    let r = plain.send(Request::get(url(plain_port, "http", "/old"))).unwrap();
+    let r = plain
+        .send(Request::get(url(plain_port, "http", "/old")))
+        .unwrap();
     assert_eq!((r.status, r.body.len()), (200, listing.len()));
-    let err = plain.send(Request::get(url(plain_port, "http", "/loop"))).unwrap_err();
+    let err = plain
+        .send(Request::get(url(plain_port, "http", "/loop")))
+        .unwrap_err();
     assert!(matches!(err, HttpError::TooManyRedirects { .. }), "{err}");
     let mut small = HttpClient::default();
     small.max_body = 1000;
-    let err = small.send(Request::get(url(plain_port, "http", "/listing.bin"))).unwrap_err();
+    let err = small
+        .send(Request::get(url(plain_port, "http", "/listing.bin")))
+        .unwrap_err();
     assert!(err.to_string().contains("1000-byte limit"), "{err}");
-    let r = plain.send(Request::get(url(plain_port, "http", "/text"))).unwrap();
+    let r = plain
+        .send(Request::get(url(plain_port, "http", "/text")))
+        .unwrap();
     assert_eq!(r.body, b"chunky body");
-    let r = plain.send(Request::get(url(plain_port, "http", "/missing"))).unwrap();
+    let r = plain
+        .send(Request::get(url(plain_port, "http", "/missing")))
+        .unwrap();
     assert_eq!(r.status, 404);
 }
