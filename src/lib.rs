@@ -11,3 +11,5 @@ pub mod config;
 pub mod fsutil;
 pub mod logging;
 pub mod size;
+pub mod torrent;
+pub mod tree;

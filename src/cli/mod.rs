@@ -17,6 +17,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
 mod show;
+mod tree;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -145,12 +146,14 @@ struct TopLevel {
 #[argh(subcommand)]
 enum Command {
     Show(show::ShowArgs),
+    Tree(tree::TreeArgs),
 }
 
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
             Command::Show(args) => args.run(ctx),
+            Command::Tree(args) => args.run(ctx),
         }
     }
 }

@@ -1,0 +1,2 @@
+//! BitTorrent metainfo: building single-file v1 torrents (`create`).
+pub mod create;
