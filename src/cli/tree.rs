@@ -134,7 +134,9 @@ impl TreeArgs {
     pub fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         let opts = self.options(std::io::stderr().is_terminal())?;
         if opts.trackers.is_empty() {
-            log::warn!("no --tracker given: the torrents can only find peers through DHT or web seeds");
+            log::warn!(
+                "no --tracker given: the torrents can only find peers through DHT or web seeds"
+            );
         }
         let summary = {
             let mut out = ctx.out();
@@ -161,7 +163,12 @@ impl TreeArgs {
         if summary.failures.is_empty() {
             Ok(())
         } else {
-            let mut listed: Vec<&str> = summary.failures.iter().take(5).map(String::as_str).collect();
+            let mut listed: Vec<&str> = summary
+                .failures
+                .iter()
+                .take(5)
+                .map(String::as_str)
+                .collect();
             if summary.failures.len() > 5 {
                 listed.push("...");
             }
@@ -184,14 +191,25 @@ mod tests {
 
     #[test]
     fn options_are_checked() {
-        let ok = parse(&["s", "o", "--tracker", "http://t/a", "--tracker", "udp://t2:1", "-v"])
-            .unwrap()
-            .options(false)
-            .unwrap();
+        let ok = parse(&[
+            "s",
+            "o",
+            "--tracker",
+            "http://t/a",
+            "--tracker",
+            "udp://t2:1",
+            "-v",
+        ])
+        .unwrap()
+        .options(false)
+        .unwrap();
         assert_eq!(ok.trackers.len(), 2);
         assert!(ok.verbose);
         for (args, fragment) in [
-            (vec!["s", "o", "--tracker", "ftp://x"], "--tracker \"ftp://x\""),
+            (
+                vec!["s", "o", "--tracker", "ftp://x"],
+                "--tracker \"ftp://x\"",
+            ),
             (vec!["s", "o", "--tracker", "http://"], "is not a URL"),
             (vec!["s", "o", "--webseed", "udp://x"], "--webseed"),
             (vec!["s", "o", "--piece-size", "1000"], "--piece-size"),

@@ -295,7 +295,9 @@ mod tests {
         ];
         let mut last = 0;
         for key in keys {
-            let at = text.find(key).unwrap_or_else(|| panic!("{key} missing in {text}"));
+            let at = text
+                .find(key)
+                .unwrap_or_else(|| panic!("{key} missing in {text}"));
             assert!(at >= last, "{key} out of order in {text}");
             last = at;
         }
@@ -328,7 +330,11 @@ mod tests {
         assert!(short.encode().unwrap_err().to_string().contains("60 bytes"));
         let mut path = sample(false);
         path.name = "a/b".into();
-        assert!(path.encode().unwrap_err().to_string().contains("plain file name"));
+        assert!(path
+            .encode()
+            .unwrap_err()
+            .to_string()
+            .contains("plain file name"));
         let mut zero = sample(false);
         zero.piece_length = 0;
         assert!(zero.encode().is_err());
@@ -352,14 +358,20 @@ mod tests {
                 pieces: Vec::new(),
                 ..info.clone()
             };
-            assert_eq!(recover_pieces(&torrent, &without, &hash), Some(info.pieces.clone()));
+            assert_eq!(
+                recover_pieces(&torrent, &without, &hash),
+                Some(info.pieces.clone())
+            );
             // Wrong expected hash, a flipped piece byte, a truncated file.
             assert_eq!(recover_pieces(&torrent, &without, &[0; 20]), None);
             let mut flipped = torrent.clone();
             let at = flipped.len() - 20;
             flipped[at] ^= 1;
             assert_eq!(recover_pieces(&flipped, &without, &hash), None);
-            assert_eq!(recover_pieces(&torrent[..torrent.len() / 2], &without, &hash), None);
+            assert_eq!(
+                recover_pieces(&torrent[..torrent.len() / 2], &without, &hash),
+                None
+            );
             assert_eq!(recover_pieces(b"", &without, &hash), None);
         }
     }

@@ -37,9 +37,7 @@ pub fn percent_encode_path(path: &str) -> String {
 
 /// The index text for every torrent in the manifest.
 pub fn render(manifest: &Manifest) -> String {
-    let mut text = format!(
-        "{INDEX_HEADER}\n# <relative URL of the .torrent> <info-hash>\n"
-    );
+    let mut text = format!("{INDEX_HEADER}\n# <relative URL of the .torrent> <info-hash>\n");
     for (rel, entry) in &manifest.files {
         text.push_str(&percent_encode_path(&format!("{rel}.torrent")));
         text.push(' ');

@@ -124,7 +124,10 @@ mod tests {
             (b"[]", "invalid length 0"),
             (b"\"x\"", "invalid type"),
             (b"{\"version\":2,\"files\":{}}", "version 2"),
-            (b"{\"version\":1,\"files\":{\"a\":{\"size\":-1}}}", "invalid value"),
+            (
+                b"{\"version\":1,\"files\":{\"a\":{\"size\":-1}}}",
+                "invalid value",
+            ),
             (b"\xff", "expected value"),
         ] {
             let err = Manifest::parse(text).unwrap_err();

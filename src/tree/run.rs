@@ -119,9 +119,8 @@ fn file_name(rel: &str) -> String {
 
 /// Carries out one run; `out` receives the dry-run report.
 pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
-    let source = fs::canonicalize(&opts.source).map_err(|e| {
-        RunError::Usage(format!("source directory {}: {e}", opts.source.display()))
-    })?;
+    let source = fs::canonicalize(&opts.source)
+        .map_err(|e| RunError::Usage(format!("source directory {}: {e}", opts.source.display())))?;
     if !source.is_dir() {
         return Err(RunError::Usage(format!(
             "source {} is not a directory",
@@ -160,7 +159,11 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
     };
 
     let found = scan(&source, Some(&output), opts.hidden);
-    let detail = if opts.verbose { Level::Info } else { Level::Debug };
+    let detail = if opts.verbose {
+        Level::Info
+    } else {
+        Level::Debug
+    };
     let mut summary = Summary::default();
     for skipped in &found.skipped {
         log::log!(detail, "skipping {}: {}", skipped.rel, skipped.why);
@@ -168,8 +171,15 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
     }
     let mut unscanned = Vec::new();
     for error in &found.errors {
-        log::error!("cannot read {} in {}: {}", error.rel, source.display(), error.error);
-        summary.failures.push(format!("{}: {}", error.rel, error.error));
+        log::error!(
+            "cannot read {} in {}: {}",
+            error.rel,
+            source.display(),
+            error.error
+        );
+        summary
+            .failures
+            .push(format!("{}: {}", error.rel, error.error));
         unscanned.push(error.rel.clone());
     }
     let candidates: Vec<Candidate> = found
@@ -258,7 +268,11 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
     for rel in &decided.orphans_kept {
         log::warn!(
             "{rel}: the source file is gone (or unreadable) but its torrent stays{}",
-            if opts.prune { "" } else { "; use --prune to remove it" }
+            if opts.prune {
+                ""
+            } else {
+                "; use --prune to remove it"
+            }
         );
     }
     if decided.prune_refused {
@@ -440,7 +454,11 @@ fn hash_and_write(
                         _ => Why::New,
                     };
                     log::log!(
-                        if writer.opts.verbose { Level::Info } else { Level::Debug },
+                        if writer.opts.verbose {
+                            Level::Info
+                        } else {
+                            Level::Debug
+                        },
                         "wrote {}.torrent ({why}): {info_hash}",
                         file.rel
                     );
@@ -629,10 +647,22 @@ mod tests {
         };
         assert_eq!(fingerprint(&base), fingerprint(&same));
         for changed in [
-            Options { trackers: vec![], ..base.clone() },
-            Options { webseed: Some("http://w".into()), ..base.clone() },
-            Options { comment: Some("c".into()), ..base.clone() },
-            Options { creation_date: true, ..base.clone() },
+            Options {
+                trackers: vec![],
+                ..base.clone()
+            },
+            Options {
+                webseed: Some("http://w".into()),
+                ..base.clone()
+            },
+            Options {
+                comment: Some("c".into()),
+                ..base.clone()
+            },
+            Options {
+                creation_date: true,
+                ..base.clone()
+            },
         ] {
             assert_ne!(fingerprint(&base), fingerprint(&changed));
         }
