@@ -502,3 +502,42 @@ fn dry_run_writes_nothing_and_bad_options_are_usage_errors() {
     let out = run_lowspace(&lib.home, &["tree", "--help"], &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
 }
+
+#[test]
+fn output_inside_the_source_is_not_scanned_and_hidden_files_are_opt_in() {
+    let lib = library("tree-inside");
+    put(&lib.source.join("a.bin"), &data(100, 1));
+    put(&lib.source.join(".secret/b.bin"), &data(100, 2));
+    let inside = lib.source.join("torrents");
+    assert_ok(&tree(
+        &lib.home,
+        &lib.source,
+        &inside,
+        &["--tracker", TRACKER],
+    ));
+    assert_ok(&tree(
+        &lib.home,
+        &lib.source,
+        &inside,
+        &["--tracker", TRACKER],
+    ));
+    assert_eq!(index(&inside).keys().collect::<Vec<_>>(), ["a.bin.torrent"]);
+    let out = tree(
+        &lib.home,
+        &lib.source,
+        &inside,
+        &["--tracker", TRACKER, "--hidden"],
+    );
+    assert_ok(&out);
+    assert_eq!(
+        index(&inside).keys().collect::<Vec<_>>(),
+        [".secret/b.bin.torrent", "a.bin.torrent"]
+    );
+    let report = libtorrent::check(
+        &inside.join(".secret/b.bin.torrent"),
+        &lib.source.join(".secret"),
+    );
+    assert!(report.bool("is_seeding"));
+    let out = tree(&lib.home, &lib.source, &lib.source, &["--tracker", TRACKER]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
