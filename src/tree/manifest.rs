@@ -81,11 +81,17 @@ impl Manifest {
         }
     }
 
-    /// Writes the manifest atomically into `output_dir`.
-    pub fn save(&self, output_dir: &Path) -> io::Result<()> {
+    /// The manifest as it is written: pretty JSON, one key a line, so a
+    /// person can read it and diffs stay small.
+    pub fn to_bytes(&self) -> io::Result<Vec<u8>> {
         let mut text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
         text.push(b'\n');
-        write_atomic(&output_dir.join(MANIFEST_NAME), &text)
+        Ok(text)
+    }
+
+    /// Writes the manifest atomically into `output_dir`.
+    pub fn save(&self, output_dir: &Path) -> io::Result<()> {
+        write_atomic(&output_dir.join(MANIFEST_NAME), &self.to_bytes()?)
     }
 }
 

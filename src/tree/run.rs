@@ -254,12 +254,8 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
 
     hash_and_write(&to_hash, &writer, &mut manifest, &mut summary);
 
-    save_if_changed(&output.join(MANIFEST_NAME), &manifest, |m| {
-        let mut text = serde_json::to_vec_pretty(m).map_err(io::Error::other)?;
-        text.push(b'\n');
-        Ok(text)
-    })
-    .map_err(|e| RunError::Failure(format!("cannot write the manifest: {e}")))?;
+    save_if_changed(&output.join(MANIFEST_NAME), &manifest, Manifest::to_bytes)
+        .map_err(|e| RunError::Failure(format!("cannot write the manifest: {e}")))?;
     save_if_changed(&output.join(INDEX_NAME), &manifest, |m| {
         Ok(render(m).into_bytes())
     })
