@@ -18,3 +18,4 @@ pub mod rtorrent;
 pub mod size;
 pub mod sync;
 pub mod torrent;
+pub mod tree;

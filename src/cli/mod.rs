@@ -22,6 +22,7 @@ mod rotate;
 mod rpc;
 mod show;
 mod status;
+mod tree;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -155,6 +156,7 @@ enum Command {
     Rpc(rpc::RpcArgs),
     Show(show::ShowArgs),
     Magnet(magnet::MagnetArgs),
+    Tree(tree::TreeArgs),
 }
 
 impl Command {
@@ -166,6 +168,7 @@ impl Command {
             Command::Rpc(args) => args.run(ctx),
             Command::Show(args) => args.run(ctx),
             Command::Magnet(args) => args.run(ctx),
+            Command::Tree(args) => args.run(ctx),
         }
     }
 }

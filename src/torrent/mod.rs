@@ -1,4 +1,5 @@
-//! Torrent files, info-hashes and magnet links.
+//! Torrent files, info-hashes and magnet links: reading them, and building
+//! single-file v1 torrents ([`create`], used by `tree`).
 //!
 //! Every other module that touches a torrent goes through here, so there is
 //! one bencode walk and one set of safety checks:
@@ -31,6 +32,7 @@
 //! Writing torrents lives in `create` (owned by the tree builder); this
 //! module only reads.
 
+pub mod create;
 mod error;
 mod info_hash;
 mod magnet;
