@@ -541,3 +541,66 @@ fn output_inside_the_source_is_not_scanned_and_hidden_files_are_opt_in() {
     let out = tree(&lib.home, &lib.source, &lib.source, &["--tracker", TRACKER]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn options_come_from_the_tree_section_and_the_command_line_wins() {
+    let lib = library("tree-config");
+    put(&lib.source.join("a.bin"), &data(40_000, 7));
+    let config_dir = lib.home.join(".config/lowspace");
+    fs::create_dir_all(&config_dir).unwrap();
+    fs::write(
+        config_dir.join("config.toml"),
+        "[tree]\ntrackers = [\"http://configured.example/announce\", \"udp://second.example:6969\"]\nwebseed = \"https://files.example/lib\"\nprivate = true\n",
+    )
+    .unwrap();
+    assert_ok(&tree(&lib.home, &lib.source, &lib.output, &[]));
+    let torrent = lib.output.join("a.bin.torrent");
+    let shown = run_lowspace(
+        &lib.home,
+        &["show", "--json", torrent.to_str().unwrap()],
+        &[],
+    );
+    assert_ok(&shown);
+    let json: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let text = json.to_string();
+    assert!(
+        text.contains("http://configured.example/announce")
+            && text.contains("udp://second.example:6969"),
+        "{text}"
+    );
+    assert!(text.contains("https://files.example/lib/a.bin"), "{text}");
+    assert_eq!(json["private"], serde_json::json!(true), "{text}");
+
+    // A tracker on the command line replaces the configured list.
+    fs::remove_dir_all(&lib.output).unwrap();
+    assert_ok(&tree(
+        &lib.home,
+        &lib.source,
+        &lib.output,
+        &["--tracker", "http://cli.example/announce"],
+    ));
+    let shown = run_lowspace(
+        &lib.home,
+        &["show", "--json", torrent.to_str().unwrap()],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        text.contains("http://cli.example/announce") && !text.contains("configured.example"),
+        "{text}"
+    );
+
+    // A broken [tree] section is a configuration error, exit 2.
+    fs::write(
+        config_dir.join("config.toml"),
+        "[tree]\nprivate = \"yes\"\n",
+    )
+    .unwrap();
+    let out = tree(&lib.home, &lib.source, &lib.output, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("private: expected true or false"),
+        "{}",
+        stderr(&out)
+    );
+}

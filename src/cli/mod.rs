@@ -197,6 +197,16 @@ impl<'env> Context<'env> {
         }
     }
 
+    /// The configuration when there is one (given with --config or found
+    /// in a default place), for commands that work without one too. A file
+    /// that is there but broken is still an error.
+    pub fn config_if_present(&mut self) -> Result<Option<&Config>, CliError> {
+        if self.config_path.is_none() && config::locate(self.env, None).is_err() {
+            return Ok(None);
+        }
+        self.config().map(Some)
+    }
+
     /// Deprecations and the like, logged once the logger is there.
     fn warn_once(&mut self) {
         if self.warned || !self.logging_ready {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use super::{CliError, Context};
+use crate::config::TreeSettings;
 use crate::tree::piece_size::PieceSize;
 use crate::tree::{self, Options, RunError};
 
@@ -15,6 +16,7 @@ use crate::tree::{self, Options, RunError};
     name = "tree",
     example = "Torrents for a library, announced to two trackers, also served over HTTP:\n  $ {command_name} /srv/library /srv/www/torrents --tracker http://tr.example:6969/announce --tracker udp://tr2.example:6969 --webseed https://files.example/library",
     example = "Nightly from cron, removing torrents of deleted files:\n  $ {command_name} /srv/library /srv/www/torrents --tracker http://tr.example/announce --prune",
+    example = "Options from the [tree] section of the configuration (trackers = [...], webseed, piece_size, private, prune, ...):\n  $ {command_name} /srv/library /srv/www/torrents",
     example = "See what would be hashed, without writing anything:\n  $ {command_name} /srv/library /srv/www/torrents --tracker http://tr.example/announce --dry-run",
     note = "Writes OUTPUT_DIR/<path>.torrent for every regular file (symlinks, special files, empty and hidden files are skipped with a note), \
 OUTPUT_DIR/index.txt (\"<percent-encoded path> <info-hash>\" per line, read by `lowspace follow`) and the manifest \
@@ -131,8 +133,32 @@ impl TreeArgs {
         })
     }
 
+    /// Fills what the command line left out from the `[tree]` section.
+    fn with_defaults(mut self, defaults: &TreeSettings) -> TreeArgs {
+        if self.tracker.is_empty() {
+            self.tracker = defaults.trackers.clone();
+        }
+        self.webseed = self.webseed.or_else(|| defaults.webseed.clone());
+        self.piece_size = self.piece_size.or_else(|| defaults.piece_size.clone());
+        self.comment = self.comment.or_else(|| defaults.comment.clone());
+        self.threads = self
+            .threads
+            .or(defaults.threads.map(|t| t as usize).filter(|t| *t > 0));
+        self.private |= defaults.private;
+        self.creation_date |= defaults.creation_date;
+        self.hidden |= defaults.hidden;
+        self.prune |= defaults.prune;
+        self
+    }
+
     pub fn run(self, ctx: &mut Context) -> Result<(), CliError> {
-        let opts = self.options(std::io::stderr().is_terminal())?;
+        let defaults = ctx
+            .config_if_present()?
+            .map(|c| c.tree.clone())
+            .unwrap_or_default();
+        let opts = self
+            .with_defaults(&defaults)
+            .options(std::io::stderr().is_terminal())?;
         if opts.trackers.is_empty() {
             log::warn!(
                 "no --tracker given: the torrents can only find peers through DHT or web seeds"
