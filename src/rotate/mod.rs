@@ -10,6 +10,7 @@
 //! - [`delete`]: removing a finished torrent's own files and nothing else.
 //! - [`lock`]: one run at a time.
 
+pub mod bigfile;
 pub mod delete;
 pub mod execute;
 pub mod gather;
