@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::process::{self, RunSpec};
-use crate::rtorrent::{Client, Download, RpcError};
+use crate::rtorrent::download::{download_from_row, DOWNLOAD_FIELDS};
+use crate::rtorrent::xmlrpc::Value;
+use crate::rtorrent::{Call, Client, Download, RpcError};
 use crate::torrent::{InfoHash, Metainfo};
 
 /// Reads every `*.torrent` directly in `dir`. A file that does not parse is
@@ -100,7 +102,10 @@ pub fn loaded_from(downloads: &[Download]) -> Vec<Loaded> {
 
 /// rtorrent's default download directory (`directory.default`).
 pub fn download_directory(client: &Client) -> Result<PathBuf, RpcError> {
-    let value = client.call("directory.default", &[])?;
+    download_directory_from(client.call("directory.default", &[])?)
+}
+
+fn download_directory_from(value: Value) -> Result<PathBuf, RpcError> {
     match value.as_str() {
         Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
         _ => Err(RpcError::Shape {
@@ -108,6 +113,40 @@ pub fn download_directory(client: &Client) -> Result<PathBuf, RpcError> {
             reason: format!("returned {value:?}; set directory.default in rtorrent's rc"),
         }),
     }
+}
+
+/// Every download and the download directory in one round trip
+/// (`system.multicall` of `d.multicall2` and `directory.default`), so a
+/// run's reading costs the same with ten torrents or ten thousand.
+pub fn rtorrent_state(client: &Client) -> Result<(Vec<Download>, PathBuf), RpcError> {
+    let mut params = vec![Value::str(""), Value::str("main")];
+    params.extend(DOWNLOAD_FIELDS.iter().map(|f| Value::str(*f)));
+    let calls = [
+        Call::new("d.multicall2", params),
+        Call::new("directory.default", vec![]),
+    ];
+    let mut results = client.multicall(&calls)?.into_iter();
+    let (Some(downloads), Some(directory)) = (results.next(), results.next()) else {
+        return Err(RpcError::Shape {
+            method: "system.multicall".into(),
+            reason: "fewer results than calls".into(),
+        });
+    };
+    let downloads = downloads?;
+    let rows = downloads.as_array().ok_or_else(|| RpcError::Shape {
+        method: "d.multicall2".into(),
+        reason: format!("a {}, not an array of rows", downloads.type_name()),
+    })?;
+    let downloads = rows
+        .iter()
+        .map(|row| {
+            download_from_row(row).map_err(|reason| RpcError::Shape {
+                method: "d.multicall2".into(),
+                reason,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((downloads, download_directory_from(directory?)?))
 }
 
 /// Space on the file system holding `dir`, from `df` (std has no statvfs;
@@ -175,7 +214,7 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Everything the planner needs, in two round trips to rtorrent whatever
+/// Everything the planner needs, in one round trip to rtorrent whatever
 /// the number of torrents.
 pub struct Gathered {
     pub snapshot: Snapshot,
@@ -190,8 +229,7 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
     for c in &corrupt {
         log::warn!("skipping {}: {}", c.file.display(), c.error);
     }
-    let downloads = client.downloads().map_err(|e| e.to_string())?;
-    let download_dir = download_directory(client).map_err(|e| e.to_string())?;
+    let (downloads, download_dir) = rtorrent_state(client).map_err(|e| e.to_string())?;
     let disk = disk_space(&download_dir)?;
     let ours: std::collections::HashSet<InfoHash> = managed.iter().map(|m| m.info_hash).collect();
     let loaded = loaded_from(&downloads);
