@@ -116,7 +116,14 @@ impl Peer {
         Peer {
             port,
             data: data.to_path_buf(),
-            daemon: Daemon::spawn(if leech { "libtorrent leecher" } else { "libtorrent seeder" }, cmd),
+            daemon: Daemon::spawn(
+                if leech {
+                    "libtorrent leecher"
+                } else {
+                    "libtorrent seeder"
+                },
+                cmd,
+            ),
         }
     }
 

@@ -377,8 +377,15 @@ fn a_torrent_the_journal_is_removing_is_not_counted_twice() {
     // under the limit: t2 (2 GiB) would then be planned into 5 GiB of a
     // 4 GiB limit alongside t3.
     let s = snapshot(
-        vec![managed(1, 3 * GIB), managed(2, 2 * GIB), managed(3, 2 * GIB)],
-        vec![loaded(1, 3 * GIB, 3 * GIB, 0, 10), loaded(3, 2 * GIB, 0, 0, 0)],
+        vec![
+            managed(1, 3 * GIB),
+            managed(2, 2 * GIB),
+            managed(3, 2 * GIB),
+        ],
+        vec![
+            loaded(1, 3 * GIB, 3 * GIB, 0, 10),
+            loaded(3, 2 * GIB, 0, 0, 0),
+        ],
     );
     let p = plan(
         &s,
