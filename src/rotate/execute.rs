@@ -99,12 +99,24 @@ impl Executor<'_> {
                 }
                 Err(SyncFailure::Journal(e)) => return Err(e),
                 Err(SyncFailure::Remote(e)) => {
+                    // Nothing was verified, so the torrent goes back to
+                    // plain seeding: the next run plans it afresh (and
+                    // counts its space again) instead of taking the
+                    // failure for an interrupted sync.
+                    if self
+                        .journal
+                        .torrents
+                        .remove(&step.info_hash.to_hex())
+                        .is_some()
+                    {
+                        self.save()?;
+                    }
                     // A remote that failed once after its retries will fail
                     // the next torrent too: stop here rather than spend the
                     // retries again on every torrent.
                     outcome.failures.push(format!("{}: {e}", step.name));
                     log::error!(
-                        "{}: {e}; no further syncs this run, nothing deleted",
+                        "{}: {e}; no further syncs this run, local data kept",
                         step.name
                     );
                     break;

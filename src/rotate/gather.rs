@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::process::{self, RunSpec};
-use crate::rtorrent::{Client, Download, RpcError};
+use crate::rtorrent::download::{download_from_row, DOWNLOAD_FIELDS};
+use crate::rtorrent::xmlrpc::Value;
+use crate::rtorrent::{Call, Client, Download, RpcError};
 use crate::torrent::{InfoHash, Metainfo};
 
 /// Reads every `*.torrent` directly in `dir`. A file that does not parse is
@@ -98,16 +100,108 @@ pub fn loaded_from(downloads: &[Download]) -> Vec<Loaded> {
         .collect()
 }
 
-/// rtorrent's default download directory (`directory.default`).
-pub fn download_directory(client: &Client) -> Result<PathBuf, RpcError> {
-    let value = client.call("directory.default", &[])?;
-    match value.as_str() {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => Err(RpcError::Shape {
-            method: "directory.default".into(),
-            reason: format!("returned {value:?}; set directory.default in rtorrent's rc"),
-        }),
+/// The calls that tell where rtorrent puts new downloads: its
+/// `directory.default` as written in its rc, plus its working directory
+/// and HOME to make that absolute (`~/download` and `./download` are the
+/// usual forms, and rtorrent hands them back unexpanded).
+fn directory_calls() -> [Call; 3] {
+    [
+        Call::new("directory.default", vec![]),
+        Call::new("system.cwd", vec![]),
+        Call::new("system.env", vec![Value::str(""), Value::str("HOME")]),
+    ]
+}
+
+fn directory_from_results(
+    results: &mut impl Iterator<Item = Result<Value, RpcError>>,
+) -> Result<PathBuf, String> {
+    let text = |r: Option<Result<Value, RpcError>>| -> Option<String> {
+        r.and_then(|v| v.ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|s| !s.is_empty())
+    };
+    let raw = match results.next() {
+        Some(Ok(v)) => v.as_str().unwrap_or_default().to_string(),
+        Some(Err(e)) => return Err(e.to_string()),
+        None => String::new(),
+    };
+    let cwd = text(results.next());
+    let home = text(results.next());
+    resolve_download_directory(&raw, cwd.as_deref(), home.as_deref())
+}
+
+/// Makes rtorrent's `directory.default` absolute the way rtorrent does:
+/// `~` is rtorrent's HOME, a relative path is relative to its working
+/// directory. Pure, so every form is tested.
+pub fn resolve_download_directory(
+    raw: &str,
+    cwd: Option<&str>,
+    home: Option<&str>,
+) -> Result<PathBuf, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(
+            "rtorrent has no directory.default; set directory.default.set in its rc".into(),
+        );
     }
+    if raw == "~" || raw.starts_with("~/") {
+        let home = home.ok_or_else(|| {
+            format!(
+                "rtorrent's directory.default is {raw:?} and rtorrent does not tell its HOME; \
+                 write an absolute path in its rc"
+            )
+        })?;
+        return Ok(Path::new(home).join(raw.trim_start_matches('~').trim_start_matches('/')));
+    }
+    let path = Path::new(raw);
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let cwd = cwd.ok_or_else(|| {
+        format!(
+            "rtorrent's directory.default is the relative path {raw:?} and rtorrent does not \
+             tell its working directory; write an absolute path in its rc"
+        )
+    })?;
+    Ok(Path::new(cwd).join(path))
+}
+
+/// rtorrent's download directory, absolute, in one round trip.
+pub fn download_directory(client: &Client) -> Result<PathBuf, String> {
+    let mut results = client
+        .multicall(&directory_calls())
+        .map_err(|e| e.to_string())?
+        .into_iter();
+    directory_from_results(&mut results)
+}
+
+/// Every download and the download directory in one round trip
+/// (`system.multicall` of `d.multicall2` and the directory calls), so a
+/// run's reading costs the same with ten torrents or ten thousand.
+pub fn rtorrent_state(client: &Client) -> Result<(Vec<Download>, PathBuf), String> {
+    let mut params = vec![Value::str(""), Value::str("main")];
+    params.extend(DOWNLOAD_FIELDS.iter().map(|f| Value::str(*f)));
+    let mut calls = vec![Call::new("d.multicall2", params)];
+    calls.extend(directory_calls());
+    let mut results = client
+        .multicall(&calls)
+        .map_err(|e| e.to_string())?
+        .into_iter();
+    let downloads = results
+        .next()
+        .ok_or("system.multicall gave no result for d.multicall2")?
+        .map_err(|e| e.to_string())?;
+    let rows = downloads.as_array().ok_or_else(|| {
+        format!(
+            "rtorrent's d.multicall2 answered a {}, not an array of rows",
+            downloads.type_name()
+        )
+    })?;
+    let downloads = rows
+        .iter()
+        .map(|row| download_from_row(row).map_err(|e| format!("rtorrent's d.multicall2: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((downloads, directory_from_results(&mut results)?))
 }
 
 /// Space on the file system holding `dir`, from `df` (std has no statvfs;
@@ -175,7 +269,7 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Everything the planner needs, in two round trips to rtorrent whatever
+/// Everything the planner needs, in one round trip to rtorrent whatever
 /// the number of torrents.
 pub struct Gathered {
     pub snapshot: Snapshot,
@@ -190,8 +284,7 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
     for c in &corrupt {
         log::warn!("skipping {}: {}", c.file.display(), c.error);
     }
-    let downloads = client.downloads().map_err(|e| e.to_string())?;
-    let download_dir = download_directory(client).map_err(|e| e.to_string())?;
+    let (downloads, download_dir) = rtorrent_state(client)?;
     let disk = disk_space(&download_dir)?;
     let ours: std::collections::HashSet<InfoHash> = managed.iter().map(|m| m.info_hash).collect();
     let loaded = loaded_from(&downloads);
@@ -239,6 +332,31 @@ mod tests {
                 free: 60 * 1024
             })
         );
+    }
+
+    #[test]
+    fn download_directory_forms() {
+        let r = |raw, cwd, home| resolve_download_directory(raw, cwd, home);
+        assert_eq!(r("/srv/dl/", None, None), Ok(PathBuf::from("/srv/dl/")));
+        assert_eq!(
+            r("~/download/", Some("/"), Some("/home/pi")),
+            Ok(PathBuf::from("/home/pi/download/"))
+        );
+        assert_eq!(
+            r("~", None, Some("/home/pi")),
+            Ok(PathBuf::from("/home/pi"))
+        );
+        assert_eq!(
+            r("./download", Some("/home/pi"), None),
+            Ok(PathBuf::from("/home/pi/./download"))
+        );
+        assert!(r("~/d", Some("/"), None).unwrap_err().contains("HOME"));
+        assert!(r("d", None, None)
+            .unwrap_err()
+            .contains("working directory"));
+        assert!(r("  ", None, None)
+            .unwrap_err()
+            .contains("directory.default.set"));
     }
 
     #[test]

@@ -143,8 +143,11 @@ pub struct Budget {
     pub still_to_download: u64,
     pub disk_free: u64,
     pub reserve: u64,
-    /// Bytes freed by this run's finished torrents once removed.
+    /// Bytes of `used` that this run's syncs take away once verified.
     pub freed: u64,
+    /// Bytes on disk this run's syncs and removals delete: also the data of
+    /// torrents the journal is finishing, which `used` no longer counts.
+    pub freed_on_disk: u64,
     /// What loading may use after this run's removals.
     pub available: u64,
 }
@@ -188,6 +191,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                     entry.name
                 ));
                 out.sync.push(sync_step(t, &entry.base_path, in_rtorrent));
+                out.budget.freed_on_disk += entry.size;
                 out.states
                     .push((hash, t.name.clone(), TorrentState::Syncing));
             }
@@ -209,7 +213,11 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 }
                 out.reasons
                     .push(format!("{}: {phase}; finishing its removal", entry.name));
-                out.budget.freed += entry.size;
+                // Not in `used` (the journal has it), so it frees nothing
+                // under the limit; its data may still be on disk.
+                if phase < Phase::DataDeleted {
+                    out.budget.freed_on_disk += entry.size;
+                }
                 if let Some(t) = torrent {
                     out.states
                         .push((hash, t.name.clone(), TorrentState::Synced { phase }));
@@ -248,20 +256,28 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             continue;
         }
         match seeded_enough(l, policy, snapshot.now) {
+            Ok(_) if l.base_path.as_os_str().is_empty() => {
+                out.reasons.push(format!(
+                    "{}: rtorrent reports no data path yet; will sync next run",
+                    torrent.name
+                ));
+                out.states.push((
+                    torrent.info_hash,
+                    torrent.name.clone(),
+                    TorrentState::Seeding {
+                        ratio_milli: l.ratio_milli,
+                        waiting_for: "rtorrent reports where its data is".into(),
+                    },
+                ));
+            }
             Ok(why) => {
                 out.reasons.push(format!(
                     "{}: complete and {why}; syncing to the remote",
                     torrent.name
                 ));
-                if l.base_path.as_os_str().is_empty() {
-                    out.reasons.push(format!(
-                        "{}: rtorrent reports no data path yet; will sync next run",
-                        torrent.name
-                    ));
-                    continue;
-                }
                 out.sync.push(sync_step(torrent, &l.base_path, true));
                 out.budget.freed += torrent.total_size;
+                out.budget.freed_on_disk += l.completed;
                 out.states.push((
                     torrent.info_hash,
                     torrent.name.clone(),
@@ -294,10 +310,9 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     out.budget.reserve = policy.reserve;
     // Space from removals counts only for this run's loads, which the
     // executor skips if any removal failed.
-    let freed = out.budget.freed;
     out.budget.available = by_limit
-        .saturating_add(freed)
-        .min(by_disk.saturating_add(freed));
+        .saturating_add(out.budget.freed)
+        .min(by_disk.saturating_add(out.budget.freed_on_disk));
     if by_disk < by_limit {
         out.reasons.push(format!(
             "the disk is tighter than the space limit: {} free on disk less {} reserve and {} still to download",

@@ -369,3 +369,66 @@ fn a_verified_torrent_whose_file_is_gone_is_still_cleaned_up() {
     assert_eq!(p.remove.len(), 1);
     assert!(p.remove[0].loaded);
 }
+
+#[test]
+fn a_torrent_the_journal_is_removing_is_not_counted_twice() {
+    // t1 is verified and still loaded (3 GiB on disk); the journal has it,
+    // so `used` leaves it out and its removal must not be offered again
+    // under the limit: t2 (2 GiB) would then be planned into 5 GiB of a
+    // 4 GiB limit alongside t3.
+    let s = snapshot(
+        vec![
+            managed(1, 3 * GIB),
+            managed(2, 2 * GIB),
+            managed(3, 2 * GIB),
+        ],
+        vec![
+            loaded(1, 3 * GIB, 3 * GIB, 0, 10),
+            loaded(3, 2 * GIB, 0, 0, 0),
+        ],
+    );
+    let p = plan(
+        &s,
+        &policy(4 * GIB),
+        &journal(vec![entry(1, Phase::Verified, 3 * GIB)]),
+    );
+    assert_eq!(p.remove.len(), 1);
+    assert_eq!(p.budget.used, 2 * GIB);
+    assert_eq!(p.budget.available, 2 * GIB);
+    assert_eq!(names(&p.load), vec!["t2"]);
+}
+
+#[test]
+fn the_disk_side_counts_only_data_still_on_disk() {
+    // The disk is nearly full of t1's verified data: its removal frees it.
+    // A journal entry whose data is already deleted frees nothing more.
+    let mut s = snapshot(
+        vec![managed(1, 3 * GIB), managed(2, 2 * GIB), managed(4, GIB)],
+        vec![loaded(1, 3 * GIB, 3 * GIB, 0, 10)],
+    );
+    s.disk_free = GIB / 2;
+    let p = plan(
+        &s,
+        &policy(10 * GIB),
+        &journal(vec![
+            entry(1, Phase::Erased, 3 * GIB),
+            entry(4, Phase::DataDeleted, GIB),
+        ]),
+    );
+    assert_eq!(p.budget.freed_on_disk, 3 * GIB);
+    assert_eq!(p.budget.available, GIB / 2 + 3 * GIB);
+    assert_eq!(names(&p.load), vec!["t2"]);
+}
+
+#[test]
+fn a_complete_torrent_without_a_data_path_keeps_its_status_line() {
+    let mut l = loaded(1, GIB, GIB, 1000, 10);
+    l.base_path = PathBuf::new();
+    let p = plan(
+        &snapshot(vec![managed(1, GIB)], vec![l]),
+        &policy(4 * GIB),
+        &Journal::default(),
+    );
+    assert_eq!(p.states.len(), 1);
+    assert!(p.states[0].2.to_string().contains("where its data is"));
+}
