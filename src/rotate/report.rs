@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use super::execute::Outcome;
 use super::gather::Gathered;
 use super::plan::{Plan, TorrentState};
+use super::snapshot::{Loaded, ManagedTorrent};
 use crate::size::human_size;
+use crate::torrent::InfoHash;
 
 /// The budget in one line.
 pub fn budget_line(plan: &Plan) -> String {
@@ -24,24 +26,24 @@ pub fn budget_line(plan: &Plan) -> String {
     )
 }
 
+type ByHash<'a, T> = HashMap<InfoHash, &'a T>;
+
+/// The managed torrents and rtorrent's downloads, by info-hash.
+fn by_hash(gathered: &Gathered) -> (ByHash<'_, ManagedTorrent>, ByHash<'_, Loaded>) {
+    let snapshot = &gathered.snapshot;
+    (
+        snapshot.managed.iter().map(|m| (m.info_hash, m)).collect(),
+        snapshot.loaded.iter().map(|l| (l.info_hash, l)).collect(),
+    )
+}
+
 /// `lowspace status` as text: the budget, one line per managed torrent,
 /// then what is not managed or could not be read.
 pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
     let mut out = String::new();
     out.push_str(&budget_line(plan));
     out.push('\n');
-    let managed: HashMap<_, _> = gathered
-        .snapshot
-        .managed
-        .iter()
-        .map(|m| (m.info_hash, m))
-        .collect();
-    let loaded: HashMap<_, _> = gathered
-        .snapshot
-        .loaded
-        .iter()
-        .map(|l| (l.info_hash, l))
-        .collect();
+    let (managed, loaded) = by_hash(gathered);
     if plan.states.is_empty() {
         out.push_str("no managed torrents\n");
     } else {
@@ -104,18 +106,7 @@ fn state_json(state: &TorrentState) -> Value {
 
 /// `lowspace status --json`.
 pub fn status_json(gathered: &Gathered, plan: &Plan) -> Value {
-    let managed: HashMap<_, _> = gathered
-        .snapshot
-        .managed
-        .iter()
-        .map(|m| (m.info_hash, m))
-        .collect();
-    let loaded: HashMap<_, _> = gathered
-        .snapshot
-        .loaded
-        .iter()
-        .map(|l| (l.info_hash, l))
-        .collect();
+    let (managed, loaded) = by_hash(gathered);
     let torrents: Vec<Value> = plan
         .states
         .iter()

@@ -122,43 +122,25 @@ impl Rtorrent {
 /// .torrent path. A private tracker URL on a closed loopback port keeps
 /// rtorrent from announcing anywhere real.
 pub fn make_torrent(source: &Path, out: &Path) -> PathBuf {
-    let bin = require_program("mktorrent");
     let _ = std::fs::remove_file(out);
-    let status = Command::new(bin)
-        .arg("-a")
-        .arg("http://127.0.0.1:9/announce")
-        .arg("-l")
-        .arg("15")
-        .arg("-o")
-        .arg(out)
-        .arg(source)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run mktorrent");
-    assert!(status.success(), "mktorrent failed on {}", source.display());
-    out.to_path_buf()
+    let dir = source.parent().expect("source has a parent");
+    let name = source
+        .file_name()
+        .expect("source has a name")
+        .to_string_lossy();
+    super::mktorrent::make(
+        dir,
+        &name,
+        &out.to_string_lossy(),
+        &["-a", "http://127.0.0.1:9/announce", "-l", "15"],
+    )
 }
 
 /// The info-hash (uppercase hex) as libtorrent computes it.
 pub fn libtorrent_info_hash(torrent: &Path) -> String {
-    let python = Path::new("/usr/bin/python3");
-    assert!(
-        python.exists(),
-        "/usr/bin/python3 (with python3-libtorrent) is needed"
-    );
-    let out = Command::new(python)
-        .arg("-c")
-        .arg("import sys, libtorrent as lt; print(str(lt.torrent_info(sys.argv[1]).info_hash()))")
-        .arg(torrent)
-        .output()
-        .expect("run python3 libtorrent");
-    assert!(
-        out.status.success(),
-        "libtorrent could not read {}: {}",
-        torrent.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
+    let info = super::libtorrent_info::torrent_info(torrent);
+    info["info_hash"]
+        .as_str()
+        .expect("libtorrent reports an info_hash")
         .to_ascii_uppercase()
 }
