@@ -51,13 +51,7 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
     let mut fetcher = Fetcher::new(options.tls.clone(), options.timeout);
     let bytes = match fetcher.get(&location, MAX_LISTING_BYTES) {
         Ok(b) => b,
-        Err(e) => {
-            return withheld(
-                outcome,
-                out,
-                format!("cannot fetch the listing {location}: {e}"),
-            )
-        }
+        Err(e) => return withheld(outcome, out, format!("cannot fetch the listing: {e}")),
     };
     let listed = match listing::parse(&bytes) {
         Ok(l) => l,
