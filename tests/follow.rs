@@ -358,3 +358,109 @@ fn transmission_follows_the_main_box_over_mutual_tls() {
     ));
     tr.stop();
 }
+
+#[test]
+fn rtorrent_follows_the_main_box_over_mutual_tls() {
+    use lowspace::rtorrent::Client;
+    use support::rtorrent::Rtorrent;
+
+    let main = MainBox::new("follow-rt");
+    let home = main.tmp.path().to_path_buf();
+    let mut rt = Rtorrent::start(&main.tmp.join("rtorrent"));
+    let rpc = Client::new(&rt.socket_url()).unwrap();
+
+    // The user's own torrent, without a label.
+    let own_dir = main.tmp.join("own");
+    write_data(&own_dir.join("mine.bin"), 8 * 1024, 99);
+    let own_torrent = make(&own_dir, "mine.bin", "mine.torrent", &["-a", TRACKER]);
+    std::fs::copy(own_dir.join("mine.bin"), rt.data_dir.join("mine.bin")).unwrap();
+    rpc.load_raw_start(&std::fs::read(&own_torrent).unwrap(), &[])
+        .unwrap();
+
+    let seeds = main.seeds();
+    let seed_refs: Vec<(&Path, &Path)> = seeds
+        .iter()
+        .map(|(t, d)| (t.as_path(), d.as_path()))
+        .collect();
+    let _seeder = LtSeeder::start(&main.tmp.join("seeder"), rt.port, &seed_refs);
+
+    let client_lines = format!(
+        "client = \"rtorrent\"\nsocket_url = \"{}\"\ndownload_dir = \"{}\"\n",
+        rt.socket_url(),
+        rt.data_dir.display()
+    );
+    let config = follow_config(&main, &main.listing_url("index.txt"), &client_lines, None);
+    let out = follow(&home, &config, &[]);
+    assert_exit(&out, 0);
+    assert!(text(&out).contains("3 added, 0 removed"), "{}", text(&out));
+    for (rel, _) in FILES {
+        let got = rt.data_dir.join(file_name(rel));
+        wait_until(
+            &format!("{rel} downloaded by rtorrent"),
+            Duration::from_secs(120),
+            || same_bytes(&got, &main.main.join(rel)),
+        );
+    }
+    let labels = |rpc: &Client| {
+        let mut v: Vec<(String, String)> = rpc
+            .downloads()
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.name, d.label))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        labels(&rpc),
+        [
+            ("a.bin".to_string(), "lowspace-follow".to_string()),
+            ("b ü.bin".into(), "lowspace-follow".into()),
+            ("c.bin".into(), "lowspace-follow".into()),
+            ("mine.bin".into(), "".into()),
+        ]
+    );
+
+    let data_intact = || {
+        FILES
+            .iter()
+            .all(|(rel, _)| rt.data_dir.join(file_name(rel)).exists())
+            && Client::new(&rt.socket_url())
+                .unwrap()
+                .downloads()
+                .unwrap()
+                .len()
+                == 4
+    };
+    assert_faults_remove_nothing(&main, &home, &client_lines, &data_intact);
+
+    std::fs::remove_file(main.main.join("c.bin")).unwrap();
+    let out = run_lowspace(
+        &home,
+        &[
+            "tree",
+            main.main.to_str().unwrap(),
+            main.www.to_str().unwrap(),
+            "--tracker",
+            TRACKER,
+            "--prune",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0);
+    let out = follow(&home, &config, &[]);
+    assert_exit(&out, 0);
+    assert!(text(&out).contains("0 added, 1 removed"), "{}", text(&out));
+    assert!(!rt.data_dir.join("c.bin").exists());
+    let names: Vec<String> = labels(&rpc).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["a.bin", "b ü.bin", "mine.bin"]);
+    assert!(same_bytes(
+        &rt.data_dir.join("mine.bin"),
+        &own_dir.join("mine.bin")
+    ));
+    assert!(same_bytes(
+        &rt.data_dir.join("a.bin"),
+        &main.main.join("a.bin")
+    ));
+    rt.stop();
+}
