@@ -386,7 +386,7 @@ fn follow_rtorrent_socket_defaults_to_the_rtorrent_section() {
 fn follow_errors_say_where_and_what() {
     let base = "[follow]\nclient = \"transmission\"\nrpc_url = \"http://127.0.0.1:9091/transmission/rpc\"\n";
     let cases: &[(String, &str, usize)] = &[
-        (format!("{base}"), "[follow] needs listing", 1),
+        (base.to_string(), "[follow] needs listing", 1),
         (
             format!("{base}listing = \"index.txt\"\n"),
             "listing: expected an http:// or https:// URL or an absolute path, found \"index.txt\"",

@@ -261,3 +261,125 @@ fn withheld(mut outcome: Outcome, out: &mut dyn Write, why: String) -> Outcome {
     outcome.removals_withheld = Some(why);
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    //! The executor against a listing on the local disk and `FakeClient`, an
+    //! in-memory client, for what no real server produces on demand: a
+    //! .torrent whose info-hash is not the one listed.
+    use super::*;
+    use crate::follow::client::{ClientError, ClientTorrent};
+    use crate::torrent::create::{encode_metainfo, Metadata, SingleFileInfo};
+    use std::cell::RefCell;
+
+    #[derive(Default)]
+    struct FakeClient {
+        torrents: RefCell<Vec<ClientTorrent>>,
+    }
+
+    impl TorrentClient for FakeClient {
+        fn kind(&self) -> &'static str {
+            "fake"
+        }
+        fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
+            Ok(self.torrents.borrow().clone())
+        }
+        fn add_metainfo(&self, bytes: &[u8], hash: InfoHash) -> Result<Added, ClientError> {
+            let meta = Metainfo::from_bytes(bytes).map_err(|e| ClientError(e.to_string()))?;
+            assert_eq!(meta.info_hash(), hash);
+            self.torrents.borrow_mut().push(ClientTorrent {
+                info_hash: hash,
+                name: meta.name().to_string(),
+                labelled: true,
+            });
+            Ok(Added::Added)
+        }
+        fn add_magnet(&self, _: &str, hash: InfoHash) -> Result<Added, ClientError> {
+            self.torrents.borrow_mut().push(ClientTorrent {
+                info_hash: hash,
+                name: "magnet".into(),
+                labelled: true,
+            });
+            Ok(Added::Added)
+        }
+        fn remove_with_data(&self, t: &ClientTorrent) -> Result<(), ClientError> {
+            self.torrents
+                .borrow_mut()
+                .retain(|x| x.info_hash != t.info_hash);
+            Ok(())
+        }
+    }
+
+    fn torrent(name: &str) -> Vec<u8> {
+        let info = SingleFileInfo {
+            name: name.into(),
+            length: 1,
+            piece_length: 16384,
+            pieces: vec![7; 20],
+            private: false,
+        };
+        encode_metainfo(&info, &Metadata::default()).unwrap()
+    }
+
+    fn options(listing: &std::path::Path) -> FollowOptions {
+        FollowOptions {
+            listing: listing.display().to_string(),
+            tls: TlsOptions::default(),
+            timeout: std::time::Duration::from_secs(5),
+            allow_empty: false,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn local_listing_adds_verified_torrents_and_refuses_a_wrong_hash() {
+        let dir = std::env::temp_dir().join(format!("lowspace-follow-run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let good = torrent("good.bin");
+        let good_hash = Metainfo::from_bytes(&good).unwrap().info_hash();
+        std::fs::write(dir.join("sub/good.bin.torrent"), &good).unwrap();
+        std::fs::write(dir.join("liar.torrent"), torrent("liar.bin")).unwrap();
+        let claimed = "ab".repeat(20);
+        let magnet = "cd".repeat(20);
+        std::fs::write(
+            dir.join("index.txt"),
+            format!(
+                "# lowspace tree index v1\nsub/good.bin.torrent {}\nliar.torrent {claimed}\nmagnet:?xt=urn:btih:{magnet}\n",
+                good_hash.to_hex()
+            ),
+        )
+        .unwrap();
+        let old = ClientTorrent {
+            info_hash: InfoHash::from_bytes([1; 20]),
+            name: "old".into(),
+            labelled: true,
+        };
+        let client = FakeClient::default();
+        client.torrents.borrow_mut().push(old.clone());
+        let mut out = Vec::new();
+        let outcome = run(&options(&dir.join("index.txt")), &client, &mut out);
+        let report = String::from_utf8(out).unwrap();
+        assert_eq!(outcome.added, 2, "{report}");
+        assert_eq!(outcome.removed, 1, "{report}");
+        assert_eq!(outcome.failures.len(), 1, "{report}");
+        assert!(
+            outcome.failures[0].contains("but the listing says"),
+            "{report}"
+        );
+        let held: Vec<String> = client
+            .torrents
+            .borrow()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        assert_eq!(held, ["good.bin", "magnet"]);
+
+        // A listing that cannot be read removes nothing.
+        std::fs::write(dir.join("index.txt"), "garbage line here\n").unwrap();
+        let outcome = run(&options(&dir.join("index.txt")), &client, &mut Vec::new());
+        assert!(outcome.removals_withheld.unwrap().contains("line 1"));
+        assert_eq!(client.torrents.borrow().len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
