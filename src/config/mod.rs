@@ -45,6 +45,8 @@ pub struct Config {
     pub sync: SyncSettings,
     /// Defaults for `lowspace tree` (`[tree]`); command-line options win.
     pub tree: TreeSettings,
+    /// `[follow]`: the listing `lowspace follow` mirrors into a client.
+    pub follow: Option<FollowSettings>,
     /// Things worth telling the user once loaded (deprecated keys).
     pub warnings: Vec<String>,
 }
@@ -130,6 +132,43 @@ pub struct TreeSettings {
     pub hidden: bool,
     pub prune: bool,
 }
+
+/// `[follow]`: where the listing is, how to trust it, and which client
+/// to make match it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowSettings {
+    /// `http://`, `https://` URL or absolute path of the listing.
+    pub listing: String,
+    /// PEM CA certificates trusted instead of the system bundle.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate and key presented to the listing server.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    pub client: FollowClient,
+    /// Where the client puts the data (its default when absent).
+    pub download_dir: Option<PathBuf>,
+    /// Only torrents carrying this label are ever removed.
+    pub label: String,
+    /// An empty listing removes every labelled torrent only when this is set.
+    pub allow_empty: bool,
+    /// Limit on each HTTP exchange and on each client call.
+    pub timeout: Duration,
+}
+
+/// The torrent client `follow` drives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FollowClient {
+    /// Transmission's JSON RPC (`http://host:9091/transmission/rpc`).
+    Transmission {
+        rpc_url: String,
+        username: Option<String>,
+        password: Option<String>,
+    },
+    /// rtorrent's XML-RPC, at `[follow] socket_url` else `[rtorrent] socket_url`.
+    Rtorrent { socket_url: String },
+}
+
+/// The label `follow` puts on the torrents it adds, when none is configured.
+pub const DEFAULT_FOLLOW_LABEL: &str = "lowspace-follow";
 
 /// A configuration that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::raw::{RawEntry, RawSection, RawValue};
 use super::{
-    Config, ConfigError, ConfigFormat, RemoteSettings, RotateSettings, RtorrentSettings,
-    SyncSettings, TreeSettings,
+    Config, ConfigError, ConfigFormat, FollowClient, FollowSettings, RemoteSettings,
+    RotateSettings, RtorrentSettings, SyncSettings, TreeSettings, DEFAULT_FOLLOW_LABEL,
 };
 use crate::logging::parse_level;
 use crate::size::{parse_duration, parse_size};
@@ -356,7 +356,23 @@ const LEGACY_KEYS: &[&str] = &[
     "sync_retries",
 ];
 
-const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote", "tree"];
+const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote", "tree", "follow"];
+
+const FOLLOW_KEYS: &[&str] = &[
+    "listing",
+    "ca_file",
+    "client_cert",
+    "client_key",
+    "client",
+    "rpc_url",
+    "username",
+    "password",
+    "socket_url",
+    "download_dir",
+    "label",
+    "allow_empty",
+    "timeout",
+];
 
 const TREE_KEYS: &[&str] = &[
     "trackers",
@@ -378,7 +394,9 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
                 TOML_SECTIONS.iter().copied().filter(|s| !s.is_empty()),
             )
             .map(|s| format!("; did you mean [{s}]?"))
-            .unwrap_or_else(|| "; known sections: [rtorrent], [rotate], [remote]".to_string());
+            .unwrap_or_else(|| {
+                "; known sections: [rtorrent], [rotate], [remote], [tree], [follow]".to_string()
+            });
             return Err(ConfigError::in_file(
                 path,
                 Some(section.line),
@@ -484,6 +502,14 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         None => TreeSettings::default(),
     };
 
+    let follow = match find("follow") {
+        Some(section) => {
+            let mut r = SectionReader::new(path, section, FOLLOW_KEYS, |_| false)?;
+            Some(follow_settings(&mut r, &rtorrent)?)
+        }
+        None => None,
+    };
+
     Ok(Config {
         path: path.to_path_buf(),
         format: ConfigFormat::Toml,
@@ -493,6 +519,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         remote,
         sync,
         tree,
+        follow,
         warnings: Vec::new(),
     })
 }
@@ -531,6 +558,81 @@ fn rotate_settings(r: &mut SectionReader) -> Result<RotateSettings, ConfigError>
         reserve,
         done_directory,
         state_directory,
+    })
+}
+
+fn follow_settings(
+    r: &mut SectionReader,
+    rtorrent: &RtorrentSettings,
+) -> Result<FollowSettings, ConfigError> {
+    let listing = r.string("listing")?;
+    let ca_file = r.absolute_path("ca_file")?;
+    let client_cert = r.absolute_path("client_cert")?;
+    let client_key = r.absolute_path("client_key")?;
+    let client = r.string("client")?;
+    let rpc_url = r.string("rpc_url")?;
+    let username = r.string("username")?;
+    let password = r.string("password")?;
+    let socket_url = r.string("socket_url")?;
+    let download_dir = r.absolute_path("download_dir")?;
+    let label = r
+        .string("label")?
+        .unwrap_or_else(|| DEFAULT_FOLLOW_LABEL.to_string());
+    let allow_empty = r.boolean("allow_empty")?.unwrap_or(false);
+    let timeout = r.duration("timeout")?.unwrap_or(Duration::from_secs(60));
+
+    let listing = listing.ok_or_else(|| {
+        r.missing("listing (an http:// or https:// URL, or an absolute path, of index.txt)")
+    })?;
+    let is_url = ["http://", "https://"].iter().any(|p| {
+        listing
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    });
+    if !is_url && !Path::new(&listing).is_absolute() {
+        let entry = r.entry("listing").expect("listing was read");
+        return Err(r.error(
+            entry,
+            format!("expected an http:// or https:// URL or an absolute path, found \"{listing}\""),
+        ));
+    }
+    let client_cert = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => return Err(r.missing("client_key (the PEM key of client_cert)")),
+        (None, Some(_)) => return Err(r.missing("client_cert (the PEM certificate of client_key)")),
+    };
+    let client = client.ok_or_else(|| r.missing("client = \"transmission\" or \"rtorrent\""))?;
+    let client = match client.as_str() {
+        "transmission" => FollowClient::Transmission {
+            rpc_url: rpc_url.ok_or_else(|| {
+                r.missing("rpc_url (such as \"http://127.0.0.1:9091/transmission/rpc\")")
+            })?,
+            username,
+            password,
+        },
+        "rtorrent" => FollowClient::Rtorrent {
+            socket_url: socket_url
+                .or_else(|| rtorrent.socket_url.clone())
+                .ok_or_else(|| r.missing("socket_url (or socket_url in [rtorrent])"))?,
+        },
+        other => {
+            let entry = r.entry("client").expect("client was read");
+            return Err(r.error(
+                entry,
+                format!("expected \"transmission\" or \"rtorrent\", found \"{other}\""),
+            ));
+        }
+    };
+    Ok(FollowSettings {
+        listing,
+        ca_file,
+        client_cert,
+        client,
+        download_dir,
+        label,
+        allow_empty,
+        timeout,
     })
 }
 
@@ -657,6 +759,7 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
         remote,
         sync,
         tree: TreeSettings::default(),
+        follow: None,
         warnings,
     })
 }

@@ -318,3 +318,154 @@ fn suggestions_only_for_near_misses() {
     );
     assert_eq!(read::closest("colour", known.iter().copied()), None);
 }
+
+#[test]
+fn follow_section_with_transmission_and_defaults() {
+    let text = r#"
+[follow]
+listing = "https://main.example/torrents/index.txt"
+ca_file = "/etc/lowspace/ca.pem"
+client_cert = "/etc/lowspace/box.pem"
+client_key = "/etc/lowspace/box.key"
+client = "transmission"
+rpc_url = "http://127.0.0.1:9091/transmission/rpc"
+username = "rpc"
+password = "secret"
+download_dir = "/srv/follow"
+"#;
+    let f = toml(text).unwrap().follow.unwrap();
+    assert_eq!(f.listing, "https://main.example/torrents/index.txt");
+    assert_eq!(
+        f.ca_file.as_deref(),
+        Some(Path::new("/etc/lowspace/ca.pem"))
+    );
+    assert_eq!(
+        f.client_cert,
+        Some((
+            "/etc/lowspace/box.pem".into(),
+            "/etc/lowspace/box.key".into()
+        ))
+    );
+    assert_eq!(
+        f.client,
+        FollowClient::Transmission {
+            rpc_url: "http://127.0.0.1:9091/transmission/rpc".into(),
+            username: Some("rpc".into()),
+            password: Some("secret".into()),
+        }
+    );
+    assert_eq!(f.download_dir.as_deref(), Some(Path::new("/srv/follow")));
+    assert_eq!(f.label, DEFAULT_FOLLOW_LABEL);
+    assert!(!f.allow_empty);
+    assert_eq!(f.timeout, Duration::from_secs(60));
+}
+
+#[test]
+fn follow_rtorrent_socket_defaults_to_the_rtorrent_section() {
+    let text = "[rtorrent]\nsocket_url = \"/run/rt.sock\"\n[follow]\nlisting = \"/srv/www/index.txt\"\nclient = \"rtorrent\"\nlabel = \"mirror\"\nallow_empty = true\ntimeout = \"30s\"\n";
+    let f = toml(text).unwrap().follow.unwrap();
+    assert_eq!(
+        f.client,
+        FollowClient::Rtorrent {
+            socket_url: "/run/rt.sock".into()
+        }
+    );
+    assert_eq!((f.label.as_str(), f.allow_empty), ("mirror", true));
+    assert_eq!(f.timeout, Duration::from_secs(30));
+    let own = "[rtorrent]\nsocket_url = \"/run/rt.sock\"\n[follow]\nlisting = \"/i.txt\"\nclient = \"rtorrent\"\nsocket_url = \"scgi://127.0.0.1:5000\"\n";
+    assert_eq!(
+        toml(own).unwrap().follow.unwrap().client,
+        FollowClient::Rtorrent {
+            socket_url: "scgi://127.0.0.1:5000".into()
+        }
+    );
+    assert_eq!(toml("").unwrap().follow, None);
+}
+
+#[test]
+fn follow_errors_say_where_and_what() {
+    let base = "[follow]\nclient = \"transmission\"\nrpc_url = \"http://127.0.0.1:9091/transmission/rpc\"\n";
+    let cases: &[(String, &str, usize)] = &[
+        (base.to_string(), "[follow] needs listing", 1),
+        (
+            format!("{base}listing = \"index.txt\"\n"),
+            "listing: expected an http:// or https:// URL or an absolute path, found \"index.txt\"",
+            4,
+        ),
+        (
+            format!("{base}listing = \"ftp://x/index.txt\"\n"),
+            "listing: expected an http:// or https:// URL",
+            4,
+        ),
+        (
+            format!("{base}listing = \"/i\"\nclient_cert = \"/c.pem\"\n"),
+            "[follow] needs client_key",
+            1,
+        ),
+        (
+            format!("{base}listing = \"/i\"\nclient_key = \"/c.key\"\n"),
+            "[follow] needs client_cert",
+            1,
+        ),
+        (
+            format!("{base}listing = \"/i\"\nca_file = \"ca.pem\"\n"),
+            "ca_file: expected an absolute path",
+            5,
+        ),
+        (
+            format!("{base}listing = \"/i\"\ndownload_dir = \"data\"\n"),
+            "download_dir: expected an absolute path",
+            5,
+        ),
+        (
+            format!("{base}listing = \"/i\"\nlabel = \"\"\n"),
+            "label: expected a value, found an empty string",
+            5,
+        ),
+        (
+            format!("{base}listing = \"/i\"\nallow_empty = \"yes\"\n"),
+            "allow_empty: expected true or false",
+            5,
+        ),
+        (
+            format!("{base}listing = \"/i\"\ntimeout = \"soon\"\n"),
+            "timeout:",
+            5,
+        ),
+        (
+            format!("{base}listing = \"/i\"\nlisting_url = \"/i\"\n"),
+            "unknown key \"listing_url\" in [follow]",
+            5,
+        ),
+        (
+            "[follow]\nlisting = \"/i\"\n".to_string(),
+            "[follow] needs client = \"transmission\" or \"rtorrent\"",
+            1,
+        ),
+        (
+            "[follow]\nlisting = \"/i\"\nclient = \"deluge\"\n".to_string(),
+            "client: expected \"transmission\" or \"rtorrent\", found \"deluge\"",
+            3,
+        ),
+        (
+            "[follow]\nlisting = \"/i\"\nclient = \"transmission\"\n".to_string(),
+            "[follow] needs rpc_url",
+            1,
+        ),
+        (
+            "[follow]\nlisting = \"/i\"\nclient = \"rtorrent\"\n".to_string(),
+            "[follow] needs socket_url (or socket_url in [rtorrent])",
+            1,
+        ),
+        ("[folow]\n".to_string(), "did you mean [follow]?", 1),
+    ];
+    for (text, fragment, line) in cases {
+        let err = toml(text).expect_err(text);
+        let shown = err.to_string();
+        assert!(
+            shown.contains(fragment),
+            "{text:?}\n  got: {shown}\n  want: {fragment}"
+        );
+        assert_eq!(err.line, Some(*line), "{text:?}: {shown}");
+    }
+}

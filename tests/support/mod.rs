@@ -6,6 +6,7 @@
 
 pub mod libtorrent;
 pub mod libtorrent_info;
+pub mod lt_seeder;
 pub mod mktorrent;
 pub mod nginx;
 pub mod process;
@@ -13,6 +14,7 @@ pub mod rtorrent;
 pub mod seeder;
 pub mod sshd;
 pub mod tempdir;
+pub mod transmission;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,51 @@
+//! The few things `follow` asks of a torrent client, so the executor is the
+//! same for Transmission ([`super::transmission`]) and rtorrent
+//! ([`super::rtorrent`]).
+
+use std::fmt;
+
+use crate::torrent::InfoHash;
+
+/// A torrent as the client holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTorrent {
+    pub info_hash: InfoHash,
+    pub name: String,
+    /// Carries our label, so `follow` owns it and may remove it.
+    pub labelled: bool,
+}
+
+/// A client call that failed, worded for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError(pub String);
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// What happened to an add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// New, with our label.
+    Added,
+    /// The client already had it (added by someone in the meantime); it
+    /// was not labelled, so it stays someone else's.
+    AlreadyThere,
+}
+
+pub trait TorrentClient {
+    /// "transmission" or "rtorrent", for messages.
+    fn kind(&self) -> &'static str;
+    /// Every torrent, labelled or not.
+    fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError>;
+    /// Adds a .torrent's bytes, started, with our label.
+    fn add_metainfo(&self, metainfo: &[u8], info_hash: InfoHash) -> Result<Added, ClientError>;
+    /// Adds a magnet link, started, with our label.
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash) -> Result<Added, ClientError>;
+    /// Removes the torrent and deletes its data.
+    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError>;
+}

@@ -1,0 +1,297 @@
+//! Transmission's JSON RPC over our HTTP client: the `X-Transmission-Session-Id`
+//! handshake (the first request is answered 409 with the id to repeat),
+//! basic authentication from the configured user name and password, and the
+//! four methods `follow` needs: torrent-get, torrent-add, torrent-set
+//! (labels) and torrent-remove with delete-local-data.
+//!
+//! Reading the replies is pure ([`parse_reply`], [`parse_torrents`]) so it
+//! is fuzzed apart from the socket.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::client::{Added, ClientError, ClientTorrent, TorrentClient};
+use crate::http::{HttpClient, Request, Url};
+use crate::torrent::InfoHash;
+
+/// How many 409s in a row are tolerated (a daemon restarting between two
+/// requests hands out a new id; more than that is a broken proxy).
+const MAX_SESSION_RETRIES: usize = 3;
+
+pub struct Transmission {
+    http: HttpClient,
+    url: Url,
+    label: String,
+    download_dir: Option<PathBuf>,
+    session_id: RefCell<Option<String>>,
+}
+
+impl Transmission {
+    pub fn new(
+        rpc_url: &str,
+        username: Option<&str>,
+        password: Option<&str>,
+        label: &str,
+        download_dir: Option<PathBuf>,
+        timeout: std::time::Duration,
+    ) -> Result<Transmission, ClientError> {
+        let mut url = Url::parse(rpc_url).map_err(|e| ClientError(format!("rpc_url: {e}")))?;
+        if username.is_some() {
+            url.username = username.map(str::to_string);
+            url.password = password.map(str::to_string);
+        }
+        let mut http = HttpClient::default();
+        http.connect_timeout = timeout;
+        http.read_timeout = timeout;
+        http.total_timeout = timeout.saturating_mul(2);
+        http.max_body = 64 * 1024 * 1024;
+        Ok(Transmission {
+            http,
+            url,
+            label: label.to_string(),
+            download_dir,
+            session_id: RefCell::new(None),
+        })
+    }
+
+    /// One RPC call; returns its `arguments`.
+    pub fn call(&self, method: &str, arguments: Value) -> Result<Value, ClientError> {
+        let body = json!({ "method": method, "arguments": arguments }).to_string();
+        for _ in 0..=MAX_SESSION_RETRIES {
+            let mut request = Request::post(
+                self.url.clone(),
+                "application/json",
+                body.clone().into_bytes(),
+            );
+            if let Some(id) = self.session_id.borrow().as_deref() {
+                request = request.header("X-Transmission-Session-Id", id);
+            }
+            let response = self
+                .http
+                .send(request)
+                .map_err(|e| ClientError(format!("Transmission {method}: {e}")))?;
+            match response.status {
+                200 => {
+                    return parse_reply(&response.body)
+                        .map_err(|e| ClientError(format!("Transmission {method}: {e}")))
+                }
+                409 => {
+                    let id = response
+                        .header("x-transmission-session-id")
+                        .ok_or_else(|| {
+                            ClientError(format!(
+                                "Transmission {method}: 409 without an X-Transmission-Session-Id header"
+                            ))
+                        })?;
+                    log::debug!("Transmission asked for a new session id");
+                    *self.session_id.borrow_mut() = Some(id.to_string());
+                }
+                401 => {
+                    return Err(ClientError(format!(
+                        "Transmission at {} refused the credentials (401): check username and password in [follow]",
+                        self.url
+                    )))
+                }
+                403 => {
+                    return Err(ClientError(format!(
+                        "Transmission at {} answered 403: is 127.0.0.1 (or this host) in rpc-whitelist?",
+                        self.url
+                    )))
+                }
+                status => {
+                    return Err(ClientError(format!(
+                        "Transmission {method} at {}: HTTP {status} {}",
+                        self.url, response.reason
+                    )))
+                }
+            }
+        }
+        Err(ClientError(format!(
+            "Transmission at {} kept answering 409 (session id changes on every request)",
+            self.url
+        )))
+    }
+
+    fn add(&self, mut arguments: Value, info_hash: InfoHash) -> Result<Added, ClientError> {
+        if let Some(dir) = &self.download_dir {
+            arguments["download-dir"] = json!(dir.to_string_lossy());
+        }
+        arguments["paused"] = json!(false);
+        let reply = self.call("torrent-add", arguments)?;
+        let added = parse_added(&reply).map_err(|e| ClientError(format!("torrent-add: {e}")))?;
+        if added.0 != info_hash {
+            return Err(ClientError(format!(
+                "Transmission added {} where {} was expected",
+                added.0.to_hex(),
+                info_hash.to_hex()
+            )));
+        }
+        if added.1 == Added::AlreadyThere {
+            // Someone else's torrent: labelling it would make it ours to remove.
+            return Ok(Added::AlreadyThere);
+        }
+        self.call(
+            "torrent-set",
+            json!({ "ids": [info_hash.to_hex()], "labels": [self.label] }),
+        )?;
+        Ok(Added::Added)
+    }
+}
+
+impl TorrentClient for Transmission {
+    fn kind(&self) -> &'static str {
+        "transmission"
+    }
+
+    fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
+        let reply = self.call(
+            "torrent-get",
+            json!({ "fields": ["hashString", "name", "labels"] }),
+        )?;
+        parse_torrents(&reply, &self.label).map_err(|e| ClientError(format!("torrent-get: {e}")))
+    }
+
+    fn add_metainfo(&self, metainfo: &[u8], info_hash: InfoHash) -> Result<Added, ClientError> {
+        self.add(
+            json!({ "metainfo": crate::base64::encode(metainfo) }),
+            info_hash,
+        )
+    }
+
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash) -> Result<Added, ClientError> {
+        self.add(json!({ "filename": uri }), info_hash)
+    }
+
+    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError> {
+        self.call(
+            "torrent-remove",
+            json!({ "ids": [torrent.info_hash.to_hex()], "delete-local-data": true }),
+        )
+        .map(drop)
+    }
+}
+
+/// The `arguments` of a successful reply, or the daemon's own error text.
+pub fn parse_reply(body: &[u8]) -> Result<Value, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("reply is not JSON: {e}"))?;
+    let result = value
+        .get("result")
+        .and_then(Value::as_str)
+        .ok_or("reply has no \"result\" string")?;
+    if result != "success" {
+        return Err(format!("Transmission says: {result}"));
+    }
+    Ok(value.get("arguments").cloned().unwrap_or(json!({})))
+}
+
+/// torrent-get's `torrents`, each marked labelled when it carries `label`.
+pub fn parse_torrents(arguments: &Value, label: &str) -> Result<Vec<ClientTorrent>, String> {
+    let list = arguments
+        .get("torrents")
+        .and_then(Value::as_array)
+        .ok_or("no \"torrents\" array")?;
+    list.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let hash = t
+                .get("hashString")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("torrents[{i}] has no hashString"))?;
+            let info_hash =
+                InfoHash::from_hex(hash).map_err(|e| format!("torrents[{i}].hashString: {e}"))?;
+            let name = t
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let labelled = match t.get("labels") {
+                None | Some(Value::Null) => false,
+                Some(Value::Array(labels)) => labels.iter().any(|l| l.as_str() == Some(label)),
+                Some(_) => return Err(format!("torrents[{i}].labels is not an array")),
+            };
+            Ok(ClientTorrent {
+                info_hash,
+                name,
+                labelled,
+            })
+        })
+        .collect()
+}
+
+/// torrent-add's answer: the hash and whether it was new.
+pub fn parse_added(arguments: &Value) -> Result<(InfoHash, Added), String> {
+    let (entry, added) = if let Some(e) = arguments.get("torrent-added") {
+        (e, Added::Added)
+    } else if let Some(e) = arguments.get("torrent-duplicate") {
+        (e, Added::AlreadyThere)
+    } else {
+        return Err("neither torrent-added nor torrent-duplicate in the reply".into());
+    };
+    let hash = entry
+        .get("hashString")
+        .and_then(Value::as_str)
+        .ok_or("no hashString in the reply")?;
+    let hash = InfoHash::from_hex(hash).map_err(|e| e.to_string())?;
+    Ok((hash, added))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn reads_torrent_get_and_labels() {
+        let body = format!(
+            r#"{{"arguments":{{"torrents":[{{"hashString":"{H}","name":"a","labels":["x","lowspace-follow"]}},{{"hashString":"{}","name":"b","labels":[]}},{{"hashString":"{}","name":"c"}}]}},"result":"success"}}"#,
+            "1".repeat(40),
+            "2".repeat(40)
+        );
+        let args = parse_reply(body.as_bytes()).unwrap();
+        let ts = parse_torrents(&args, "lowspace-follow").unwrap();
+        let labelled: Vec<bool> = ts.iter().map(|t| t.labelled).collect();
+        assert_eq!(labelled, [true, false, false]);
+        assert_eq!(ts[0].info_hash.to_hex(), H);
+        assert_eq!(ts[1].name, "b");
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        assert!(parse_reply(b"<html>").unwrap_err().contains("not JSON"));
+        assert!(parse_reply(b"{}").unwrap_err().contains("no \"result\""));
+        assert_eq!(
+            parse_reply(br#"{"result":"invalid or corrupt torrent file"}"#).unwrap_err(),
+            "Transmission says: invalid or corrupt torrent file"
+        );
+        assert!(parse_torrents(&json!({}), "l")
+            .unwrap_err()
+            .contains("torrents"));
+        assert!(parse_torrents(&json!({"torrents":[{"name":"x"}]}), "l")
+            .unwrap_err()
+            .contains("torrents[0] has no hashString"));
+        assert!(
+            parse_torrents(&json!({"torrents":[{"hashString":"zz"}]}), "l")
+                .unwrap_err()
+                .contains("torrents[0].hashString")
+        );
+        assert!(
+            parse_torrents(&json!({"torrents":[{"hashString":H,"labels":"l"}]}), "l")
+                .unwrap_err()
+                .contains("labels is not an array")
+        );
+        assert!(parse_added(&json!({})).is_err());
+        assert!(parse_added(&json!({"torrent-added":{}})).is_err());
+    }
+
+    #[test]
+    fn added_and_duplicate() {
+        let (h, a) = parse_added(&json!({"torrent-added":{"hashString":H,"id":1}})).unwrap();
+        assert_eq!((h.to_hex().as_str(), a), (H, Added::Added));
+        let (_, a) = parse_added(&json!({"torrent-duplicate":{"hashString":H}})).unwrap();
+        assert_eq!(a, Added::AlreadyThere);
+    }
+}
