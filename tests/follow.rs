@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use support::lt_seeder::LtSeeder;
 use support::mktorrent::{make, write_data};
 use support::nginx::{Nginx, TestCa};
+use support::seeder::Peer;
 use support::tempdir::TempDir;
 use support::transmission::{self, Transmission};
 use support::{free_port, run_lowspace, wait_until};
@@ -271,12 +271,7 @@ fn transmission_follows_the_main_box_over_mutual_tls() {
     let added = tr.remote(&["-a", own_torrent.to_str().unwrap()]);
     assert!(added.status.success(), "{}", text(&added));
 
-    let seeds = main.seeds();
-    let seed_refs: Vec<(&Path, &Path)> = seeds
-        .iter()
-        .map(|(t, d)| (t.as_path(), d.as_path()))
-        .collect();
-    let _seeder = LtSeeder::start(&main.tmp.join("seeder"), tr.peer_port, &seed_refs);
+    let _seeder = Peer::seed_each(&main.seeds(), &[tr.peer_port]);
 
     let client_lines = format!(
         "client = \"transmission\"\nrpc_url = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\n",
@@ -377,12 +372,7 @@ fn rtorrent_follows_the_main_box_over_mutual_tls() {
     rpc.load_raw_start(&std::fs::read(&own_torrent).unwrap(), &[])
         .unwrap();
 
-    let seeds = main.seeds();
-    let seed_refs: Vec<(&Path, &Path)> = seeds
-        .iter()
-        .map(|(t, d)| (t.as_path(), d.as_path()))
-        .collect();
-    let _seeder = LtSeeder::start(&main.tmp.join("seeder"), rt.port, &seed_refs);
+    let _seeder = Peer::seed_each(&main.seeds(), &[rt.port]);
 
     let client_lines = format!(
         "client = \"rtorrent\"\nsocket_url = \"{}\"\ndownload_dir = \"{}\"\n",

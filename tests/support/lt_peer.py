@@ -9,6 +9,10 @@ drop the pair as duplicates, and rtorrent hangs up on peers of a torrent it
 is still setting up (see TESTBED.md).
 
 usage: lt_peer.py --port PORT --data DIR [--dial P1,P2] [--leech] TORRENT...
+       lt_peer.py --port PORT --data DIR [--dial P1,P2] --each TORRENT DIR [--each ...]
+
+--each gives one torrent its own data directory (tree's torrents sit in
+subdirectories of the library).
 
 Runs until killed (SIGTERM). Needs /usr/bin/python3 with python3-libtorrent.
 """
@@ -27,7 +31,8 @@ def main():
     ap.add_argument("--dial", default="")
     ap.add_argument("--leech", action="store_true",
                     help="download into --data instead of seeding from it")
-    ap.add_argument("torrents", nargs="+")
+    ap.add_argument("--each", nargs=2, action="append", default=[], metavar=("TORRENT", "DIR"))
+    ap.add_argument("torrents", nargs="*")
     args = ap.parse_args()
     dial = [int(p) for p in args.dial.split(",") if p]
 
@@ -45,10 +50,10 @@ def main():
     }
     session = lt.session(settings)
     handles = []
-    for path in args.torrents:
+    for path, save_path in [(t, args.data) for t in args.torrents] + [tuple(e) for e in args.each]:
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(path)
-        params.save_path = args.data
+        params.save_path = save_path
         if not args.leech:
             # The data is there: skip straight to seeding after the check.
             params.flags |= lt.torrent_flags.seed_mode

@@ -6,7 +6,6 @@
 
 pub mod libtorrent;
 pub mod libtorrent_info;
-pub mod lt_seeder;
 pub mod mktorrent;
 pub mod nginx;
 pub mod process;

@@ -92,6 +92,18 @@ impl Peer {
         Peer::start(data, torrents, dial, false)
     }
 
+    /// Seeds each (torrent, directory holding its data), dialling `dial`.
+    pub fn seed_each(torrents: &[(PathBuf, PathBuf)], dial: &[u16]) -> Peer {
+        let data = torrents.first().map(|(_, d)| d.clone()).unwrap_or_default();
+        let mut args = Vec::new();
+        for (torrent, dir) in torrents {
+            args.push("--each".into());
+            args.push(torrent.clone());
+            args.push(dir.clone());
+        }
+        Peer::start_with(&data, &args, dial, false)
+    }
+
     /// Downloads `torrents` into `data` from the peers at `dial` only.
     pub fn leech(data: &Path, torrents: &[PathBuf], dial: &[u16]) -> Peer {
         std::fs::create_dir_all(data).unwrap();
@@ -99,6 +111,10 @@ impl Peer {
     }
 
     fn start(data: &Path, torrents: &[PathBuf], dial: &[u16], leech: bool) -> Peer {
+        Peer::start_with(data, torrents, dial, leech)
+    }
+
+    fn start_with(data: &Path, torrents: &[PathBuf], dial: &[u16], leech: bool) -> Peer {
         let port = free_port();
         let dial: Vec<String> = dial.iter().map(u16::to_string).collect();
         let mut cmd = Command::new(python());
