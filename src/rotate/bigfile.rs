@@ -127,6 +127,78 @@ pub fn plan_files(
     out
 }
 
+/// The priority every file gets at the end of a run: 1 for the files
+/// downloading or selected, 0 for all others (on the remote, too big,
+/// waiting), so rtorrent fetches nothing unasked even after a restart
+/// that forgot earlier settings.
+pub fn priorities(files: &[FileState], plan: &FilePlan) -> Vec<(usize, u8)> {
+    files
+        .iter()
+        .map(|f| {
+            let wanted = plan.keep.contains(&f.index) || plan.select.contains(&f.index);
+            (f.index, u8::from(wanted))
+        })
+        .collect()
+}
+
+/// Where one file stands, as `status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileView {
+    OnRemote,
+    /// Complete locally; copied to the remote by the next run.
+    Downloaded,
+    Downloading,
+    Waiting,
+    TooBig,
+}
+
+impl FileView {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileView::OnRemote => "on remote",
+            FileView::Downloaded => "downloaded, syncs next run",
+            FileView::Downloading => "downloading",
+            FileView::Waiting => "waiting",
+            FileView::TooBig => "too big",
+        }
+    }
+
+    /// The same, for JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            FileView::OnRemote => "on_remote",
+            FileView::Downloaded => "downloaded",
+            FileView::Downloading => "downloading",
+            FileView::Waiting => "waiting",
+            FileView::TooBig => "too_big",
+        }
+    }
+}
+
+/// Each file's view, in the files' order.
+pub fn file_views(
+    files: &[FileState],
+    on_remote: &BTreeSet<usize>,
+    plan: &FilePlan,
+) -> Vec<FileView> {
+    files
+        .iter()
+        .map(|f| {
+            if on_remote.contains(&f.index) {
+                FileView::OnRemote
+            } else if plan.too_big.contains(&f.index) {
+                FileView::TooBig
+            } else if plan.sync.contains(&f.index) {
+                FileView::Downloaded
+            } else if plan.keep.contains(&f.index) || plan.select.contains(&f.index) {
+                FileView::Downloading
+            } else {
+                FileView::Waiting
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +291,42 @@ mod tests {
         let p = plan_files(&files, &remote(&[0, 1]), 100 * KIB, 4 * KIB);
         assert!(p.finished);
         assert!(p.select.is_empty() && p.sync.is_empty());
+    }
+
+    #[test]
+    fn priorities_want_exactly_the_files_in_flight() {
+        let files = [
+            file(0, 50 * KIB, false, 1),  // downloading: stays on
+            file(1, 30 * KIB, true, 1),   // synced this run: off
+            file(2, 40 * KIB, false, 0),  // selected now: on
+            file(3, 10 * KIB, false, 1),  // on the remote (priority left on by a crash): off
+            file(4, 900 * KIB, false, 1), // too big: off
+        ];
+        let p = plan_files(&files, &remote(&[3]), 150 * KIB, 4 * KIB);
+        assert_eq!(
+            priorities(&files, &p),
+            vec![(0, 1), (1, 0), (2, 1), (3, 0), (4, 0)]
+        );
+        assert_eq!(
+            file_views(&files, &remote(&[3]), &p),
+            vec![
+                FileView::Downloading,
+                FileView::Downloaded,
+                FileView::Downloading,
+                FileView::OnRemote,
+                FileView::TooBig
+            ]
+        );
+    }
+
+    #[test]
+    fn a_crash_after_the_journal_but_before_the_truncation_truncates_next_run() {
+        // Verified and journalled, still complete locally with priority 1.
+        let files = [file(0, 30 * KIB, true, 1), file(1, 40 * KIB, false, 0)];
+        let p = plan_files(&files, &remote(&[0]), 100 * KIB, 4 * KIB);
+        assert_eq!(p.truncate, vec![0]);
+        assert!(p.sync.is_empty(), "never copied twice once verified");
+        assert_eq!(priorities(&files, &p), vec![(0, 0), (1, 1)]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn managed(n: u8, size: u64) -> ManagedTorrent {
         total_size: size,
         files: vec![(vec![format!("t{n}")], size)],
         single_file: true,
+        piece_length: 256 * 1024,
     }
 }
 
@@ -34,6 +35,7 @@ fn multi(n: u8, files: &[(&str, u64)]) -> ManagedTorrent {
             .map(|(p, s)| (p.split('/').map(String::from).collect(), *s))
             .collect(),
         single_file: false,
+        piece_length: 256 * 1024,
     }
 }
 
@@ -72,6 +74,7 @@ fn snapshot(managed: Vec<ManagedTorrent>, loaded: Vec<Loaded>) -> Snapshot {
         loaded,
         disk_free: 100 * GIB,
         now: NOW,
+        file_mode_files: None,
     }
 }
 
@@ -90,6 +93,7 @@ fn entry(n: u8, phase: Phase, size: u64) -> (String, Entry) {
             size,
             files: vec![(vec![format!("t{n}")], size)],
             updated: NOW - 10,
+            keep_torrent_file: false,
         },
     )
 }
@@ -98,6 +102,7 @@ fn journal(entries: Vec<(String, Entry)>) -> Journal {
     Journal {
         version: 1,
         torrents: entries.into_iter().collect(),
+        ..Journal::default()
     }
 }
 
