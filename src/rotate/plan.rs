@@ -554,13 +554,24 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         // under the space limit when the disk is tighter than the limit.
         let budget = file_budget(0);
         for t in &waiting {
-            let fits = t
+            let as_files: Vec<FileState> = t
                 .files
                 .iter()
-                .any(|(_, size)| size.saturating_add(t.piece_length) <= budget);
+                .enumerate()
+                .map(|(index, (path, size))| FileState {
+                    index,
+                    path: path.clone(),
+                    size: *size,
+                    complete: false,
+                    priority: 0,
+                    on_disk: 0,
+                })
+                .collect();
+            let trial = plan_files(&as_files, &BTreeSet::new(), budget, t.piece_length);
+            let fits = trial.too_big.len() < as_files.len();
             if !fits {
                 out.reasons.push(format!(
-                    "{}: not even its smallest file fits in {} with a piece of margin; not downloading it file by file",
+                    "{}: not one of its files fits in {} (with the files sharing its pieces); not downloading it file by file",
                     t.name,
                     human_size(budget)
                 ));
