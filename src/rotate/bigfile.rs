@@ -195,6 +195,13 @@ pub fn plan_files(
     out
 }
 
+/// Takes the selection from the journal rather than from rtorrent.
+pub fn apply_selection(files: &mut [FileState], selected: &BTreeSet<usize>) {
+    for f in files {
+        f.priority = u8::from(selected.contains(&f.index));
+    }
+}
+
 /// The priority every file gets at the end of a run: 1 for the files
 /// downloading or selected, 0 for all others (on the remote, too big,
 /// waiting), so rtorrent fetches nothing unasked even after a restart

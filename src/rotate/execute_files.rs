@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::bigfile::{plan_files, priorities, FileState};
+use super::bigfile::{apply_selection, plan_files, priorities, FileState};
 use super::delete::truncate_torrent_file;
 use super::execute::{rel_paths, Executor, Outcome, SyncFailure, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
@@ -128,7 +128,9 @@ impl Executor<'_> {
             r
         };
 
-        let states = file_states(&base_path, step.single_file, &files);
+        let mut states = file_states(&base_path, step.single_file, &files);
+        let selected = self.file_record()?.selected.clone();
+        apply_selection(&mut states, &selected);
         let on_remote = self.file_record()?.on_remote.clone();
         let plan = plan_files(&states, &on_remote, step.budget, step.piece_length);
         for reason in &plan.reasons {
@@ -157,17 +159,25 @@ impl Executor<'_> {
 
         // 4. Copy, verify, journal, then truncate.
         let mut unsynced: Vec<usize> = Vec::new();
+        // Complete in rtorrent but short on disk: rtorrent must check them
+        // again and fetch what is missing.
+        let mut recheck = false;
+        let mut in_flight_again: Vec<usize> = Vec::new();
         if !plan.sync.is_empty() {
             let to_sync: Vec<&FileState> =
                 plan.sync.iter().filter_map(|&i| states.get(i)).collect();
             match self.sync_files(step, &local_root, &to_sync, &rel) {
-                Ok(verified) => {
+                Ok((verified, short)) => {
+                    if !short.is_empty() {
+                        recheck = true;
+                    }
                     unsynced = plan
                         .sync
                         .iter()
                         .copied()
-                        .filter(|i| !verified.contains(i))
+                        .filter(|i| !verified.contains(i) && !short.contains(i))
                         .collect();
+                    in_flight_again = short;
                     if !verified.is_empty() {
                         let now = self.now;
                         let record = self.file_record()?;
@@ -212,6 +222,7 @@ impl Executor<'_> {
         // 6. The next files. If a copy failed, its space was not freed:
         // keep what is in flight and select nothing new.
         let mut next = plan.clone();
+        next.keep.extend(in_flight_again.iter().copied());
         if !unsynced.is_empty() {
             next.select.clear();
             next.keep.extend(unsynced.iter().copied());
@@ -219,6 +230,12 @@ impl Executor<'_> {
         next.keep.retain(|i| !on_remote.contains(i));
         next.select.retain(|i| !on_remote.contains(i));
         let wanted = priorities(&states, &next);
+        // The journal first: a crash from here on resumes this selection.
+        let chosen: BTreeSet<usize> = next.keep.iter().chain(&next.select).copied().collect();
+        if self.file_record()?.selected != chosen {
+            self.file_record()?.selected = chosen;
+            self.save_or_stop()?;
+        }
         let mut calls: Vec<Call> = wanted
             .iter()
             .map(|(i, p)| {
@@ -232,6 +249,13 @@ impl Executor<'_> {
             })
             .collect();
         calls.push(Call::new("d.update_priorities", vec![Value::str(&upper)]));
+        if recheck {
+            log::warn!(
+                "{}: rtorrent counts files complete that are short on disk; checking its data again",
+                step.name
+            );
+            calls.push(Call::new("d.check_hash", vec![Value::str(&upper)]));
+        }
         calls.push(Call::new("d.start", vec![Value::str(&upper)]));
         let results = self
             .client
@@ -275,6 +299,19 @@ impl Executor<'_> {
         self.client
             .load_raw(&bytes, &[label.as_str()])
             .map_err(|e| format!("rtorrent refused to load it: {e}"))?;
+        // rtorrent may add the download a moment after answering.
+        let hash = step.info_hash.to_hex_upper();
+        let mut known = false;
+        for _ in 0..50 {
+            if self.client.call("d.hash", &[Value::str(&hash)]).is_ok() {
+                known = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if !known {
+            return Err("rtorrent did not add it within 5 s of loading".into());
+        }
         let off: Vec<(usize, FilePriority)> = (0..step.files.len())
             .map(|i| (i, FilePriority::Off))
             .collect();
@@ -298,10 +335,12 @@ impl Executor<'_> {
         local_root: &Path,
         files: &[&FileState],
         rel: &dyn Fn(&FileState) -> Vec<String>,
-    ) -> Result<Vec<usize>, String> {
+    ) -> Result<(Vec<usize>, Vec<usize>), String> {
         let remote = self.remote.ok_or("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)")?;
         let expected = rel_paths(&files.iter().map(|f| (rel(f), f.size)).collect::<Vec<_>>())?;
         let mut paths = Vec::new();
+        let mut short = Vec::new();
+        let mut to_check = Vec::new();
         for ((path, size), f) in expected.iter().zip(files) {
             let local = local_root.join(path.as_str());
             // rtorrent may not create an empty file at all.
@@ -313,14 +352,23 @@ impl Executor<'_> {
                 .map_err(|e| format!("{}: {e}", local.display()))?
                 .len();
             if len != f.size {
-                return Err(format!(
-                    "{} is complete in rtorrent but {len} bytes on disk, not {}",
+                log::warn!(
+                    "{}: {} is complete in rtorrent but {len} bytes on disk, not {}; not copied",
+                    step.name,
                     local.display(),
                     f.size
-                ));
+                );
+                short.push(f.index);
+                continue;
             }
             paths.push(path.clone());
+            to_check.push((path.clone(), *size, f.index));
         }
+        if paths.is_empty() {
+            return Ok((Vec::new(), short));
+        }
+        let expected: Vec<(RelPath, u64)> =
+            to_check.iter().map(|(p, s, _)| (p.clone(), *s)).collect();
         log::info!(
             "{}: copying {} file(s) ({}) to {}",
             step.name,
@@ -341,12 +389,12 @@ impl Executor<'_> {
                 step.name
             );
         }
-        Ok(expected
+        let verified = to_check
             .iter()
-            .zip(files)
-            .filter(|((p, _), _)| !bad.contains(p))
-            .map(|(_, f)| f.index)
-            .collect())
+            .filter(|(p, _, _)| !bad.contains(p))
+            .map(|(_, _, i)| *i)
+            .collect();
+        Ok((verified, short))
     }
 
     /// Before leaving the mode, the whole set of (path, size) once more: a

@@ -90,6 +90,11 @@ pub struct FileModeEntry {
     /// File indexes bigger than the whole budget at the last run.
     #[serde(default)]
     pub too_big: BTreeSet<usize>,
+    /// File indexes lowspace gave priority (downloading). rtorrent's own
+    /// priorities are not trusted: a fresh load or a restart without its
+    /// session sets every file to 1.
+    #[serde(default)]
+    pub selected: BTreeSet<usize>,
     /// Seconds since the epoch when the mode started and last changed.
     pub started: u64,
     pub updated: u64,
@@ -226,6 +231,7 @@ mod tests {
             base_path: "/d/big ☃".into(),
             on_remote: [0, 3].into_iter().collect(),
             too_big: [5].into_iter().collect(),
+            selected: [1].into_iter().collect(),
             started: 1,
             updated: 2,
         });

@@ -90,7 +90,9 @@ fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Clie
             } else {
                 base
             };
-            snapshot.file_mode_files = Some(gather::file_states(&base, t.single_file, &files));
+            let mut states = gather::file_states(&base, t.single_file, &files);
+            super::bigfile::apply_selection(&mut states, &fm.selected);
+            snapshot.file_mode_files = Some(states);
         }
         Err(e) => log::warn!("{}: cannot read its files: {e}", fm.name),
     }
