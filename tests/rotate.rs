@@ -16,15 +16,14 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lowspace::rtorrent::Client;
 use sha1::{Digest, Sha1};
+use support::disk::{bytes_under, DiskWatch};
 use support::rtorrent::{Rtorrent, RtorrentOptions};
 use support::seeder::{generate, MadeTorrent, Peer};
-use support::sshd::Sshd;
+use support::sshd::{fake_slow_ssh, Sshd};
 use support::tempdir::TempDir;
 use support::{lowspace_command, run_lowspace, wait_until};
 
@@ -50,47 +49,6 @@ struct Rig {
     envs: Vec<(String, String)>,
     /// The most the managed data ever took, sampled every 20 ms.
     peak: DiskWatch,
-}
-
-/// Samples the bytes the managed torrents' data takes in the download
-/// directory in the background, so a peak between two runs is seen too.
-struct DiskWatch {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl DiskWatch {
-    fn start(data_dir: PathBuf, names: Vec<String>) -> DiskWatch {
-        let peak = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (p, s) = (peak.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let used: u64 = names.iter().map(|n| bytes_under(&data_dir.join(n))).sum();
-                p.fetch_max(used, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        DiskWatch {
-            peak,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn peak(&self) -> u64 {
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for DiskWatch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 impl Rig {
@@ -363,18 +321,6 @@ fn join_rel(base: &Path, rel: &Path) -> PathBuf {
     }
 }
 
-fn bytes_under(path: &Path) -> u64 {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::read_dir(path)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| bytes_under(&e.path()))
-            .sum(),
-        Ok(m) => m.len(),
-        Err(_) => 0,
-    }
-}
-
 /// Regular files under `root` (or `root` itself as "" when it is a file),
 /// relative to `root`.
 fn files_under(root: &Path) -> Vec<PathBuf> {
@@ -598,25 +544,6 @@ fn a_torrent_is_not_synced_before_a_third_client_brings_its_ratio_to_one() {
 }
 
 // ---------------------------------------------------------------- faults
-
-/// An ssh stand-in for a slow link: sleeps before each connection while
-/// the flag file exists, then runs the real ssh with the same arguments.
-fn fake_slow_ssh(dir: &Path, flag: &Path, seconds: f64) -> PathBuf {
-    let path = dir.join("fake_slow_link_ssh");
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\n# Stands in for a slow link to the remote (tests only).\n\
-             [ -e '{}' ] && sleep {seconds}\nexec ssh -o BatchMode=yes \"$@\"\n",
-            flag.display()
-        ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&path).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&path, perms).unwrap();
-    path
-}
 
 fn rsync_remote(rig: &Rig, sshd: &Sshd, ssh_program: Option<&Path>, extra: &str) -> String {
     let ssh = match ssh_program {

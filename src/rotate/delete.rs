@@ -132,6 +132,62 @@ pub fn delete_torrent_files(
     Ok(done)
 }
 
+/// Empties one file of a torrent in file-by-file mode (its copy on the
+/// remote is verified), keeping it as a zero-length file: rtorrent still
+/// has the file open and in its list, and an empty file with its chunks
+/// marked done is not fetched again. Same rules as deletion: inside the
+/// download directory, no symlink on the way, a missing file is fine.
+/// Returns the bytes the file took on disk.
+pub fn truncate_torrent_file(
+    download_dir: &Path,
+    root: &Path,
+    rel: &[String],
+) -> Result<u64, DeleteError> {
+    if !is_inside(root, download_dir) {
+        return Err(DeleteError::OutsideDownloadDirectory {
+            path: root.to_path_buf(),
+            download_dir: download_dir.to_path_buf(),
+        });
+    }
+    let path = safe_join(root, rel)?;
+    let mut dir = root.to_path_buf();
+    for component in &rel[..rel.len().saturating_sub(1)] {
+        dir.push(component);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(DeleteError::Unsafe {
+                    path: dir,
+                    why: "it is a symlink; links are not followed".into(),
+                })
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(DeleteError::Io { path: dir, error }),
+        }
+    }
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(DeleteError::Io { path, error }),
+    };
+    if !meta.file_type().is_file() {
+        return Err(DeleteError::Unsafe {
+            path,
+            why: "it is not a regular file".into(),
+        });
+    }
+    let used = std::os::unix::fs::MetadataExt::blocks(&meta) * 512;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(0))
+        .map_err(|error| DeleteError::Io {
+            path: path.clone(),
+            error,
+        })?;
+    Ok(used)
+}
+
 /// Joins a relative path from torrent metadata, refusing anything that
 /// could climb out of `root`.
 fn safe_join(root: &Path, rel: &[String]) -> Result<PathBuf, DeleteError> {
@@ -185,6 +241,29 @@ mod tests {
 
     fn v(path: &str) -> Vec<String> {
         path.split('/').map(String::from).collect()
+    }
+
+    #[test]
+    fn truncation_empties_the_file_and_keeps_it() {
+        let dl = tmp("truncate");
+        fs::create_dir_all(dl.join("T/sub")).unwrap();
+        fs::write(dl.join("T/sub/b.bin"), vec![7u8; 20_000]).unwrap();
+        let freed = truncate_torrent_file(&dl, &dl, &v("T/sub/b.bin")).unwrap();
+        assert!(freed >= 20_000, "{freed}");
+        assert_eq!(fs::metadata(dl.join("T/sub/b.bin")).unwrap().len(), 0);
+        assert_eq!(
+            truncate_torrent_file(&dl, &dl, &v("T/gone.bin")).unwrap(),
+            0
+        );
+        let outside = tmp("truncate-outside");
+        fs::write(outside.join("x"), b"keep").unwrap();
+        std::os::unix::fs::symlink(&outside, dl.join("T/link")).unwrap();
+        assert!(truncate_torrent_file(&dl, &dl, &v("T/link/x")).is_err());
+        assert!(truncate_torrent_file(&dl, &dl, &v("T/../x")).is_err());
+        assert!(truncate_torrent_file(&dl, &outside, &v("x")).is_err());
+        assert_eq!(fs::read(outside.join("x")).unwrap(), b"keep");
+        fs::remove_dir_all(&dl).unwrap();
+        fs::remove_dir_all(&outside).unwrap();
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    fn save(&self) -> Result<(), String> {
+    pub(super) fn save(&self) -> Result<(), String> {
         self.journal
             .save(&self.journal_path)
             .map_err(|e| e.to_string())
@@ -72,7 +72,10 @@ impl Executor<'_> {
         for hash in &plan.forget {
             self.journal.torrents.remove(&hash.to_hex());
         }
-        if !plan.forget.is_empty() {
+        if plan.forget_file_mode {
+            self.journal.file_mode = None;
+        }
+        if !plan.forget.is_empty() || plan.forget_file_mode {
             self.save()?;
         }
         for step in &plan.remove {
@@ -131,6 +134,9 @@ impl Executor<'_> {
                 plan.load.len()
             );
         }
+        if let Some(step) = &plan.file_mode {
+            self.file_mode(step, &mut outcome)?;
+        }
         Ok(outcome)
     }
 
@@ -160,6 +166,7 @@ impl Executor<'_> {
                 size: step.size,
                 files: step.files.clone(),
                 updated: self.now,
+                keep_torrent_file: false,
             },
         );
         self.save().map_err(SyncFailure::Journal)?;
@@ -214,7 +221,11 @@ impl Executor<'_> {
     }
 
     /// Steps 3 to 5 for a verified torrent, each skipped if already done.
-    fn finish_removal(&mut self, step: &RemoveStep, outcome: &mut Outcome) -> Result<(), String> {
+    pub(super) fn finish_removal(
+        &mut self,
+        step: &RemoveStep,
+        outcome: &mut Outcome,
+    ) -> Result<(), String> {
         let hash = step.info_hash;
         let name = &step.entry.name;
         let mut phase = self
@@ -256,7 +267,14 @@ impl Executor<'_> {
             outcome.bytes_freed += deleted.bytes;
             self.set_phase(&hash, Phase::DataDeleted)?;
         }
-        dispose_torrent_file(&step.entry.torrent_file, self.done_directory.as_deref())?;
+        if step.entry.keep_torrent_file {
+            log::info!(
+                "{name}: keeping {}: files too big for the space limit are still to fetch",
+                step.entry.torrent_file.display()
+            );
+        } else {
+            dispose_torrent_file(&step.entry.torrent_file, self.done_directory.as_deref())?;
+        }
         self.journal.torrents.remove(&hash.to_hex());
         self.save()?;
         outcome.removed.push(name.clone());
@@ -324,14 +342,14 @@ impl Executor<'_> {
     }
 }
 
-enum SyncFailure {
+pub(super) enum SyncFailure {
     /// The remote or the data: the run goes on without deleting anything.
     Remote(String),
     /// The journal could not be written: the run stops.
     Journal(String),
 }
 
-fn rel_paths(files: &[(Vec<String>, u64)]) -> Result<Vec<(RelPath, u64)>, String> {
+pub(super) fn rel_paths(files: &[(Vec<String>, u64)]) -> Result<Vec<(RelPath, u64)>, String> {
     files
         .iter()
         .map(|(parts, size)| {

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::bigfile::FileState;
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::process::{self, RunSpec};
-use crate::rtorrent::download::{download_from_row, DOWNLOAD_FIELDS};
+use crate::rtorrent::download::{download_from_row, file_from_row, DOWNLOAD_FIELDS, FILE_FIELDS};
 use crate::rtorrent::xmlrpc::Value;
-use crate::rtorrent::{Call, Client, Download, RpcError};
+use crate::rtorrent::{Call, Client, Download, RpcError, TorrentFile};
 use crate::torrent::{InfoHash, Metainfo};
 
 /// Reads every `*.torrent` directly in `dir`. A file that does not parse is
@@ -69,6 +70,7 @@ fn managed_from(path: &Path, meta: &Metainfo) -> ManagedTorrent {
         total_size: meta.total_size(),
         files,
         single_file,
+        piece_length: meta.piece_length(),
     }
 }
 
@@ -204,6 +206,102 @@ pub fn rtorrent_state(client: &Client) -> Result<(Vec<Download>, PathBuf), Strin
     Ok((downloads, directory_from_results(&mut results)?))
 }
 
+/// The torrent in file-by-file mode as rtorrent has it, in one round trip:
+/// where its data is and its files. With `stop`, the same round trip stops
+/// it first, so no file changes while complete ones are copied.
+pub fn file_mode_files(
+    client: &Client,
+    hash_upper: &str,
+    name: &str,
+    single_file: bool,
+    stop: bool,
+) -> Result<(PathBuf, Vec<TorrentFile>), String> {
+    let mut calls = Vec::new();
+    if stop {
+        calls.push(Call::new("d.stop", vec![Value::str(hash_upper)]));
+    }
+    calls.push(Call::new("d.base_path", vec![Value::str(hash_upper)]));
+    calls.push(Call::new("d.directory", vec![Value::str(hash_upper)]));
+    let mut params = vec![Value::str(hash_upper), Value::str("")];
+    params.extend(FILE_FIELDS.iter().map(|f| Value::str(*f)));
+    calls.push(Call::new("f.multicall", params));
+    let mut results = client
+        .multicall(&calls)
+        .map_err(|e| e.to_string())?
+        .into_iter();
+    let mut next = |what: &str| {
+        results
+            .next()
+            .ok_or_else(|| format!("system.multicall gave no result for {what}"))?
+            .map_err(|e| e.to_string())
+    };
+    if stop {
+        next("d.stop")?;
+    }
+    let base = next("d.base_path")?;
+    let directory = next("d.directory")?;
+    let rows = next("f.multicall")?;
+    let base = base.as_str().unwrap_or_default();
+    let directory = directory.as_str().unwrap_or_default();
+    // d.base_path is empty until rtorrent opens the download; d.directory
+    // is the torrent's directory (multi-file) or the one holding its file.
+    let base_path = if !base.is_empty() {
+        PathBuf::from(base)
+    } else if directory.is_empty() {
+        PathBuf::new()
+    } else if single_file {
+        Path::new(directory).join(name)
+    } else {
+        PathBuf::from(directory)
+    };
+    let rows = rows.as_array().ok_or_else(|| {
+        format!(
+            "rtorrent's f.multicall answered a {}, not an array of rows",
+            rows.type_name()
+        )
+    })?;
+    let files = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| file_from_row(i, row).map_err(|e| format!("rtorrent's f.multicall: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((base_path, files))
+}
+
+/// Each file's state for the file-by-file planner: rtorrent's view plus
+/// the bytes it really takes on disk (allocated blocks, not the length:
+/// rtorrent writing a shared piece leaves a sparse file of full length).
+pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -> Vec<FileState> {
+    files
+        .iter()
+        .map(|f| {
+            let path: Vec<String> = f.path.split('/').map(str::to_string).collect();
+            let local = if single_file {
+                base_path.to_path_buf()
+            } else {
+                path.iter().fold(base_path.to_path_buf(), |p, c| p.join(c))
+            };
+            let on_disk = if base_path.as_os_str().is_empty() {
+                0
+            } else {
+                std::fs::symlink_metadata(&local)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+                    .unwrap_or(0)
+            };
+            FileState {
+                index: f.index,
+                path,
+                size: f.size_bytes,
+                complete: f.is_complete(),
+                priority: f.priority as u8,
+                on_disk,
+            }
+        })
+        .collect()
+}
+
 /// Space on the file system holding `dir`, from `df` (std has no statvfs;
 /// `df -P -k` is POSIX and busybox understands it too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,6 +401,7 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
             loaded,
             disk_free: disk.free,
             now: now(),
+            file_mode_files: None,
         },
         download_dir,
         disk,

@@ -16,7 +16,7 @@
 //! The file is replaced atomically after every change (write, fsync,
 //! rename), so a SIGKILL or power loss leaves the old or the new journal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -64,13 +64,70 @@ pub struct Entry {
     pub files: Vec<(Vec<String>, u64)>,
     /// Seconds since the epoch of the last change.
     pub updated: u64,
+    /// Leave the .torrent in the managed directory after the removal: a
+    /// torrent finished file by file with files too big for the limit is
+    /// not done, and its .torrent is what fetches the rest once the limit
+    /// is raised (see [`Journal::partial`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_torrent_file: bool,
+}
+
+/// The torrent being downloaded file by file (see `rotate::bigfile`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FileModeEntry {
+    /// Info-hash, hex.
+    pub info_hash: String,
+    pub name: String,
+    pub torrent_file: PathBuf,
+    /// Where rtorrent keeps the data (the torrent's directory, or its file);
+    /// empty until rtorrent has said.
+    #[serde(default)]
+    pub base_path: PathBuf,
+    /// File indexes verified on the remote (path and size): their local
+    /// copies may be truncated, and they are never fetched again.
+    #[serde(default)]
+    pub on_remote: BTreeSet<usize>,
+    /// File indexes bigger than the whole budget at the last run.
+    #[serde(default)]
+    pub too_big: BTreeSet<usize>,
+    /// File indexes lowspace gave priority (downloading). rtorrent's own
+    /// priorities are not trusted: a fresh load or a restart without its
+    /// session sets every file to 1.
+    #[serde(default)]
+    pub selected: BTreeSet<usize>,
+    /// Seconds since the epoch when the mode started and last changed.
+    pub started: u64,
+    pub updated: u64,
+}
+
+/// A torrent finished file by file except for files too big for the
+/// space limit it ran under. Its .torrent stays managed; it is not taken
+/// up again until the space limit changes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PartialEntry {
+    pub name: String,
+    /// The space limit it was finished under.
+    pub space_limit: u64,
+    /// File indexes on the remote, restored if the torrent is taken up
+    /// again under a bigger limit.
+    pub on_remote: BTreeSet<usize>,
+    /// The files left out, with their sizes.
+    pub too_big: Vec<(Vec<String>, u64)>,
+    pub updated: u64,
 }
 
 /// Every torrent in the middle of being finished, by info-hash (hex).
+/// Fields added after version 1 default to empty, so older journals load.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Journal {
     pub version: u32,
     pub torrents: BTreeMap<String, Entry>,
+    /// The one torrent in file-by-file mode, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<FileModeEntry>,
+    /// Torrents finished file by file but for files too big, by info-hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub partial: BTreeMap<String, PartialEntry>,
 }
 
 /// The journal file could not be read or written.
@@ -97,7 +154,7 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Journal {
                     version: VERSION,
-                    torrents: BTreeMap::new(),
+                    ..Journal::default()
                 })
             }
             Err(e) => {
@@ -150,7 +207,7 @@ mod tests {
         assert_eq!(Journal::load(&path).unwrap().torrents.len(), 0);
         let mut j = Journal {
             version: VERSION,
-            torrents: BTreeMap::new(),
+            ..Journal::default()
         };
         j.torrents.insert(
             "AB".repeat(20),
@@ -162,8 +219,22 @@ mod tests {
                 size: 5,
                 files: vec![(vec!["Łódź ☃".into(), "a b".into()], 5)],
                 updated: 7,
+                keep_torrent_file: false,
             },
         );
+        j.save(&path).unwrap();
+        assert_eq!(Journal::load(&path).unwrap(), j);
+        j.file_mode = Some(FileModeEntry {
+            info_hash: "CD".repeat(20),
+            name: "big ☃".into(),
+            torrent_file: "/m/big.torrent".into(),
+            base_path: "/d/big ☃".into(),
+            on_remote: [0, 3].into_iter().collect(),
+            too_big: [5].into_iter().collect(),
+            selected: [1].into_iter().collect(),
+            started: 1,
+            updated: 2,
+        });
         j.save(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), j);
         std::fs::write(&path, b"{\"version\":1,\"torrents\":{").unwrap();
@@ -177,6 +248,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("version 9"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_journal_written_before_file_mode_still_loads() {
+        let dir = std::env::temp_dir().join(format!("lowspace-journal-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.json");
+        std::fs::write(
+            &path,
+            br#"{"version":1,"torrents":{"ab":{"name":"x","phase":"verified","torrent_file":"/m/x.torrent","base_path":"/d/x","size":1,"files":[[["x"],1]],"updated":3}}}"#,
+        )
+        .unwrap();
+        let j = Journal::load(&path).unwrap();
+        assert!(j.file_mode.is_none() && j.partial.is_empty());
+        assert!(!j.torrents["ab"].keep_torrent_file);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,10 +9,13 @@
 //! - [`journal`]: the crash-safe record of torrents being finished.
 //! - [`delete`]: removing a finished torrent's own files and nothing else.
 //! - [`lock`]: one run at a time.
+//! - [`bigfile`]: file-by-file mode for a torrent bigger than the space
+//!   allows (decisions); `execute_files` carries them out.
 
 pub mod bigfile;
 pub mod delete;
 pub mod execute;
+mod execute_files;
 pub mod gather;
 pub mod journal;
 pub mod lock;

@@ -3,11 +3,12 @@
 //! disk, the network or the clock, so every branch is table-tested below
 //! and `--dry-run` and `status` show exactly what a real run would decide.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::bigfile::{plan_files, FilePlan, FileState};
 use super::journal::{Entry, Journal, Phase};
 use super::snapshot::{Loaded, ManagedTorrent, Snapshot};
 use crate::config::RotateSettings;
@@ -57,6 +58,15 @@ pub enum TorrentState {
     Syncing,
     /// On the remote and verified; local copy being removed.
     Synced { phase: Phase },
+    /// Being downloaded file by file (bigger than what the disk allows).
+    FileByFile {
+        on_remote: usize,
+        files: usize,
+        too_big: usize,
+    },
+    /// Finished file by file except for files bigger than the space limit;
+    /// taken up again when the limit changes.
+    Partial { too_big: usize },
 }
 
 impl fmt::Display for TorrentState {
@@ -92,6 +102,21 @@ impl fmt::Display for TorrentState {
             }
             TorrentState::Syncing => f.write_str("syncing"),
             TorrentState::Synced { phase } => write!(f, "synced ({phase})"),
+            TorrentState::FileByFile {
+                on_remote,
+                files,
+                too_big,
+            } => {
+                write!(f, "file by file: {on_remote} of {files} files on the remote")?;
+                if *too_big > 0 {
+                    write!(f, ", {too_big} too big for the space limit")?;
+                }
+                Ok(())
+            }
+            TorrentState::Partial { too_big } => write!(
+                f,
+                "on the remote except {too_big} file(s) too big for the space limit; raise space_limit to fetch them"
+            ),
         }
     }
 }
@@ -133,6 +158,34 @@ pub struct LoadStep {
     pub size: u64,
 }
 
+/// One run of file-by-file mode (see [`super::bigfile`]): the executor
+/// stops the torrent, reads its files afresh and decides with
+/// [`plan_files`]; `preview` is that decision on the snapshot, for
+/// `status` and `--dry-run`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileModeStep {
+    pub info_hash: InfoHash,
+    pub name: String,
+    pub torrent_file: PathBuf,
+    /// Chosen by this run; the journal has no record of it yet.
+    pub entering: bool,
+    /// rtorrent holds it; if not, it is loaded with every file off.
+    pub loaded: bool,
+    pub single_file: bool,
+    pub piece_length: u64,
+    /// The torrent's files relative to its data path, with sizes.
+    pub files: Vec<(Vec<String>, u64)>,
+    /// Bytes the torrent's files may take on the local disk.
+    pub budget: u64,
+    /// The space limit of this run (a partial result records it).
+    pub space_limit: u64,
+    /// Indexes already verified on the remote.
+    pub on_remote: BTreeSet<usize>,
+    /// The files as seen by the snapshot and what a run would do with them;
+    /// None until rtorrent holds the torrent.
+    pub preview: Option<(Vec<FileState>, FilePlan)>,
+}
+
 /// The space budget of the run.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Budget {
@@ -160,6 +213,11 @@ pub struct Plan {
     pub remove: Vec<RemoveStep>,
     pub sync: Vec<SyncStep>,
     pub load: Vec<LoadStep>,
+    /// The torrent in file-by-file mode, if any.
+    pub file_mode: Option<FileModeStep>,
+    /// The journal's file-mode torrent is no longer managed: drop the
+    /// record, touch nothing.
+    pub forget_file_mode: bool,
     pub budget: Budget,
     /// Every managed torrent's state, by name order.
     pub states: Vec<(InfoHash, String, TorrentState)>,
@@ -174,6 +232,27 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         snapshot.loaded.iter().map(|l| (&l.info_hash, l)).collect();
     let managed: BTreeMap<&InfoHash, &ManagedTorrent> =
         snapshot.managed.iter().map(|m| (&m.info_hash, m)).collect();
+    let file_mode_hash = match &journal.file_mode {
+        Some(fm) => match InfoHash::from_hex(&fm.info_hash) {
+            Ok(h) => Some(h),
+            Err(_) => {
+                out.reasons.push(format!(
+                    "the journal's file-by-file record has {:?}, not an info-hash; dropped, nothing deleted",
+                    fm.info_hash
+                ));
+                out.forget_file_mode = true;
+                None
+            }
+        },
+        None => None,
+    };
+    // Partial torrents wait for a different space limit.
+    let is_partial = |h: &InfoHash| {
+        journal
+            .partial
+            .get(&h.to_hex())
+            .is_some_and(|p| p.space_limit == policy.space_limit)
+    };
 
     // 1. Torrents the journal is finishing: carry on from where it stopped.
     for (hex, entry) in &journal.torrents {
@@ -236,7 +315,9 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     let mut used = 0u64;
     let mut still_to_download = 0u64;
     for torrent in managed.values() {
-        if journal.torrents.contains_key(&torrent.info_hash.to_hex()) {
+        if journal.torrents.contains_key(&torrent.info_hash.to_hex())
+            || Some(torrent.info_hash) == file_mode_hash
+        {
             continue;
         }
         let Some(l) = loaded.get(&torrent.info_hash) else {
@@ -329,16 +410,43 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         .filter(|t| {
             !loaded.contains_key(&t.info_hash)
                 && !journal.torrents.contains_key(&t.info_hash.to_hex())
+                && Some(t.info_hash) != file_mode_hash
         })
         .collect();
+    for t in &waiting {
+        if let Some(p) = journal.partial.get(&t.info_hash.to_hex()) {
+            if p.space_limit == policy.space_limit {
+                out.states.push((
+                    t.info_hash,
+                    t.name.clone(),
+                    TorrentState::Partial {
+                        too_big: p.too_big.len(),
+                    },
+                ));
+            }
+        }
+    }
+    waiting.retain(|t| !is_partial(&t.info_hash));
+    let file_mode_torrent = file_mode_hash.and_then(|h| managed.get(&h).copied());
     waiting.sort_by(|a, b| {
         a.total_size
             .cmp(&b.total_size)
             .then_with(|| a.name.cmp(&b.name))
     });
     let mut free = out.budget.available;
-    let mut blocked = false;
-    for torrent in waiting {
+    // One torrent in file-by-file mode takes the whole budget: the others
+    // wait until it is done.
+    let mut blocked = file_mode_torrent.is_some();
+    if let Some(t) = file_mode_torrent {
+        if !waiting.is_empty() {
+            out.reasons.push(format!(
+                "{}: in file-by-file mode; {} other torrent(s) wait until it is done",
+                t.name,
+                waiting.len()
+            ));
+        }
+    }
+    for torrent in waiting.iter().copied() {
         if torrent.total_size > policy.space_limit {
             out.reasons.push(format!(
                 "{}: {} is bigger than the space limit {}; it needs file-by-file mode",
@@ -386,8 +494,167 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             ));
         }
     }
+
+    // 5. File-by-file mode: carry on with the journal's torrent, or enter
+    // it with the smallest waiting torrent when nothing else can move.
+    let file_budget = |on_disk_now: u64| {
+        let by_limit = policy.space_limit.saturating_sub(used);
+        let by_disk = snapshot
+            .disk_free
+            .saturating_add(on_disk_now)
+            .saturating_sub(policy.reserve)
+            .saturating_sub(still_to_download);
+        by_limit.min(by_disk)
+    };
+    if let Some(fm) = &journal.file_mode {
+        match file_mode_torrent {
+            Some(t) => {
+                let on_disk: u64 = snapshot
+                    .file_mode_files
+                    .iter()
+                    .flatten()
+                    .map(|f| f.on_disk)
+                    .sum();
+                let step = file_mode_step(
+                    t,
+                    false,
+                    loaded.contains_key(&t.info_hash),
+                    (file_budget(on_disk), policy.space_limit),
+                    fm.on_remote.clone(),
+                    snapshot.file_mode_files.as_deref(),
+                );
+                set_state(&mut out.states, t, file_state(&step, fm.too_big.len()));
+                out.reasons.push(format!(
+                    "{}: file-by-file mode, {} of {} files on the remote, {} for its files",
+                    t.name,
+                    step.on_remote.len(),
+                    t.files.len(),
+                    human_size(step.budget)
+                ));
+                out.file_mode = Some(step);
+            }
+            None if !out.forget_file_mode => {
+                out.reasons.push(format!(
+                    "{}: its .torrent left the managed directory during file-by-file mode; no longer managed, nothing deleted",
+                    fm.name
+                ));
+                out.forget_file_mode = true;
+            }
+            None => {}
+        }
+    } else if journal.torrents.is_empty()
+        && used == 0
+        && out.sync.is_empty()
+        && out.remove.is_empty()
+        && out.load.is_empty()
+    {
+        // Nothing is downloading, seeding or being finished, and the
+        // smallest waiting torrent does not fit (or it would be loading):
+        // nothing would ever free space for it. That includes a torrent
+        // under the space limit when the disk is tighter than the limit.
+        let budget = file_budget(0);
+        for t in &waiting {
+            let as_files: Vec<FileState> = t
+                .files
+                .iter()
+                .enumerate()
+                .map(|(index, (path, size))| FileState {
+                    index,
+                    path: path.clone(),
+                    size: *size,
+                    complete: false,
+                    priority: 0,
+                    on_disk: 0,
+                })
+                .collect();
+            let trial = plan_files(&as_files, &BTreeSet::new(), budget, t.piece_length);
+            let fits = trial.too_big.len() < as_files.len();
+            if !fits {
+                out.reasons.push(format!(
+                    "{}: not one of its files fits in {} (with the files sharing its pieces); not downloading it file by file",
+                    t.name,
+                    human_size(budget)
+                ));
+                continue;
+            }
+            let on_remote = journal
+                .partial
+                .get(&t.info_hash.to_hex())
+                .map(|p| p.on_remote.clone())
+                .unwrap_or_default();
+            out.reasons.push(format!(
+                "{}: nothing else fits or is downloading, and its {} is more than the {} available; downloading it file by file",
+                t.name,
+                human_size(t.total_size),
+                human_size(budget)
+            ));
+            let step = file_mode_step(
+                t,
+                true,
+                loaded.contains_key(&t.info_hash),
+                (budget, policy.space_limit),
+                on_remote,
+                None,
+            );
+            set_state(&mut out.states, t, file_state(&step, 0));
+            out.file_mode = Some(step);
+            break;
+        }
+    }
     out.states.sort_by(|a, b| a.1.cmp(&b.1));
     out
+}
+
+fn file_mode_step(
+    t: &ManagedTorrent,
+    entering: bool,
+    loaded: bool,
+    (budget, space_limit): (u64, u64),
+    on_remote: BTreeSet<usize>,
+    files: Option<&[FileState]>,
+) -> FileModeStep {
+    let preview = files.map(|files| {
+        (
+            files.to_vec(),
+            plan_files(files, &on_remote, budget, t.piece_length),
+        )
+    });
+    FileModeStep {
+        info_hash: t.info_hash,
+        name: t.name.clone(),
+        torrent_file: t.file.clone(),
+        entering,
+        loaded,
+        single_file: t.single_file,
+        piece_length: t.piece_length,
+        files: t.files.clone(),
+        budget,
+        space_limit,
+        on_remote,
+        preview,
+    }
+}
+
+fn file_state(step: &FileModeStep, too_big_in_journal: usize) -> TorrentState {
+    TorrentState::FileByFile {
+        on_remote: step.on_remote.len(),
+        files: step.files.len(),
+        too_big: step
+            .preview
+            .as_ref()
+            .map(|(_, p)| p.too_big.len())
+            .unwrap_or(too_big_in_journal),
+    }
+}
+
+/// Replaces (or adds) a torrent's state line.
+fn set_state(
+    states: &mut Vec<(InfoHash, String, TorrentState)>,
+    t: &ManagedTorrent,
+    state: TorrentState,
+) {
+    states.retain(|(h, _, _)| *h != t.info_hash);
+    states.push((t.info_hash, t.name.clone(), state));
 }
 
 /// Ok with the reason it may go, or Err with what it still waits for.

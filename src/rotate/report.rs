@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use super::bigfile::file_views;
 use super::execute::Outcome;
 use super::gather::Gathered;
-use super::plan::{Plan, TorrentState};
+use super::plan::{FileModeStep, Plan, TorrentState};
 use super::snapshot::{Loaded, ManagedTorrent};
 use crate::size::human_size;
 use crate::torrent::InfoHash;
@@ -71,6 +72,9 @@ pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
             state
         ));
     }
+    if let Some(step) = &plan.file_mode {
+        out.push_str(&file_mode_text(step));
+    }
     for c in &gathered.snapshot.corrupt {
         out.push_str(&format!("corrupt: {}: {}\n", c.file.display(), c.error));
     }
@@ -80,6 +84,48 @@ pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
         gathered.unmanaged.len(),
         human_size(unmanaged_bytes)
     ));
+    out
+}
+
+/// One line per file of the torrent in file-by-file mode, with its state.
+fn file_mode_rows(step: &FileModeStep) -> Vec<(String, u64, &'static str, &'static str)> {
+    match &step.preview {
+        Some((files, plan)) => files
+            .iter()
+            .zip(file_views(files, &step.on_remote, plan))
+            .map(|(f, view)| (f.path.join("/"), f.size, view.as_str(), view.key()))
+            .collect(),
+        // Not in rtorrent yet: only the journal's knowledge.
+        None => step
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, (path, size))| {
+                let (text, key) = if step.on_remote.contains(&i) {
+                    ("on remote", "on_remote")
+                } else {
+                    ("waiting", "waiting")
+                };
+                (path.join("/"), *size, text, key)
+            })
+            .collect(),
+    }
+}
+
+fn file_mode_text(step: &FileModeStep) -> String {
+    let mut out = format!(
+        "file by file: {} ({} for its files)\n",
+        step.name,
+        human_size(step.budget)
+    );
+    for (path, size, state, _) in file_mode_rows(step) {
+        out.push_str(&format!(
+            "  {:<11} {:<27} {}\n",
+            human_size(size),
+            state,
+            path
+        ));
+    }
     out
 }
 
@@ -101,6 +147,16 @@ fn state_json(state: &TorrentState) -> Value {
         }
         TorrentState::Syncing => json!({"state": "syncing"}),
         TorrentState::Synced { phase } => json!({"state": "synced", "phase": phase}),
+        TorrentState::FileByFile {
+            on_remote,
+            files,
+            too_big,
+        } => {
+            json!({"state": "file_by_file", "files_on_remote": on_remote, "files": files, "files_too_big": too_big})
+        }
+        TorrentState::Partial { too_big } => {
+            json!({"state": "partial", "files_too_big": too_big})
+        }
     }
 }
 
@@ -124,8 +180,17 @@ pub fn status_json(gathered: &Gathered, plan: &Plan) -> Value {
             v
         })
         .collect();
+    let file_mode = plan.file_mode.as_ref().map(|step| {
+        json!({
+            "name": step.name,
+            "info_hash": step.info_hash.to_hex(),
+            "budget": step.budget,
+            "files": file_mode_rows(step).into_iter().map(|(path, size, _, key)| json!({"path": path, "size": size, "state": key})).collect::<Vec<_>>(),
+        })
+    });
     let b = &plan.budget;
     json!({
+        "file_mode": file_mode,
         "budget": {
             "limit": b.limit, "used": b.used, "still_to_download": b.still_to_download,
             "disk_free": b.disk_free, "disk_total": gathered.disk.total, "reserve": b.reserve,
@@ -169,6 +234,18 @@ pub fn plan_text(plan: &Plan) -> String {
             step.name,
             human_size(step.size)
         ));
+    }
+    if let Some(step) = &plan.file_mode {
+        any = true;
+        if step.entering {
+            out.push_str(&format!(
+                "would download {} file by file (every file off, then the smallest files that fit {})\n",
+                step.name,
+                human_size(step.budget)
+            ));
+        } else {
+            out.push_str(&file_mode_text(step));
+        }
     }
     if !any {
         out.push_str("nothing to do\n");

@@ -68,13 +68,44 @@ pub struct RunReport {
     pub round_trips: u64,
 }
 
+/// Reads the files of the torrent in file-by-file mode into the snapshot
+/// (without stopping it), so status and the plan show them. A failure only
+/// leaves them out: the run itself reads them again after stopping it.
+fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Client) {
+    let Some(fm) = &journal.file_mode else { return };
+    let Ok(hash) = crate::torrent::InfoHash::from_hex(&fm.info_hash) else {
+        return;
+    };
+    let snapshot = &mut gathered.snapshot;
+    if !snapshot.loaded.iter().any(|l| l.info_hash == hash) {
+        return;
+    }
+    let Some(t) = snapshot.managed.iter().find(|m| m.info_hash == hash) else {
+        return;
+    };
+    match gather::file_mode_files(client, &hash.to_hex_upper(), &t.name, t.single_file, false) {
+        Ok((base, files)) => {
+            let base = if base.as_os_str().is_empty() {
+                fm.base_path.clone()
+            } else {
+                base
+            };
+            let mut states = gather::file_states(&base, t.single_file, &files);
+            super::bigfile::apply_selection(&mut states, &fm.selected);
+            snapshot.file_mode_files = Some(states);
+        }
+        Err(e) => log::warn!("{}: cannot read its files: {e}", fm.name),
+    }
+}
+
 /// Gathers and plans without changing anything (status, --dry-run).
 pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
     let (settings, client) = settings(config)?;
     let journal = Journal::load(&journal_path(&state_directory(settings)))
         .map_err(|e| RotateError::Failed(e.to_string()))?;
-    let gathered = gather::gather(&settings.managed_torrents_directory, &client)
+    let mut gathered = gather::gather(&settings.managed_torrents_directory, &client)
         .map_err(RotateError::Failed)?;
+    add_file_mode_files(&mut gathered, &journal, &client);
     let plan = plan(
         &gathered.snapshot,
         &Policy::from_settings(settings),
@@ -106,8 +137,9 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
 
     let journal_file = journal_path(&state_dir);
     let journal = Journal::load(&journal_file).map_err(|e| RotateError::Failed(e.to_string()))?;
-    let gathered = gather::gather(&settings.managed_torrents_directory, &client)
+    let mut gathered = gather::gather(&settings.managed_torrents_directory, &client)
         .map_err(RotateError::Failed)?;
+    add_file_mode_files(&mut gathered, &journal, &client);
     let plan = plan(
         &gathered.snapshot,
         &Policy::from_settings(settings),

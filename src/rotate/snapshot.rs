@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::bigfile::FileState;
 use crate::torrent::InfoHash;
 
 /// A .torrent file in the managed directory that parsed.
@@ -18,6 +19,9 @@ pub struct ManagedTorrent {
     pub files: Vec<(Vec<String>, u64)>,
     /// True when the torrent's data is one file rather than a directory.
     pub single_file: bool,
+    /// Bytes per piece: in file-by-file mode a piece may straddle two
+    /// files, so each selected file keeps one piece of margin.
+    pub piece_length: u64,
 }
 
 /// A .torrent file in the managed directory that did not parse.
@@ -57,4 +61,7 @@ pub struct Snapshot {
     pub disk_free: u64,
     /// Seconds since the epoch at the time of the snapshot.
     pub now: u64,
+    /// The files of the torrent in file-by-file mode, when the journal has
+    /// one and rtorrent holds it.
+    pub file_mode_files: Option<Vec<FileState>>,
 }

@@ -4,6 +4,7 @@
 //! every test starts it the same way.
 #![allow(dead_code)]
 
+pub mod disk;
 pub mod libtorrent;
 pub mod libtorrent_info;
 pub mod mktorrent;

@@ -113,3 +113,25 @@ impl Drop for Sshd {
         self.stop();
     }
 }
+
+/// An ssh stand-in for a slow link: while `flag` exists it sleeps
+/// `seconds` before each connection, then runs the real ssh with the same
+/// arguments. Every call appends a line to `<flag>.calls`, so a test can
+/// tell which connection (the rsync transfer, say) is under way.
+pub fn fake_slow_ssh(dir: &Path, flag: &Path, seconds: f64) -> PathBuf {
+    let path = dir.join("fake_slow_link_ssh");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n# Stands in for a slow link to the remote (tests only).\n\
+             echo call >> '{flag}.calls'\n\
+             [ -e '{flag}' ] && sleep {seconds}\nexec ssh -o BatchMode=yes \"$@\"\n",
+            flag = flag.display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    path
+}

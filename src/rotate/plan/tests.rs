@@ -20,6 +20,7 @@ fn managed(n: u8, size: u64) -> ManagedTorrent {
         total_size: size,
         files: vec![(vec![format!("t{n}")], size)],
         single_file: true,
+        piece_length: 256 * 1024,
     }
 }
 
@@ -34,6 +35,7 @@ fn multi(n: u8, files: &[(&str, u64)]) -> ManagedTorrent {
             .map(|(p, s)| (p.split('/').map(String::from).collect(), *s))
             .collect(),
         single_file: false,
+        piece_length: 256 * 1024,
     }
 }
 
@@ -72,6 +74,7 @@ fn snapshot(managed: Vec<ManagedTorrent>, loaded: Vec<Loaded>) -> Snapshot {
         loaded,
         disk_free: 100 * GIB,
         now: NOW,
+        file_mode_files: None,
     }
 }
 
@@ -90,6 +93,7 @@ fn entry(n: u8, phase: Phase, size: u64) -> (String, Entry) {
             size,
             files: vec![(vec![format!("t{n}")], size)],
             updated: NOW - 10,
+            keep_torrent_file: false,
         },
     )
 }
@@ -98,6 +102,7 @@ fn journal(entries: Vec<(String, Entry)>) -> Journal {
     Journal {
         version: 1,
         torrents: entries.into_iter().collect(),
+        ..Journal::default()
     }
 }
 
@@ -431,4 +436,112 @@ fn a_complete_torrent_without_a_data_path_keeps_its_status_line() {
     );
     assert_eq!(p.states.len(), 1);
     assert!(p.states[0].2.to_string().contains("where its data is"));
+}
+
+// ------------------------------------------------------ file-by-file mode
+
+fn file_mode_record(n: u8) -> super::super::journal::FileModeEntry {
+    super::super::journal::FileModeEntry {
+        info_hash: hash(n).to_hex(),
+        name: format!("m{n}"),
+        torrent_file: PathBuf::from(format!("/managed/m{n}.torrent")),
+        on_remote: [0].into_iter().collect(),
+        ..Default::default()
+    }
+}
+
+fn big(n: u8) -> ManagedTorrent {
+    multi(n, &[("a", 40 * MIB), ("b/c", 40 * MIB), ("d", 40 * MIB)])
+}
+
+#[test]
+fn enters_file_mode_when_nothing_else_can_move() {
+    let p = plan(
+        &snapshot(vec![big(1)], vec![]),
+        &policy(100 * MIB),
+        &journal(vec![]),
+    );
+    let step = p.file_mode.expect("file mode");
+    assert!(step.entering && !step.loaded);
+    assert_eq!(step.budget, 100 * MIB);
+    assert!(p.load.is_empty());
+    assert!(matches!(
+        p.states[0].2,
+        TorrentState::FileByFile { files: 3, .. }
+    ));
+}
+
+#[test]
+fn a_torrent_under_the_limit_enters_when_the_disk_is_tighter() {
+    let mut s = snapshot(vec![big(1)], vec![]);
+    s.disk_free = 90 * MIB;
+    let p = plan(&s, &policy(200 * MIB), &journal(vec![]));
+    let step = p
+        .file_mode
+        .expect("nothing would ever free the disk for it");
+    assert_eq!(step.budget, 90 * MIB);
+}
+
+#[test]
+fn no_entry_while_another_managed_torrent_downloads_or_seeds() {
+    let s = snapshot(
+        vec![big(1), managed(2, 10 * MIB)],
+        vec![loaded(2, 10 * MIB, 5 * MIB, 0, 0)],
+    );
+    let p = plan(&s, &policy(100 * MIB), &journal(vec![]));
+    assert!(p.file_mode.is_none());
+    let s = snapshot(
+        vec![big(1), managed(2, 10 * MIB)],
+        vec![loaded(2, 10 * MIB, 10 * MIB, 0, 5)],
+    );
+    let p = plan(&s, &policy(100 * MIB), &journal(vec![]));
+    assert!(p.file_mode.is_none(), "t2 waits for its ratio");
+}
+
+#[test]
+fn file_mode_continues_from_the_journal_and_others_wait() {
+    let mut j = journal(vec![]);
+    j.file_mode = Some(file_mode_record(1));
+    let mut m1 = loaded(1, 120 * MIB, 40 * MIB, 0, 0);
+    m1.name = "m1".into();
+    let s = snapshot(vec![big(1), managed(2, 10 * MIB)], vec![m1]);
+    let p = plan(&s, &policy(100 * MIB), &j);
+    let step = p.file_mode.expect("continues");
+    assert!(!step.entering && step.loaded);
+    assert_eq!(step.on_remote.len(), 1);
+    assert!(
+        p.load.is_empty(),
+        "one torrent in file mode takes the budget"
+    );
+    assert!(p.sync.is_empty(), "never synced as a whole");
+}
+
+#[test]
+fn a_partial_torrent_waits_for_a_new_limit_then_resumes_its_files() {
+    let mut j = journal(vec![]);
+    j.partial.insert(
+        hash(1).to_hex(),
+        super::super::journal::PartialEntry {
+            name: "m1".into(),
+            space_limit: 100 * MIB,
+            on_remote: [0, 1].into_iter().collect(),
+            too_big: vec![(vec!["d".into()], 40 * MIB)],
+            updated: NOW,
+        },
+    );
+    let s = snapshot(vec![big(1)], vec![]);
+    let p = plan(&s, &policy(100 * MIB), &j);
+    assert!(p.file_mode.is_none());
+    assert_eq!(p.states[0].2, TorrentState::Partial { too_big: 1 });
+    let p = plan(&s, &policy(110 * MIB), &j);
+    let step = p.file_mode.expect("taken up again under a new limit");
+    assert_eq!(step.on_remote.len(), 2);
+}
+
+#[test]
+fn a_file_mode_torrent_whose_file_is_gone_is_let_go() {
+    let mut j = journal(vec![]);
+    j.file_mode = Some(file_mode_record(1));
+    let p = plan(&snapshot(vec![], vec![]), &policy(100 * MIB), &j);
+    assert!(p.forget_file_mode && p.file_mode.is_none());
 }

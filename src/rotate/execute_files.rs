@@ -1,0 +1,513 @@
+//! The executor's file-by-file half: one run of a torrent bigger than the
+//! space allows (see [`super::bigfile`] for the decisions).
+//!
+//! Order within a run, and why:
+//! 1. load it if rtorrent lacks it, every file off before anything starts;
+//! 2. stop it and read its files (one round trip), so nothing changes
+//!    while complete files are copied;
+//! 3. truncate files already on the remote that hold bytes again (a piece
+//!    shared with a neighbour brought them back);
+//! 4. copy the complete selected files, verify them on the remote (path
+//!    and size), journal their indexes, and only then truncate them;
+//! 5. finished: verify every file once more, then hand the torrent to the
+//!    ordinary removal (journal `Verified`: erase, delete, dispose);
+//! 6. otherwise: the next files get priority, everything else 0, start.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::bigfile::{apply_selection, plan_files, priorities, FileState};
+use super::delete::truncate_torrent_file;
+use super::execute::{rel_paths, Executor, Outcome, SyncFailure, ROTATE_LABEL};
+use super::gather::{file_mode_files, file_states};
+use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
+use super::plan::{FileModeStep, RemoveStep};
+use crate::rtorrent::xmlrpc::Value;
+use crate::rtorrent::{Call, FilePriority};
+use crate::size::human_size;
+use crate::sync::RelPath;
+
+impl Executor<'_> {
+    /// One file-by-file run. Only a journal write failure is an error (the
+    /// run stops); anything else is recorded in `outcome` and nothing
+    /// unverified is touched.
+    pub(super) fn file_mode(
+        &mut self,
+        step: &FileModeStep,
+        outcome: &mut Outcome,
+    ) -> Result<(), String> {
+        match self.file_run(step, outcome) {
+            Ok(()) => Ok(()),
+            Err(SyncFailure::Journal(e)) => Err(e),
+            Err(SyncFailure::Remote(e)) => {
+                log::error!("{}: {e}", step.name);
+                outcome.failures.push(format!("{}: {e}", step.name));
+                Ok(())
+            }
+        }
+    }
+
+    fn file_record(&mut self) -> Result<&mut FileModeEntry, SyncFailure> {
+        self.journal
+            .file_mode
+            .as_mut()
+            .ok_or_else(|| SyncFailure::Remote("the journal lost its file-by-file record".into()))
+    }
+
+    fn save_or_stop(&self) -> Result<(), SyncFailure> {
+        self.save().map_err(SyncFailure::Journal)
+    }
+
+    fn file_run(&mut self, step: &FileModeStep, outcome: &mut Outcome) -> Result<(), SyncFailure> {
+        let hex = step.info_hash.to_hex();
+        let upper = step.info_hash.to_hex_upper();
+        let fail = SyncFailure::Remote;
+
+        // The record comes first: from here on a crash resumes this torrent.
+        if self.journal.file_mode.is_none() {
+            let on_remote = self
+                .journal
+                .partial
+                .remove(&hex)
+                .map(|p| p.on_remote)
+                .unwrap_or_else(|| step.on_remote.clone());
+            self.journal.file_mode = Some(FileModeEntry {
+                info_hash: hex.clone(),
+                name: step.name.clone(),
+                torrent_file: step.torrent_file.clone(),
+                on_remote,
+                started: self.now,
+                updated: self.now,
+                ..FileModeEntry::default()
+            });
+            self.save_or_stop()?;
+            log::info!("{}: entering file-by-file mode", step.name);
+        }
+
+        if !step.loaded {
+            self.load_with_every_file_off(step).map_err(fail)?;
+        }
+
+        // Stop, then read: complete files stay as they are while copied.
+        let (base_path, files) =
+            file_mode_files(self.client, &upper, &step.name, step.single_file, true)
+                .map_err(|e| fail(format!("cannot read its files from rtorrent: {e}")))?;
+        if files.len() != step.files.len() {
+            return Err(fail(format!(
+                "rtorrent lists {} files, the .torrent {}",
+                files.len(),
+                step.files.len()
+            )));
+        }
+        let base_path = if base_path.as_os_str().is_empty() {
+            self.file_record()?.base_path.clone()
+        } else {
+            base_path
+        };
+        if base_path.as_os_str().is_empty() {
+            return Err(fail("rtorrent does not say where its data is yet".into()));
+        }
+        if self.file_record()?.base_path != base_path {
+            self.file_record()?.base_path = base_path.clone();
+            self.save_or_stop()?;
+        }
+        let local_root = base_path
+            .parent()
+            .ok_or_else(|| fail(format!("data path {} has no parent", base_path.display())))?
+            .to_path_buf();
+        let top = base_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| step.name.clone());
+        // Each file relative to the local root: "<data dir>/<path>".
+        let rel = |f: &FileState| -> Vec<String> {
+            let mut r = vec![top.clone()];
+            if !step.single_file {
+                r.extend(f.path.iter().cloned());
+            }
+            r
+        };
+
+        let mut states = file_states(&base_path, step.single_file, &files);
+        let selected = self.file_record()?.selected.clone();
+        apply_selection(&mut states, &selected);
+        let on_remote = self.file_record()?.on_remote.clone();
+        let plan = plan_files(&states, &on_remote, step.budget, step.piece_length);
+        for reason in &plan.reasons {
+            // Once per run, with the size the limit would need.
+            log::warn!("{}: {reason}", step.name);
+        }
+        let too_big: BTreeSet<usize> = plan.too_big.iter().copied().collect();
+        if self.file_record()?.too_big != too_big {
+            self.file_record()?.too_big = too_big.clone();
+            self.save_or_stop()?;
+        }
+
+        // 3. Files on the remote that hold bytes again.
+        for &i in &plan.truncate {
+            let Some(f) = states.get(i) else { continue };
+            let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f))
+                .map_err(|e| fail(e.to_string()))?;
+            log::info!(
+                "{}: {} is on the remote and held {} again (a shared piece); truncated",
+                step.name,
+                f.path.join("/"),
+                human_size(freed)
+            );
+            outcome.bytes_freed += freed;
+        }
+
+        // 4. Copy, verify, journal, then truncate.
+        let mut unsynced: Vec<usize> = Vec::new();
+        // Complete in rtorrent but short on disk: rtorrent must check them
+        // again and fetch what is missing.
+        let mut recheck = false;
+        let mut in_flight_again: Vec<usize> = Vec::new();
+        if !plan.sync.is_empty() {
+            let to_sync: Vec<&FileState> =
+                plan.sync.iter().filter_map(|&i| states.get(i)).collect();
+            match self.sync_files(step, &local_root, &to_sync, &rel) {
+                Ok((verified, short)) => {
+                    if !short.is_empty() {
+                        recheck = true;
+                    }
+                    unsynced = plan
+                        .sync
+                        .iter()
+                        .copied()
+                        .filter(|i| !verified.contains(i) && !short.contains(i))
+                        .collect();
+                    in_flight_again = short;
+                    if !verified.is_empty() {
+                        let now = self.now;
+                        let record = self.file_record()?;
+                        record.on_remote.extend(verified.iter().copied());
+                        record.updated = now;
+                        self.save_or_stop()?;
+                    }
+                    for &i in &verified {
+                        let Some(f) = states.get(i) else { continue };
+                        let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f))
+                            .map_err(|e| fail(e.to_string()))?;
+                        outcome.bytes_freed += freed;
+                        outcome
+                            .synced
+                            .push(format!("{}/{}", step.name, f.path.join("/")));
+                    }
+                    if !unsynced.is_empty() {
+                        outcome.failures.push(format!(
+                            "{}: {} file(s) not verified on the remote after the copy; local data kept",
+                            step.name,
+                            unsynced.len()
+                        ));
+                    }
+                }
+                Err(e) => {
+                    log::error!("{}: {e}; local data kept", step.name);
+                    outcome.failures.push(format!("{}: {e}", step.name));
+                    unsynced = plan.sync.clone();
+                }
+            }
+        }
+
+        // 5. Finished: every file that can be fetched is on the remote.
+        let on_remote = self.file_record()?.on_remote.clone();
+        let done = states
+            .iter()
+            .all(|f| on_remote.contains(&f.index) || too_big.contains(&f.index));
+        if done && self.confirm_on_remote(step, &states, &rel)? {
+            return self.leave_file_mode(step, &states, &base_path, &rel, outcome);
+        }
+
+        // 6. The next files. If a copy failed, its space was not freed:
+        // keep what is in flight and select nothing new.
+        let mut next = plan.clone();
+        next.keep.extend(in_flight_again.iter().copied());
+        if !unsynced.is_empty() {
+            next.select.clear();
+            next.keep.extend(unsynced.iter().copied());
+        }
+        next.keep.retain(|i| !on_remote.contains(i));
+        next.select.retain(|i| !on_remote.contains(i));
+        let wanted = priorities(&states, &next);
+        // The journal first: a crash from here on resumes this selection.
+        let chosen: BTreeSet<usize> = next.keep.iter().chain(&next.select).copied().collect();
+        if self.file_record()?.selected != chosen {
+            self.file_record()?.selected = chosen;
+            self.save_or_stop()?;
+        }
+        let mut calls: Vec<Call> = wanted
+            .iter()
+            .map(|(i, p)| {
+                Call::new(
+                    "f.priority.set",
+                    vec![
+                        Value::str(format!("{upper}:f{i}")),
+                        Value::Int(i64::from(*p)),
+                    ],
+                )
+            })
+            .collect();
+        calls.push(Call::new("d.update_priorities", vec![Value::str(&upper)]));
+        if recheck {
+            log::warn!(
+                "{}: rtorrent counts files complete that are short on disk; checking its data again",
+                step.name
+            );
+            calls.push(Call::new("d.check_hash", vec![Value::str(&upper)]));
+        }
+        calls.push(Call::new("d.start", vec![Value::str(&upper)]));
+        let results = self
+            .client
+            .multicall(&calls)
+            .map_err(|e| fail(format!("cannot set file priorities: {e}")))?;
+        for r in results {
+            r.map_err(|e| fail(format!("cannot set file priorities: {e}")))?;
+        }
+        if !next.select.is_empty() {
+            let names: Vec<String> = next
+                .select
+                .iter()
+                .filter_map(|&i| states.get(i))
+                .map(|f| f.path.join("/"))
+                .collect();
+            log::info!(
+                "{}: downloading next ({} of {} with margins): {}",
+                step.name,
+                human_size(next.selected_bytes),
+                human_size(step.budget),
+                names.join(", ")
+            );
+        }
+        log::info!(
+            "{}: {} of {} files on the remote, {} downloading, {} too big",
+            step.name,
+            on_remote.len(),
+            states.len(),
+            next.keep.len() + next.select.len(),
+            too_big.len()
+        );
+        Ok(())
+    }
+
+    /// `load.raw` (stopped) then every file off, so that nothing is fetched
+    /// before this run chooses.
+    fn load_with_every_file_off(&self, step: &FileModeStep) -> Result<(), String> {
+        let bytes = std::fs::read(&step.torrent_file)
+            .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
+        let label = format!("d.custom1.set={ROTATE_LABEL}");
+        self.client
+            .load_raw(&bytes, &[label.as_str()])
+            .map_err(|e| format!("rtorrent refused to load it: {e}"))?;
+        // rtorrent may add the download a moment after answering.
+        let hash = step.info_hash.to_hex_upper();
+        let mut known = false;
+        for _ in 0..50 {
+            if self.client.call("d.hash", &[Value::str(&hash)]).is_ok() {
+                known = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if !known {
+            return Err("rtorrent did not add it within 5 s of loading".into());
+        }
+        let off: Vec<(usize, FilePriority)> = (0..step.files.len())
+            .map(|i| (i, FilePriority::Off))
+            .collect();
+        self.client
+            .set_file_priorities(&step.info_hash.to_hex_upper(), &off)
+            .map_err(|e| format!("cannot turn its files off: {e}"))?;
+        log::info!(
+            "{}: loaded with all {} files off ({})",
+            step.name,
+            step.files.len(),
+            human_size(step.files.iter().map(|(_, s)| s).sum())
+        );
+        Ok(())
+    }
+
+    /// One push for all the files, one verification; the indexes found on
+    /// the remote with their size.
+    fn sync_files(
+        &self,
+        step: &FileModeStep,
+        local_root: &Path,
+        files: &[&FileState],
+        rel: &dyn Fn(&FileState) -> Vec<String>,
+    ) -> Result<(Vec<usize>, Vec<usize>), String> {
+        let remote = self.remote.ok_or("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)")?;
+        let expected = rel_paths(&files.iter().map(|f| (rel(f), f.size)).collect::<Vec<_>>())?;
+        let mut paths = Vec::new();
+        let mut short = Vec::new();
+        let mut to_check = Vec::new();
+        for ((path, size), f) in expected.iter().zip(files) {
+            let local = local_root.join(path.as_str());
+            // rtorrent may not create an empty file at all.
+            if *size == 0 && !local.exists() {
+                std::fs::write(&local, b"")
+                    .map_err(|e| format!("cannot create empty {}: {e}", local.display()))?;
+            }
+            let len = std::fs::metadata(&local)
+                .map_err(|e| format!("{}: {e}", local.display()))?
+                .len();
+            if len != f.size {
+                log::warn!(
+                    "{}: {} is complete in rtorrent but {len} bytes on disk, not {}; not copied",
+                    step.name,
+                    local.display(),
+                    f.size
+                );
+                short.push(f.index);
+                continue;
+            }
+            paths.push(path.clone());
+            to_check.push((path.clone(), *size, f.index));
+        }
+        if paths.is_empty() {
+            return Ok((Vec::new(), short));
+        }
+        let expected: Vec<(RelPath, u64)> =
+            to_check.iter().map(|(p, s, _)| (p.clone(), *s)).collect();
+        log::info!(
+            "{}: copying {} file(s) ({}) to {}",
+            step.name,
+            files.len(),
+            human_size(files.iter().map(|f| f.size).sum()),
+            remote.describe()
+        );
+        remote.push(local_root, &paths).map_err(|e| e.to_string())?;
+        let v = remote.verify(&expected).map_err(|e| e.to_string())?;
+        let bad: BTreeSet<&RelPath> = v
+            .missing
+            .iter()
+            .chain(v.wrong_size.iter().map(|w| &w.path))
+            .collect();
+        for b in &bad {
+            log::warn!(
+                "{}: {b} is not on the remote at its size after the copy",
+                step.name
+            );
+        }
+        let verified = to_check
+            .iter()
+            .filter(|(p, _, _)| !bad.contains(p))
+            .map(|(_, _, i)| *i)
+            .collect();
+        Ok((verified, short))
+    }
+
+    /// Before leaving the mode, the whole set of (path, size) once more: a
+    /// file deleted on the remote since it was verified goes back to
+    /// waiting instead of being lost. Extra files there (rsync temporaries)
+    /// do not count.
+    fn confirm_on_remote(
+        &mut self,
+        step: &FileModeStep,
+        states: &[FileState],
+        rel: &dyn Fn(&FileState) -> Vec<String>,
+    ) -> Result<bool, SyncFailure> {
+        let remote = self
+            .remote
+            .ok_or_else(|| SyncFailure::Remote("no remote is configured".into()))?;
+        let on_remote = self.file_record()?.on_remote.clone();
+        let done: Vec<&FileState> = states
+            .iter()
+            .filter(|f| on_remote.contains(&f.index))
+            .collect();
+        let expected = rel_paths(&done.iter().map(|f| (rel(f), f.size)).collect::<Vec<_>>())
+            .map_err(SyncFailure::Remote)?;
+        let v = remote
+            .verify(&expected)
+            .map_err(|e| SyncFailure::Remote(e.to_string()))?;
+        if v.is_complete() {
+            log::info!(
+                "{}: all {} fetchable files verified on {}",
+                step.name,
+                v.verified,
+                remote.describe()
+            );
+            return Ok(true);
+        }
+        let bad: BTreeSet<&RelPath> = v
+            .missing
+            .iter()
+            .chain(v.wrong_size.iter().map(|w| &w.path))
+            .collect();
+        let record = self.file_record()?;
+        for ((p, _), f) in expected.iter().zip(&done) {
+            if bad.contains(p) {
+                log::warn!(
+                    "{}: {p} is no longer on the remote at its size; fetching it again",
+                    step.name
+                );
+                record.on_remote.remove(&f.index);
+            }
+        }
+        self.save_or_stop()?;
+        Ok(false)
+    }
+
+    /// Every fetchable file is on the remote: the torrent becomes an
+    /// ordinary journal entry at `Verified`, and the ordinary removal
+    /// erases it, deletes its (now empty) files and disposes of the
+    /// .torrent, or keeps it when files were too big.
+    fn leave_file_mode(
+        &mut self,
+        step: &FileModeStep,
+        states: &[FileState],
+        base_path: &Path,
+        rel: &dyn Fn(&FileState) -> Vec<String>,
+        outcome: &mut Outcome,
+    ) -> Result<(), SyncFailure> {
+        let hex = step.info_hash.to_hex();
+        let record = self.file_record()?.clone();
+        let too_big: Vec<(Vec<String>, u64)> = states
+            .iter()
+            .filter(|f| record.too_big.contains(&f.index))
+            .map(|f| (f.path.clone(), f.size))
+            .collect();
+        let partial = !too_big.is_empty();
+        if partial {
+            log::warn!(
+                "{}: done except {} file(s) too big for the space limit; its .torrent stays so they are fetched once space_limit is raised",
+                step.name,
+                too_big.len()
+            );
+            self.journal.partial.insert(
+                hex.clone(),
+                PartialEntry {
+                    name: step.name.clone(),
+                    space_limit: step.space_limit,
+                    on_remote: record.on_remote.clone(),
+                    too_big,
+                    updated: self.now,
+                },
+            );
+        }
+        let entry = Entry {
+            name: step.name.clone(),
+            phase: Phase::Verified,
+            torrent_file: step.torrent_file.clone(),
+            base_path: PathBuf::from(base_path),
+            size: states.iter().map(|f| f.on_disk).sum(),
+            files: states.iter().map(|f| (rel(f), f.size)).collect(),
+            updated: self.now,
+            keep_torrent_file: partial,
+        };
+        self.journal.torrents.insert(hex, entry.clone());
+        self.journal.file_mode = None;
+        // One atomic save: the torrent is either in file mode or being
+        // removed, never neither.
+        self.save_or_stop()?;
+        log::info!("{}: leaving file-by-file mode", step.name);
+        let removal = RemoveStep {
+            info_hash: step.info_hash,
+            files: entry.files.iter().map(|(p, _)| p.clone()).collect(),
+            entry,
+            loaded: true,
+        };
+        self.finish_removal(&removal, outcome)
+            .map_err(SyncFailure::Remote)
+    }
+}
