@@ -218,7 +218,11 @@ pub fn file_mode_files(
 ) -> Result<(PathBuf, Vec<TorrentFile>), String> {
     let mut calls = Vec::new();
     if stop {
+        // Closed, not only stopped: rtorrent maps the data into memory, and
+        // a file truncated under a live mapping crashes it (SIGBUS) or
+        // leaves it believing in bytes that are gone. d.start reopens it.
         calls.push(Call::new("d.stop", vec![Value::str(hash_upper)]));
+        calls.push(Call::new("d.close", vec![Value::str(hash_upper)]));
     }
     calls.push(Call::new("d.base_path", vec![Value::str(hash_upper)]));
     calls.push(Call::new("d.directory", vec![Value::str(hash_upper)]));
@@ -237,6 +241,7 @@ pub fn file_mode_files(
     };
     if stop {
         next("d.stop")?;
+        next("d.close")?;
     }
     let base = next("d.base_path")?;
     let directory = next("d.directory")?;
