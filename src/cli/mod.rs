@@ -13,9 +13,10 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
+mod config;
 mod show;
 
 /// Exit code for success.
@@ -144,12 +145,14 @@ struct TopLevel {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Command {
+    Config(config::ConfigArgs),
     Show(show::ShowArgs),
 }
 
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
+            Command::Config(args) => args.run(ctx),
             Command::Show(args) => args.run(ctx),
         }
     }
@@ -183,8 +186,8 @@ impl<'env> Context<'env> {
 }
 
 fn load_config(env: &Env, explicit: Option<&std::path::Path>) -> Result<Config, ConfigError> {
-    let path = config::locate(env, explicit)?;
-    config::load(&path)
+    let path = crate::config::locate(env, explicit)?;
+    crate::config::load(&path)
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -260,7 +263,7 @@ fn setup_logging(top: &TopLevel, ctx: &mut Context) -> Result<(), CliError> {
         None => {
             // A configuration that is only found by default and is broken must
             // not stop `show`; the command that needs it reports the error.
-            let wanted = top.config.is_some() || config::locate(ctx.env, None).is_ok();
+            let wanted = top.config.is_some() || crate::config::locate(ctx.env, None).is_ok();
             let from_config = if wanted {
                 ctx.config().ok().and_then(|c| c.log_level)
             } else {

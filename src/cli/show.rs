@@ -13,6 +13,9 @@ pub struct ShowArgs {
 
 impl ShowArgs {
     pub fn run(self, _ctx: &mut Context) -> Result<(), CliError> {
-        Err(CliError::failure("show is not built yet"))
+        Err(CliError::failure(format!(
+            "show is not built yet (asked for {})",
+            self.file.display()
+        )))
     }
 }
