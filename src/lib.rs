@@ -10,4 +10,5 @@ pub mod cli;
 pub mod config;
 pub mod fsutil;
 pub mod logging;
+pub mod rotate;
 pub mod size;

@@ -25,6 +25,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
     let unit = unit.trim();
+    let invalid = || {
+        format!("expected a size such as 3221225472, \"3 GiB\" or \"500MB\", found \"{trimmed}\"")
+    };
+    if number.is_empty() {
+        return Err(invalid());
+    }
     let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" | "byte" | "bytes" => 1,
         "k" | "kib" => 1 << 10,
@@ -41,12 +47,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             ))
         }
     };
-    let invalid = || {
-        format!("expected a size such as 3221225472, \"3 GiB\" or \"500MB\", found \"{trimmed}\"")
-    };
-    if number.is_empty() {
-        return Err(invalid());
-    }
     if let Ok(whole) = number.parse::<u64>() {
         return whole
             .checked_mul(multiplier)

@@ -164,6 +164,8 @@ pub struct Context<'env> {
     pub env: &'env Env,
     config_path: Option<PathBuf>,
     config: Option<Result<Config, ConfigError>>,
+    logging_ready: bool,
+    warned: bool,
 }
 
 impl<'env> Context<'env> {
@@ -172,10 +174,24 @@ impl<'env> Context<'env> {
         if self.config.is_none() {
             self.config = Some(load_config(self.env, self.config_path.as_deref()));
         }
+        self.warn_once();
         match self.config.as_ref() {
             Some(Ok(config)) => Ok(config),
             Some(Err(e)) => Err(CliError::usage(e.to_string())),
             None => Err(CliError::usage("configuration was not loaded")),
+        }
+    }
+
+    /// Deprecations and the like, logged once the logger is there.
+    fn warn_once(&mut self) {
+        if self.warned || !self.logging_ready {
+            return;
+        }
+        if let Some(Ok(config)) = &self.config {
+            self.warned = true;
+            for warning in &config.warnings {
+                log::warn!("{warning}");
+            }
         }
     }
 
@@ -232,6 +248,8 @@ pub fn run(env: &Env) -> i32 {
         env,
         config_path: top.config.clone(),
         config: None,
+        logging_ready: false,
+        warned: false,
     };
     match setup_logging(&top, &mut ctx) {
         Ok(()) => {}
@@ -277,5 +295,8 @@ fn setup_logging(top: &TopLevel, ctx: &mut Context) -> Result<(), CliError> {
         (None, true) => LogTarget::Systemd,
         (None, false) => LogTarget::Terminal,
     };
-    logging::init(level, target).map_err(|e| CliError::usage(e.to_string()))
+    logging::init(level, target).map_err(|e| CliError::usage(e.to_string()))?;
+    ctx.logging_ready = true;
+    ctx.warn_once();
+    Ok(())
 }

@@ -227,11 +227,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     read::config(path, format, &sections)
 }
 
-/// A `[main]` section header means the original driver's INI file, unless
-/// the file is named *.toml. Everything else is TOML.
+/// The original driver's file (`*.cf`, `*.ini`) or any file with a `[main]`
+/// section header is INI, unless it is named *.toml; everything else is TOML.
 fn detect_format(path: &Path, text: &str) -> ConfigFormat {
-    if path.extension().is_some_and(|e| e == "toml") {
-        return ConfigFormat::Toml;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => return ConfigFormat::Toml,
+        Some("cf") | Some("ini") => return ConfigFormat::LegacyIni,
+        _ => {}
     }
     let has_main = text
         .lines()
@@ -242,3 +244,6 @@ fn detect_format(path: &Path, text: &str) -> ConfigFormat {
         ConfigFormat::Toml
     }
 }
+
+#[cfg(test)]
+mod tests;

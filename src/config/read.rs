@@ -14,8 +14,7 @@ use super::{
 use crate::logging::parse_level;
 use crate::size::{parse_duration, parse_size};
 
-/// Reads one section's keys, remembering which were asked for so the rest
-/// can be reported as unknown.
+/// Reads one section's keys, all declared up front.
 struct SectionReader<'a> {
     path: &'a Path,
     section: &'a RawSection,
@@ -23,12 +22,22 @@ struct SectionReader<'a> {
 }
 
 impl<'a> SectionReader<'a> {
-    fn new(path: &'a Path, section: &'a RawSection) -> Self {
-        SectionReader {
+    /// Checks the section against the keys it may have before anything is
+    /// read, so a misspelt key is reported as such and not as the required
+    /// key it was meant to be.
+    fn new(
+        path: &'a Path,
+        section: &'a RawSection,
+        keys: &[&'static str],
+        also_allowed: impl Fn(&str) -> bool,
+    ) -> Result<Self, ConfigError> {
+        let reader = SectionReader {
             path,
             section,
-            known: BTreeSet::new(),
-        }
+            known: keys.iter().copied().collect(),
+        };
+        reader.reject_unknown(also_allowed)?;
+        Ok(reader)
     }
 
     fn display_name(&self) -> String {
@@ -39,8 +48,8 @@ impl<'a> SectionReader<'a> {
         }
     }
 
-    fn entry(&mut self, key: &'static str) -> Option<&'a RawEntry> {
-        self.known.insert(key);
+    fn entry(&self, key: &'static str) -> Option<&'a RawEntry> {
+        debug_assert!(self.known.contains(key), "{key} is read but not declared");
         self.section.entries.iter().rev().find(|e| e.key == key)
     }
 
@@ -216,7 +225,7 @@ impl<'a> SectionReader<'a> {
         }
     }
 
-    /// Every key not asked for is an error, with the closest known key.
+    /// Every key not declared is an error, with the closest known key.
     fn reject_unknown(&self, also_allowed: impl Fn(&str) -> bool) -> Result<(), ConfigError> {
         for entry in &self.section.entries {
             if self.known.contains(entry.key.as_str()) || also_allowed(&entry.key) {
@@ -278,6 +287,45 @@ pub fn config(
     }
 }
 
+const ROTATE_KEYS: &[&str] = &[
+    "managed_torrents_directory",
+    "space_limit",
+    "required_ratio",
+    "min_seed_time",
+    "max_seed_time",
+    "reserve",
+    "done_directory",
+    "state_directory",
+];
+
+const REMOTE_KEYS: &[&str] = &[
+    "service",
+    "host",
+    "path",
+    "ssh_command",
+    "rclone_remote",
+    "rclone_env",
+    "timeout",
+    "retries",
+];
+
+/// The `[main]` keys beyond rotation's: both seed versions' and the new ones.
+const LEGACY_KEYS: &[&str] = &[
+    "log_level",
+    "socket_url",
+    "remote_sync_service",
+    "rsync_host",
+    "rsync_path",
+    "remote_host",
+    "remote_path",
+    "rclone_remote",
+    "rclone_path",
+    "ssh_command",
+    "local_path",
+    "sync_timeout",
+    "sync_retries",
+];
+
 const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote"];
 
 fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigError> {
@@ -303,15 +351,13 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
     };
     let find = |name: &str| sections.iter().find(|s| s.name == name);
 
-    let mut top = SectionReader::new(path, find("").unwrap_or(&empty));
+    let mut top = SectionReader::new(path, find("").unwrap_or(&empty), &["log_level"], |_| false)?;
     let log_level = top.level("log_level")?;
-    top.reject_unknown(|_| false)?;
 
     let rtorrent = match find("rtorrent") {
         Some(section) => {
-            let mut r = SectionReader::new(path, section);
+            let mut r = SectionReader::new(path, section, &["socket_url"], |_| false)?;
             let socket_url = r.string("socket_url")?;
-            r.reject_unknown(|_| false)?;
             RtorrentSettings { socket_url }
         }
         None => RtorrentSettings::default(),
@@ -319,9 +365,8 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
 
     let rotate = match find("rotate") {
         Some(section) => {
-            let mut r = SectionReader::new(path, section);
+            let mut r = SectionReader::new(path, section, ROTATE_KEYS, |_| false)?;
             let rotate = rotate_settings(&mut r)?;
-            r.reject_unknown(|_| false)?;
             Some(rotate)
         }
         None => None,
@@ -329,7 +374,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
 
     let (remote, sync) = match find("remote") {
         Some(section) => {
-            let mut r = SectionReader::new(path, section);
+            let mut r = SectionReader::new(path, section, REMOTE_KEYS, |_| false)?;
             let service = r.string("service")?;
             let host = r.string("host")?;
             let remote_path = r.string("path")?;
@@ -374,7 +419,6 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
                     ));
                 }
             };
-            r.reject_unknown(|_| false)?;
             (Some(remote), sync)
         }
         None => (None, SyncSettings::default()),
@@ -465,7 +509,8 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
             ),
         ));
     }
-    let mut r = SectionReader::new(path, main);
+    let legacy_keys: Vec<&'static str> = ROTATE_KEYS.iter().chain(LEGACY_KEYS).copied().collect();
+    let mut r = SectionReader::new(path, main, &legacy_keys, |key| key.starts_with("rclone_"))?;
     let mut warnings = Vec::new();
 
     let log_level = r.level("log_level")?;
@@ -541,7 +586,6 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
             ));
         }
     };
-    r.reject_unknown(|key| key.starts_with("rclone_"))?;
 
     Ok(Config {
         path: path.to_path_buf(),

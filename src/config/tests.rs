@@ -1,0 +1,302 @@
+//! The loaders, table-tested: every accepted form and every error, which
+//! must name the file, the line and the key.
+
+use super::*;
+use std::path::Path;
+
+fn toml(text: &str) -> Result<Config, ConfigError> {
+    parse(Path::new("/etc/lowspace/config.toml"), text)
+}
+
+fn ini(text: &str) -> Result<Config, ConfigError> {
+    parse(Path::new("/home/pi/.rtorrent_low_space_driver.cf"), text)
+}
+
+const SEED_000: &str = "[main]
+managed_torrents_directory = /home/amoe/managed_torrents
+space_limit = 3221225472
+required_ratio = 1.0
+socket_url = scgi:///home/amoe/.rtorrent.sock
+remote_sync_service = rsync
+rsync_host = somehost
+rsync_path = /home/amoe/place-with-space
+";
+
+const SEED_001: &str = "[main]
+managed_torrents_directory = /home/amoe/managed_torrents
+remote_host = somehost
+remote_path = /home/amoe/place-with-space
+space_limit = 3221225472
+required_ratio = 1.0
+socket_url = scgi:///home/amoe/.rtorrent.sock
+";
+
+#[test]
+fn seed_000_template_loads_unchanged() {
+    let c = ini(SEED_000).unwrap();
+    assert_eq!(c.format, ConfigFormat::LegacyIni);
+    let r = c.rotate.unwrap();
+    assert_eq!(
+        r.managed_torrents_directory,
+        Path::new("/home/amoe/managed_torrents")
+    );
+    assert_eq!(r.space_limit, 3_221_225_472);
+    assert_eq!(r.required_ratio, 1.0);
+    assert_eq!(
+        c.rtorrent.socket_url.as_deref(),
+        Some("scgi:///home/amoe/.rtorrent.sock")
+    );
+    assert_eq!(
+        c.remote,
+        Some(RemoteSettings::Rsync {
+            host: "somehost".into(),
+            path: "/home/amoe/place-with-space".into(),
+            ssh_command: None
+        })
+    );
+    assert!(c.warnings.is_empty());
+}
+
+#[test]
+fn seed_001_template_loads_with_deprecation_warnings() {
+    let c = ini(SEED_001).unwrap();
+    assert_eq!(
+        c.remote,
+        Some(RemoteSettings::Rsync {
+            host: "somehost".into(),
+            path: "/home/amoe/place-with-space".into(),
+            ssh_command: None
+        })
+    );
+    assert_eq!(c.warnings.len(), 2);
+    assert!(
+        c.warnings[0].contains("remote_host is deprecated; call it rsync_host"),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn legacy_rclone_keys_become_environment() {
+    let text = "[main]
+managed_torrents_directory = /srv/m
+space_limit = 3 GiB      # inline comment
+socket_url = /run/rt.sock ; another
+remote_sync_service = rclone
+rclone_remote = b2
+rclone_path = backups/torrents
+rclone_config = /home/pi/rclone.conf
+rclone_b2_hard_delete = true
+log_level = warning
+";
+    let c = ini(text).unwrap();
+    assert_eq!(c.log_level, Some(log::LevelFilter::Warn));
+    assert_eq!(c.rotate.as_ref().unwrap().space_limit, 3 << 30);
+    assert_eq!(c.rtorrent.socket_url.as_deref(), Some("/run/rt.sock"));
+    assert_eq!(
+        c.remote,
+        Some(RemoteSettings::Rclone {
+            remote: "b2".into(),
+            path: "backups/torrents".into(),
+            env: vec![
+                ("RCLONE_CONFIG".into(), "/home/pi/rclone.conf".into()),
+                ("RCLONE_B2_HARD_DELETE".into(), "true".into())
+            ],
+        })
+    );
+}
+
+#[test]
+fn toml_full_layout() {
+    let text = r#"
+log_level = "debug"
+[rtorrent]
+socket_url = "scgi://127.0.0.1:5000"
+[rotate]
+managed_torrents_directory = "/srv/managed"
+space_limit = "500MB"
+required_ratio = 2
+min_seed_time = "1h"
+max_seed_time = "2d"
+reserve = "1 GiB"
+done_directory = "/srv/done"
+[remote]
+service = "rclone"
+rclone_remote = "nas"
+path = "media"
+timeout = "90s"
+retries = 5
+[remote.rclone_env]
+RCLONE_CONFIG = "/etc/rclone.conf"
+"#;
+    let c = toml(text).unwrap();
+    assert_eq!(c.format, ConfigFormat::Toml);
+    assert_eq!(c.log_level, Some(log::LevelFilter::Debug));
+    let r = c.rotate.unwrap();
+    assert_eq!(r.space_limit, 500_000_000);
+    assert_eq!(r.required_ratio, 2.0);
+    assert_eq!(r.min_seed_time, Some(std::time::Duration::from_secs(3600)));
+    assert_eq!(
+        r.max_seed_time,
+        Some(std::time::Duration::from_secs(172_800))
+    );
+    assert_eq!(r.reserve, 1 << 30);
+    assert_eq!(r.done_directory.as_deref(), Some(Path::new("/srv/done")));
+    assert_eq!(
+        c.sync,
+        SyncSettings {
+            timeout: std::time::Duration::from_secs(90),
+            retries: 5
+        }
+    );
+    assert_eq!(
+        c.remote,
+        Some(RemoteSettings::Rclone {
+            remote: "nas".into(),
+            path: "media".into(),
+            env: vec![("RCLONE_CONFIG".into(), "/etc/rclone.conf".into())]
+        })
+    );
+}
+
+#[test]
+fn toml_without_rotate_is_fine_for_other_jobs() {
+    let c = toml("[rtorrent]\nsocket_url = \"/run/rt.sock\"\n").unwrap();
+    assert!(c.rotate.is_none());
+    assert!(c.remote.is_none());
+}
+
+#[test]
+fn a_main_header_means_ini_unless_named_toml() {
+    assert_eq!(
+        detect_format(Path::new("/x/driver.cf"), "[main]\n"),
+        ConfigFormat::LegacyIni
+    );
+    assert_eq!(
+        detect_format(Path::new("/x/config.toml"), "[main]\n"),
+        ConfigFormat::Toml
+    );
+    assert_eq!(
+        detect_format(Path::new("/x/anything"), "[rotate]\n"),
+        ConfigFormat::Toml
+    );
+    assert_eq!(
+        detect_format(Path::new("/x/old.cf"), "[other]\n"),
+        ConfigFormat::LegacyIni
+    );
+}
+
+/// Every error names the file, the line and what was expected.
+#[test]
+fn each_error_says_where_and_what() {
+    let cases: &[(&str, bool, &str, Option<usize>)] = &[
+        // (text, is_ini, message fragment, line)
+        ("[rotate]\nspce_limit = 5\n", false, "unknown key \"spce_limit\" in [rotate]; did you mean \"space_limit\"?", Some(2)),
+        ("[rotat]\n", false, "unknown section [rotat]; did you mean [rotate]?", Some(1)),
+        ("[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = -5\n", false, "space_limit: expected a size of zero or more bytes, found -5", Some(3)),
+        ("[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = \"lots\"\n", false, "space_limit: expected a size such as", Some(3)),
+        ("[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = 0\n", false, "expected a size above zero", Some(3)),
+        ("[rotate]\nmanaged_torrents_directory = \"m\"\nspace_limit = 1\n", false, "expected an absolute path, found \"m\"", Some(2)),
+        ("[rotate]\nspace_limit = 1\n", false, "[rotate] needs managed_torrents_directory", Some(1)),
+        ("[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = 1\nrequired_ratio = \"high\"\n", false, "required_ratio: expected a number such as 1.0, found \"high\"", Some(4)),
+        ("[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = 1\nrequired_ratio = -1\n", false, "expected a ratio of zero or more", Some(4)),
+        ("[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = 1\nmin_seed_time = \"2h\"\nmax_seed_time = \"1h\"\n", false, "must not be shorter than min_seed_time", Some(5)),
+        ("[rotate]\nmanaged_torrents_directory = 5\nspace_limit = 1\n", false, "expected a string, found an integer", Some(2)),
+        ("[rotate\n", false, "TOML syntax error", Some(1)),
+        ("log_level = \"loud\"\n", false, "log_level: unknown log level \"loud\"", Some(1)),
+        ("[remote]\nservice = \"ftp\"\n", false, "expected \"rsync\", \"rclone\" or \"local\", found \"ftp\"", Some(2)),
+        ("[remote]\nservice = \"rsync\"\npath = \"/x\"\n", false, "[remote] needs host", Some(1)),
+        ("[remote]\nservice = \"local\"\npath = \"rel\"\n", false, "expected an absolute path, found \"rel\"", Some(3)),
+        ("[remote]\nservice = \"rclone\"\nrclone_remote = \"b2\"\n[remote.rclone_env]\nHOME = \"/x\"\n", false, "only RCLONE_* variables", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nretries = -1\n", false, "retries: expected a whole number", Some(5)),
+        ("[rtorrent]\nsocket_url = \"\"\n", false, "socket_url: expected a value, found an empty string", Some(2)),
+        ("[other]\nx = 1\n", true, "no [main] section", None),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\n[extra]\n", true, "unknown section [extra]", Some(4)),
+        ("[main]\nspace_limit = 1\n", true, "[main] needs managed_torrents_directory", Some(1)),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\nspace_limt = 2\n", true, "did you mean \"space_limit\"?", Some(4)),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\nrsync_path = /x\n", true, "[main] needs rsync_host", Some(1)),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\nremote_sync_service = rclone\n", true, "[main] needs rclone_remote", Some(1)),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\nremote_sync_service = ftp\n", true, "expected rsync, rclone or local, found \"ftp\"", Some(4)),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 3 parsecs\n", true, "unknown size unit \"parsecs\"", Some(3)),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\nzzzzzzzz = 1\n", true, "known keys here:", Some(4)),
+        ("[main\n", true, "no closing ']'", Some(1)),
+    ];
+    for (text, is_ini, fragment, line) in cases {
+        let err = if *is_ini { ini(text) } else { toml(text) }.expect_err(text);
+        let shown = err.to_string();
+        assert!(
+            shown.contains(fragment),
+            "{text:?}\n  got: {shown}\n  want fragment: {fragment}"
+        );
+        assert_eq!(err.line, *line, "{text:?}: {shown}");
+        let file = if *is_ini {
+            ".rtorrent_low_space_driver.cf"
+        } else {
+            "config.toml"
+        };
+        assert!(shown.contains(file), "{shown}");
+    }
+}
+
+#[test]
+fn unreadable_and_non_utf8_files() {
+    let err = load(Path::new("/nonexistent/lowspace.toml")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/nonexistent/lowspace.toml: cannot read configuration: file not found"
+    );
+    let dir = std::env::temp_dir().join(format!("lowspace-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, b"log_level = \"\xff\"\n").unwrap();
+    let err = load(&path).unwrap_err();
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn locate_prefers_explicit_then_xdg_then_home() {
+    let dir = std::env::temp_dir().join(format!("lowspace-locate-{}", std::process::id()));
+    let xdg = dir.join("xdg");
+    let home = dir.join("home");
+    std::fs::create_dir_all(xdg.join("lowspace")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    let env = |vars: &[(&str, &Path)]| crate::cli::Env {
+        args: vec![],
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.display().to_string()))
+            .collect(),
+        stdout: std::cell::RefCell::new(Box::new(std::io::sink())),
+        stderr: std::cell::RefCell::new(Box::new(std::io::sink())),
+    };
+    let e = env(&[("HOME", &home), ("XDG_CONFIG_HOME", &xdg)]);
+    let err = locate(&e, None).unwrap_err();
+    assert!(err.message.contains("no configuration file found"), "{err}");
+    std::fs::write(home.join(".rtorrent_low_space_driver.cf"), SEED_000).unwrap();
+    assert_eq!(
+        locate(&e, None).unwrap(),
+        home.join(".rtorrent_low_space_driver.cf")
+    );
+    std::fs::write(xdg.join("lowspace/config.toml"), "").unwrap();
+    assert_eq!(locate(&e, None).unwrap(), xdg.join("lowspace/config.toml"));
+    assert_eq!(
+        locate(&e, Some(Path::new("/given"))).unwrap(),
+        Path::new("/given")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn suggestions_only_for_near_misses() {
+    let known = ["space_limit", "required_ratio", "socket_url"];
+    assert_eq!(
+        read::closest("space_limt", known.iter().copied()),
+        Some("space_limit")
+    );
+    assert_eq!(
+        read::closest("socketurl", known.iter().copied()),
+        Some("socket_url")
+    );
+    assert_eq!(read::closest("colour", known.iter().copied()), None);
+}

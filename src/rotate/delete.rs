@@ -1,0 +1,263 @@
+//! Deleting a finished torrent's local data, and nothing else.
+//!
+//! Only the torrent's own files are removed, one by one, from the list that
+//! was verified on the remote; then the directories they leave empty. The
+//! data must lie inside rtorrent's download directory, and no directory on
+//! the way may be a symlink, so a hostile or mistaken link cannot lead the
+//! deletion outside. A file the user added to the torrent's directory is
+//! left, and so is the directory holding it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Why some data was not deleted.
+#[derive(Debug)]
+pub enum DeleteError {
+    /// The data path is not under the download directory.
+    OutsideDownloadDirectory {
+        path: PathBuf,
+        download_dir: PathBuf,
+    },
+    /// A path component is a symlink, `..`, or absolute.
+    Unsafe {
+        path: PathBuf,
+        why: String,
+    },
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for DeleteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeleteError::OutsideDownloadDirectory { path, download_dir } => write!(
+                f,
+                "refusing to delete {}: it is not inside rtorrent's download directory {}",
+                path.display(),
+                download_dir.display()
+            ),
+            DeleteError::Unsafe { path, why } => {
+                write!(f, "refusing to delete {}: {why}", path.display())
+            }
+            DeleteError::Io { path, error } => {
+                write!(f, "cannot delete {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for DeleteError {}
+
+/// What a deletion did.
+#[derive(Debug, Default, PartialEq)]
+pub struct Deleted {
+    pub files: usize,
+    pub bytes: u64,
+    /// Directories left because something else is in them.
+    pub kept_dirs: Vec<PathBuf>,
+}
+
+/// Deletes `files` (paths relative to `root`, the parent of the torrent's
+/// data path) and the directories they leave empty. `root` must be the
+/// download directory or inside it. Files already gone are fine: a run that
+/// died half-way through deleting continues here.
+pub fn delete_torrent_files(
+    download_dir: &Path,
+    root: &Path,
+    files: &[Vec<String>],
+) -> Result<Deleted, DeleteError> {
+    if !is_inside(root, download_dir) {
+        return Err(DeleteError::OutsideDownloadDirectory {
+            path: root.to_path_buf(),
+            download_dir: download_dir.to_path_buf(),
+        });
+    }
+    let mut done = Deleted::default();
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for rel in files {
+        let path = safe_join(root, rel)?;
+        // Every directory between root and the file must be a real directory.
+        let mut dir = root.to_path_buf();
+        for component in &rel[..rel.len().saturating_sub(1)] {
+            dir.push(component);
+            match std::fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(DeleteError::Unsafe {
+                        path: dir,
+                        why: "it is a symlink; links are not followed".into(),
+                    })
+                }
+                Ok(_) => {
+                    dirs.insert(dir.clone());
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(error) => return Err(DeleteError::Io { path: dir, error }),
+            }
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(DeleteError::Unsafe {
+                    path,
+                    why: "the torrent lists it as a file but it is a directory".into(),
+                })
+            }
+            Ok(meta) => {
+                std::fs::remove_file(&path).map_err(|error| DeleteError::Io {
+                    path: path.clone(),
+                    error,
+                })?;
+                done.files += 1;
+                if !meta.file_type().is_symlink() {
+                    done.bytes += meta.len();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(DeleteError::Io { path, error }),
+        }
+    }
+    // Deepest first, so parents empty out after their children.
+    let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for dir in dirs {
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(_) => done.kept_dirs.push(dir),
+        }
+    }
+    Ok(done)
+}
+
+/// Joins a relative path from torrent metadata, refusing anything that
+/// could climb out of `root`.
+fn safe_join(root: &Path, rel: &[String]) -> Result<PathBuf, DeleteError> {
+    let mut path = root.to_path_buf();
+    if rel.is_empty() {
+        return Err(DeleteError::Unsafe {
+            path,
+            why: "empty file path".into(),
+        });
+    }
+    for part in rel {
+        let bad = part.is_empty()
+            || part.contains('\0')
+            || part.contains('/')
+            || !matches!(
+                Path::new(part).components().next(),
+                Some(Component::Normal(_))
+            );
+        if bad {
+            return Err(DeleteError::Unsafe {
+                path: path.join(part),
+                why: format!("\"{part}\" is not a plain file name"),
+            });
+        }
+        path.push(part);
+    }
+    Ok(path)
+}
+
+/// Lexical containment after resolving both paths' real directories (the
+/// download directory itself may legitimately be a symlink, e.g. to a USB
+/// disk; what lies below it may not).
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    path.starts_with(&dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn tmp(label: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("lowspace-delete-{label}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn v(path: &str) -> Vec<String> {
+        path.split('/').map(String::from).collect()
+    }
+
+    #[test]
+    fn deletes_only_the_torrents_files_and_emptied_dirs() {
+        let dl = tmp("own");
+        fs::create_dir_all(dl.join("T/sub")).unwrap();
+        fs::write(dl.join("T/a.bin"), b"aaaa").unwrap();
+        fs::write(dl.join("T/sub/b.bin"), b"bb").unwrap();
+        fs::write(dl.join("neighbour.iso"), b"keep").unwrap();
+        let done = delete_torrent_files(&dl, &dl, &[v("T/a.bin"), v("T/sub/b.bin")]).unwrap();
+        assert_eq!((done.files, done.bytes), (2, 6));
+        assert!(!dl.join("T").exists());
+        assert_eq!(fs::read(dl.join("neighbour.iso")).unwrap(), b"keep");
+        // Again: everything already gone is not an error (crash recovery).
+        assert_eq!(
+            delete_torrent_files(&dl, &dl, &[v("T/a.bin")])
+                .unwrap()
+                .files,
+            0
+        );
+        fs::remove_dir_all(&dl).unwrap();
+    }
+
+    #[test]
+    fn a_users_extra_file_keeps_its_directory() {
+        let dl = tmp("extra");
+        fs::create_dir_all(dl.join("T")).unwrap();
+        fs::write(dl.join("T/a.bin"), b"a").unwrap();
+        fs::write(dl.join("T/notes.txt"), b"mine").unwrap();
+        let done = delete_torrent_files(&dl, &dl, &[v("T/a.bin")]).unwrap();
+        assert_eq!(done.kept_dirs, vec![dl.join("T")]);
+        assert!(dl.join("T/notes.txt").exists());
+        fs::remove_dir_all(&dl).unwrap();
+    }
+
+    #[test]
+    fn symlinked_directories_are_not_followed_out() {
+        let dl = tmp("link");
+        let outside = tmp("link-outside");
+        fs::write(outside.join("precious"), b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, dl.join("T")).unwrap();
+        let err = delete_torrent_files(&dl, &dl, &[v("T/precious")]).unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(outside.join("precious").exists());
+        fs::remove_dir_all(&dl).unwrap();
+        fs::remove_dir_all(&outside).unwrap();
+    }
+
+    #[test]
+    fn hostile_paths_and_outside_roots_are_refused() {
+        let dl = tmp("hostile");
+        let other = tmp("hostile-other");
+        for bad in [
+            vec!["..".to_string(), "x".into()],
+            vec!["".into()],
+            vec!["a/b".into()],
+            vec!["/etc".into()],
+            vec![],
+        ] {
+            assert!(
+                matches!(
+                    delete_torrent_files(&dl, &dl, &[bad.clone()]),
+                    Err(DeleteError::Unsafe { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        let err = delete_torrent_files(&dl, &other, &[v("x")]).unwrap_err();
+        assert!(
+            matches!(err, DeleteError::OutsideDownloadDirectory { .. }),
+            "{err}"
+        );
+        fs::remove_dir_all(&dl).unwrap();
+        fs::remove_dir_all(&other).unwrap();
+    }
+}

@@ -1,0 +1,17 @@
+//! The `rotate` job: feeds a directory of .torrent files through rtorrent
+//! within a space limit, smallest first, and moves finished, seeded torrents
+//! to big storage, deleting them locally only after their remote copy is
+//! verified.
+//!
+//! - [`snapshot`]: what a run sees (managed files, rtorrent, disk, clock).
+//! - [`plan`]: the pure decision from a snapshot, the settings and the
+//!   journal to the steps of this run, with the reason for each.
+//! - [`journal`]: the crash-safe record of torrents being finished.
+//! - [`delete`]: removing a finished torrent's own files and nothing else.
+//! - [`lock`]: one run at a time.
+
+pub mod delete;
+pub mod journal;
+pub mod lock;
+// pub mod plan;
+// pub mod snapshot;
