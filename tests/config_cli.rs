@@ -210,6 +210,20 @@ fn unknown_key_is_a_config_error_with_a_suggestion() {
         run.stderr
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+
+    // A misspelt required key is reported as the typo, not as missing.
+    let file = write(
+        &home,
+        "typo.toml",
+        "[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limt = \"1 GiB\"\n",
+    );
+    let run = config_of(home.path(), &file, &[]);
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("typo.toml:3:") && run.stderr.contains("did you mean \"space_limit\"?"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

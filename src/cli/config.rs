@@ -47,10 +47,9 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn run(self, ctx: &mut Context) -> Result<(), CliError> {
+        // Warnings were already logged by the context; they are repeated
+        // in the report itself.
         let config = ctx.config()?;
-        for warning in &config.warnings {
-            log::warn!("{warning}");
-        }
         let text = if self.json {
             let value = render_json(config, self.show_secrets);
             serde_json::to_string_pretty(&value)
