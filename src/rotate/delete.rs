@@ -246,7 +246,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    delete_torrent_files(&dl, &dl, &[bad.clone()]),
+                    delete_torrent_files(&dl, &dl, std::slice::from_ref(&bad)),
                     Err(DeleteError::Unsafe { .. })
                 ),
                 "{bad:?}"
