@@ -6,9 +6,16 @@
 //! feature module keeps its decisions in pure functions and its I/O in thin
 //! executors.
 
+pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod fsutil;
+pub mod http;
 pub mod logging;
+pub mod process;
 pub mod rotate;
+pub mod rtorrent;
 pub mod size;
+pub mod sync;
+pub mod torrent;
+pub mod tree;

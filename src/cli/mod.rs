@@ -16,8 +16,14 @@ use argh::FromArgs;
 use crate::config::{Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
+mod check;
 mod config;
+mod magnet;
+mod rotate;
+mod rpc;
 mod show;
+mod status;
+mod tree;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -146,14 +152,26 @@ struct TopLevel {
 #[argh(subcommand)]
 enum Command {
     Config(config::ConfigArgs),
+    Rotate(rotate::RotateArgs),
+    Status(status::StatusArgs),
+    Check(check::CheckArgs),
+    Rpc(rpc::RpcArgs),
     Show(show::ShowArgs),
+    Magnet(magnet::MagnetArgs),
+    Tree(tree::TreeArgs),
 }
 
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
             Command::Config(args) => args.run(ctx),
+            Command::Rotate(args) => args.run(ctx),
+            Command::Status(args) => args.run(ctx),
+            Command::Check(args) => args.run(ctx),
+            Command::Rpc(args) => args.run(ctx),
             Command::Show(args) => args.run(ctx),
+            Command::Magnet(args) => args.run(ctx),
+            Command::Tree(args) => args.run(ctx),
         }
     }
 }
@@ -180,6 +198,16 @@ impl<'env> Context<'env> {
             Some(Err(e)) => Err(CliError::usage(e.to_string())),
             None => Err(CliError::usage("configuration was not loaded")),
         }
+    }
+
+    /// The configuration when there is one (given with --config or found
+    /// in a default place), for commands that work without one too. A file
+    /// that is there but broken is still an error.
+    pub fn config_if_present(&mut self) -> Result<Option<&Config>, CliError> {
+        if self.config_path.is_none() && crate::config::locate(self.env, None).is_err() {
+            return Ok(None);
+        }
+        self.config().map(Some)
     }
 
     /// Deprecations and the like, logged once the logger is there.

@@ -43,6 +43,8 @@ pub struct Config {
     pub remote: Option<RemoteSettings>,
     /// Timeouts and retries for the remote.
     pub sync: SyncSettings,
+    /// Defaults for `lowspace tree` (`[tree]`); command-line options win.
+    pub tree: TreeSettings,
     /// Things worth telling the user once loaded (deprecated keys).
     pub warnings: Vec<String>,
 }
@@ -111,6 +113,22 @@ impl Default for SyncSettings {
             retries: 3,
         }
     }
+}
+
+/// `[tree]`: defaults for the options of `lowspace tree`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TreeSettings {
+    pub trackers: Vec<String>,
+    pub webseed: Option<String>,
+    /// "auto" or a size; checked by the tree command, which knows the rules.
+    pub piece_size: Option<String>,
+    pub private: bool,
+    pub comment: Option<String>,
+    pub creation_date: bool,
+    /// Hashing threads; 0 or absent means one per core.
+    pub threads: Option<u32>,
+    pub hidden: bool,
+    pub prune: bool,
 }
 
 /// A configuration that cannot be used, with where and why.

@@ -11,6 +11,8 @@ pub enum RawValue {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// A list of strings, such as `trackers = ["http://a", "udp://b"]`.
+    List(Vec<String>),
     /// A string → string table, such as `[remote.rclone_env]`.
     Table(Vec<(String, String, usize)>),
     /// Something no key takes (arrays, dates, nested tables of other shapes).
@@ -25,6 +27,7 @@ impl RawValue {
             RawValue::Int(_) => "an integer",
             RawValue::Float(_) => "a number",
             RawValue::Bool(_) => "a boolean",
+            RawValue::List(_) => "a list",
             RawValue::Table(_) => "a table",
             RawValue::Unsupported(kind) => kind,
         }
@@ -121,7 +124,16 @@ fn scalar(text: &str, value: &DeValue) -> RawValue {
         },
         DeValue::Boolean(b) => RawValue::Bool(*b),
         DeValue::Datetime(_) => RawValue::Unsupported("a date"),
-        DeValue::Array(_) => RawValue::Unsupported("an array"),
+        DeValue::Array(items) => {
+            let mut strings = Vec::new();
+            for item in items {
+                match item.get_ref() {
+                    DeValue::String(s) => strings.push(s.to_string()),
+                    _ => return RawValue::Unsupported("a list whose items are not all strings"),
+                }
+            }
+            RawValue::List(strings)
+        }
         DeValue::Table(table) => {
             let mut pairs = Vec::new();
             for (k, v) in table {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::raw::{RawEntry, RawSection, RawValue};
 use super::{
     Config, ConfigError, ConfigFormat, RemoteSettings, RotateSettings, RtorrentSettings,
-    SyncSettings,
+    SyncSettings, TreeSettings,
 };
 use crate::logging::parse_level;
 use crate::size::{parse_duration, parse_size};
@@ -180,6 +180,36 @@ impl<'a> SectionReader<'a> {
             .ok_or_else(|| self.error(entry, "expected a whole number of zero or more"))
     }
 
+    fn boolean(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        match &entry.value {
+            RawValue::Bool(b) => Ok(Some(*b)),
+            other => Err(self.error(
+                entry,
+                format!("expected true or false, found {}", other.kind()),
+            )),
+        }
+    }
+
+    fn string_list(&mut self, key: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(Vec::new());
+        };
+        match &entry.value {
+            RawValue::List(items) => Ok(items.clone()),
+            RawValue::Str(one) => Ok(vec![one.clone()]),
+            other => Err(self.error(
+                entry,
+                format!(
+                    "expected a list of strings such as [\"http://a/announce\"], found {}",
+                    other.kind()
+                ),
+            )),
+        }
+    }
+
     fn level(&mut self, key: &'static str) -> Result<Option<log::LevelFilter>, ConfigError> {
         let Some(entry) = self.entry(key) else {
             return Ok(None);
@@ -326,7 +356,19 @@ const LEGACY_KEYS: &[&str] = &[
     "sync_retries",
 ];
 
-const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote"];
+const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote", "tree"];
+
+const TREE_KEYS: &[&str] = &[
+    "trackers",
+    "webseed",
+    "piece_size",
+    "private",
+    "comment",
+    "creation_date",
+    "threads",
+    "hidden",
+    "prune",
+];
 
 fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigError> {
     for section in sections {
@@ -424,6 +466,24 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         None => (None, SyncSettings::default()),
     };
 
+    let tree = match find("tree") {
+        Some(section) => {
+            let mut r = SectionReader::new(path, section, TREE_KEYS, |_| false)?;
+            TreeSettings {
+                trackers: r.string_list("trackers")?,
+                webseed: r.string("webseed")?,
+                piece_size: r.string("piece_size")?,
+                private: r.boolean("private")?.unwrap_or(false),
+                comment: r.string("comment")?,
+                creation_date: r.boolean("creation_date")?.unwrap_or(false),
+                threads: r.count("threads")?,
+                hidden: r.boolean("hidden")?.unwrap_or(false),
+                prune: r.boolean("prune")?.unwrap_or(false),
+            }
+        }
+        None => TreeSettings::default(),
+    };
+
     Ok(Config {
         path: path.to_path_buf(),
         format: ConfigFormat::Toml,
@@ -432,6 +492,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         rotate,
         remote,
         sync,
+        tree,
         warnings: Vec::new(),
     })
 }
@@ -595,6 +656,7 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
         rotate: Some(rotate),
         remote,
         sync,
+        tree: TreeSettings::default(),
         warnings,
     })
 }

@@ -160,6 +160,21 @@ RCLONE_CONFIG = "/etc/rclone.conf"
 }
 
 #[test]
+fn tree_defaults_from_toml() {
+    let c = toml("[tree]\ntrackers = [\"http://a/announce\", \"udp://b:6969\"]\nwebseed = \"https://w/lib\"\npiece_size = \"1 MiB\"\nprivate = true\nthreads = 2\nprune = true\n").unwrap();
+    assert_eq!(
+        c.tree.trackers,
+        vec!["http://a/announce".to_string(), "udp://b:6969".into()]
+    );
+    assert_eq!(c.tree.webseed.as_deref(), Some("https://w/lib"));
+    assert_eq!(c.tree.piece_size.as_deref(), Some("1 MiB"));
+    assert!(c.tree.private && c.tree.prune && !c.tree.hidden);
+    assert_eq!(c.tree.threads, Some(2));
+    let one = toml("[tree]\ntrackers = \"http://only/announce\"\n").unwrap();
+    assert_eq!(one.tree.trackers, vec!["http://only/announce".to_string()]);
+}
+
+#[test]
 fn toml_without_rotate_is_fine_for_other_jobs() {
     let c = toml("[rtorrent]\nsocket_url = \"/run/rt.sock\"\n").unwrap();
     assert!(c.rotate.is_none());
@@ -220,6 +235,9 @@ fn each_error_says_where_and_what() {
         ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 3 parsecs\n", true, "unknown size unit \"parsecs\"", Some(3)),
         ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\nzzzzzzzz = 1\n", true, "known keys here:", Some(4)),
         ("[main\n", true, "no closing ']'", Some(1)),
+        ("[tree]\nprivate = \"yes\"\n", false, "private: expected true or false, found a string", Some(2)),
+        ("[tree]\ntrackers = [1, 2]\n", false, "trackers: expected a list of strings", Some(2)),
+        ("[tree]\ntracker = \"http://a\"\n", false, "did you mean \"trackers\"?", Some(2)),
     ];
     for (text, is_ini, fragment, line) in cases {
         let err = if *is_ini { ini(text) } else { toml(text) }.expect_err(text);

@@ -10,8 +10,13 @@
 //! - [`delete`]: removing a finished torrent's own files and nothing else.
 //! - [`lock`]: one run at a time.
 
+pub mod bigfile;
 pub mod delete;
+pub mod execute;
+pub mod gather;
 pub mod journal;
 pub mod lock;
-// pub mod plan;
-// pub mod snapshot;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod snapshot;

@@ -49,7 +49,10 @@ pub enum TorrentState {
     /// In rtorrent, not complete.
     Downloading { completed: u64, size: u64 },
     /// Complete, not yet seeded enough.
-    Seeding { ratio_milli: i64, waiting_for: String },
+    Seeding {
+        ratio_milli: i64,
+        waiting_for: String,
+    },
     /// Copy to the remote started or about to start.
     Syncing,
     /// On the remote and verified; local copy being removed.
@@ -60,16 +63,32 @@ impl fmt::Display for TorrentState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TorrentState::Waiting { needs, free } => {
-                write!(f, "waiting: needs {}, {} free", human_size(*needs), human_size(*free))
+                write!(
+                    f,
+                    "waiting: needs {}, {} free",
+                    human_size(*needs),
+                    human_size(*free)
+                )
             }
             TorrentState::TooBig => f.write_str("too big for the space limit"),
             TorrentState::Loading => f.write_str("loading"),
             TorrentState::Downloading { completed, size } => {
-                let pct = if *size == 0 { 100.0 } else { *completed as f64 * 100.0 / *size as f64 };
+                let pct = if *size == 0 {
+                    100.0
+                } else {
+                    *completed as f64 * 100.0 / *size as f64
+                };
                 write!(f, "downloading {pct:.1}%")
             }
-            TorrentState::Seeding { ratio_milli, waiting_for } => {
-                write!(f, "seeding (ratio {:.2}) until {waiting_for}", *ratio_milli as f64 / 1000.0)
+            TorrentState::Seeding {
+                ratio_milli,
+                waiting_for,
+            } => {
+                write!(
+                    f,
+                    "seeding (ratio {:.2}) until {waiting_for}",
+                    *ratio_milli as f64 / 1000.0
+                )
             }
             TorrentState::Syncing => f.write_str("syncing"),
             TorrentState::Synced { phase } => write!(f, "synced ({phase})"),
@@ -124,8 +143,11 @@ pub struct Budget {
     pub still_to_download: u64,
     pub disk_free: u64,
     pub reserve: u64,
-    /// Bytes freed by this run's finished torrents once removed.
+    /// Bytes of `used` that this run's syncs take away once verified.
     pub freed: u64,
+    /// Bytes on disk this run's syncs and removals delete: also the data of
+    /// torrents the journal is finishing, which `used` no longer counts.
+    pub freed_on_disk: u64,
     /// What loading may use after this run's removals.
     pub available: u64,
 }
@@ -148,22 +170,30 @@ pub struct Plan {
 /// Decides one rotation run.
 pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     let mut out = Plan::default();
-    let loaded: HashMap<&InfoHash, &Loaded> = snapshot.loaded.iter().map(|l| (&l.info_hash, l)).collect();
-    let managed: BTreeMap<&InfoHash, &ManagedTorrent> = snapshot.managed.iter().map(|m| (&m.info_hash, m)).collect();
+    let loaded: HashMap<&InfoHash, &Loaded> =
+        snapshot.loaded.iter().map(|l| (&l.info_hash, l)).collect();
+    let managed: BTreeMap<&InfoHash, &ManagedTorrent> =
+        snapshot.managed.iter().map(|m| (&m.info_hash, m)).collect();
 
     // 1. Torrents the journal is finishing: carry on from where it stopped.
     for (hex, entry) in &journal.torrents {
         let Ok(hash) = InfoHash::from_hex(hex) else {
-            out.reasons.push(format!("journal entry {hex} is not an info-hash; ignored"));
+            out.reasons
+                .push(format!("journal entry {hex} is not an info-hash; ignored"));
             continue;
         };
         let in_rtorrent = loaded.contains_key(&hash);
         let torrent = managed.get(&hash);
         match (entry.phase, torrent) {
             (Phase::Syncing, Some(t)) => {
-                out.reasons.push(format!("{}: a sync was interrupted; copying and verifying again", entry.name));
+                out.reasons.push(format!(
+                    "{}: a sync was interrupted; copying and verifying again",
+                    entry.name
+                ));
                 out.sync.push(sync_step(t, &entry.base_path, in_rtorrent));
-                out.states.push((hash.clone(), t.name.clone(), TorrentState::Syncing));
+                out.budget.freed_on_disk += entry.size;
+                out.states
+                    .push((hash, t.name.clone(), TorrentState::Syncing));
             }
             (Phase::Syncing, None) => {
                 // The .torrent was taken away by the user mid-sync: it is no
@@ -181,10 +211,16 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                     out.forget.push(hash);
                     continue;
                 }
-                out.reasons.push(format!("{}: {phase}; finishing its removal", entry.name));
-                out.budget.freed += entry.size;
+                out.reasons
+                    .push(format!("{}: {phase}; finishing its removal", entry.name));
+                // Not in `used` (the journal has it), so it frees nothing
+                // under the limit; its data may still be on disk.
+                if phase < Phase::DataDeleted {
+                    out.budget.freed_on_disk += entry.size;
+                }
                 if let Some(t) = torrent {
-                    out.states.push((hash.clone(), t.name.clone(), TorrentState::Synced { phase }));
+                    out.states
+                        .push((hash, t.name.clone(), TorrentState::Synced { phase }));
                 }
                 out.remove.push(RemoveStep {
                     info_hash: hash,
@@ -203,33 +239,59 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         if journal.torrents.contains_key(&torrent.info_hash.to_hex()) {
             continue;
         }
-        let Some(l) = loaded.get(&torrent.info_hash) else { continue };
+        let Some(l) = loaded.get(&torrent.info_hash) else {
+            continue;
+        };
         used += torrent.total_size;
         if !l.complete {
             still_to_download += l.size.saturating_sub(l.completed);
             out.states.push((
-                torrent.info_hash.clone(),
+                torrent.info_hash,
                 torrent.name.clone(),
-                TorrentState::Downloading { completed: l.completed, size: l.size },
+                TorrentState::Downloading {
+                    completed: l.completed,
+                    size: l.size,
+                },
             ));
             continue;
         }
         match seeded_enough(l, policy, snapshot.now) {
+            Ok(_) if l.base_path.as_os_str().is_empty() => {
+                out.reasons.push(format!(
+                    "{}: rtorrent reports no data path yet; will sync next run",
+                    torrent.name
+                ));
+                out.states.push((
+                    torrent.info_hash,
+                    torrent.name.clone(),
+                    TorrentState::Seeding {
+                        ratio_milli: l.ratio_milli,
+                        waiting_for: "rtorrent reports where its data is".into(),
+                    },
+                ));
+            }
             Ok(why) => {
-                out.reasons.push(format!("{}: complete and {why}; syncing to the remote", torrent.name));
-                if l.base_path.as_os_str().is_empty() {
-                    out.reasons.push(format!("{}: rtorrent reports no data path yet; will sync next run", torrent.name));
-                    continue;
-                }
+                out.reasons.push(format!(
+                    "{}: complete and {why}; syncing to the remote",
+                    torrent.name
+                ));
                 out.sync.push(sync_step(torrent, &l.base_path, true));
                 out.budget.freed += torrent.total_size;
-                out.states.push((torrent.info_hash.clone(), torrent.name.clone(), TorrentState::Syncing));
+                out.budget.freed_on_disk += l.completed;
+                out.states.push((
+                    torrent.info_hash,
+                    torrent.name.clone(),
+                    TorrentState::Syncing,
+                ));
             }
             Err(waiting_for) => {
                 out.states.push((
-                    torrent.info_hash.clone(),
+                    torrent.info_hash,
                     torrent.name.clone(),
-                    TorrentState::Seeding { ratio_milli: l.ratio_milli, waiting_for },
+                    TorrentState::Seeding {
+                        ratio_milli: l.ratio_milli,
+                        waiting_for,
+                    },
                 ));
             }
         }
@@ -237,7 +299,10 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
 
     // 3. The budget: the space limit and the real disk both have a say.
     let by_limit = policy.space_limit.saturating_sub(used);
-    let by_disk = snapshot.disk_free.saturating_sub(policy.reserve).saturating_sub(still_to_download);
+    let by_disk = snapshot
+        .disk_free
+        .saturating_sub(policy.reserve)
+        .saturating_sub(still_to_download);
     out.budget.limit = policy.space_limit;
     out.budget.used = used;
     out.budget.still_to_download = still_to_download;
@@ -245,8 +310,9 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     out.budget.reserve = policy.reserve;
     // Space from removals counts only for this run's loads, which the
     // executor skips if any removal failed.
-    let freed = out.budget.freed;
-    out.budget.available = by_limit.saturating_add(freed).min(by_disk.saturating_add(freed));
+    out.budget.available = by_limit
+        .saturating_add(out.budget.freed)
+        .min(by_disk.saturating_add(out.budget.freed_on_disk));
     if by_disk < by_limit {
         out.reasons.push(format!(
             "the disk is tighter than the space limit: {} free on disk less {} reserve and {} still to download",
@@ -260,9 +326,16 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     let mut waiting: Vec<&ManagedTorrent> = managed
         .values()
         .copied()
-        .filter(|t| !loaded.contains_key(&t.info_hash) && !journal.torrents.contains_key(&t.info_hash.to_hex()))
+        .filter(|t| {
+            !loaded.contains_key(&t.info_hash)
+                && !journal.torrents.contains_key(&t.info_hash.to_hex())
+        })
         .collect();
-    waiting.sort_by(|a, b| a.total_size.cmp(&b.total_size).then_with(|| a.name.cmp(&b.name)));
+    waiting.sort_by(|a, b| {
+        a.total_size
+            .cmp(&b.total_size)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     let mut free = out.budget.available;
     let mut blocked = false;
     for torrent in waiting {
@@ -273,7 +346,11 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 human_size(torrent.total_size),
                 human_size(policy.space_limit)
             ));
-            out.states.push((torrent.info_hash.clone(), torrent.name.clone(), TorrentState::TooBig));
+            out.states.push((
+                torrent.info_hash,
+                torrent.name.clone(),
+                TorrentState::TooBig,
+            ));
             continue;
         }
         if !blocked && torrent.total_size <= free {
@@ -285,20 +362,27 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 human_size(free)
             ));
             out.load.push(LoadStep {
-                info_hash: torrent.info_hash.clone(),
+                info_hash: torrent.info_hash,
                 name: torrent.name.clone(),
                 torrent_file: torrent.file.clone(),
                 size: torrent.total_size,
             });
-            out.states.push((torrent.info_hash.clone(), torrent.name.clone(), TorrentState::Loading));
+            out.states.push((
+                torrent.info_hash,
+                torrent.name.clone(),
+                TorrentState::Loading,
+            ));
         } else {
             // Smallest first: once one does not fit, the larger ones wait
             // too, so a big torrent is not starved by a stream of small ones.
             blocked = true;
             out.states.push((
-                torrent.info_hash.clone(),
+                torrent.info_hash,
                 torrent.name.clone(),
-                TorrentState::Waiting { needs: torrent.total_size, free },
+                TorrentState::Waiting {
+                    needs: torrent.total_size,
+                    free,
+                },
             ));
         }
     }
@@ -312,15 +396,25 @@ pub fn seeded_enough(l: &Loaded, policy: &Policy, now: u64) -> Result<String, St
     let ratio = format!("ratio {:.2}", l.ratio_milli as f64 / 1000.0);
     if let Some(min) = policy.min_seed_time {
         if seeded < min {
-            return Err(format!("it has seeded {} of min_seed_time {}", show_duration(seeded), show_duration(min)));
+            return Err(format!(
+                "it has seeded {} of min_seed_time {}",
+                show_duration(seeded),
+                show_duration(min)
+            ));
         }
     }
     if l.ratio_milli >= policy.required_ratio_milli {
-        return Ok(format!("{ratio} reached {:.2}", policy.required_ratio_milli as f64 / 1000.0));
+        return Ok(format!(
+            "{ratio} reached {:.2}",
+            policy.required_ratio_milli as f64 / 1000.0
+        ));
     }
     if let Some(max) = policy.max_seed_time {
         if seeded >= max {
-            return Ok(format!("seeded {} (max_seed_time), {ratio}", show_duration(seeded)));
+            return Ok(format!(
+                "seeded {} (max_seed_time), {ratio}",
+                show_duration(seeded)
+            ));
         }
         return Err(format!(
             "ratio {:.2} (now {:.2}) or max_seed_time {}",
@@ -329,7 +423,11 @@ pub fn seeded_enough(l: &Loaded, policy: &Policy, now: u64) -> Result<String, St
             show_duration(max)
         ));
     }
-    Err(format!("ratio {:.2} (now {:.2})", policy.required_ratio_milli as f64 / 1000.0, l.ratio_milli as f64 / 1000.0))
+    Err(format!(
+        "ratio {:.2} (now {:.2})",
+        policy.required_ratio_milli as f64 / 1000.0,
+        l.ratio_milli as f64 / 1000.0
+    ))
 }
 
 fn show_duration(d: Duration) -> String {
@@ -344,7 +442,7 @@ fn show_duration(d: Duration) -> String {
 
 fn sync_step(torrent: &ManagedTorrent, base_path: &std::path::Path, loaded: bool) -> SyncStep {
     SyncStep {
-        info_hash: torrent.info_hash.clone(),
+        info_hash: torrent.info_hash,
         name: torrent.name.clone(),
         torrent_file: torrent.file.clone(),
         base_path: base_path.to_path_buf(),
@@ -358,7 +456,10 @@ fn sync_step(torrent: &ManagedTorrent, base_path: &std::path::Path, loaded: bool
 /// remote receives the same layout: `name` for a single file,
 /// `name/dir/file` for a multi-file torrent (where `name` is the data
 /// path's own last component, which rtorrent may have chosen).
-fn relative_files(torrent: &ManagedTorrent, base_path: &std::path::Path) -> Vec<(Vec<String>, u64)> {
+fn relative_files(
+    torrent: &ManagedTorrent,
+    base_path: &std::path::Path,
+) -> Vec<(Vec<String>, u64)> {
     let top = base_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

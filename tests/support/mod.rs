@@ -4,7 +4,14 @@
 //! every test starts it the same way.
 #![allow(dead_code)]
 
+pub mod libtorrent;
+pub mod libtorrent_info;
+pub mod mktorrent;
+pub mod nginx;
 pub mod process;
+pub mod rtorrent;
+pub mod seeder;
+pub mod sshd;
 pub mod tempdir;
 
 use std::path::{Path, PathBuf};
@@ -15,9 +22,9 @@ pub fn lowspace_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lowspace"))
 }
 
-/// Runs lowspace with a clean environment (no user config, LANG=C) plus
-/// `envs`, and returns what it printed and its exit code.
-pub fn run_lowspace(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+/// The lowspace command with a clean environment (no user config, LANG=C)
+/// plus `envs`, for tests that start it as a child (to signal it).
+pub fn lowspace_command(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(lowspace_bin());
     cmd.args(args)
         .env_clear()
@@ -27,7 +34,15 @@ pub fn run_lowspace(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().expect("run lowspace binary")
+    cmd
+}
+
+/// Runs lowspace with a clean environment (no user config, LANG=C) plus
+/// `envs`, and returns what it printed and its exit code.
+pub fn run_lowspace(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    lowspace_command(home, args, envs)
+        .output()
+        .expect("run lowspace binary")
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.

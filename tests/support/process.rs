@@ -34,25 +34,25 @@ impl Daemon {
             .unwrap_or(0)
     }
 
-    /// Sends a signal (by number) to the daemon.
+    /// Sends a signal (by name) to the daemon. Never signals PID 0 (that
+    /// would be our whole process group, test runner included).
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.id().to_string())
-            .status();
+        send_signal(sig, self.id());
     }
 
     /// SIGTERM, wait up to 5 s, then SIGKILL.
     pub fn stop(&mut self) {
+        // Read the PID before taking the child: once taken, id() has none.
+        let pid = self.id();
         if let Some(mut child) = self.child.take() {
-            self.signal("TERM");
+            send_signal("TERM", pid);
             for _ in 0..100 {
                 if let Ok(Some(_)) = child.try_wait() {
                     return;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            self.signal("KILL");
+            send_signal("KILL", pid);
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -67,4 +67,14 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn send_signal(sig: &str, pid: u32) {
+    if pid == 0 {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }

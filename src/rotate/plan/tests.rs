@@ -29,7 +29,10 @@ fn multi(n: u8, files: &[(&str, u64)]) -> ManagedTorrent {
         info_hash: hash(n),
         name: format!("m{n}"),
         total_size: files.iter().map(|f| f.1).sum(),
-        files: files.iter().map(|(p, s)| (p.split('/').map(String::from).collect(), *s)).collect(),
+        files: files
+            .iter()
+            .map(|(p, s)| (p.split('/').map(String::from).collect(), *s))
+            .collect(),
         single_file: false,
     }
 }
@@ -44,16 +47,32 @@ fn loaded(n: u8, size: u64, completed: u64, ratio_milli: i64, finished_ago: u64)
         ratio_milli,
         started: true,
         base_path: PathBuf::from(format!("/data/t{n}")),
-        finished_at: if completed == size { NOW - finished_ago } else { 0 },
+        finished_at: if completed == size {
+            NOW - finished_ago
+        } else {
+            0
+        },
     }
 }
 
 fn policy(limit: u64) -> Policy {
-    Policy { space_limit: limit, required_ratio_milli: 1000, min_seed_time: None, max_seed_time: None, reserve: 0 }
+    Policy {
+        space_limit: limit,
+        required_ratio_milli: 1000,
+        min_seed_time: None,
+        max_seed_time: None,
+        reserve: 0,
+    }
 }
 
 fn snapshot(managed: Vec<ManagedTorrent>, loaded: Vec<Loaded>) -> Snapshot {
-    Snapshot { managed, corrupt: vec![], loaded, disk_free: 100 * GIB, now: NOW }
+    Snapshot {
+        managed,
+        corrupt: vec![],
+        loaded,
+        disk_free: 100 * GIB,
+        now: NOW,
+    }
 }
 
 fn names(steps: &[LoadStep]) -> Vec<&str> {
@@ -76,12 +95,23 @@ fn entry(n: u8, phase: Phase, size: u64) -> (String, Entry) {
 }
 
 fn journal(entries: Vec<(String, Entry)>) -> Journal {
-    Journal { version: 1, torrents: entries.into_iter().collect() }
+    Journal {
+        version: 1,
+        torrents: entries.into_iter().collect(),
+    }
 }
 
 #[test]
 fn loads_smallest_first_while_they_fit() {
-    let s = snapshot(vec![managed(1, 3 * GIB), managed(2, GIB), managed(3, 2 * GIB), managed(4, 500 * MIB)], vec![]);
+    let s = snapshot(
+        vec![
+            managed(1, 3 * GIB),
+            managed(2, GIB),
+            managed(3, 2 * GIB),
+            managed(4, 500 * MIB),
+        ],
+        vec![],
+    );
     let p = plan(&s, &policy(4 * GIB), &Journal::default());
     assert_eq!(names(&p.load), vec!["t4", "t2", "t3"], "{:#?}", p.reasons);
     assert!(p.sync.is_empty() && p.remove.is_empty());
@@ -92,7 +122,14 @@ fn loads_smallest_first_while_they_fit() {
 #[test]
 fn once_one_does_not_fit_the_larger_ones_wait_too() {
     // 1 GiB free: t2 (2 GiB) does not fit, so t3 (2 GiB, later by name) waits too.
-    let s = snapshot(vec![managed(1, 3 * GIB), managed(2, 2 * GIB), managed(3, 2 * GIB)], vec![loaded(1, 3 * GIB, 0, 0, 0)]);
+    let s = snapshot(
+        vec![
+            managed(1, 3 * GIB),
+            managed(2, 2 * GIB),
+            managed(3, 2 * GIB),
+        ],
+        vec![loaded(1, 3 * GIB, 0, 0, 0)],
+    );
     let p = plan(&s, &policy(4 * GIB), &Journal::default());
     assert!(p.load.is_empty(), "{:?}", names(&p.load));
     assert_eq!(p.budget.used, 3 * GIB);
@@ -107,7 +144,10 @@ fn unmanaged_torrents_are_neither_counted_nor_touched() {
     let p = plan(&s, &policy(2 * GIB), &Journal::default());
     assert_eq!(names(&p.load), vec!["t1"]);
     assert_eq!(p.budget.used, 0);
-    assert!(p.sync.is_empty(), "an unmanaged complete torrent must never be synced");
+    assert!(
+        p.sync.is_empty(),
+        "an unmanaged complete torrent must never be synced"
+    );
     assert!(p.states.iter().all(|s| s.0 != hash(9)));
 }
 
@@ -115,14 +155,21 @@ fn unmanaged_torrents_are_neither_counted_nor_touched() {
 fn the_real_disk_limits_when_it_is_tighter() {
     // Limit says 10 GiB free, the disk has 3 GiB less 1 GiB reserve less
     // 1 GiB still to download by a loaded torrent: 1 GiB for new ones.
-    let mut s = snapshot(vec![managed(1, 2 * GIB), managed(2, 1 * GIB), managed(3, 900 * MIB)], vec![loaded(1, 2 * GIB, GIB, 0, 0)]);
+    let mut s = snapshot(
+        vec![managed(1, 2 * GIB), managed(2, GIB), managed(3, 900 * MIB)],
+        vec![loaded(1, 2 * GIB, GIB, 0, 0)],
+    );
     s.disk_free = 3 * GIB;
     let mut pol = policy(12 * GIB);
     pol.reserve = GIB;
     let p = plan(&s, &pol, &Journal::default());
     assert_eq!(p.budget.available, GIB);
     assert_eq!(names(&p.load), vec!["t3"]);
-    assert!(p.reasons.iter().any(|r| r.contains("the disk is tighter")), "{:#?}", p.reasons);
+    assert!(
+        p.reasons.iter().any(|r| r.contains("the disk is tighter")),
+        "{:#?}",
+        p.reasons
+    );
 }
 
 #[test]
@@ -130,7 +177,10 @@ fn too_big_torrents_are_reported_and_do_not_block_others() {
     let s = snapshot(vec![managed(1, 10 * GIB), managed(2, GIB)], vec![]);
     let p = plan(&s, &policy(4 * GIB), &Journal::default());
     assert_eq!(names(&p.load), vec!["t2"]);
-    assert!(p.states.iter().any(|s| s.1 == "t1" && s.2 == TorrentState::TooBig));
+    assert!(p
+        .states
+        .iter()
+        .any(|s| s.1 == "t1" && s.2 == TorrentState::TooBig));
 }
 
 #[test]
@@ -138,7 +188,9 @@ fn incomplete_torrents_keep_downloading() {
     let s = snapshot(vec![managed(1, GIB)], vec![loaded(1, GIB, GIB / 2, 0, 0)]);
     let p = plan(&s, &policy(4 * GIB), &Journal::default());
     assert!(p.sync.is_empty());
-    assert!(matches!(p.states[0].2, TorrentState::Downloading { completed, .. } if completed == GIB / 2));
+    assert!(
+        matches!(p.states[0].2, TorrentState::Downloading { completed, .. } if completed == GIB / 2)
+    );
     assert_eq!(p.budget.still_to_download, GIB / 2);
 }
 
@@ -146,7 +198,8 @@ fn incomplete_torrents_keep_downloading() {
 fn seeding_rules() {
     let h = 3600;
     // (ratio, seeded for, min_seed, max_seed, expect sync, reason fragment)
-    let cases: &[(i64, u64, Option<u64>, Option<u64>, bool, &str)] = &[
+    type Case = (i64, u64, Option<u64>, Option<u64>, bool, &'static str);
+    let cases: &[Case] = &[
         (999, 10, None, None, false, "ratio 1.00 (now 1.00)"),
         (500, 10, None, None, false, "ratio 1.00 (now 0.50)"),
         (1000, 10, None, None, true, "ratio 1.00 reached 1.00"),
@@ -157,14 +210,29 @@ fn seeding_rules() {
         (100, 30 * 60, Some(h), Some(3 * h), false, "min_seed_time"),
     ];
     for (ratio, seeded, min, max, expect_sync, fragment) in cases {
-        let s = snapshot(vec![managed(1, GIB)], vec![loaded(1, GIB, GIB, *ratio, *seeded)]);
+        let s = snapshot(
+            vec![managed(1, GIB)],
+            vec![loaded(1, GIB, GIB, *ratio, *seeded)],
+        );
         let mut pol = policy(4 * GIB);
         pol.min_seed_time = min.map(Duration::from_secs);
         pol.max_seed_time = max.map(Duration::from_secs);
         let p = plan(&s, &pol, &Journal::default());
-        assert_eq!(!p.sync.is_empty(), *expect_sync, "ratio {ratio} seeded {seeded}: {:#?}", p.states);
-        let said = if *expect_sync { p.reasons.join("\n") } else { p.states[0].2.to_string() };
-        assert!(said.contains(fragment), "ratio {ratio} seeded {seeded}: {said}");
+        assert_eq!(
+            !p.sync.is_empty(),
+            *expect_sync,
+            "ratio {ratio} seeded {seeded}: {:#?}",
+            p.states
+        );
+        let said = if *expect_sync {
+            p.reasons.join("\n")
+        } else {
+            p.states[0].2.to_string()
+        };
+        assert!(
+            said.contains(fragment),
+            "ratio {ratio} seeded {seeded}: {said}"
+        );
     }
 }
 
@@ -182,7 +250,10 @@ fn zero_ratio_syncs_as_soon_as_complete() {
 #[test]
 fn space_freed_by_syncing_torrents_is_offered_to_loads() {
     // t1 (3 GiB) is done; t2 (3 GiB) waits. After t1 leaves, t2 fits.
-    let s = snapshot(vec![managed(1, 3 * GIB), managed(2, 3 * GIB)], vec![loaded(1, 3 * GIB, 3 * GIB, 1000, 60)]);
+    let s = snapshot(
+        vec![managed(1, 3 * GIB), managed(2, 3 * GIB)],
+        vec![loaded(1, 3 * GIB, 3 * GIB, 1000, 60)],
+    );
     let p = plan(&s, &policy(4 * GIB), &Journal::default());
     assert_eq!(p.sync.len(), 1);
     assert_eq!(p.budget.freed, 3 * GIB);
@@ -199,7 +270,10 @@ fn multi_file_layout_on_the_remote_keeps_the_data_directory_name() {
     assert_eq!(
         p.sync[0].files,
         vec![
-            (vec!["Renamed Dir".to_string(), "a".into(), "x.bin".into()], 10),
+            (
+                vec!["Renamed Dir".to_string(), "a".into(), "x.bin".into()],
+                10
+            ),
             (vec!["Renamed Dir".to_string(), "b.txt".into()], 20)
         ]
     );
@@ -209,7 +283,11 @@ fn multi_file_layout_on_the_remote_keeps_the_data_directory_name() {
 fn no_data_path_yet_means_wait() {
     let mut l = loaded(1, GIB, GIB, 1000, 10);
     l.base_path = PathBuf::new();
-    let p = plan(&snapshot(vec![managed(1, GIB)], vec![l]), &policy(4 * GIB), &Journal::default());
+    let p = plan(
+        &snapshot(vec![managed(1, GIB)], vec![l]),
+        &policy(4 * GIB),
+        &Journal::default(),
+    );
     assert!(p.sync.is_empty());
     assert!(p.reasons.iter().any(|r| r.contains("no data path yet")));
 }
@@ -218,9 +296,16 @@ fn no_data_path_yet_means_wait() {
 #[test]
 fn interrupted_sync_is_redone_and_reverified() {
     let s = snapshot(vec![managed(1, GIB)], vec![loaded(1, GIB, GIB, 0, 10)]);
-    let p = plan(&s, &policy(4 * GIB), &journal(vec![entry(1, Phase::Syncing, GIB)]));
+    let p = plan(
+        &s,
+        &policy(4 * GIB),
+        &journal(vec![entry(1, Phase::Syncing, GIB)]),
+    );
     assert_eq!(p.sync.len(), 1);
-    assert!(p.remove.is_empty(), "nothing may be removed before verification");
+    assert!(
+        p.remove.is_empty(),
+        "nothing may be removed before verification"
+    );
     assert!(p.load.is_empty());
     assert!(p.reasons[0].contains("interrupted"));
 }
@@ -229,11 +314,18 @@ fn interrupted_sync_is_redone_and_reverified() {
 fn verified_torrents_are_never_synced_or_loaded_again() {
     for phase in [Phase::Verified, Phase::Erased, Phase::DataDeleted] {
         // Still in rtorrent only in the Verified phase.
-        let loaded_now = if phase == Phase::Verified { vec![loaded(1, GIB, GIB, 0, 10)] } else { vec![] };
+        let loaded_now = if phase == Phase::Verified {
+            vec![loaded(1, GIB, GIB, 0, 10)]
+        } else {
+            vec![]
+        };
         let s = snapshot(vec![managed(1, GIB)], loaded_now);
         let p = plan(&s, &policy(4 * GIB), &journal(vec![entry(1, phase, GIB)]));
         assert!(p.sync.is_empty(), "{phase:?}");
-        assert!(p.load.is_empty(), "{phase:?}: a verified torrent must not be loaded again");
+        assert!(
+            p.load.is_empty(),
+            "{phase:?}: a verified torrent must not be loaded again"
+        );
         assert_eq!(p.remove.len(), 1, "{phase:?}");
         assert_eq!(p.remove[0].loaded, phase == Phase::Verified);
         assert_eq!(p.remove[0].files, vec![vec!["t1".to_string()]]);
@@ -243,7 +335,11 @@ fn verified_torrents_are_never_synced_or_loaded_again() {
 #[test]
 fn finished_journal_entries_are_forgotten() {
     let s = snapshot(vec![], vec![]);
-    let p = plan(&s, &policy(4 * GIB), &journal(vec![entry(1, Phase::DataDeleted, GIB)]));
+    let p = plan(
+        &s,
+        &policy(4 * GIB),
+        &journal(vec![entry(1, Phase::DataDeleted, GIB)]),
+    );
     assert_eq!(p.forget, vec![hash(1)]);
     assert!(p.remove.is_empty());
 }
@@ -251,7 +347,11 @@ fn finished_journal_entries_are_forgotten() {
 #[test]
 fn a_torrent_file_removed_by_hand_mid_sync_is_let_go_without_deleting() {
     let s = snapshot(vec![], vec![loaded(1, GIB, GIB, 0, 10)]);
-    let p = plan(&s, &policy(4 * GIB), &journal(vec![entry(1, Phase::Syncing, GIB)]));
+    let p = plan(
+        &s,
+        &policy(4 * GIB),
+        &journal(vec![entry(1, Phase::Syncing, GIB)]),
+    );
     assert_eq!(p.forget, vec![hash(1)]);
     assert!(p.remove.is_empty() && p.sync.is_empty());
 }
@@ -261,7 +361,74 @@ fn a_verified_torrent_whose_file_is_gone_is_still_cleaned_up() {
     // The .torrent was removed (step 4 done) but the journal was not yet
     // updated: rtorrent still has it, so erase and delete its data.
     let s = snapshot(vec![], vec![loaded(1, GIB, GIB, 0, 10)]);
-    let p = plan(&s, &policy(4 * GIB), &journal(vec![entry(1, Phase::Verified, GIB)]));
+    let p = plan(
+        &s,
+        &policy(4 * GIB),
+        &journal(vec![entry(1, Phase::Verified, GIB)]),
+    );
     assert_eq!(p.remove.len(), 1);
     assert!(p.remove[0].loaded);
+}
+
+#[test]
+fn a_torrent_the_journal_is_removing_is_not_counted_twice() {
+    // t1 is verified and still loaded (3 GiB on disk); the journal has it,
+    // so `used` leaves it out and its removal must not be offered again
+    // under the limit: t2 (2 GiB) would then be planned into 5 GiB of a
+    // 4 GiB limit alongside t3.
+    let s = snapshot(
+        vec![
+            managed(1, 3 * GIB),
+            managed(2, 2 * GIB),
+            managed(3, 2 * GIB),
+        ],
+        vec![
+            loaded(1, 3 * GIB, 3 * GIB, 0, 10),
+            loaded(3, 2 * GIB, 0, 0, 0),
+        ],
+    );
+    let p = plan(
+        &s,
+        &policy(4 * GIB),
+        &journal(vec![entry(1, Phase::Verified, 3 * GIB)]),
+    );
+    assert_eq!(p.remove.len(), 1);
+    assert_eq!(p.budget.used, 2 * GIB);
+    assert_eq!(p.budget.available, 2 * GIB);
+    assert_eq!(names(&p.load), vec!["t2"]);
+}
+
+#[test]
+fn the_disk_side_counts_only_data_still_on_disk() {
+    // The disk is nearly full of t1's verified data: its removal frees it.
+    // A journal entry whose data is already deleted frees nothing more.
+    let mut s = snapshot(
+        vec![managed(1, 3 * GIB), managed(2, 2 * GIB), managed(4, GIB)],
+        vec![loaded(1, 3 * GIB, 3 * GIB, 0, 10)],
+    );
+    s.disk_free = GIB / 2;
+    let p = plan(
+        &s,
+        &policy(10 * GIB),
+        &journal(vec![
+            entry(1, Phase::Erased, 3 * GIB),
+            entry(4, Phase::DataDeleted, GIB),
+        ]),
+    );
+    assert_eq!(p.budget.freed_on_disk, 3 * GIB);
+    assert_eq!(p.budget.available, GIB / 2 + 3 * GIB);
+    assert_eq!(names(&p.load), vec!["t2"]);
+}
+
+#[test]
+fn a_complete_torrent_without_a_data_path_keeps_its_status_line() {
+    let mut l = loaded(1, GIB, GIB, 1000, 10);
+    l.base_path = PathBuf::new();
+    let p = plan(
+        &snapshot(vec![managed(1, GIB)], vec![l]),
+        &policy(4 * GIB),
+        &Journal::default(),
+    );
+    assert_eq!(p.states.len(), 1);
+    assert!(p.states[0].2.to_string().contains("where its data is"));
 }

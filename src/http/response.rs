@@ -1,0 +1,481 @@
+//! The pure HTTP/1.1 response parser: bytes in, a [`Response`] or a precise
+//! [`ResponseError`] out. No I/O here, so it is fuzzed and table-tested on
+//! its own; the client feeds it what it read from the socket.
+//!
+//! The header-block parser is shared with SCGI, whose responses carry the
+//! same `Name: value` lines (CGI style, without an HTTP status line).
+
+use std::fmt;
+
+/// Longest header block accepted; real servers send a few hundred bytes.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// Why a response could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseError {
+    /// The connection ended before the response did.
+    Truncated(&'static str),
+    /// Not HTTP, or broken framing.
+    Malformed(String),
+    /// The body (or header block) is larger than the caller allows.
+    TooLarge { limit: usize },
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseError::Truncated(what) => {
+                write!(f, "the response ended early ({what})")
+            }
+            ResponseError::Malformed(why) => write!(f, "malformed response: {why}"),
+            ResponseError::TooLarge { limit } => {
+                write!(f, "the response is larger than the {limit}-byte limit")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+/// Status line and headers, plus where the body starts in the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body_start: usize,
+}
+
+/// How the body's end is found (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    NoBody,
+    ContentLength(u64),
+    Chunked,
+    UntilClose,
+}
+
+pub fn find_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Finds the end of a header block (`\r\n\r\n`, or bare `\n\n` from sloppy
+/// servers) and returns the offset of the first byte after it, or None when
+/// more bytes are needed.
+pub fn header_block_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            let rest = &buf[i + 1..];
+            if rest.starts_with(b"\r\n") {
+                return Some(i + 3);
+            }
+            if rest.starts_with(b"\n") {
+                return Some(i + 2);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Parses `Name: value` lines (the block without its final blank line).
+pub fn parse_header_lines(block: &[u8]) -> Result<Vec<(String, String)>, ResponseError> {
+    let text = std::str::from_utf8(block)
+        .map_err(|_| ResponseError::Malformed("header block is not UTF-8".into()))?;
+    let mut headers = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            return Err(ResponseError::Malformed(
+                "folded header lines are not allowed".into(),
+            ));
+        }
+        let (name, value) = line.split_once(':').ok_or_else(|| {
+            ResponseError::Malformed(format!("header line without ':': {:?}", clip(line)))
+        })?;
+        if name.is_empty() || name.contains([' ', '\t']) {
+            return Err(ResponseError::Malformed(format!(
+                "bad header name {:?}",
+                clip(name)
+            )));
+        }
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    Ok(headers)
+}
+
+/// Parses the status line and headers. `Ok(None)`: not all there yet.
+pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, ResponseError> {
+    let Some(end) = header_block_end(buf) else {
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err(ResponseError::TooLarge {
+                limit: MAX_HEAD_BYTES,
+            });
+        }
+        if !buf.is_empty() && !b"HTTP/".starts_with(&buf[..buf.len().min(5)]) {
+            return Err(ResponseError::Malformed(
+                "does not start with an HTTP/1.x status line".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    if end > MAX_HEAD_BYTES {
+        return Err(ResponseError::TooLarge {
+            limit: MAX_HEAD_BYTES,
+        });
+    }
+    let block = &buf[..end];
+    let line_end = block
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(block.len());
+    let status_line = std::str::from_utf8(&block[..line_end])
+        .map_err(|_| ResponseError::Malformed("status line is not UTF-8".into()))?;
+    let status_line = status_line.strip_suffix('\r').unwrap_or(status_line);
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or("");
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        return Err(ResponseError::Malformed(format!(
+            "not an HTTP/1.x status line: {:?}",
+            clip(status_line)
+        )));
+    }
+    let code = parts.next().unwrap_or("");
+    let status = match code.parse::<u16>() {
+        Ok(n) if (100..=999).contains(&n) && code.len() == 3 => n,
+        _ => {
+            return Err(ResponseError::Malformed(format!(
+                "bad status code {:?}",
+                clip(code)
+            )))
+        }
+    };
+    let reason = parts.next().unwrap_or("").to_string();
+    let headers = parse_header_lines(block.get(line_end + 1..).unwrap_or(&[]))?;
+    Ok(Some(Head {
+        status,
+        reason,
+        headers,
+        body_start: end,
+    }))
+}
+
+/// How this response's body is delimited. `head_request`: the request was
+/// HEAD, so there is no body whatever the headers say.
+pub fn framing(head: &Head, head_request: bool) -> Result<Framing, ResponseError> {
+    if head_request || head.status < 200 || head.status == 204 || head.status == 304 {
+        return Ok(Framing::NoBody);
+    }
+    if let Some(te) = find_header(&head.headers, "transfer-encoding") {
+        if te
+            .rsplit(',')
+            .next()
+            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+        {
+            return Ok(Framing::Chunked);
+        }
+        return Ok(Framing::UntilClose);
+    }
+    let mut length: Option<u64> = None;
+    for (name, value) in &head.headers {
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = value
+                .parse::<u64>()
+                .map_err(|_| ResponseError::Malformed(format!("bad Content-Length {value:?}")))?;
+            if length.is_some_and(|prev| prev != n) {
+                return Err(ResponseError::Malformed(
+                    "conflicting Content-Length headers".into(),
+                ));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(match length {
+        Some(n) => Framing::ContentLength(n),
+        None => Framing::UntilClose,
+    })
+}
+
+/// Parses a complete response: `buf` holds everything read until the server
+/// closed the connection (or until [`is_complete`] said so).
+pub fn parse_response(
+    buf: &[u8],
+    max_body: usize,
+    head_request: bool,
+) -> Result<Response, ResponseError> {
+    let head = parse_head(buf)?.ok_or(ResponseError::Truncated("no complete header block"))?;
+    let rest = buf.get(head.body_start..).unwrap_or(&[]);
+    let body = match framing(&head, head_request)? {
+        Framing::NoBody => Vec::new(),
+        Framing::ContentLength(n) => {
+            if n > max_body as u64 {
+                return Err(ResponseError::TooLarge { limit: max_body });
+            }
+            let n = n as usize;
+            match rest.get(..n) {
+                Some(body) => body.to_vec(),
+                None => return Err(ResponseError::Truncated("shorter than its Content-Length")),
+            }
+        }
+        Framing::Chunked => decode_chunked(rest, max_body)?.0,
+        Framing::UntilClose => {
+            if rest.len() > max_body {
+                return Err(ResponseError::TooLarge { limit: max_body });
+            }
+            rest.to_vec()
+        }
+    };
+    Ok(Response {
+        status: head.status,
+        reason: head.reason,
+        headers: head.headers,
+        body,
+    })
+}
+
+/// True when `buf` already holds the whole response, so the client can stop
+/// reading without waiting for the server to close.
+pub fn is_complete(buf: &[u8], max_body: usize, head_request: bool) -> bool {
+    let Ok(Some(head)) = parse_head(buf) else {
+        return false;
+    };
+    let rest = buf.get(head.body_start..).unwrap_or(&[]);
+    match framing(&head, head_request) {
+        Ok(Framing::NoBody) => true,
+        Ok(Framing::ContentLength(n)) => rest.len() as u64 >= n,
+        Ok(Framing::Chunked) => {
+            (rest.ends_with(b"\r\n\r\n") || rest.ends_with(b"\n\n"))
+                && decode_chunked(rest, max_body).is_ok()
+        }
+        Ok(Framing::UntilClose) | Err(_) => false,
+    }
+}
+
+/// Decodes a chunked body; returns the data and how many bytes it used.
+pub fn decode_chunked(buf: &[u8], max_body: usize) -> Result<(Vec<u8>, usize), ResponseError> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    loop {
+        let line_len = buf
+            .get(pos..)
+            .unwrap_or(&[])
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(ResponseError::Truncated("in a chunk size line"))?;
+        let line = &buf[pos..pos + line_len];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        pos += line_len + 1;
+        let size_text = line.split(|&b| b == b';').next().unwrap_or(&[]);
+        let size_text = std::str::from_utf8(size_text)
+            .map_err(|_| ResponseError::Malformed("chunk size is not ASCII".into()))?
+            .trim();
+        if size_text.is_empty() || size_text.len() > 16 {
+            return Err(ResponseError::Malformed(format!(
+                "bad chunk size {:?}",
+                clip(size_text)
+            )));
+        }
+        let size = u64::from_str_radix(size_text, 16).map_err(|_| {
+            ResponseError::Malformed(format!("bad chunk size {:?}", clip(size_text)))
+        })?;
+        if size == 0 {
+            // Trailers, then an empty line.
+            loop {
+                let rest = buf.get(pos..).unwrap_or(&[]);
+                let n = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .ok_or(ResponseError::Truncated("after the last chunk"))?;
+                let line = &rest[..n];
+                pos += n + 1;
+                if line.is_empty() || line == b"\r" {
+                    return Ok((out, pos));
+                }
+            }
+        }
+        if size > (max_body - out.len().min(max_body)) as u64 {
+            return Err(ResponseError::TooLarge { limit: max_body });
+        }
+        let size = size as usize;
+        let data = buf
+            .get(pos..pos + size)
+            .ok_or(ResponseError::Truncated("inside a chunk"))?;
+        out.extend_from_slice(data);
+        pos += size;
+        let rest = buf.get(pos..).unwrap_or(&[]);
+        if rest.starts_with(b"\r\n") {
+            pos += 2;
+        } else if rest.starts_with(b"\n") {
+            pos += 1;
+        } else if rest.is_empty() || rest == b"\r" {
+            return Err(ResponseError::Truncated("after a chunk"));
+        } else {
+            return Err(ResponseError::Malformed(
+                "chunk data not followed by CRLF".into(),
+            ));
+        }
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: usize = 1 << 20;
+
+    #[test]
+    fn content_length_body() {
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b c \r\n\r\nhelloEXTRA",
+            LIMIT,
+            false,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.reason.as_str()), (200, "OK"));
+        assert_eq!(r.header("x-a"), Some("b c"));
+        assert_eq!(r.body, b"hello");
+    }
+
+    #[test]
+    fn chunked_body_with_extensions_and_trailers() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n";
+        let r = parse_response(raw, LIMIT, false).unwrap();
+        assert_eq!(r.body, b"Wikipedia");
+        assert!(is_complete(raw, LIMIT, false));
+    }
+
+    #[test]
+    fn read_to_close_and_no_body_statuses() {
+        let r = parse_response(b"HTTP/1.0 200 OK\r\n\r\nall of it", LIMIT, false).unwrap();
+        assert_eq!(r.body, b"all of it");
+        let r = parse_response(b"HTTP/1.1 304 Not Modified\r\n\r\n", LIMIT, false).unwrap();
+        assert!(r.body.is_empty());
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+            LIMIT,
+            true,
+        )
+        .unwrap();
+        assert!(r.body.is_empty());
+    }
+
+    #[test]
+    fn bare_lf_line_endings_are_tolerated() {
+        let r = parse_response(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", LIMIT, false).unwrap();
+        assert_eq!(r.body, b"ok");
+    }
+
+    #[test]
+    fn truncated_responses() {
+        let cases: [&[u8]; 6] = [
+            b"",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",
+        ];
+        for raw in cases {
+            assert!(
+                matches!(
+                    parse_response(raw, LIMIT, false),
+                    Err(ResponseError::Truncated(_))
+                ),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+            assert!(!is_complete(raw, LIMIT, false));
+        }
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let cases: [&[u8]; 8] = [
+            b"SSH-2.0-OpenSSH\r\n\r\n",
+            b"HTTP/2 200\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 abc OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ];
+        for raw in cases {
+            assert!(
+                matches!(
+                    parse_response(raw, LIMIT, false),
+                    Err(ResponseError::Malformed(_))
+                ),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // Wrong start is reported before the header block is complete.
+        assert!(parse_head(b"<html>").is_err());
+    }
+
+    #[test]
+    fn missing_crlf_after_chunk_data() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n";
+        assert!(matches!(
+            parse_response(raw, LIMIT, false),
+            Err(ResponseError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn huge_sizes_hit_the_cap_without_allocating() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx";
+        assert_eq!(
+            parse_response(raw, LIMIT, false),
+            Err(ResponseError::TooLarge { limit: LIMIT })
+        );
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\nx";
+        assert!(matches!(
+            parse_response(raw, LIMIT, false),
+            Err(ResponseError::Malformed(_))
+        ));
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\n";
+        assert_eq!(
+            parse_response(raw, LIMIT, false),
+            Err(ResponseError::TooLarge { limit: LIMIT })
+        );
+        let raw = b"HTTP/1.0 200 OK\r\n\r\n0123456789";
+        assert_eq!(
+            parse_response(raw, 4, false),
+            Err(ResponseError::TooLarge { limit: 4 })
+        );
+        let mut long_head = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        long_head.resize(MAX_HEAD_BYTES + 10, b'a');
+        assert!(matches!(
+            parse_head(&long_head),
+            Err(ResponseError::TooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,193 @@
+//! Words and JSON for what rotation sees and plans: `status`, `--dry-run`
+//! and the closing log line. Pure functions of the plan and snapshot.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::execute::Outcome;
+use super::gather::Gathered;
+use super::plan::{Plan, TorrentState};
+use super::snapshot::{Loaded, ManagedTorrent};
+use crate::size::human_size;
+use crate::torrent::InfoHash;
+
+/// The budget in one line.
+pub fn budget_line(plan: &Plan) -> String {
+    let b = &plan.budget;
+    format!(
+        "space: limit {}, {} used by managed torrents ({} still to download), {} free on disk (reserve {}); {} available for new torrents",
+        human_size(b.limit),
+        human_size(b.used),
+        human_size(b.still_to_download),
+        human_size(b.disk_free),
+        human_size(b.reserve),
+        human_size(b.available)
+    )
+}
+
+type ByHash<'a, T> = HashMap<InfoHash, &'a T>;
+
+/// The managed torrents and rtorrent's downloads, by info-hash.
+fn by_hash(gathered: &Gathered) -> (ByHash<'_, ManagedTorrent>, ByHash<'_, Loaded>) {
+    let snapshot = &gathered.snapshot;
+    (
+        snapshot.managed.iter().map(|m| (m.info_hash, m)).collect(),
+        snapshot.loaded.iter().map(|l| (l.info_hash, l)).collect(),
+    )
+}
+
+/// `lowspace status` as text: the budget, one line per managed torrent,
+/// then what is not managed or could not be read.
+pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
+    let mut out = String::new();
+    out.push_str(&budget_line(plan));
+    out.push('\n');
+    let (managed, loaded) = by_hash(gathered);
+    if plan.states.is_empty() {
+        out.push_str("no managed torrents\n");
+    } else {
+        out.push_str(&format!(
+            "{:<11} {:>7} {:>6}  {:<44} STATE\n",
+            "SIZE", "DONE", "RATIO", "NAME"
+        ));
+    }
+    for (hash, name, state) in &plan.states {
+        let size = managed.get(hash).map(|m| m.total_size).unwrap_or(0);
+        let (done, ratio) = match loaded.get(hash) {
+            Some(l) if l.size > 0 => (
+                format!("{:.1}%", l.completed as f64 * 100.0 / l.size as f64),
+                format!("{:.2}", l.ratio_milli as f64 / 1000.0),
+            ),
+            Some(_) => ("100.0%".into(), "-".into()),
+            None => ("-".into(), "-".into()),
+        };
+        out.push_str(&format!(
+            "{:<11} {:>7} {:>6}  {:<44} {}\n",
+            human_size(size),
+            done,
+            ratio,
+            name,
+            state
+        ));
+    }
+    for c in &gathered.snapshot.corrupt {
+        out.push_str(&format!("corrupt: {}: {}\n", c.file.display(), c.error));
+    }
+    let unmanaged_bytes: u64 = gathered.unmanaged.iter().map(|d| d.size_bytes).sum();
+    out.push_str(&format!(
+        "unmanaged: {} torrent(s) in rtorrent ({}), not counted and never touched\n",
+        gathered.unmanaged.len(),
+        human_size(unmanaged_bytes)
+    ));
+    out
+}
+
+fn state_json(state: &TorrentState) -> Value {
+    match state {
+        TorrentState::Waiting { needs, free } => {
+            json!({"state": "waiting", "needs": needs, "free": free})
+        }
+        TorrentState::TooBig => json!({"state": "too_big"}),
+        TorrentState::Loading => json!({"state": "loading"}),
+        TorrentState::Downloading { completed, size } => {
+            json!({"state": "downloading", "completed": completed, "size": size})
+        }
+        TorrentState::Seeding {
+            ratio_milli,
+            waiting_for,
+        } => {
+            json!({"state": "seeding", "ratio": *ratio_milli as f64 / 1000.0, "waiting_for": waiting_for})
+        }
+        TorrentState::Syncing => json!({"state": "syncing"}),
+        TorrentState::Synced { phase } => json!({"state": "synced", "phase": phase}),
+    }
+}
+
+/// `lowspace status --json`.
+pub fn status_json(gathered: &Gathered, plan: &Plan) -> Value {
+    let (managed, loaded) = by_hash(gathered);
+    let torrents: Vec<Value> = plan
+        .states
+        .iter()
+        .map(|(hash, name, state)| {
+            let mut v = state_json(state);
+            v["name"] = json!(name);
+            v["info_hash"] = json!(hash.to_hex());
+            v["size"] = json!(managed.get(hash).map(|m| m.total_size));
+            v["file"] = json!(managed.get(hash).map(|m| m.file.display().to_string()));
+            if let Some(l) = loaded.get(hash) {
+                v["completed"] = json!(l.completed);
+                v["ratio"] = json!(l.ratio_milli as f64 / 1000.0);
+            }
+            v["description"] = json!(state.to_string());
+            v
+        })
+        .collect();
+    let b = &plan.budget;
+    json!({
+        "budget": {
+            "limit": b.limit, "used": b.used, "still_to_download": b.still_to_download,
+            "disk_free": b.disk_free, "disk_total": gathered.disk.total, "reserve": b.reserve,
+            "available": b.available,
+        },
+        "torrents": torrents,
+        "corrupt": gathered.snapshot.corrupt.iter().map(|c| json!({"file": c.file.display().to_string(), "error": c.error})).collect::<Vec<_>>(),
+        "unmanaged": {
+            "count": gathered.unmanaged.len(),
+            "bytes": gathered.unmanaged.iter().map(|d| d.size_bytes).sum::<u64>(),
+        },
+    })
+}
+
+/// `lowspace rotate --dry-run`: every step the run would take, and why.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    out.push_str(&budget_line(plan));
+    out.push('\n');
+    let mut any = false;
+    for step in &plan.remove {
+        any = true;
+        out.push_str(&format!(
+            "would finish removing {} ({})\n",
+            step.entry.name, step.entry.phase
+        ));
+    }
+    for step in &plan.sync {
+        any = true;
+        out.push_str(&format!(
+            "would sync {} ({}, {} files), verify it, then delete it locally\n",
+            step.name,
+            human_size(step.size),
+            step.files.len()
+        ));
+    }
+    for step in &plan.load {
+        any = true;
+        out.push_str(&format!(
+            "would load {} ({})\n",
+            step.name,
+            human_size(step.size)
+        ));
+    }
+    if !any {
+        out.push_str("nothing to do\n");
+    }
+    for reason in &plan.reasons {
+        out.push_str(&format!("  because {reason}\n"));
+    }
+    out
+}
+
+/// The closing log line of a run.
+pub fn outcome_line(outcome: &Outcome, round_trips: u64) -> String {
+    format!(
+        "rotate: synced {}, removed {}, loaded {}, freed {}, {} failure(s), {} rtorrent round trips",
+        outcome.synced.len(),
+        outcome.removed.len(),
+        outcome.loaded.len(),
+        human_size(outcome.bytes_freed),
+        outcome.failures.len(),
+        round_trips
+    )
+}

@@ -1,0 +1,145 @@
+//! One `lowspace rotate` run from start to end: lock, journal, snapshot,
+//! plan, execute. Also the read-only view `status` shows.
+
+use std::path::{Path, PathBuf};
+
+use super::execute::{Executor, Outcome};
+use super::gather::{self, Gathered};
+use super::journal::Journal;
+use super::lock;
+use super::plan::{plan, Plan, Policy};
+use crate::config::{Config, RotateSettings};
+use crate::rtorrent::Client;
+use crate::sync::Syncer;
+
+/// Why a run could not go on, and whether the user must change something.
+#[derive(Debug)]
+pub enum RotateError {
+    /// The configuration lacks something rotation needs (exit 2).
+    Config(String),
+    /// rtorrent, the disk or the remote failed (exit 1).
+    Failed(String),
+}
+
+impl std::fmt::Display for RotateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RotateError::Config(m) | RotateError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The rotation settings and rtorrent connection a config must have.
+pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateError> {
+    let rotate = config.rotate.as_ref().ok_or_else(|| {
+        RotateError::Config(format!(
+            "{} has no [rotate] section (managed_torrents_directory, space_limit, ...)",
+            config.path.display()
+        ))
+    })?;
+    let url = config.rtorrent.socket_url.as_deref().ok_or_else(|| {
+        RotateError::Config(format!(
+            "{} does not say how to reach rtorrent: set socket_url (e.g. scgi:///home/pi/.rtorrent.sock)",
+            config.path.display()
+        ))
+    })?;
+    let client = Client::new(url).map_err(|e| RotateError::Config(e.to_string()))?;
+    Ok((rotate, client))
+}
+
+/// Where the journal and the lock live.
+pub fn state_directory(settings: &RotateSettings) -> PathBuf {
+    settings
+        .state_directory
+        .clone()
+        .unwrap_or_else(|| settings.managed_torrents_directory.join(".lowspace"))
+}
+
+pub fn journal_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("journal.json")
+}
+
+/// What a run saw, decided and did.
+pub struct RunReport {
+    pub gathered: Gathered,
+    pub plan: Plan,
+    /// None for a dry run.
+    pub outcome: Option<Outcome>,
+    pub round_trips: u64,
+}
+
+/// Gathers and plans without changing anything (status, --dry-run).
+pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
+    let (settings, client) = settings(config)?;
+    let journal = Journal::load(&journal_path(&state_directory(settings)))
+        .map_err(|e| RotateError::Failed(e.to_string()))?;
+    let gathered = gather::gather(&settings.managed_torrents_directory, &client)
+        .map_err(RotateError::Failed)?;
+    let plan = plan(
+        &gathered.snapshot,
+        &Policy::from_settings(settings),
+        &journal,
+    );
+    Ok((gathered, plan, client))
+}
+
+/// One rotation. Returns None when another run holds the lock.
+pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, RotateError> {
+    let (settings, client) = settings(config)?;
+    let state_dir = state_directory(settings);
+    std::fs::create_dir_all(&state_dir).map_err(|e| {
+        RotateError::Failed(format!(
+            "cannot create state directory {}: {e}",
+            state_dir.display()
+        ))
+    })?;
+    let lock_path = state_dir.join("rotate.lock");
+    let Some(_lock) = lock::try_lock(&lock_path)
+        .map_err(|e| RotateError::Failed(format!("cannot lock {}: {e}", lock_path.display())))?
+    else {
+        log::info!(
+            "another rotate run holds {}; leaving it to finish",
+            lock_path.display()
+        );
+        return Ok(None);
+    };
+
+    let journal_file = journal_path(&state_dir);
+    let journal = Journal::load(&journal_file).map_err(|e| RotateError::Failed(e.to_string()))?;
+    let gathered = gather::gather(&settings.managed_torrents_directory, &client)
+        .map_err(RotateError::Failed)?;
+    let plan = plan(
+        &gathered.snapshot,
+        &Policy::from_settings(settings),
+        &journal,
+    );
+    for reason in &plan.reasons {
+        log::info!("{reason}");
+    }
+    if dry_run {
+        return Ok(Some(RunReport {
+            gathered,
+            plan,
+            outcome: None,
+            round_trips: client.round_trips(),
+        }));
+    }
+
+    let remote = config.remote.as_ref().map(|r| Syncer::new(r, &config.sync));
+    let mut executor = Executor {
+        client: &client,
+        remote: remote.as_ref().map(|r| r as &dyn crate::sync::Remote),
+        journal,
+        journal_path: journal_file,
+        download_dir: gathered.download_dir.clone(),
+        done_directory: settings.done_directory.clone(),
+        now: gathered.snapshot.now,
+    };
+    let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
+    Ok(Some(RunReport {
+        gathered,
+        plan,
+        outcome: Some(outcome),
+        round_trips: client.round_trips(),
+    }))
+}

@@ -1,0 +1,424 @@
+//! The typed rtorrent client. Reading state is batched: one `d.multicall2`
+//! for every download, one `f.multicall` per download's files, and
+//! `system.multicall` for many writes, because the original driver's one
+//! round trip per torrent per field made runs slow on a busy Pi. Every
+//! round trip is counted ([`Client::round_trips`]) so reports can show it.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::download::{
+    download_from_row, file_from_row, Download, FilePriority, TorrentFile, DOWNLOAD_FIELDS,
+    FILE_FIELDS,
+};
+use super::error::RpcError;
+use super::scgi::{self, ExchangeError};
+use super::url::{parse_socket_url, Transport};
+use super::xmlrpc::{self, Value};
+use crate::http::{HttpClient, Request};
+
+/// One call inside a `system.multicall`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub method: String,
+    pub params: Vec<Value>,
+}
+
+impl Call {
+    pub fn new(method: &str, params: Vec<Value>) -> Call {
+        Call {
+            method: method.to_string(),
+            params,
+        }
+    }
+}
+
+/// Limits for every round trip.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    /// rtorrent answers in the main loop; hashing a big torrent can stall it.
+    pub read_timeout: Duration,
+    /// Largest reply accepted; 10,000 downloads' state is about 10 MB.
+    pub max_reply: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            max_reply: 64 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct Client {
+    transport: Transport,
+    options: ClientOptions,
+    http: Option<HttpClient>,
+    round_trips: AtomicU64,
+}
+
+impl Client {
+    /// A client for `socket_url` (see [`parse_socket_url`]); nothing is
+    /// connected until the first call.
+    pub fn new(socket_url: &str) -> Result<Client, RpcError> {
+        let transport = parse_socket_url(socket_url).map_err(RpcError::SocketUrl)?;
+        Ok(Client::with_options(transport, ClientOptions::default()))
+    }
+
+    pub fn with_options(transport: Transport, options: ClientOptions) -> Client {
+        let http = match &transport {
+            Transport::Http(_) => {
+                let mut http = HttpClient::default();
+                http.connect_timeout = options.connect_timeout;
+                http.read_timeout = options.read_timeout;
+                http.max_body = options.max_reply;
+                Some(http)
+            }
+            _ => None,
+        };
+        Client {
+            transport,
+            options,
+            http,
+            round_trips: AtomicU64::new(0),
+        }
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// How many requests went to rtorrent since this client was made.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// One XML-RPC call; a fault becomes [`RpcError::Fault`] naming `method`.
+    pub fn call(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+        let body = xmlrpc::method_call(method, params);
+        let started = std::time::Instant::now();
+        let reply = self.exchange(body.as_bytes())?;
+        log::trace!(
+            "{method}: {} bytes out, {} bytes back in {:?}",
+            body.len(),
+            reply.len(),
+            started.elapsed()
+        );
+        match xmlrpc::decode_response(&reply) {
+            Ok(xmlrpc::Response::Value(v)) => Ok(v),
+            Ok(xmlrpc::Response::Fault { code, message }) => Err(RpcError::Fault {
+                method: method.to_string(),
+                code,
+                message,
+            }),
+            Err(source) => Err(RpcError::Decode {
+                method: method.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Many calls in one round trip. The outer error is for the round trip;
+    /// each inner result is that call's own value or fault.
+    pub fn multicall(&self, calls: &[Call]) -> Result<Vec<Result<Value, RpcError>>, RpcError> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = calls
+            .iter()
+            .map(|c| {
+                Value::Struct(vec![
+                    ("methodName".into(), Value::str(c.method.clone())),
+                    ("params".into(), Value::Array(c.params.clone())),
+                ])
+            })
+            .collect();
+        let reply = self.call("system.multicall", &[Value::Array(list)])?;
+        let shape = |reason: String| RpcError::Shape {
+            method: "system.multicall".into(),
+            reason,
+        };
+        let items = reply
+            .as_array()
+            .ok_or_else(|| shape(format!("a {}, not an array", reply.type_name())))?;
+        if items.len() != calls.len() {
+            return Err(shape(format!(
+                "{} results for {} calls",
+                items.len(),
+                calls.len()
+            )));
+        }
+        Ok(items
+            .iter()
+            .zip(calls)
+            .map(|(item, call)| match item {
+                Value::Array(one) if one.len() == 1 => Ok(one[0].clone()),
+                Value::Struct(_) => Err(RpcError::Fault {
+                    method: call.method.clone(),
+                    code: item
+                        .member("faultCode")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
+                    message: item
+                        .member("faultString")
+                        .and_then(Value::as_str)
+                        .unwrap_or("fault without a message")
+                        .to_string(),
+                }),
+                other => Err(RpcError::Shape {
+                    method: call.method.clone(),
+                    reason: format!("multicall result is a {}", other.type_name()),
+                }),
+            })
+            .collect())
+    }
+
+    /// Every download in the `main` view, in one round trip.
+    pub fn downloads(&self) -> Result<Vec<Download>, RpcError> {
+        let mut params = vec![Value::str(""), Value::str("main")];
+        params.extend(DOWNLOAD_FIELDS.iter().map(|f| Value::str(*f)));
+        let reply = self.call("d.multicall2", &params)?;
+        rows(&reply, "d.multicall2")?
+            .iter()
+            .map(|row| {
+                download_from_row(row).map_err(|reason| RpcError::Shape {
+                    method: "d.multicall2".into(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The files of one download, in torrent order, in one round trip.
+    pub fn files(&self, hash: &str) -> Result<Vec<TorrentFile>, RpcError> {
+        let mut params = vec![Value::str(hash), Value::str("")];
+        params.extend(FILE_FIELDS.iter().map(|f| Value::str(*f)));
+        let reply = self.call("f.multicall", &params)?;
+        rows(&reply, "f.multicall")?
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                file_from_row(i, row).map_err(|reason| RpcError::Shape {
+                    method: "f.multicall".into(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Loads a .torrent (path or URL as rtorrent sees it) and starts it;
+    /// `commands` run on the new download (e.g. `d.custom1.set=lowspace`).
+    pub fn load_start(&self, torrent: &str, commands: &[&str]) -> Result<(), RpcError> {
+        self.load("load.start", Value::str(torrent), commands)
+    }
+
+    /// Loads a .torrent without starting it.
+    pub fn load_normal(&self, torrent: &str, commands: &[&str]) -> Result<(), RpcError> {
+        self.load("load.normal", Value::str(torrent), commands)
+    }
+
+    /// Loads .torrent bytes sent over the connection (rtorrent may not see
+    /// our files: another host, another user) and starts it.
+    pub fn load_raw_start(&self, torrent: &[u8], commands: &[&str]) -> Result<(), RpcError> {
+        self.load("load.raw_start", Value::Base64(torrent.to_vec()), commands)
+    }
+
+    /// Loads .torrent bytes without starting it.
+    pub fn load_raw(&self, torrent: &[u8], commands: &[&str]) -> Result<(), RpcError> {
+        self.load("load.raw", Value::Base64(torrent.to_vec()), commands)
+    }
+
+    fn load(&self, method: &str, torrent: Value, commands: &[&str]) -> Result<(), RpcError> {
+        // The first argument is the target; load.* wants it empty.
+        let mut params = vec![Value::str(""), torrent];
+        params.extend(commands.iter().map(|c| Value::str(*c)));
+        expect_zero(method, self.call(method, &params)?)
+    }
+
+    pub fn start(&self, hash: &str) -> Result<(), RpcError> {
+        expect_zero("d.start", self.call("d.start", &[Value::str(hash)])?)
+    }
+
+    pub fn stop(&self, hash: &str) -> Result<(), RpcError> {
+        expect_zero("d.stop", self.call("d.stop", &[Value::str(hash)])?)
+    }
+
+    /// Removes the download from rtorrent; its data stays on disk.
+    pub fn erase(&self, hash: &str) -> Result<(), RpcError> {
+        expect_zero("d.erase", self.call("d.erase", &[Value::str(hash)])?)
+    }
+
+    /// Sets file priorities and applies them, in one round trip.
+    pub fn set_file_priorities(
+        &self,
+        hash: &str,
+        priorities: &[(usize, FilePriority)],
+    ) -> Result<(), RpcError> {
+        let mut calls: Vec<Call> = priorities
+            .iter()
+            .map(|(index, priority)| {
+                Call::new(
+                    "f.priority.set",
+                    vec![
+                        Value::str(format!("{hash}:f{index}")),
+                        Value::Int(*priority as i64),
+                    ],
+                )
+            })
+            .collect();
+        calls.push(Call::new("d.update_priorities", vec![Value::str(hash)]));
+        for result in self.multicall(&calls)? {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Sets `d.custom1` (the label) of many downloads in one round trip.
+    pub fn set_labels(&self, labels: &[(&str, &str)]) -> Result<(), RpcError> {
+        let calls: Vec<Call> = labels
+            .iter()
+            .map(|(hash, label)| {
+                Call::new("d.custom1.set", vec![Value::str(*hash), Value::str(*label)])
+            })
+            .collect();
+        for result in self.multicall(&calls)? {
+            result?;
+        }
+        Ok(())
+    }
+
+    pub fn set_label(&self, hash: &str, label: &str) -> Result<(), RpcError> {
+        self.call("d.custom1.set", &[Value::str(hash), Value::str(label)])
+            .map(drop)
+    }
+
+    pub fn client_version(&self) -> Result<String, RpcError> {
+        match self.call("system.client_version", &[])? {
+            Value::String(s) => Ok(s),
+            other => Err(RpcError::Shape {
+                method: "system.client_version".into(),
+                reason: format!("a {}, not a string", other.type_name()),
+            }),
+        }
+    }
+
+    /// Sends one request body and returns the reply body.
+    fn exchange(&self, body: &[u8]) -> Result<Vec<u8>, RpcError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let target = self.transport.to_string();
+        let result = match &self.transport {
+            Transport::Unix(path) => {
+                let mut stream = UnixStream::connect(path).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        RpcError::SocketMissing { path: path.clone() }
+                    } else {
+                        self.io_error(&target, e)
+                    }
+                })?;
+                self.set_timeouts(&target, |t| stream.set_read_timeout(t))?;
+                self.set_timeouts(&target, |t| stream.set_write_timeout(t))?;
+                scgi::exchange(&mut stream, body, self.options.max_reply)
+            }
+            Transport::Tcp { host, port } => {
+                let mut stream = self.connect_tcp(&target, host, *port)?;
+                self.set_timeouts(&target, |t| stream.set_read_timeout(t))?;
+                self.set_timeouts(&target, |t| stream.set_write_timeout(t))?;
+                scgi::exchange(&mut stream, body, self.options.max_reply)
+            }
+            Transport::Http(url) => return self.exchange_http(url, body),
+        };
+        result.map_err(|e| match e {
+            ExchangeError::Io(e) => self.io_error(&target, e),
+            ExchangeError::TooLarge => RpcError::TooLarge {
+                target,
+                limit: self.options.max_reply,
+            },
+            ExchangeError::Reply(reply) => RpcError::Framing {
+                target,
+                reason: reply.to_string(),
+            },
+        })
+    }
+
+    fn exchange_http(&self, url: &crate::http::Url, body: &[u8]) -> Result<Vec<u8>, RpcError> {
+        let Some(http) = &self.http else {
+            return Err(RpcError::Shape {
+                method: "HTTP transport".into(),
+                reason: "no HTTP client configured".into(),
+            });
+        };
+        let request = Request::post(url.clone(), "text/xml", body.to_vec());
+        let response = http.send(request).map_err(RpcError::Http)?;
+        if response.status != 200 {
+            return Err(RpcError::HttpStatus {
+                url: url.to_string(),
+                status: response.status,
+                reason: response.reason,
+            });
+        }
+        Ok(response.body)
+    }
+
+    fn connect_tcp(&self, target: &str, host: &str, port: u16) -> Result<TcpStream, RpcError> {
+        let addrs = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| self.io_error(target, e))?;
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, self.options.connect_timeout) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(self.io_error(
+            target,
+            last.unwrap_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address")
+            }),
+        ))
+    }
+
+    fn set_timeouts(
+        &self,
+        target: &str,
+        set: impl FnOnce(Option<Duration>) -> std::io::Result<()>,
+    ) -> Result<(), RpcError> {
+        set(Some(self.options.read_timeout)).map_err(|e| self.io_error(target, e))
+    }
+
+    fn io_error(&self, target: &str, e: std::io::Error) -> RpcError {
+        let target = target.to_string();
+        match e.kind() {
+            std::io::ErrorKind::PermissionDenied => RpcError::PermissionDenied { target },
+            std::io::ErrorKind::ConnectionRefused => RpcError::ConnectionRefused { target },
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => RpcError::Timeout {
+                target,
+                seconds: self.options.read_timeout.as_secs(),
+            },
+            _ => RpcError::Io { target, source: e },
+        }
+    }
+}
+
+fn rows<'v>(reply: &'v Value, method: &str) -> Result<&'v [Value], RpcError> {
+    reply.as_array().ok_or_else(|| RpcError::Shape {
+        method: method.into(),
+        reason: format!("a {}, not an array of rows", reply.type_name()),
+    })
+}
+
+/// rtorrent's commands that act answer 0 on success.
+fn expect_zero(method: &str, value: Value) -> Result<(), RpcError> {
+    match value.as_i64() {
+        Some(0) => Ok(()),
+        _ => Err(RpcError::Shape {
+            method: method.into(),
+            reason: format!("expected 0, got {value:?}"),
+        }),
+    }
+}

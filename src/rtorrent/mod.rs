@@ -1,0 +1,22 @@
+//! rtorrent over XML-RPC.
+//!
+//! - [`url`]: `socket_url` → [`Transport`] (Unix socket, TCP, HTTP(S)).
+//! - [`scgi`]: SCGI framing, pure, plus the read/write exchange.
+//! - [`xmlrpc`]: values, encoder, streaming decoder.
+//! - [`download`]: what lowspace reads about downloads and files.
+//! - [`client`]: the typed [`Client`], which batches reads into
+//!   `d.multicall2`/`f.multicall` and writes into `system.multicall`, and
+//!   counts its round trips.
+//! - [`error`]: [`RpcError`], worded for the user.
+
+pub mod client;
+pub mod download;
+pub mod error;
+pub mod scgi;
+pub mod url;
+pub mod xmlrpc;
+
+pub use client::{Call, Client, ClientOptions};
+pub use download::{Download, FilePriority, TorrentFile};
+pub use error::RpcError;
+pub use url::{parse_socket_url, Transport};

@@ -1,0 +1,387 @@
+//! Building single-file BitTorrent v1 metainfo (BEP 3) with bendy's encoder.
+//!
+//! Why a hand-ordered encoder instead of a generic map: bencode dictionaries
+//! must have their keys in byte order, and the info-hash is the SHA-1 of the
+//! exact bytes of the info dictionary, so the same file and options must give
+//! the same bytes on every machine. `SortedDictEncoder` checks the order we
+//! emit, so a mistake here is an error, not a silently different hash.
+//!
+//! Only the fields that define the content go into the info dictionary
+//! (`length`, `name`, `piece length`, `pieces`, `private`), encoded the way
+//! mktorrent and libtorrent encode them, so their info-hash for the same file
+//! and piece length matches ours. Trackers, web seeds, the comment and "created
+//! by" live outside it: they can change without changing the info-hash.
+
+use std::fmt;
+
+use bendy::encoding::{Encoder, Error as BencodeError, SingleItemEncoder};
+use sha1::{Digest, Sha1};
+
+/// Length of one SHA-1 piece hash.
+pub const PIECE_HASH_LEN: usize = 20;
+
+/// "created by" written into every torrent: no version number, so the bytes
+/// of a torrent do not change when lowspace is upgraded.
+pub const CREATED_BY: &str = "lowspace";
+
+/// The info dictionary of a single-file v1 torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingleFileInfo {
+    /// The file name (last path component), UTF-8.
+    pub name: String,
+    /// File size in bytes; more than zero (libtorrent refuses empty torrents).
+    pub length: u64,
+    /// Piece length in bytes.
+    pub piece_length: u64,
+    /// Concatenated SHA-1 hashes of the pieces, 20 bytes each.
+    pub pieces: Vec<u8>,
+    /// BEP 27 private flag: peers only from the trackers.
+    pub private: bool,
+}
+
+/// What goes around the info dictionary; none of it changes the info-hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// Announce URLs; the first is `announce`, all of them form
+    /// `announce-list` (one tier each, tried in the given order) when there
+    /// are several.
+    pub trackers: Vec<String>,
+    /// BEP 19 web seed URLs (`url-list`).
+    pub web_seeds: Vec<String>,
+    pub comment: Option<String>,
+    pub created_by: Option<String>,
+    /// Seconds since the Unix epoch; absent unless asked for, so torrents
+    /// are byte-for-byte reproducible.
+    pub creation_date: Option<i64>,
+}
+
+/// The torrent could not be built from what was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateError(String);
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CreateError {}
+
+impl From<BencodeError> for CreateError {
+    fn from(e: BencodeError) -> CreateError {
+        CreateError(format!("bencode encoding failed: {e}"))
+    }
+}
+
+/// Number of pieces a file of `length` bytes has.
+pub fn piece_count(length: u64, piece_length: u64) -> u64 {
+    if piece_length == 0 {
+        return 0;
+    }
+    length.div_ceil(piece_length)
+}
+
+impl SingleFileInfo {
+    /// Checks what a client would refuse: an empty file, a zero piece length,
+    /// a wrong number of piece hashes, a name that is a path.
+    pub fn validate(&self) -> Result<(), CreateError> {
+        if self.length == 0 {
+            return Err(CreateError(format!(
+                "\"{}\" is empty; a v1 torrent of 0 bytes is refused by clients",
+                self.name
+            )));
+        }
+        if self.piece_length == 0 {
+            return Err(CreateError("piece length must be more than 0".into()));
+        }
+        if self.name.is_empty() || self.name.contains('/') || self.name == "." || self.name == ".."
+        {
+            return Err(CreateError(format!(
+                "\"{}\" is not a plain file name",
+                self.name
+            )));
+        }
+        let want = piece_count(self.length, self.piece_length) as usize * PIECE_HASH_LEN;
+        if self.pieces.len() != want {
+            return Err(CreateError(format!(
+                "\"{}\" needs {} bytes of piece hashes, got {}",
+                self.name,
+                want,
+                self.pieces.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The bencoded info dictionary: the bytes the info-hash is taken over.
+    pub fn encode(&self) -> Result<Vec<u8>, CreateError> {
+        self.validate()?;
+        let mut encoder = Encoder::new();
+        encoder.emit_with(|e| self.emit(e))?;
+        Ok(encoder.get_output()?)
+    }
+
+    /// SHA-1 of the encoded info dictionary.
+    pub fn info_hash(&self) -> Result<[u8; 20], CreateError> {
+        Ok(Sha1::digest(self.encode()?).into())
+    }
+
+    fn emit(&self, e: SingleItemEncoder) -> Result<(), BencodeError> {
+        // Keys in byte order: "piece length" sorts before "pieces" (' ' < 's').
+        e.emit_dict(|mut d| {
+            d.emit_pair(b"length", self.length)?;
+            d.emit_pair_with(b"name", |e| e.emit_str(&self.name))?;
+            d.emit_pair(b"piece length", self.piece_length)?;
+            d.emit_pair_with(b"pieces", |e| e.emit_bytes(&self.pieces))?;
+            if self.private {
+                d.emit_pair(b"private", 1u8)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The whole .torrent file: metadata around the info dictionary.
+pub fn encode_metainfo(info: &SingleFileInfo, meta: &Metadata) -> Result<Vec<u8>, CreateError> {
+    info.validate()?;
+    let mut encoder = Encoder::new();
+    encoder.emit_dict(|mut d| {
+        if let Some(first) = meta.trackers.first() {
+            d.emit_pair_with(b"announce", |e| e.emit_str(first))?;
+        }
+        if meta.trackers.len() > 1 {
+            d.emit_pair_with(b"announce-list", |e| {
+                e.emit_list(|tiers| {
+                    for tracker in &meta.trackers {
+                        tiers.emit_list(|tier| tier.emit_str(tracker))?;
+                    }
+                    Ok(())
+                })
+            })?;
+        }
+        if let Some(comment) = &meta.comment {
+            d.emit_pair_with(b"comment", |e| e.emit_str(comment))?;
+        }
+        if let Some(created_by) = &meta.created_by {
+            d.emit_pair_with(b"created by", |e| e.emit_str(created_by))?;
+        }
+        if let Some(date) = meta.creation_date {
+            d.emit_pair(b"creation date", date)?;
+        }
+        d.emit_pair_with(b"info", |e| info.emit(e))?;
+        if !meta.web_seeds.is_empty() {
+            d.emit_pair_with(b"url-list", |e| {
+                e.emit_list(|list| {
+                    for url in &meta.web_seeds {
+                        list.emit_str(url)?;
+                    }
+                    Ok(())
+                })
+            })?;
+        }
+        Ok(())
+    })?;
+    Ok(encoder.get_output()?)
+}
+
+/// Takes the piece hashes back out of a .torrent this module wrote earlier,
+/// so that a change of trackers, web seed or comment rewrites the torrent
+/// without reading the data again.
+///
+/// Not a general parser: `expected` (everything but the pieces) tells the
+/// exact bytes the info dictionary must have around its pieces, and the
+/// result is accepted only when the rebuilt info dictionary has
+/// `expected_hash` as its SHA-1. Anything else (a torrent edited by hand,
+/// from another tool, truncated) gives `None` and the caller hashes the file.
+pub fn recover_pieces(
+    torrent: &[u8],
+    expected: &SingleFileInfo,
+    expected_hash: &[u8; 20],
+) -> Option<Vec<u8>> {
+    let pieces_len = piece_count(expected.length, expected.piece_length)
+        .checked_mul(PIECE_HASH_LEN as u64)
+        .and_then(|n| usize::try_from(n).ok())?;
+    if pieces_len > torrent.len() {
+        return None;
+    }
+    let template = SingleFileInfo {
+        pieces: vec![0; pieces_len],
+        ..expected.clone()
+    }
+    .encode()
+    .ok()?;
+    let suffix_len: usize = if expected.private {
+        b"7:privatei1ee".len()
+    } else {
+        b"e".len()
+    };
+    let prefix_len = template.len().checked_sub(pieces_len + suffix_len)?;
+    let prefix = template.get(..prefix_len)?;
+    let suffix = template.get(prefix_len + pieces_len..)?;
+    let start = torrent
+        .windows(prefix.len())
+        .position(|window| window == prefix)?
+        + prefix.len();
+    let pieces = torrent.get(start..start.checked_add(pieces_len)?)?;
+    let after = torrent.get(start + pieces_len..start + pieces_len + suffix.len())?;
+    if after != suffix {
+        return None;
+    }
+    let rebuilt = SingleFileInfo {
+        pieces: pieces.to_vec(),
+        ..expected.clone()
+    };
+    match rebuilt.info_hash() {
+        Ok(hash) if &hash == expected_hash => Some(rebuilt.pieces),
+        _ => None,
+    }
+}
+
+/// Lower-case hex, the form info-hashes are written in listings and logs.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(private: bool) -> SingleFileInfo {
+        SingleFileInfo {
+            name: "a b.bin".into(),
+            length: 40_000,
+            piece_length: 16_384,
+            pieces: (0..60u8).collect(),
+            private,
+        }
+    }
+
+    #[test]
+    fn info_dict_bytes_are_canonical() {
+        let mut want = b"d6:lengthi40000e4:name7:a b.bin12:piece lengthi16384e6:pieces60:".to_vec();
+        want.extend(0..60u8);
+        want.extend_from_slice(b"7:privatei1ee");
+        assert_eq!(sample(true).encode().unwrap(), want);
+        let public = sample(false).encode().unwrap();
+        assert!(public.ends_with(&[59, b'e']) && !public.windows(7).any(|w| w == b"private"));
+    }
+
+    #[test]
+    fn metainfo_keys_are_sorted_and_info_is_embedded() {
+        let info = sample(false);
+        let meta = Metadata {
+            trackers: vec!["http://t1/a".into(), "udp://t2:80".into()],
+            web_seeds: vec!["http://w/a%20b.bin".into()],
+            comment: Some("hi".into()),
+            created_by: Some(CREATED_BY.into()),
+            creation_date: Some(1_700_000_000),
+        };
+        let bytes = encode_metainfo(&info, &meta).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let keys = [
+            "8:announce11:",
+            "13:announce-listll11:http://t1/ael11:udp://t2:80ee",
+            "7:comment2:hi",
+            "10:created by8:lowspace",
+            "13:creation datei1700000000e",
+            "4:infod",
+            "8:url-listl18:http://w/a%20b.bine",
+        ];
+        let mut last = 0;
+        for key in keys {
+            let at = text
+                .find(key)
+                .unwrap_or_else(|| panic!("{key} missing in {text}"));
+            assert!(at >= last, "{key} out of order in {text}");
+            last = at;
+        }
+        let info_bytes = info.encode().unwrap();
+        assert!(bytes.windows(info_bytes.len()).any(|w| w == info_bytes));
+    }
+
+    #[test]
+    fn single_tracker_has_no_announce_list_and_nothing_optional() {
+        let bytes = encode_metainfo(
+            &sample(false),
+            &Metadata {
+                trackers: vec!["http://t/a".into()],
+                ..Metadata::default()
+            },
+        )
+        .unwrap();
+        assert!(bytes.starts_with(b"d8:announce10:http://t/a4:infod"));
+        assert!(bytes.ends_with(b"ee"));
+    }
+
+    #[test]
+    fn invalid_infos_are_errors() {
+        let mut empty = sample(false);
+        empty.length = 0;
+        empty.pieces.clear();
+        assert!(empty.encode().unwrap_err().to_string().contains("empty"));
+        let mut short = sample(false);
+        short.pieces.truncate(40);
+        assert!(short.encode().unwrap_err().to_string().contains("60 bytes"));
+        let mut path = sample(false);
+        path.name = "a/b".into();
+        assert!(path
+            .encode()
+            .unwrap_err()
+            .to_string()
+            .contains("plain file name"));
+        let mut zero = sample(false);
+        zero.piece_length = 0;
+        assert!(zero.encode().is_err());
+    }
+
+    #[test]
+    fn pieces_come_back_only_from_a_matching_torrent() {
+        for private in [false, true] {
+            let info = sample(private);
+            let hash = info.info_hash().unwrap();
+            let torrent = encode_metainfo(
+                &info,
+                &Metadata {
+                    trackers: vec!["http://t/a".into()],
+                    comment: Some("c".into()),
+                    ..Metadata::default()
+                },
+            )
+            .unwrap();
+            let without = SingleFileInfo {
+                pieces: Vec::new(),
+                ..info.clone()
+            };
+            assert_eq!(
+                recover_pieces(&torrent, &without, &hash),
+                Some(info.pieces.clone())
+            );
+            // Wrong expected hash, a flipped piece byte, a truncated file.
+            assert_eq!(recover_pieces(&torrent, &without, &[0; 20]), None);
+            let mut flipped = torrent.clone();
+            let at = flipped.len() - 20;
+            flipped[at] ^= 1;
+            assert_eq!(recover_pieces(&flipped, &without, &hash), None);
+            assert_eq!(
+                recover_pieces(&torrent[..torrent.len() / 2], &without, &hash),
+                None
+            );
+            assert_eq!(recover_pieces(b"", &without, &hash), None);
+        }
+    }
+
+    #[test]
+    fn hex_and_piece_counts() {
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+        assert_eq!(piece_count(32_768, 16_384), 2);
+        assert_eq!(piece_count(32_769, 16_384), 3);
+        assert_eq!(piece_count(1, 16_384), 1);
+        assert_eq!(piece_count(5, 0), 0);
+    }
+}

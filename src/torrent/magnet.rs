@@ -1,0 +1,227 @@
+//! Magnet links (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>
+//! &ws=<web seed>`. Built from a torrent for `lowspace magnet`, and parsed
+//! for the metadata peer, which starts from a magnet to fetch the info
+//! dictionary.
+
+use std::fmt;
+
+use super::error::MagnetError;
+use super::info_hash::InfoHash;
+use super::metainfo::Metainfo;
+
+/// What a magnet link says: enough to find peers and fetch the metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MagnetLink {
+    pub info_hash: InfoHash,
+    /// `dn`: the name to show until the metadata arrives.
+    pub display_name: Option<String>,
+    /// `tr`: every tracker, each once, in the order given.
+    pub trackers: Vec<String>,
+    /// `ws`: BEP 19 web seeds, each once, in the order given.
+    pub web_seeds: Vec<String>,
+}
+
+impl MagnetLink {
+    /// A magnet with only an info-hash.
+    pub fn new(info_hash: InfoHash) -> MagnetLink {
+        MagnetLink {
+            info_hash,
+            display_name: None,
+            trackers: Vec::new(),
+            web_seeds: Vec::new(),
+        }
+    }
+
+    /// The magnet for a torrent: its name, every tracker of every tier
+    /// (tier order kept, repeats dropped) and its web seeds.
+    pub fn for_torrent(torrent: &Metainfo) -> MagnetLink {
+        let mut magnet = MagnetLink::new(torrent.info_hash());
+        magnet.display_name = Some(torrent.name().to_owned());
+        for tracker in torrent.trackers() {
+            magnet.add_tracker(tracker);
+        }
+        for seed in torrent.web_seeds() {
+            magnet.add_web_seed(seed);
+        }
+        magnet
+    }
+
+    /// Adds a tracker unless it is already there or empty.
+    pub fn add_tracker(&mut self, url: &str) {
+        push_unique(&mut self.trackers, url);
+    }
+
+    /// Adds a web seed unless it is already there or empty.
+    pub fn add_web_seed(&mut self, url: &str) {
+        push_unique(&mut self.web_seeds, url);
+    }
+
+    /// The `magnet:?` link, every value percent-encoded.
+    pub fn to_uri(&self) -> String {
+        let mut uri = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
+        if let Some(name) = &self.display_name {
+            uri.push_str("&dn=");
+            percent_encode_into(&mut uri, name);
+        }
+        for tracker in &self.trackers {
+            uri.push_str("&tr=");
+            percent_encode_into(&mut uri, tracker);
+        }
+        for seed in &self.web_seeds {
+            uri.push_str("&ws=");
+            percent_encode_into(&mut uri, seed);
+        }
+        uri
+    }
+
+    /// Reads a magnet link. The info-hash may be 40 hex or 32 base32
+    /// characters; `tr.1=`-style numbered keys count as `tr=`; parameters
+    /// lowspace does not use are ignored.
+    pub fn parse(text: &str) -> Result<MagnetLink, MagnetError> {
+        let text = text.trim();
+        let query = match text.get(..8) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("magnet:?") => text.get(8..).unwrap_or(""),
+            _ => return Err(MagnetError::NotMagnet),
+        };
+        let query = query.split('#').next().unwrap_or("");
+        let mut info_hash = None;
+        let mut saw_v2 = false;
+        let mut display_name = None;
+        let (mut trackers, mut web_seeds) = (Vec::new(), Vec::new());
+        for parameter in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, raw_value) = parameter.split_once('=').unwrap_or((parameter, ""));
+            let key = key.to_ascii_lowercase();
+            // "tr.1", "xt.2": numbered repeats of the same parameter.
+            let base = key.split('.').next().unwrap_or("");
+            match base {
+                "xt" => {
+                    let value = decode_text(base, raw_value, false)?;
+                    if let Some(hash) = strip_prefix_ignore_case(&value, "urn:btih:") {
+                        if info_hash.is_none() {
+                            info_hash = Some(hash.parse::<InfoHash>().map_err(|e| {
+                                MagnetError::BadInfoHash {
+                                    value: e.value,
+                                    reason: e.reason,
+                                }
+                            })?);
+                        }
+                    } else if strip_prefix_ignore_case(&value, "urn:btmh:").is_some() {
+                        saw_v2 = true;
+                    }
+                }
+                "dn" => {
+                    let bytes = percent_decode(base, raw_value, true)?;
+                    display_name = Some(String::from_utf8_lossy(&bytes).into_owned());
+                }
+                "tr" => push_unique(&mut trackers, &decode_text(base, raw_value, false)?),
+                "ws" => push_unique(&mut web_seeds, &decode_text(base, raw_value, false)?),
+                _ => {}
+            }
+        }
+        let info_hash = match info_hash {
+            Some(hash) => hash,
+            None if saw_v2 => return Err(MagnetError::OnlyV2),
+            None => return Err(MagnetError::NoInfoHash),
+        };
+        Ok(MagnetLink {
+            info_hash,
+            display_name,
+            trackers,
+            web_seeds,
+        })
+    }
+}
+
+impl fmt::Display for MagnetLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_uri())
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, value: &str) {
+    let value = value.trim();
+    if !value.is_empty() && !list.iter().any(|v| v == value) {
+        list.push(value.to_owned());
+    }
+}
+
+fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| text.get(prefix.len()..))
+        .flatten()
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so a
+/// value can never be mistaken for a separator (`&`, `=`, `#`, `+`).
+pub fn percent_encode_into(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &byte in value.as_bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+}
+
+/// Percent-encodes a value (see [`percent_encode_into`]).
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    percent_encode_into(&mut out, value);
+    out
+}
+
+/// Undoes percent-encoding; `+` means a space only where asked (names,
+/// as web forms write them), never in addresses where `+` is literal.
+pub fn percent_decode(
+    parameter: &str,
+    value: &str,
+    plus_is_space: bool,
+) -> Result<Vec<u8>, MagnetError> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        match byte {
+            b'%' => {
+                let high = bytes.get(index + 1).and_then(|&c| hex_digit(c));
+                let low = bytes.get(index + 2).and_then(|&c| hex_digit(c));
+                let (Some(high), Some(low)) = (high, low) else {
+                    return Err(MagnetError::BadPercentEncoding {
+                        parameter: parameter.to_owned(),
+                    });
+                };
+                out.push((high << 4) | low);
+                index += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                index += 1;
+            }
+            other => {
+                out.push(other);
+                index += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn decode_text(parameter: &str, value: &str, plus_is_space: bool) -> Result<String, MagnetError> {
+    let bytes = percent_decode(parameter, value, plus_is_space)?;
+    String::from_utf8(bytes).map_err(|_| MagnetError::NotUtf8 {
+        parameter: parameter.to_owned(),
+    })
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}

@@ -1,0 +1,47 @@
+//! Torrent files, info-hashes and magnet links: reading them, and building
+//! single-file v1 torrents ([`create`], used by `tree`).
+//!
+//! Every other module that touches a torrent goes through here, so there is
+//! one bencode walk and one set of safety checks:
+//!
+//! - [`Metainfo::from_bytes`]`(&[u8])` and [`Metainfo::from_file`]`(&Path)`
+//!   parse and validate a .torrent. Errors are typed ([`MetainfoError`],
+//!   [`LoadError`]) and name the field (`info.files[2].path`), and for files
+//!   the path; bad input never panics.
+//! - [`Metainfo::info_hash`] is the SHA-1 of the info dictionary's bytes
+//!   *exactly as they are in the file*; [`Metainfo::info_bytes`] gives those
+//!   bytes (what a BEP 9 metadata peer serves).
+//! - [`Metainfo::files`] is the same for single- and multi-file torrents:
+//!   paths relative to the download directory, starting with the torrent's
+//!   name, already checked for `..`, `.`, empty parts, `/` and NUL, so a
+//!   caller may join them under a directory without escaping it.
+//! - [`Metainfo::total_size`], [`Metainfo::piece_length`],
+//!   [`Metainfo::piece_count`], [`Metainfo::piece_hash`],
+//!   [`Metainfo::tracker_tiers`], [`Metainfo::web_seeds`],
+//!   [`Metainfo::is_private`].
+//! - [`MagnetLink::for_torrent`] / [`MagnetLink::to_uri`] build a magnet;
+//!   [`MagnetLink::parse`] reads one (hex or base32 info-hash).
+//!
+//! Limits, on purpose: dictionary keys must be sorted (bendy enforces
+//! canonical bencode; every mainstream creator writes sorted keys), the
+//! `name.utf-8` / `path.utf-8` variants are not consulted (rtorrent names
+//! files from `name`/`path`, and we must find what it wrote), names and
+//! paths must be UTF-8, and v2-only torrents are refused (hybrids are read
+//! through their v1 part).
+//!
+//! Writing torrents lives in `create` (owned by the tree builder); this
+//! module only reads.
+
+pub mod create;
+mod error;
+mod info_hash;
+mod magnet;
+mod metainfo;
+
+pub use error::{LoadError, MagnetError, MetainfoError};
+pub use info_hash::{InfoHash, InfoHashError};
+pub use magnet::{percent_decode, percent_encode, MagnetLink};
+pub use metainfo::{FileEntry, Metainfo, MAX_TORRENT_FILE_SIZE, PIECE_HASH_LEN};
+
+#[cfg(test)]
+mod tests;

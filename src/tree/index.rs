@@ -1,0 +1,89 @@
+//! OUTPUT_DIR/index.txt: the listing `follow` reads.
+//!
+//! Format (one torrent a line, sorted by path, no date so an unchanged tree
+//! gives an unchanged file):
+//!
+//! ```text
+//! # lowspace tree index v1
+//! # <relative URL of the .torrent> <info-hash, 40 lower-case hex>
+//! movies/a%20b.mkv.torrent 0123456789abcdef0123456789abcdef01234567
+//! ```
+//!
+//! Paths are '/' separated and percent-encoded as URL paths: every byte but
+//! ASCII letters, digits, `-._~` and the '/' separators is written `%XX` (so
+//! spaces and non-ASCII UTF-8 names become plain ASCII tokens). Each path is
+//! therefore a relative URL reference that `follow` resolves against the
+//! listing's own URL, and a line splits on its single space.
+
+use super::manifest::Manifest;
+
+/// Header line that names the format.
+pub const INDEX_HEADER: &str = "# lowspace tree index v1";
+/// File name of the index inside the output directory.
+pub const INDEX_NAME: &str = "index.txt";
+
+/// Percent-encodes a relative path for a URL, keeping the '/' separators.
+pub fn percent_encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &byte in path.as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The index text for every torrent in the manifest.
+pub fn render(manifest: &Manifest) -> String {
+    let mut text = format!("{INDEX_HEADER}\n# <relative URL of the .torrent> <info-hash>\n");
+    for (rel, entry) in &manifest.files {
+        text.push_str(&percent_encode_path(&format!("{rel}.torrent")));
+        text.push(' ');
+        text.push_str(&entry.info_hash);
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::manifest::Entry;
+
+    #[test]
+    fn encodes_spaces_and_unicode_but_not_separators() {
+        assert_eq!(percent_encode_path("a b/ü~x-1_.y"), "a%20b/%C3%BC~x-1_.y");
+        assert_eq!(percent_encode_path("100%#?"), "100%25%23%3F");
+        assert_eq!(percent_encode_path("line\nbreak"), "line%0Abreak");
+    }
+
+    #[test]
+    fn one_sorted_line_per_torrent() {
+        let mut manifest = Manifest::new();
+        for (rel, hash) in [("z", "1".repeat(40)), ("a b/c", "2".repeat(40))] {
+            manifest.files.insert(
+                rel.into(),
+                Entry {
+                    size: 1,
+                    mtime_ns: 0,
+                    piece_length: 16384,
+                    private: false,
+                    metadata: String::new(),
+                    info_hash: hash,
+                },
+            );
+        }
+        let text = render(&manifest);
+        let lines: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("a%20b/c.torrent {}", "2".repeat(40)),
+                format!("z.torrent {}", "1".repeat(40))
+            ]
+        );
+        assert!(text.starts_with(INDEX_HEADER));
+    }
+}

@@ -1,0 +1,960 @@
+//! `lowspace rotate` end to end, driven like a user drives it: a real
+//! rtorrent downloads from a real libtorrent seeder on 127.0.0.1, and the
+//! binary is run again and again (as cron would) until every managed
+//! torrent has moved to the remote. After every run the managed data in
+//! rtorrent's download directory must fit the space limit; at the end the
+//! remote holds the seeder's bytes (sha1), and nothing of it is left
+//! locally, in the managed directory or in the journal.
+//!
+//! Remotes: a local directory, rsync over a real sshd, rclone sftp over the
+//! same kind of sshd. Faults: remote refusing, remote full, rsync missing,
+//! rtorrent down, a corrupt .torrent, two runs at once, SIGKILL during a
+//! sync and during the removal. The ratio test uses a third client that
+//! downloads from the managed rtorrent.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lowspace::rtorrent::Client;
+use sha1::{Digest, Sha1};
+use support::rtorrent::{Rtorrent, RtorrentOptions};
+use support::seeder::{generate, MadeTorrent, Peer};
+use support::sshd::Sshd;
+use support::tempdir::TempDir;
+use support::{lowspace_command, run_lowspace, wait_until};
+
+const KIB: usize = 1024;
+/// Runs before a test gives up (about one second apart).
+const MAX_RUNS: usize = 60;
+
+/// Names that need more than ASCII and a shell-safe world, checked with LANG=C.
+const ODD_DIR: &str = "Ünïcödé dïr – ファイル";
+const ODD_FILE: &str = "spaced name ☃.bin";
+
+/// A sandbox: rtorrent, the seeder, the managed directory, a config.
+struct Rig {
+    tmp: TempDir,
+    rtorrent: Rtorrent,
+    seeder: Peer,
+    source: PathBuf,
+    managed: PathBuf,
+    remote_dir: PathBuf,
+    torrents: Vec<MadeTorrent>,
+    config: PathBuf,
+    limit: u64,
+    envs: Vec<(String, String)>,
+    /// The most the managed data ever took, sampled every 20 ms.
+    peak: DiskWatch,
+}
+
+/// Samples the bytes the managed torrents' data takes in the download
+/// directory in the background, so a peak between two runs is seen too.
+struct DiskWatch {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DiskWatch {
+    fn start(data_dir: PathBuf, names: Vec<String>) -> DiskWatch {
+        let peak = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let used: u64 = names.iter().map(|n| bytes_under(&data_dir.join(n))).sum();
+                p.fetch_max(used, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        DiskWatch {
+            peak,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for DiskWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Rig {
+    /// Generates `files`, one torrent per top-level name, starts rtorrent
+    /// and a seeder for them, and puts the .torrent files in the managed
+    /// directory.
+    fn new(label: &str, files: &[(&str, usize)]) -> Rig {
+        Rig::with_rtorrent(label, files, RtorrentOptions::default())
+    }
+
+    fn with_rtorrent(label: &str, files: &[(&str, usize)], options: RtorrentOptions) -> Rig {
+        let tmp = TempDir::new(label);
+        let source = tmp.join("seeder-data");
+        let torrents = generate(&source, &tmp.join("torrents"), files);
+        let rtorrent = Rtorrent::start_with(&tmp.join("rtorrent"), options);
+        let files: Vec<PathBuf> = torrents.iter().map(|t| t.file.clone()).collect();
+        let seeder = Peer::seed(&source, &files, &[rtorrent.port]);
+        let managed = tmp.join("managed");
+        std::fs::create_dir_all(&managed).unwrap();
+        for t in &torrents {
+            std::fs::copy(&t.file, managed.join(t.file.file_name().unwrap())).unwrap();
+        }
+        let remote_dir = tmp.join("remote");
+        std::fs::create_dir_all(&remote_dir).unwrap();
+        let config = tmp.join("lowspace.toml");
+        let peak = DiskWatch::start(
+            rtorrent.data_dir.clone(),
+            torrents.iter().map(|t| t.name.clone()).collect(),
+        );
+        Rig {
+            tmp,
+            rtorrent,
+            seeder,
+            source,
+            managed,
+            remote_dir,
+            torrents,
+            config,
+            limit: 0,
+            envs: Vec::new(),
+            peak,
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.torrents.iter().map(|t| t.size).sum()
+    }
+
+    /// Writes the config: `[rotate]` with the limit and ratio, and `remote`
+    /// as the `[remote]` section's body.
+    fn configure(&mut self, limit: u64, required_ratio: f64, remote: &str) {
+        self.limit = limit;
+        let text = format!(
+            "log_level = \"debug\"\n\n[rtorrent]\nsocket_url = \"{}\"\n\n[rotate]\n\
+             managed_torrents_directory = \"{}\"\nspace_limit = {limit}\nrequired_ratio = {required_ratio}\n\n\
+             [remote]\n{remote}\n",
+            self.rtorrent.socket_url(),
+            self.managed.display(),
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    fn local_remote(&self) -> String {
+        format!(
+            "service = \"local\"\npath = \"{}\"",
+            self.remote_dir.display()
+        )
+    }
+
+    fn lowspace(&self, args: &[&str]) -> Output {
+        self.lowspace_with(args, &[])
+    }
+
+    fn lowspace_with(&self, args: &[&str], extra_envs: &[(&str, &str)]) -> Output {
+        let config = self.config.display().to_string();
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        let mut envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        envs.extend_from_slice(extra_envs);
+        run_lowspace(self.tmp.path(), &all, &envs)
+    }
+
+    fn rotate(&self) -> Output {
+        let out = self.lowspace(&["rotate"]);
+        self.assert_within_limit();
+        out
+    }
+
+    /// The bytes the managed torrents' data takes in the download directory.
+    fn managed_bytes_on_disk(&self) -> u64 {
+        self.torrents
+            .iter()
+            .map(|t| bytes_under(&self.rtorrent.data_dir.join(&t.name)))
+            .sum()
+    }
+
+    fn assert_within_limit(&self) {
+        let used = self.managed_bytes_on_disk().max(self.peak.peak());
+        assert!(
+            used <= self.limit,
+            "managed data took {used} bytes, over the space limit {}",
+            self.limit
+        );
+    }
+
+    /// .torrent files still in the managed directory.
+    fn managed_left(&self) -> Vec<String> {
+        let mut left: Vec<String> = std::fs::read_dir(&self.managed)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".torrent"))
+            .collect();
+        left.sort();
+        left
+    }
+
+    /// Runs rotate (about once a second) until only `keep` is left in the
+    /// managed directory; every run must succeed and keep the limit.
+    /// Returns how many runs it took and their logs.
+    fn rotate_until_done(&self, keep: &[&str]) -> (usize, String) {
+        let mut logs = String::new();
+        for run in 1..=MAX_RUNS {
+            let out = self.rotate();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(
+                out.status.success(),
+                "run {run} failed ({:?}):\n{stderr}",
+                out.status
+            );
+            logs.push_str(&stderr);
+            if self.managed_left() == keep {
+                return (run, logs);
+            }
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        panic!(
+            "rotation not done after {MAX_RUNS} runs; left: {:?}\nstatus:\n{}\nlast logs:\n{}",
+            self.managed_left(),
+            String::from_utf8_lossy(&self.lowspace(&["status"]).stdout),
+            tail(&logs, 4000)
+        );
+    }
+
+    /// Runs until rtorrent has every managed torrent `n` complete (rotate
+    /// loads them; `status --json` says when they are ready).
+    fn wait_until_complete(&self, name: &str) {
+        for _ in 0..MAX_RUNS {
+            let status = self.status_json();
+            let done = status["torrents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == name && t["completed"] == t["size"]);
+            if done {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("{name} never completed in rtorrent");
+    }
+
+    fn status_json(&self) -> serde_json::Value {
+        let out = self.lowspace(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.managed.join(".lowspace/journal.json")
+    }
+
+    fn journal(&self) -> serde_json::Value {
+        match std::fs::read(self.journal_path()) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            Err(_) => serde_json::json!({"torrents": {}}),
+        }
+    }
+
+    fn journal_phases(&self) -> Vec<String> {
+        self.journal()["torrents"]
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .map(|e| e["phase"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// What a user checks at the end: every byte on the remote, nothing
+    /// left locally, managed directory and journal empty.
+    fn assert_rotation_complete(&self, keep: &[&str]) {
+        self.assert_all_on_remote();
+        for t in &self.torrents {
+            assert!(
+                std::fs::symlink_metadata(self.rtorrent.data_dir.join(&t.name)).is_err(),
+                "{} is still in the download directory",
+                t.name
+            );
+        }
+        assert_eq!(self.managed_left(), keep);
+        assert!(
+            self.journal_phases().is_empty(),
+            "journal not empty: {}",
+            self.journal()
+        );
+        let client = Client::new(&self.rtorrent.socket_url()).unwrap();
+        let names: Vec<String> = client
+            .downloads()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        for t in &self.torrents {
+            assert!(!names.contains(&t.name), "{} still in rtorrent", t.name);
+        }
+    }
+
+    fn assert_all_on_remote(&self) {
+        for rel in files_under(&self.source) {
+            let remote = self.remote_dir.join(&rel);
+            assert!(remote.is_file(), "{} missing on the remote", rel.display());
+            assert_eq!(
+                sha1_of(&self.source.join(&rel)),
+                sha1_of(&remote),
+                "{} differs on the remote",
+                rel.display()
+            );
+        }
+    }
+
+    /// Source files of one torrent are intact in the download directory.
+    fn assert_local_copy_intact(&self, name: &str) {
+        let local = self.rtorrent.data_dir.join(name);
+        let source = self.source.join(name);
+        for rel in files_under(&source) {
+            assert_eq!(
+                sha1_of(&join_rel(&source, &rel)),
+                sha1_of(&join_rel(&local, &rel)),
+                "local {name}/{} damaged",
+                rel.display()
+            );
+        }
+    }
+}
+
+fn tail(s: &str, n: usize) -> &str {
+    let mut start = s.len().saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// `base/rel`, or `base` itself for the empty path (a single file).
+fn join_rel(base: &Path, rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}
+
+fn bytes_under(path: &Path) -> u64 {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| bytes_under(&e.path()))
+            .sum(),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+/// Regular files under `root` (or `root` itself as "" when it is a file),
+/// relative to `root`.
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
+        let path = root.join(rel);
+        if path.is_dir() {
+            for e in std::fs::read_dir(&path).unwrap() {
+                walk(root, &rel.join(e.unwrap().file_name()), out);
+            }
+        } else {
+            out.push(rel.to_path_buf());
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, Path::new(""), &mut out);
+    out.sort();
+    out
+}
+
+fn sha1_of(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    Sha1::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A handful of torrents, single- and multi-file, with odd names.
+fn mixed_files() -> Vec<(String, usize)> {
+    vec![
+        ("small.bin".to_string(), 40 * KIB),
+        (format!("{ODD_DIR}/disc 1/{ODD_FILE}"), 150 * KIB),
+        (format!("{ODD_DIR}/notes – ü.txt"), 5 * KIB + 7),
+        ("medium one.iso".to_string(), 260 * KIB),
+        ("pack/a/b/c.bin".to_string(), 120 * KIB),
+        ("pack/d.bin".to_string(), 90 * KIB),
+        ("large.bin".to_string(), 400 * KIB),
+    ]
+}
+
+fn as_refs(files: &[(String, usize)]) -> Vec<(&str, usize)> {
+    files.iter().map(|(p, s)| (p.as_str(), *s)).collect()
+}
+
+// ------------------------------------------------------------------ e2e
+
+#[test]
+fn local_remote_with_odd_names_corrupt_file_and_an_unmanaged_torrent() {
+    let files = mixed_files();
+    let mut rig = Rig::new("rotate-local", &as_refs(&files));
+    // Smaller than the total (about 1.1 MiB): several runs are needed.
+    rig.configure(560 * 1024, 0.0, &rig.local_remote());
+    assert!(rig.limit < rig.total());
+
+    // A corrupt .torrent: a warning naming it, the run goes on.
+    std::fs::write(rig.managed.join("broken.torrent"), b"d8:announce").unwrap();
+
+    // An unmanaged torrent the user loaded into rtorrent directly.
+    let stranger_dir = rig.tmp.join("stranger-src");
+    let stranger = generate(
+        &stranger_dir,
+        &rig.tmp.join("stranger-torrent"),
+        &[("not ours.bin", 64 * KIB)],
+    );
+    let mut stranger_seed = Peer::seed(
+        &stranger_dir,
+        &[stranger[0].file.clone()],
+        &[rig.rtorrent.port],
+    );
+    let client = Client::new(&rig.rtorrent.socket_url()).unwrap();
+    client
+        .load_raw_start(&std::fs::read(&stranger[0].file).unwrap(), &[])
+        .unwrap();
+    wait_until(
+        "the unmanaged torrent to download",
+        Duration::from_secs(60),
+        || {
+            client
+                .downloads()
+                .unwrap()
+                .iter()
+                .any(|d| d.name == "not ours.bin" && d.complete)
+        },
+    );
+    stranger_seed.stop();
+
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let log = stderr(&first);
+    assert!(
+        log.contains("broken.torrent"),
+        "the corrupt file must be named: {log}"
+    );
+
+    let status = rig.lowspace(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(text.contains("unmanaged: 1 torrent(s)"), "{text}");
+    assert!(
+        text.contains("corrupt:") && text.contains("broken.torrent"),
+        "{text}"
+    );
+    assert!(text.contains(ODD_DIR), "{text}");
+
+    let (runs, _) = rig.rotate_until_done(&["broken.torrent"]);
+    assert!(
+        runs >= 2,
+        "the limit should force several runs, took {runs}"
+    );
+    rig.assert_rotation_complete(&["broken.torrent"]);
+
+    // The unmanaged torrent is untouched, data and all.
+    let downloads = client.downloads().unwrap();
+    assert!(
+        downloads.iter().any(|d| d.name == "not ours.bin"),
+        "the unmanaged torrent was removed from rtorrent"
+    );
+    assert_eq!(
+        sha1_of(&rig.rtorrent.data_dir.join("not ours.bin")),
+        sha1_of(&stranger_dir.join("not ours.bin"))
+    );
+    assert!(!rig.remote_dir.join("not ours.bin").exists());
+}
+
+#[test]
+fn rsync_over_a_real_sshd_with_a_home_relative_download_directory() {
+    let files = mixed_files();
+    // The common rc form: rtorrent answers directory.default with "~/data/"
+    // and its downloads' paths expanded; rotation must see they agree.
+    let options = RtorrentOptions {
+        extra_rc: vec!["directory.default.set = ~/data/".into()],
+        ..Default::default()
+    };
+    let mut rig = Rig::with_rtorrent("rotate-rsync", &as_refs(&files), options);
+    let sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let remote = format!(
+        "service = \"rsync\"\nhost = \"root@127.0.0.1\"\npath = \"{}\"\nssh_command = \"{}\"",
+        rig.remote_dir.display(),
+        sshd.ssh_command()
+    );
+    rig.configure(600 * 1024, 0.0, &remote);
+    let check = rig.lowspace(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        stderr(&check)
+    );
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+#[test]
+fn rclone_sftp_over_a_real_sshd() {
+    let files = mixed_files();
+    let mut rig = Rig::new("rotate-rclone", &as_refs(&files));
+    let sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let conf = rig.tmp.join("rclone.conf");
+    std::fs::write(&conf, "").unwrap();
+    let remote = format!(
+        "service = \"rclone\"\nrclone_remote = \"nas\"\npath = \"{}\"\n\
+         rclone_env = {{ RCLONE_CONFIG = \"{}\", RCLONE_CONFIG_NAS_TYPE = \"sftp\", \
+         RCLONE_CONFIG_NAS_HOST = \"127.0.0.1\", RCLONE_CONFIG_NAS_PORT = \"{}\", \
+         RCLONE_CONFIG_NAS_USER = \"root\", RCLONE_CONFIG_NAS_KEY_FILE = \"{}\" }}",
+        rig.remote_dir.display(),
+        conf.display(),
+        sshd.port,
+        sshd.key.display()
+    );
+    rig.configure(600 * 1024, 0.0, &remote);
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+// ---------------------------------------------------------------- ratio
+
+#[test]
+fn a_torrent_is_not_synced_before_a_third_client_brings_its_ratio_to_one() {
+    let mut rig = Rig::new("rotate-ratio", &[("shared.bin", 200 * KIB)]);
+    rig.configure(1024 * 1024, 1.0, &rig.local_remote());
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    rig.wait_until_complete("shared.bin");
+    // Nobody has downloaded from it: it must stay, seeding.
+    for _ in 0..3 {
+        let out = rig.rotate();
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        !rig.remote_dir.join("shared.bin").exists(),
+        "synced before its ratio was reached"
+    );
+    assert_eq!(rig.managed_left(), vec!["shared.bin.torrent"]);
+    let status = rig.status_json();
+    assert_eq!(status["torrents"][0]["state"], "seeding", "{status}");
+
+    // The seeder goes away, so the only source is the managed rtorrent.
+    rig.seeder.stop();
+    let third = Peer::leech(
+        &rig.tmp.join("third-client"),
+        &[rig.torrents[0].file.clone()],
+        &[rig.rtorrent.port],
+    );
+    let (_, logs) = rig.rotate_until_done(&[]);
+    assert!(
+        logs.contains("shared.bin: complete and ratio 1.") && logs.contains("reached 1.00"),
+        "{}",
+        tail(&logs, 3000)
+    );
+    rig.assert_rotation_complete(&[]);
+    // The third client really got the whole torrent from rtorrent.
+    assert_eq!(
+        sha1_of(&third.data.join("shared.bin")),
+        sha1_of(&rig.source.join("shared.bin"))
+    );
+}
+
+// ---------------------------------------------------------------- faults
+
+/// An ssh stand-in for a slow link: sleeps before each connection while
+/// the flag file exists, then runs the real ssh with the same arguments.
+fn fake_slow_ssh(dir: &Path, flag: &Path, seconds: f64) -> PathBuf {
+    let path = dir.join("fake_slow_link_ssh");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n# Stands in for a slow link to the remote (tests only).\n\
+             [ -e '{}' ] && sleep {seconds}\nexec ssh -o BatchMode=yes \"$@\"\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    path
+}
+
+fn rsync_remote(rig: &Rig, sshd: &Sshd, ssh_program: Option<&Path>, extra: &str) -> String {
+    let ssh = match ssh_program {
+        Some(p) => sshd
+            .ssh_command()
+            .replacen("ssh", &p.display().to_string(), 1),
+        None => sshd.ssh_command(),
+    };
+    format!(
+        "service = \"rsync\"\nhost = \"root@127.0.0.1\"\npath = \"{}\"\nssh_command = \"{ssh}\"\n{extra}",
+        rig.remote_dir.display()
+    )
+}
+
+#[test]
+fn remote_refusing_keeps_the_data_until_it_is_back() {
+    let mut rig = Rig::new(
+        "rotate-refused",
+        &[("one.bin", 120 * KIB), ("two/x.bin", 80 * KIB)],
+    );
+    let mut sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let remote = rsync_remote(&rig, &sshd, None, "timeout = \"5s\"\nretries = 1");
+    rig.configure(1024 * 1024, 0.0, &remote);
+    sshd.stop();
+
+    let first = rig.rotate();
+    assert!(
+        first.status.success(),
+        "loading needs no remote: {}",
+        stderr(&first)
+    );
+    rig.wait_until_complete("one.bin");
+    rig.wait_until_complete("two");
+    let failed = rig.rotate();
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    let log = stderr(&failed);
+    eprintln!("the failed run said:\n{log}");
+    assert!(log.contains("refused") || log.contains("connect"), "{log}");
+    assert!(log.contains("local data kept"), "{log}");
+    rig.assert_local_copy_intact("one.bin");
+    rig.assert_local_copy_intact("two");
+    assert_eq!(rig.managed_left().len(), 2);
+    assert!(
+        rig.journal_phases().is_empty(),
+        "a failed sync verified nothing: {}",
+        rig.journal()
+    );
+    let status = rig.status_json();
+    assert_eq!(status["budget"]["used"], 200 * 1024, "{status}");
+
+    sshd.restart_on_same_port();
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+/// A tiny tmpfs mounted by the test (root), unmounted on drop.
+struct Tmpfs(Option<PathBuf>);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mount tmpfs on {} (tests run as root)",
+            dir.display()
+        );
+        Tmpfs(Some(dir.to_path_buf()))
+    }
+
+    fn unmount(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = Command::new("umount").arg(dir).status();
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}
+
+#[test]
+fn a_full_remote_fails_clearly_and_keeps_the_data() {
+    let mut rig = Rig::new("rotate-full", &[("big.bin", 700 * KIB)]);
+    rig.configure(1024 * 1024, 0.0, &rig.local_remote());
+    let mut tiny = Tmpfs::mount(&rig.remote_dir, "512k");
+
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    rig.wait_until_complete("big.bin");
+    let failed = rig.rotate();
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    let log = stderr(&failed);
+    eprintln!("the failed run said:\n{log}");
+    assert!(
+        log.to_lowercase().contains("full") || log.contains("No space"),
+        "{log}"
+    );
+    rig.assert_local_copy_intact("big.bin");
+    assert_eq!(rig.managed_left(), vec!["big.bin.torrent"]);
+
+    // A bigger remote: the plain directory under the tmpfs.
+    tiny.unmount();
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+#[test]
+fn rsync_missing_is_reported_and_nothing_is_deleted() {
+    let mut rig = Rig::new("rotate-norsync", &[("one.bin", 100 * KIB)]);
+    let sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let remote = rsync_remote(&rig, &sshd, None, "retries = 1");
+    rig.configure(1024 * 1024, 0.0, &remote);
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    rig.wait_until_complete("one.bin");
+
+    // A PATH with what lowspace needs except rsync.
+    let bin = rig.tmp.join("bin-without-rsync");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["df", "ssh", "sh"] {
+        let real = support::require_program(tool);
+        std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+    }
+    let path = bin.display().to_string();
+    let failed = rig.lowspace_with(&["rotate"], &[("PATH", &path)]);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    let log = stderr(&failed);
+    eprintln!("the failed run said:\n{log}");
+    assert!(log.contains("rsync"), "{log}");
+    assert!(
+        log.contains("install"),
+        "the message should say to install it: {log}"
+    );
+    rig.assert_local_copy_intact("one.bin");
+    assert_eq!(rig.managed_left(), vec!["one.bin.torrent"]);
+
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+#[test]
+fn rtorrent_down_fails_without_changing_anything_then_resumes() {
+    let files = [
+        ("a.bin", 100 * KIB),
+        ("b.bin", 150 * KIB),
+        ("c.bin", 200 * KIB),
+    ];
+    let mut rig = Rig::new("rotate-rtdown", &files);
+    rig.configure(300 * 1024, 0.0, &rig.local_remote());
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    let port = rig.rtorrent.port;
+    rig.rtorrent.stop();
+    let failed = rig.rotate();
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    let log = stderr(&failed);
+    eprintln!("the failed run said:\n{log}");
+    assert!(
+        log.contains("rt.sock"),
+        "the message should name the socket: {log}"
+    );
+    let left = rig.managed_left();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(rig.journal_phases().is_empty());
+
+    // The same rtorrent comes back with its session.
+    let dir = rig.rtorrent.dir.clone();
+    rig.rtorrent = Rtorrent::start_with(
+        &dir,
+        RtorrentOptions {
+            port: Some(port),
+            ..Default::default()
+        },
+    );
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+#[test]
+fn a_second_run_leaves_at_once_while_the_first_holds_the_lock() {
+    let mut rig = Rig::new("rotate-lock", &[("one.bin", 64 * KIB)]);
+    rig.configure(1024 * 1024, 0.0, &rig.local_remote());
+    let lock = rig.managed.join(".lowspace/rotate.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    // -o: the lock stays with flock itself, so killing it frees the lock.
+    let mut holder = Command::new(support::require_program("flock"))
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let started = Instant::now();
+    let second = rig.rotate();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        stderr(&second).contains("another rotate run holds"),
+        "{}",
+        stderr(&second)
+    );
+    let client = Client::new(&rig.rtorrent.socket_url()).unwrap();
+    assert!(
+        client.downloads().unwrap().is_empty(),
+        "the refused run must not load anything"
+    );
+
+    let _ = holder.kill();
+    let _ = holder.wait();
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+/// Starts `lowspace rotate` as a child, to be killed.
+fn spawn_rotate(rig: &Rig) -> std::process::Child {
+    let config = rig.config.display().to_string();
+    lowspace_command(rig.tmp.path(), &["--config", &config, "rotate"], &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_phase(rig: &Rig, phase: &str) {
+    wait_until(
+        &format!("journal phase {phase}"),
+        Duration::from_secs(30),
+        || rig.journal_phases().iter().any(|p| p == phase),
+    );
+}
+
+fn kill(child: &mut std::process::Child) {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+#[test]
+fn sigkill_during_a_sync_then_a_normal_run_finishes_it() {
+    let mut rig = Rig::new(
+        "rotate-kill-sync",
+        &[("disc/one.bin", 200 * KIB), ("disc/two.bin", 100 * KIB)],
+    );
+    let sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let slow = rig.tmp.join("slow-link");
+    let ssh = fake_slow_ssh(rig.tmp.path(), &slow, 3.0);
+    let remote = rsync_remote(&rig, &sshd, Some(&ssh), "");
+    rig.configure(1024 * 1024, 0.0, &remote);
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    rig.wait_until_complete("disc");
+
+    std::fs::write(&slow, b"").unwrap();
+    let mut run = spawn_rotate(&rig);
+    wait_for_phase(&rig, "syncing");
+    std::thread::sleep(Duration::from_millis(500));
+    kill(&mut run);
+    assert_eq!(rig.journal_phases(), vec!["syncing"]);
+    rig.assert_local_copy_intact("disc");
+    assert_eq!(rig.managed_left(), vec!["disc.torrent"]);
+
+    std::fs::remove_file(&slow).unwrap();
+    let (_, logs) = rig.rotate_until_done(&[]);
+    assert!(logs.contains("interrupted"), "{}", tail(&logs, 3000));
+    rig.assert_rotation_complete(&[]);
+}
+
+#[test]
+fn sigkill_during_the_removal_then_a_normal_run_finishes_it() {
+    let mut rig = Rig::new(
+        "rotate-kill-remove",
+        &[
+            ("album/a.bin", 120 * KIB),
+            ("album/b/c.bin", 90 * KIB),
+            ("album/d.bin", 30 * KIB),
+        ],
+    );
+    let sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let slow = rig.tmp.join("slow-link");
+    let ssh = fake_slow_ssh(rig.tmp.path(), &slow, 2.0);
+    let remote = rsync_remote(&rig, &sshd, Some(&ssh), "");
+    rig.configure(1024 * 1024, 0.0, &remote);
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    rig.wait_until_complete("album");
+
+    // A real kill right after verification: rtorrent is frozen (SIGSTOP)
+    // while the slow copy runs, so the run blocks on the erase call just
+    // after the journal says "verified", and is killed there.
+    std::fs::write(&slow, b"").unwrap();
+    let mut run = spawn_rotate(&rig);
+    wait_for_phase(&rig, "syncing");
+    let rt_pid = rig.rtorrent.pid().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &rt_pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for_phase(&rig, "verified");
+    std::thread::sleep(Duration::from_millis(300));
+    kill(&mut run);
+    assert!(Command::new("kill")
+        .args(["-CONT", &rt_pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(rig.journal_phases(), vec!["verified"]);
+    rig.assert_local_copy_intact("album");
+    rig.assert_all_on_remote();
+    std::fs::remove_file(&slow).unwrap();
+
+    // Then the crash point inside the deletion itself: erased from
+    // rtorrent, one file already deleted, the journal saying "erased".
+    let client = Client::new(&rig.rtorrent.socket_url()).unwrap();
+    let hash = client
+        .downloads()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "album")
+        .map(|d| d.hash);
+    if let Some(hash) = hash {
+        client.erase(&hash).unwrap();
+    }
+    std::fs::remove_file(rig.rtorrent.data_dir.join("album/a.bin")).unwrap();
+    let mut journal = rig.journal();
+    for entry in journal["torrents"].as_object_mut().unwrap().values_mut() {
+        entry["phase"] = serde_json::json!("erased");
+    }
+    std::fs::write(rig.journal_path(), serde_json::to_vec(&journal).unwrap()).unwrap();
+
+    let (runs, _) = rig.rotate_until_done(&[]);
+    assert_eq!(runs, 1, "finishing a removal takes one run");
+    rig.assert_rotation_complete(&[]);
+}

@@ -1,0 +1,552 @@
+//! The sync backends against real parts: rsync and rclone sftp over a real
+//! sshd on 127.0.0.1, rclone's local backend, and a plain directory; plus
+//! the faults a user meets (host down, key refused, remote full, rsync not
+//! installed, stray temporaries on the remote).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lowspace::config::{RemoteSettings, SyncSettings};
+use lowspace::sync::{FailureKind, Programs, RelPath, Remote, Sleeper, Syncer};
+use sha1::{Digest, Sha1};
+use support::require_program;
+use support::sshd::Sshd;
+use support::tempdir::TempDir;
+
+const NON_ASCII_DIR: &str = "Ünïcödé Tørrent ファイル";
+
+fn lang_c() {
+    // Names must survive whatever the locale; the users of the original
+    // driver had to set LANG=en_US.UTF-8, lowspace must not need it.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("LANG", "C");
+        std::env::remove_var("LC_ALL");
+        std::env::remove_var("LC_CTYPE");
+    });
+}
+
+fn p(s: &str) -> RelPath {
+    RelPath::new(s).unwrap()
+}
+
+fn settings(retries: u32) -> SyncSettings {
+    SyncSettings {
+        timeout: Duration::from_secs(20),
+        retries,
+    }
+}
+
+/// Records the pauses instead of sleeping.
+#[derive(Default)]
+struct NoSleep(Mutex<Vec<Duration>>);
+
+impl Sleeper for NoSleep {
+    fn sleep(&self, d: Duration) {
+        self.0.lock().unwrap().push(d);
+    }
+}
+
+/// A download directory with a nested multi-file torrent and a single-file
+/// torrent; returns the files and sizes written.
+fn make_downloads(root: &Path) -> Vec<(RelPath, u64)> {
+    let files: [(String, usize); 5] = [
+        (
+            format!("{NON_ASCII_DIR}/disc 1/01 – first track.flac"),
+            70_000,
+        ),
+        (format!("{NON_ASCII_DIR}/disc 1/it's here.txt"), 13),
+        (format!("{NON_ASCII_DIR}/empty file"), 0),
+        (
+            format!("{NON_ASCII_DIR}/deep/er/still deeper/x.bin"),
+            300_001,
+        ),
+        ("single file.iso".to_string(), 123_457),
+    ];
+    let mut out = Vec::new();
+    for (i, (rel, size)) in files.iter().enumerate() {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let bytes: Vec<u8> = (0..*size).map(|n| ((n * 7 + i * 13) % 251) as u8).collect();
+        std::fs::write(&path, bytes).unwrap();
+        out.push((p(rel), *size as u64));
+    }
+    out.sort();
+    out
+}
+
+fn sha1_of(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let digest = Sha1::digest(&bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every expected file has the same bytes on both sides.
+fn assert_same_bytes(local_root: &Path, remote_root: &Path, files: &[(RelPath, u64)]) {
+    for (rel, _) in files {
+        assert_eq!(
+            sha1_of(&local_root.join(rel)),
+            sha1_of(&remote_root.join(rel)),
+            "{rel}"
+        );
+    }
+}
+
+fn rsync_remote(sshd: &Sshd, remote_dir: &Path, key: Option<&Path>) -> RemoteSettings {
+    RemoteSettings::Rsync {
+        host: "root@127.0.0.1".to_string(),
+        path: remote_dir.display().to_string(),
+        ssh_command: Some(match key {
+            Some(k) => sshd.ssh_command_with(k),
+            None => sshd.ssh_command(),
+        }),
+    }
+}
+
+/// A tiny tmpfs mounted for a test, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mount tmpfs on {} (tests run as root)",
+            dir.display()
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+// ---------------------------------------------------------------- rsync
+
+#[test]
+fn rsync_copies_trees_and_single_files_with_any_names() {
+    lang_c();
+    require_program("rsync");
+    let tmp = TempDir::new("sync-rsync");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    let remote_dir = tmp.join("remote/big storage");
+    let files = make_downloads(&local);
+    let syncer = Syncer::new(&rsync_remote(&sshd, &remote_dir, None), &settings(2));
+
+    // Before: nothing there, and verify says so.
+    let before = syncer.verify(&files).unwrap();
+    assert_eq!(before.missing.len(), files.len());
+
+    syncer
+        .push(&local, &[p(NON_ASCII_DIR), p("single file.iso")])
+        .unwrap();
+    let v = syncer.verify(&files).unwrap();
+    assert!(v.is_complete(), "{v}");
+    assert_same_bytes(&local, &remote_dir, &files);
+    let listing = syncer.list(&p(NON_ASCII_DIR)).unwrap();
+    let want: BTreeMap<RelPath, u64> = files
+        .iter()
+        .filter(|(rel, _)| rel.first_component() == NON_ASCII_DIR)
+        .cloned()
+        .collect();
+    assert_eq!(listing, want);
+    assert_eq!(
+        syncer
+            .list(&p("single file.iso"))
+            .unwrap()
+            .get(&p("single file.iso")),
+        Some(&123_457)
+    );
+
+    // File by file: one file of another torrent lands under its torrent name.
+    let other = tmp.join("other");
+    std::fs::create_dir_all(other.join("Big One/part 2")).unwrap();
+    std::fs::write(other.join("Big One/part 2/ß.bin"), b"only this one").unwrap();
+    std::fs::write(other.join("Big One/not this"), b"stays local").unwrap();
+    syncer.push(&other, &[p("Big One/part 2/ß.bin")]).unwrap();
+    assert_eq!(
+        std::fs::read(remote_dir.join("Big One/part 2/ß.bin")).unwrap(),
+        b"only this one"
+    );
+    assert!(!remote_dir.join("Big One/not this").exists());
+
+    syncer.probe().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(&remote_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".lowspace-probe"))
+        .collect();
+    assert!(leftovers.is_empty(), "probe left {leftovers:?}");
+}
+
+#[test]
+fn rsync_stray_temporary_neither_completes_nor_spoils_a_copy() {
+    lang_c();
+    let tmp = TempDir::new("sync-stray");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    let remote_dir = tmp.join("remote");
+    let files = make_downloads(&local);
+    let syncer = Syncer::new(&rsync_remote(&sshd, &remote_dir, None), &settings(2));
+    syncer.push(&local, &[p(NON_ASCII_DIR)]).unwrap();
+    let torrent: Vec<(RelPath, u64)> = files
+        .into_iter()
+        .filter(|(r, _)| r.first_component() == NON_ASCII_DIR)
+        .collect();
+
+    // A stray rsync temporary next to a complete copy: still complete.
+    let dir = remote_dir.join(NON_ASCII_DIR).join("disc 1");
+    std::fs::write(dir.join(".x.abcd"), vec![0u8; 13]).unwrap();
+    let v = syncer.verify(&torrent).unwrap();
+    assert!(v.is_complete(), "{v}");
+
+    // The same file count with a real file replaced by a temporary: the
+    // original driver's count comparison passed this; we must not.
+    std::fs::remove_file(dir.join("it's here.txt")).unwrap();
+    std::fs::write(dir.join(".it's here.txt.Ab12Cd"), vec![0u8; 13]).unwrap();
+    let v = syncer.verify(&torrent).unwrap();
+    assert!(!v.is_complete());
+    assert_eq!(
+        v.missing,
+        vec![p(&format!("{NON_ASCII_DIR}/disc 1/it's here.txt"))]
+    );
+    assert!(v.wrong_size.is_empty());
+
+    // A truncated (partial) file is caught by its size.
+    std::fs::write(dir.join("01 – first track.flac"), b"short").unwrap();
+    let v = syncer.verify(&torrent).unwrap();
+    assert_eq!(v.wrong_size.len(), 1, "{v}");
+    assert_eq!(v.wrong_size[0].found, 5);
+}
+
+#[test]
+fn rsync_host_down_gives_up_after_bounded_retries() {
+    lang_c();
+    let tmp = TempDir::new("sync-down");
+    let mut sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    make_downloads(&local);
+    sshd.stop();
+    let syncer = Syncer::new(
+        &rsync_remote(&sshd, &tmp.join("remote"), None),
+        &settings(3),
+    );
+    let started = Instant::now();
+    // Real back-off sleeps here (2 s, 4 s): the whole failure stays bounded.
+    let err = syncer.push(&local, &[p("single file.iso")]).unwrap_err();
+    eprintln!("user sees: {err}");
+    let took = started.elapsed();
+    assert_eq!(err.kind, FailureKind::HostUnreachable, "{err}");
+    assert_eq!(err.attempts, 3);
+    assert!(err.to_string().contains("cannot reach the remote"), "{err}");
+    assert!(err.to_string().contains("Connection refused"), "{err}");
+    assert!(
+        err.to_string().contains("gave up after 3 attempts"),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(6) && took < Duration::from_secs(40),
+        "{took:?}"
+    );
+
+    let probe = Syncer::new(
+        &rsync_remote(&sshd, &tmp.join("remote"), None),
+        &settings(2),
+    )
+    .with_sleeper(Box::new(NoSleep::default()))
+    .probe()
+    .unwrap_err();
+
+    eprintln!("user sees: {probe}");
+    assert_eq!(probe.kind, FailureKind::HostUnreachable, "{probe}");
+}
+
+#[test]
+fn rsync_refused_key_is_not_retried() {
+    lang_c();
+    let tmp = TempDir::new("sync-key");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    make_downloads(&local);
+    let sleeper = NoSleep::default();
+    let remote = rsync_remote(&sshd, &tmp.join("remote"), Some(&sshd.wrong_key));
+    let syncer = Syncer::new(&remote, &settings(5)).with_sleeper(Box::new(sleeper));
+    let err = syncer.push(&local, &[p("single file.iso")]).unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::AuthRefused, "{err}");
+    assert_eq!(err.attempts, 1);
+    assert!(err.to_string().contains("ssh-copy-id"), "{err}");
+    assert!(!tmp.join("remote/single file.iso").exists());
+}
+
+#[test]
+fn rsync_remote_full_is_reported_and_verify_refuses_the_copy() {
+    lang_c();
+    let tmp = TempDir::new("sync-full");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    std::fs::create_dir_all(local.join("Big")).unwrap();
+    let big: Vec<u8> = (0..2 * 1024 * 1024u32).map(|n| (n % 253) as u8).collect();
+    std::fs::write(local.join("Big/two MiB.bin"), &big).unwrap();
+    let remote_dir = tmp.join("remote");
+    let _full = Tmpfs::mount(&remote_dir, "512k");
+    let syncer = Syncer::new(&rsync_remote(&sshd, &remote_dir, None), &settings(3))
+        .with_sleeper(Box::new(NoSleep::default()));
+    let started = Instant::now();
+    let err = syncer.push(&local, &[p("Big")]).unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::RemoteFull, "{err}");
+    assert!(err.to_string().contains("No space left on device"), "{err}");
+    assert!(err.to_string().contains("free space there"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let v = syncer
+        .verify(&[(p("Big/two MiB.bin"), big.len() as u64)])
+        .unwrap();
+    assert!(!v.is_complete(), "{v}");
+}
+
+#[test]
+fn rsync_not_installed_says_what_to_install() {
+    lang_c();
+    let tmp = TempDir::new("sync-norsync");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    make_downloads(&local);
+    let programs = Programs {
+        rsync: tmp.join("empty-bin/rsync").into_os_string(),
+        ..Programs::default()
+    };
+    let syncer = Syncer::with_programs(
+        &rsync_remote(&sshd, &tmp.join("remote"), None),
+        &settings(3),
+        programs,
+    )
+    .with_sleeper(Box::new(NoSleep::default()));
+    let err = syncer.push(&local, &[p("single file.iso")]).unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::NotInstalled, "{err}");
+    assert_eq!(err.attempts, 1);
+    assert!(
+        err.to_string()
+            .ends_with("rsync is not installed (apt install rsync)"),
+        "{err}"
+    );
+    let probe = syncer.probe().unwrap_err();
+    eprintln!("user sees: {probe}");
+    assert_eq!(probe.kind, FailureKind::NotInstalled);
+}
+
+// ---------------------------------------------------------------- rclone
+
+fn rclone_remote(conf: &Path, remote: &str, path: &Path) -> RemoteSettings {
+    RemoteSettings::Rclone {
+        remote: remote.to_string(),
+        path: path.display().to_string(),
+        env: vec![("RCLONE_CONFIG".to_string(), conf.display().to_string())],
+    }
+}
+
+#[test]
+fn rclone_local_remote_copies_and_verifies() {
+    lang_c();
+    require_program("rclone");
+    let tmp = TempDir::new("sync-rclone-local");
+    let conf = tmp.join("rclone.conf");
+    std::fs::write(&conf, "[disk]\ntype = local\n").unwrap();
+    let local = tmp.join("downloads");
+    let remote_dir = tmp.join("remote");
+    let files = make_downloads(&local);
+    // A directory holding only a file of its own name lists like a file.
+    std::fs::create_dir_all(local.join("Same")).unwrap();
+    std::fs::write(local.join("Same/Same"), b"inside").unwrap();
+    let syncer = Syncer::new(&rclone_remote(&conf, "disk", &remote_dir), &settings(2));
+    assert_eq!(syncer.verify(&files).unwrap().missing.len(), files.len());
+    syncer
+        .push(&local, &[p(NON_ASCII_DIR), p("single file.iso"), p("Same")])
+        .unwrap();
+    let v = syncer.verify(&files).unwrap();
+    assert!(v.is_complete(), "{v}");
+    assert_same_bytes(&local, &remote_dir, &files);
+    assert_eq!(
+        syncer
+            .list(&p("Same"))
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![(p("Same/Same"), 6)]
+    );
+    assert_eq!(
+        syncer
+            .list(&p("single file.iso"))
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![(p("single file.iso"), 123_457)]
+    );
+    syncer.probe().unwrap();
+
+    let wrong = Syncer::new(&rclone_remote(&conf, "nosuch", &remote_dir), &settings(3))
+        .with_sleeper(Box::new(NoSleep::default()));
+    let err = wrong.probe().unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::Misconfigured, "{err}");
+    assert_eq!(err.attempts, 1);
+}
+
+#[test]
+fn rclone_sftp_remote_over_real_sshd() {
+    lang_c();
+    let tmp = TempDir::new("sync-rclone-sftp");
+    let mut sshd = Sshd::start(&tmp.join("sshd"));
+    let conf = tmp.join("rclone.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[box]\ntype = sftp\nhost = 127.0.0.1\nport = {}\nuser = root\nkey_file = {}\n\
+             shell_type = unix\nmd5sum_command = none\nsha1sum_command = none\n",
+            sshd.port,
+            sshd.key.display()
+        ),
+    )
+    .unwrap();
+    let local = tmp.join("downloads");
+    let remote_dir = tmp.join("remote sftp");
+    let files = make_downloads(&local);
+    let syncer = Syncer::new(&rclone_remote(&conf, "box", &remote_dir), &settings(2));
+    syncer
+        .push(&local, &[p(NON_ASCII_DIR), p("single file.iso")])
+        .unwrap();
+    let v = syncer.verify(&files).unwrap();
+    assert!(v.is_complete(), "{v}");
+    assert_same_bytes(&local, &remote_dir, &files);
+    syncer.probe().unwrap();
+
+    sshd.stop();
+    let down = Syncer::new(&rclone_remote(&conf, "box", &remote_dir), &settings(2))
+        .with_sleeper(Box::new(NoSleep::default()));
+    let started = Instant::now();
+    let err = down.verify(&files).unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::HostUnreachable, "{err}");
+    assert_eq!(err.attempts, 2);
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn rclone_not_installed_says_what_to_install() {
+    let tmp = TempDir::new("sync-norclone");
+    let programs = Programs {
+        rclone: tmp.join("empty-bin/rclone").into_os_string(),
+        ..Programs::default()
+    };
+    let remote = rclone_remote(&tmp.join("rclone.conf"), "x", &tmp.join("r"));
+    let err = Syncer::with_programs(&remote, &settings(3), programs)
+        .probe()
+        .unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::NotInstalled);
+    assert!(
+        err.to_string()
+            .ends_with("rclone is not installed (apt install rclone)"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------- local
+
+#[test]
+fn local_directory_copies_atomically_and_verifies() {
+    lang_c();
+    let tmp = TempDir::new("sync-local");
+    let local = tmp.join("downloads");
+    let remote_dir = tmp.join("usb disk");
+    let files = make_downloads(&local);
+    let remote = RemoteSettings::Local {
+        path: remote_dir.clone(),
+    };
+    let syncer = Syncer::new(&remote, &settings(2));
+
+    // The mount point is missing: refuse rather than create it.
+    let err = syncer.push(&local, &[p("single file.iso")]).unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::Misconfigured, "{err}");
+    assert!(err.to_string().contains("mount the disk"), "{err}");
+    assert!(!remote_dir.exists());
+
+    std::fs::create_dir_all(&remote_dir).unwrap();
+    syncer
+        .push(&local, &[p(NON_ASCII_DIR), p("single file.iso")])
+        .unwrap();
+    let v = syncer.verify(&files).unwrap();
+    assert!(v.is_complete(), "{v}");
+    assert_same_bytes(&local, &remote_dir, &files);
+    syncer.probe().unwrap();
+    let mut names = Vec::new();
+    for entry in walk(&remote_dir) {
+        names.push(entry.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("lowspace-tmp") || n.contains("lowspace-probe")),
+        "{names:?}"
+    );
+
+    // A symlink inside a torrent is refused with the reason.
+    std::os::unix::fs::symlink("/etc/hostname", local.join(NON_ASCII_DIR).join("link")).unwrap();
+    let err = syncer.push(&local, &[p(NON_ASCII_DIR)]).unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::LocalSource);
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+}
+
+#[test]
+fn local_directory_full_is_reported() {
+    let tmp = TempDir::new("sync-local-full");
+    let local = tmp.join("downloads");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("big.bin"), vec![7u8; 2 * 1024 * 1024]).unwrap();
+    let remote_dir = tmp.join("small");
+    let _full = Tmpfs::mount(&remote_dir, "512k");
+    let syncer = Syncer::new(
+        &RemoteSettings::Local {
+            path: remote_dir.clone(),
+        },
+        &settings(3),
+    )
+    .with_sleeper(Box::new(NoSleep::default()));
+    let err = syncer.push(&local, &[p("big.bin")]).unwrap_err();
+    eprintln!("user sees: {err}");
+    assert_eq!(err.kind, FailureKind::RemoteFull, "{err}");
+    assert_eq!(err.attempts, 1);
+    let v = syncer.verify(&[(p("big.bin"), 2 * 1024 * 1024)]).unwrap();
+    assert_eq!(v.missing, vec![p("big.bin")]);
+    // The temporary was cleaned up, leaving the space free.
+    assert_eq!(std::fs::read_dir(&remote_dir).unwrap().count(), 0);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}
