@@ -19,7 +19,7 @@ use argh::FromArgs;
 use serde_json::{json, Value};
 
 use super::{CliError, Context};
-use crate::config::{Config, ConfigFormat, RemoteSettings, RotateSettings};
+use crate::config::{Config, ConfigFormat, RemoteSettings, RotateSettings, TreeSettings};
 use crate::size::human_size;
 
 #[derive(FromArgs)]
@@ -166,7 +166,50 @@ pub fn render_toml(config: &Config, show_secrets: bool) -> String {
             out.push_str("# [remote]: not configured, so nothing is copied to big storage\n");
         }
     }
+
+    out.push('\n');
+    render_tree(&mut out, &config.tree);
     out
+}
+
+/// `[tree]`: the defaults of `lowspace tree`; its command-line options win.
+fn render_tree(out: &mut String, tree: &TreeSettings) {
+    out.push_str("[tree]\n");
+    if tree.trackers.is_empty() {
+        out.push_str("# trackers: none (torrents without an announce URL)\n");
+    } else {
+        let list: Vec<String> = tree.trackers.iter().map(|t| quoted(t)).collect();
+        let _ = writeln!(out, "trackers = [{}]", list.join(", "));
+    }
+    let optional = [
+        ("webseed", &tree.webseed, "no web seed"),
+        (
+            "piece_size",
+            &tree.piece_size,
+            "chosen from each file's size",
+        ),
+        ("comment", &tree.comment, "no comment"),
+    ];
+    for (key, value, without) in optional {
+        match value {
+            Some(v) => {
+                let _ = writeln!(out, "{key} = {}", quoted(v));
+            }
+            None => {
+                let _ = writeln!(out, "# {key}: not set ({without})");
+            }
+        }
+    }
+    let _ = writeln!(out, "private = {}", tree.private);
+    let _ = writeln!(out, "creation_date = {}", tree.creation_date);
+    match tree.threads {
+        Some(n) => {
+            let _ = writeln!(out, "threads = {n}");
+        }
+        None => out.push_str("# threads: not set (one per core)\n"),
+    }
+    let _ = writeln!(out, "hidden = {}", tree.hidden);
+    let _ = writeln!(out, "prune = {}", tree.prune);
 }
 
 fn render_rotate(out: &mut String, rotate: &RotateSettings) {
@@ -346,6 +389,17 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
         "rtorrent": { "socket_url": config.rtorrent.socket_url },
         "rotate": rotate,
         "remote": remote,
+        "tree": {
+            "trackers": config.tree.trackers,
+            "webseed": config.tree.webseed,
+            "piece_size": config.tree.piece_size,
+            "private": config.tree.private,
+            "comment": config.tree.comment,
+            "creation_date": config.tree.creation_date,
+            "threads": config.tree.threads,
+            "hidden": config.tree.hidden,
+            "prune": config.tree.prune,
+        },
         "warnings": config.warnings,
     })
 }
@@ -383,6 +437,7 @@ mod tests {
             sorted(original.remote.clone()),
             "{printed}"
         );
+        assert_eq!(reread.tree, original.tree, "{printed}");
         if original.remote.is_some() {
             assert_eq!(reread.sync, original.sync, "{printed}");
         }
@@ -410,6 +465,12 @@ mod tests {
              [remote]\nservice = \"local\"\npath = \"/mnt/usb\"\n",
         );
         round_trip("/c.toml", "log_level = \"debug\"\n");
+        round_trip(
+            "/c.toml",
+            "[tree]\ntrackers = [\"http://t/announce\", \"udp://u:6969\"]\nwebseed = \"https://w/\"\n\
+             piece_size = \"auto\"\nprivate = true\ncomment = \"a \\\"b\\\"\"\ncreation_date = true\n\
+             threads = 2\nhidden = true\nprune = true\n",
+        );
     }
 
     #[test]
