@@ -183,11 +183,7 @@ fn render_tree(out: &mut String, tree: &TreeSettings) {
     }
     let optional = [
         ("webseed", &tree.webseed, "no web seed"),
-        (
-            "piece_size",
-            &tree.piece_size,
-            "chosen from each file's size",
-        ),
+        ("piece_size", &tree.piece_size, "automatic"),
         ("comment", &tree.comment, "no comment"),
     ];
     for (key, value, without) in optional {
