@@ -13,10 +13,11 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
 mod check;
+mod config;
 mod follow;
 mod magnet;
 mod rotate;
@@ -151,6 +152,7 @@ struct TopLevel {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Command {
+    Config(config::ConfigArgs),
     Rotate(rotate::RotateArgs),
     Status(status::StatusArgs),
     Check(check::CheckArgs),
@@ -164,6 +166,7 @@ enum Command {
 impl Command {
     fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         match self {
+            Command::Config(args) => args.run(ctx),
             Command::Rotate(args) => args.run(ctx),
             Command::Status(args) => args.run(ctx),
             Command::Check(args) => args.run(ctx),
@@ -204,7 +207,7 @@ impl<'env> Context<'env> {
     /// in a default place), for commands that work without one too. A file
     /// that is there but broken is still an error.
     pub fn config_if_present(&mut self) -> Result<Option<&Config>, CliError> {
-        if self.config_path.is_none() && config::locate(self.env, None).is_err() {
+        if self.config_path.is_none() && crate::config::locate(self.env, None).is_err() {
             return Ok(None);
         }
         self.config().map(Some)
@@ -230,8 +233,8 @@ impl<'env> Context<'env> {
 }
 
 fn load_config(env: &Env, explicit: Option<&std::path::Path>) -> Result<Config, ConfigError> {
-    let path = config::locate(env, explicit)?;
-    config::load(&path)
+    let path = crate::config::locate(env, explicit)?;
+    crate::config::load(&path)
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -309,7 +312,7 @@ fn setup_logging(top: &TopLevel, ctx: &mut Context) -> Result<(), CliError> {
         None => {
             // A configuration that is only found by default and is broken must
             // not stop `show`; the command that needs it reports the error.
-            let wanted = top.config.is_some() || config::locate(ctx.env, None).is_ok();
+            let wanted = top.config.is_some() || crate::config::locate(ctx.env, None).is_ok();
             let from_config = if wanted {
                 ctx.config().ok().and_then(|c| c.log_level)
             } else {

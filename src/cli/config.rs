@@ -1,0 +1,522 @@
+//! `lowspace config`: prints the configuration as lowspace understood it.
+//!
+//! A setup that misbehaves is most often a setup that says something else
+//! than its author thinks: another file was found first, a key is spelled
+//! wrongly, a size meant GiB and was read as bytes. This command answers
+//! "what does lowspace see?" the way `git config --list` does: which file,
+//! which syntax, every value with its default filled in, and the warnings.
+//!
+//! The text form is itself a valid TOML configuration, so it is also the way
+//! from the original driver's INI file to TOML:
+//! `lowspace --config old.cf config > ~/.config/lowspace/config.toml`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use argh::FromArgs;
+use serde_json::{json, Value};
+
+use super::{CliError, Context};
+use crate::config::{Config, ConfigFormat, RemoteSettings, RotateSettings, TreeSettings};
+use crate::size::human_size;
+
+#[derive(FromArgs)]
+/// print the configuration as lowspace reads it: which file, which syntax,
+/// every value with its default filled in, and warnings
+#[argh(
+    subcommand,
+    name = "config",
+    example = "Check which file is used and what it says:\n  $ {command_name}",
+    example = "Turn the original driver's INI file into TOML:\n  $ lowspace --config ~/.rtorrent_low_space_driver.cf config > ~/.config/lowspace/config.toml",
+    example = "The same as JSON, for scripts:\n  $ {command_name} --json",
+    note = "The text output is valid TOML. Values of RCLONE_* variables whose name contains \
+PASS, SECRET or TOKEN are hidden unless --show-secrets is given. Exit code 2 means the \
+configuration is missing or wrong; the message names the file, line and key."
+)]
+pub struct ConfigArgs {
+    /// print JSON instead of TOML
+    #[argh(switch)]
+    pub json: bool,
+
+    /// show the values of RCLONE_* variables that look like passwords or tokens
+    #[argh(switch)]
+    pub show_secrets: bool,
+}
+
+impl ConfigArgs {
+    pub fn run(self, ctx: &mut Context) -> Result<(), CliError> {
+        // Warnings were already logged by the context; they are repeated
+        // in the report itself.
+        let config = ctx.config()?;
+        let text = if self.json {
+            let value = render_json(config, self.show_secrets);
+            serde_json::to_string_pretty(&value)
+                .map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?
+                + "\n"
+        } else {
+            render_toml(config, self.show_secrets)
+        };
+        ctx.out()
+            .write_all(text.as_bytes())
+            .map_err(|e| CliError::failure(format!("cannot write to standard output: {e}")))
+    }
+}
+
+/// The name of a syntax as the report shows it.
+fn format_name(format: ConfigFormat) -> &'static str {
+    match format {
+        ConfigFormat::Toml => "TOML",
+        ConfigFormat::LegacyIni => "legacy INI",
+    }
+}
+
+/// rclone reads passwords and tokens from RCLONE_* variables; a report that
+/// gets pasted into a bug report should not carry them.
+fn is_secret(variable: &str) -> bool {
+    ["PASS", "SECRET", "TOKEN"]
+        .iter()
+        .any(|word| variable.contains(word))
+}
+
+const HIDDEN: &str = "(hidden; --show-secrets shows it)";
+
+fn env_value<'v>(name: &str, value: &'v str, show_secrets: bool) -> &'v str {
+    if show_secrets || !is_secret(name) {
+        value
+    } else {
+        HIDDEN
+    }
+}
+
+/// A TOML basic string. JSON's string escapes (`\"`, `\\`, `\n`, `\uXXXX`)
+/// are all valid in TOML basic strings, so serde_json does the escaping.
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{}\"", text.escape_default()))
+}
+
+fn quoted_path(path: &Path) -> String {
+    quoted(&path.to_string_lossy())
+}
+
+/// "1d 12h", "5m", "0s": the shortest form `parse_duration` reads back.
+pub fn human_duration(duration: Duration) -> String {
+    let mut rest = duration.as_secs();
+    if rest == 0 {
+        return "0s".to_string();
+    }
+    let mut parts = Vec::new();
+    for (unit, seconds) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= seconds {
+            parts.push(format!("{}{unit}", rest / seconds));
+            rest %= seconds;
+        }
+    }
+    parts.join(" ")
+}
+
+/// Renders the configuration as TOML, defaults filled in, unset optional
+/// keys as comments saying what happens without them.
+pub fn render_toml(config: &Config, show_secrets: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# lowspace configuration read from {} ({})",
+        config.path.display(),
+        format_name(config.format)
+    );
+    let _ = writeln!(
+        out,
+        "# Defaults are filled in. This is valid TOML: it can be saved as ~/.config/lowspace/config.toml."
+    );
+    for warning in &config.warnings {
+        let _ = writeln!(out, "# warning: {warning}");
+    }
+    out.push('\n');
+    match config.log_level {
+        Some(level) => {
+            let _ = writeln!(
+                out,
+                "log_level = {}",
+                quoted(&level.as_str().to_ascii_lowercase())
+            );
+        }
+        None => out.push_str("# log_level: not set (--log-level, else info)\n"),
+    }
+
+    out.push_str("\n[rtorrent]\n");
+    match &config.rtorrent.socket_url {
+        Some(url) => {
+            let _ = writeln!(out, "socket_url = {}", quoted(url));
+        }
+        None => out.push_str("# socket_url: not set\n"),
+    }
+
+    out.push('\n');
+    match &config.rotate {
+        Some(rotate) => render_rotate(&mut out, rotate),
+        None => out.push_str("# [rotate]: not configured, so `lowspace rotate` cannot run\n"),
+    }
+
+    out.push('\n');
+    match &config.remote {
+        Some(remote) => render_remote(&mut out, config, remote, show_secrets),
+        None => {
+            out.push_str("# [remote]: not configured, so nothing is copied to big storage\n");
+        }
+    }
+
+    out.push('\n');
+    render_tree(&mut out, &config.tree);
+    out
+}
+
+/// `[tree]`: the defaults of `lowspace tree`; its command-line options win.
+fn render_tree(out: &mut String, tree: &TreeSettings) {
+    out.push_str("[tree]\n");
+    if tree.trackers.is_empty() {
+        out.push_str("# trackers: none (torrents without an announce URL)\n");
+    } else {
+        let list: Vec<String> = tree.trackers.iter().map(|t| quoted(t)).collect();
+        let _ = writeln!(out, "trackers = [{}]", list.join(", "));
+    }
+    let optional = [
+        ("webseed", &tree.webseed, "no web seed"),
+        ("piece_size", &tree.piece_size, "automatic"),
+        ("comment", &tree.comment, "no comment"),
+    ];
+    for (key, value, without) in optional {
+        match value {
+            Some(v) => {
+                let _ = writeln!(out, "{key} = {}", quoted(v));
+            }
+            None => {
+                let _ = writeln!(out, "# {key}: not set ({without})");
+            }
+        }
+    }
+    let _ = writeln!(out, "private = {}", tree.private);
+    let _ = writeln!(out, "creation_date = {}", tree.creation_date);
+    match tree.threads {
+        Some(n) => {
+            let _ = writeln!(out, "threads = {n}");
+        }
+        None => out.push_str("# threads: not set (one per core)\n"),
+    }
+    let _ = writeln!(out, "hidden = {}", tree.hidden);
+    let _ = writeln!(out, "prune = {}", tree.prune);
+}
+
+fn render_rotate(out: &mut String, rotate: &RotateSettings) {
+    out.push_str("[rotate]\n");
+    let _ = writeln!(
+        out,
+        "managed_torrents_directory = {}",
+        quoted_path(&rotate.managed_torrents_directory)
+    );
+    let _ = writeln!(
+        out,
+        "space_limit = {}  # {}",
+        rotate.space_limit,
+        human_size(rotate.space_limit)
+    );
+    let _ = writeln!(out, "required_ratio = {:?}", rotate.required_ratio);
+    match rotate.min_seed_time {
+        Some(d) => {
+            let _ = writeln!(out, "min_seed_time = {}", quoted(&human_duration(d)));
+        }
+        None => out.push_str("# min_seed_time: not set (no minimum seeding time)\n"),
+    }
+    match rotate.max_seed_time {
+        Some(d) => {
+            let _ = writeln!(out, "max_seed_time = {}", quoted(&human_duration(d)));
+        }
+        None => out.push_str("# max_seed_time: not set (wait for the ratio however long)\n"),
+    }
+    let _ = writeln!(
+        out,
+        "reserve = {}  # {}",
+        rotate.reserve,
+        human_size(rotate.reserve)
+    );
+    match &rotate.done_directory {
+        Some(dir) => {
+            let _ = writeln!(out, "done_directory = {}", quoted_path(dir));
+        }
+        None => out.push_str("# done_directory: not set (finished .torrent files are deleted)\n"),
+    }
+    match &rotate.state_directory {
+        Some(dir) => {
+            let _ = writeln!(out, "state_directory = {}", quoted_path(dir));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# state_directory: not set (default: {})",
+                rotate
+                    .managed_torrents_directory
+                    .join(".lowspace")
+                    .display()
+            );
+        }
+    }
+}
+
+fn render_remote(out: &mut String, config: &Config, remote: &RemoteSettings, show_secrets: bool) {
+    out.push_str("[remote]\n");
+    let mut env: &[(String, String)] = &[];
+    match remote {
+        RemoteSettings::Rsync {
+            host,
+            path,
+            ssh_command,
+        } => {
+            out.push_str("service = \"rsync\"\n");
+            let _ = writeln!(out, "host = {}", quoted(host));
+            let _ = writeln!(out, "path = {}", quoted(path));
+            match ssh_command {
+                Some(cmd) => {
+                    let _ = writeln!(out, "ssh_command = {}", quoted(cmd));
+                }
+                None => out.push_str("# ssh_command: not set (rsync's default, ssh)\n"),
+            }
+        }
+        RemoteSettings::Rclone {
+            remote,
+            path,
+            env: vars,
+        } => {
+            out.push_str("service = \"rclone\"\n");
+            let _ = writeln!(out, "rclone_remote = {}", quoted(remote));
+            let _ = writeln!(out, "path = {}", quoted(path));
+            env = vars;
+        }
+        RemoteSettings::Local { path } => {
+            out.push_str("service = \"local\"\n");
+            let _ = writeln!(out, "path = {}", quoted_path(path));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "timeout = {}",
+        quoted(&human_duration(config.sync.timeout))
+    );
+    let _ = writeln!(out, "retries = {}", config.sync.retries);
+    if !env.is_empty() {
+        out.push_str("\n[remote.rclone_env]\n");
+        for (name, value) in env {
+            let _ = writeln!(
+                out,
+                "{name} = {}",
+                quoted(env_value(name, value, show_secrets))
+            );
+        }
+    }
+}
+
+/// The same report as JSON: sizes in bytes, durations in seconds, unset
+/// values as null.
+pub fn render_json(config: &Config, show_secrets: bool) -> Value {
+    let path_text = |p: &Path| p.to_string_lossy().into_owned();
+    let rotate = config.rotate.as_ref().map(|r| {
+        json!({
+            "managed_torrents_directory": path_text(&r.managed_torrents_directory),
+            "space_limit": r.space_limit,
+            "required_ratio": r.required_ratio,
+            "min_seed_time": r.min_seed_time.map(|d| d.as_secs()),
+            "max_seed_time": r.max_seed_time.map(|d| d.as_secs()),
+            "reserve": r.reserve,
+            "done_directory": r.done_directory.as_deref().map(path_text),
+            "state_directory": path_text(
+                &r.state_directory
+                    .clone()
+                    .unwrap_or_else(|| r.managed_torrents_directory.join(".lowspace"))
+            ),
+        })
+    });
+    let remote = config.remote.as_ref().map(|remote| {
+        let mut value = match remote {
+            RemoteSettings::Rsync {
+                host,
+                path,
+                ssh_command,
+            } => json!({
+                "service": "rsync",
+                "host": host,
+                "path": path,
+                "ssh_command": ssh_command,
+            }),
+            RemoteSettings::Rclone { remote, path, env } => {
+                let env: serde_json::Map<String, Value> = env
+                    .iter()
+                    .map(|(name, value)| {
+                        (
+                            name.clone(),
+                            Value::from(env_value(name, value, show_secrets)),
+                        )
+                    })
+                    .collect();
+                json!({
+                    "service": "rclone",
+                    "rclone_remote": remote,
+                    "path": path,
+                    "rclone_env": env,
+                })
+            }
+            RemoteSettings::Local { path } => json!({
+                "service": "local",
+                "path": path_text(path),
+            }),
+        };
+        if let Some(map) = value.as_object_mut() {
+            map.insert("timeout".into(), config.sync.timeout.as_secs().into());
+            map.insert("retries".into(), config.sync.retries.into());
+        }
+        value
+    });
+    json!({
+        "file": path_text(&config.path),
+        "format": match config.format {
+            ConfigFormat::Toml => "toml",
+            ConfigFormat::LegacyIni => "legacy-ini",
+        },
+        "log_level": config.log_level.map(|l| l.as_str().to_ascii_lowercase()),
+        "rtorrent": { "socket_url": config.rtorrent.socket_url },
+        "rotate": rotate,
+        "remote": remote,
+        "tree": {
+            "trackers": config.tree.trackers,
+            "webseed": config.tree.webseed,
+            "piece_size": config.tree.piece_size,
+            "private": config.tree.private,
+            "comment": config.tree.comment,
+            "creation_date": config.tree.creation_date,
+            "threads": config.tree.threads,
+            "hidden": config.tree.hidden,
+            "prune": config.tree.prune,
+        },
+        "warnings": config.warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use std::path::PathBuf;
+
+    /// What the report prints must load back to the same settings: that is
+    /// what makes it a migration path from the INI file.
+    fn round_trip(path: &str, text: &str) {
+        let original = parse(Path::new(path), text).unwrap();
+        let printed = render_toml(&original, true);
+        let reread = parse(Path::new("/printed.toml"), &printed)
+            .unwrap_or_else(|e| panic!("{e}\n--- printed ---\n{printed}"));
+        assert_eq!(reread.log_level, original.log_level, "{printed}");
+        assert_eq!(reread.rtorrent, original.rtorrent, "{printed}");
+        assert_eq!(reread.rotate, original.rotate, "{printed}");
+        // Environment variables are a set: TOML tables do not keep order.
+        let sorted = |remote: Option<RemoteSettings>| match remote {
+            Some(RemoteSettings::Rclone {
+                remote,
+                path,
+                mut env,
+            }) => {
+                env.sort();
+                Some(RemoteSettings::Rclone { remote, path, env })
+            }
+            other => other,
+        };
+        assert_eq!(
+            sorted(reread.remote.clone()),
+            sorted(original.remote.clone()),
+            "{printed}"
+        );
+        assert_eq!(reread.tree, original.tree, "{printed}");
+        if original.remote.is_some() {
+            assert_eq!(reread.sync, original.sync, "{printed}");
+        }
+    }
+
+    #[test]
+    fn printed_toml_reads_back_to_the_same_settings() {
+        round_trip(
+            "/c.cf",
+            "[main]\nmanaged_torrents_directory = /srv/t\nspace_limit = 3 GiB\n\
+             required_ratio = 1.5\nremote_host = me@nas\nremote_path = /big \"quoted\"\n\
+             min_seed_time = 1d 12h\nsync_timeout = 90s\nsync_retries = 7\nlog_level = warning\n",
+        );
+        round_trip(
+            "/c.cf",
+            "[main]\nmanaged_torrents_directory = /srv/t\nspace_limit = 1000\n\
+             remote_sync_service = rclone\nrclone_remote = box\nrclone_path = a/b\n\
+             rclone_config_pass = s3cret\nrclone_bwlimit = 1M\n",
+        );
+        round_trip(
+            "/c.toml",
+            "[rtorrent]\nsocket_url = \"scgi:///run/rt.sock\"\n[rotate]\n\
+             managed_torrents_directory = \"/m\"\nspace_limit = \"500MB\"\nreserve = \"1 GiB\"\n\
+             done_directory = \"/m/done\"\nstate_directory = \"/var/lib/ls\"\nmax_seed_time = 3600\n\
+             [remote]\nservice = \"local\"\npath = \"/mnt/usb\"\n",
+        );
+        round_trip("/c.toml", "log_level = \"debug\"\n");
+        round_trip(
+            "/c.toml",
+            "[tree]\ntrackers = [\"http://t/announce\", \"udp://u:6969\"]\nwebseed = \"https://w/\"\n\
+             piece_size = \"auto\"\nprivate = true\ncomment = \"a \\\"b\\\"\"\ncreation_date = true\n\
+             threads = 2\nhidden = true\nprune = true\n",
+        );
+    }
+
+    #[test]
+    fn secrets_are_hidden_unless_asked_for() {
+        let config = parse(
+            Path::new("/c.cf"),
+            "[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\n\
+             remote_sync_service = rclone\nrclone_remote = r\nrclone_config_pass = s3cret\n\
+             rclone_bwlimit = 1M\n",
+        )
+        .unwrap();
+        let hidden = render_toml(&config, false);
+        assert!(!hidden.contains("s3cret"), "{hidden}");
+        assert!(hidden.contains("RCLONE_BWLIMIT = \"1M\""), "{hidden}");
+        assert!(render_toml(&config, true).contains("RCLONE_CONFIG_PASS = \"s3cret\""));
+        let json = render_json(&config, false).to_string();
+        assert!(!json.contains("s3cret"), "{json}");
+    }
+
+    #[test]
+    fn durations_in_the_shortest_form() {
+        for (secs, text) in [
+            (0, "0s"),
+            (59, "59s"),
+            (300, "5m"),
+            (5400, "1h 30m"),
+            (129_600, "1d 12h"),
+            (90_061, "1d 1h 1m 1s"),
+        ] {
+            assert_eq!(human_duration(Duration::from_secs(secs)), text);
+            assert_eq!(
+                crate::size::parse_duration(text).unwrap(),
+                Duration::from_secs(secs)
+            );
+        }
+    }
+
+    #[test]
+    fn json_fills_in_defaults() {
+        let config = parse(
+            Path::new("/c.toml"),
+            "[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = 10\n",
+        )
+        .unwrap();
+        let json = render_json(&config, false);
+        assert_eq!(json["format"], "toml");
+        assert_eq!(json["rotate"]["required_ratio"], 1.0);
+        assert_eq!(json["rotate"]["reserve"], 0);
+        assert_eq!(json["rotate"]["state_directory"], "/m/.lowspace");
+        assert_eq!(json["remote"], Value::Null);
+        assert_eq!(config.path, PathBuf::from("/c.toml"));
+    }
+}
