@@ -19,7 +19,10 @@ use argh::FromArgs;
 use serde_json::{json, Value};
 
 use super::{CliError, Context};
-use crate::config::{Config, ConfigFormat, RemoteSettings, RotateSettings, TreeSettings};
+use crate::config::{
+    Config, ConfigFormat, FollowClient, FollowSettings, RemoteSettings, RotateSettings,
+    TreeSettings,
+};
 use crate::size::human_size;
 
 #[derive(FromArgs)]
@@ -169,7 +172,66 @@ pub fn render_toml(config: &Config, show_secrets: bool) -> String {
 
     out.push('\n');
     render_tree(&mut out, &config.tree);
+
+    out.push('\n');
+    match &config.follow {
+        Some(follow) => render_follow(&mut out, follow, show_secrets),
+        None => out.push_str("# [follow]: not configured, so `lowspace follow` cannot run\n"),
+    }
     out
+}
+
+/// `[follow]`: what `lowspace follow` mirrors into which client.
+fn render_follow(out: &mut String, follow: &FollowSettings, show_secrets: bool) {
+    out.push_str("[follow]\n");
+    let _ = writeln!(out, "listing = {}", quoted(&follow.listing));
+    match &follow.ca_file {
+        Some(ca) => {
+            let _ = writeln!(out, "ca_file = {}", quoted_path(ca));
+        }
+        None => out.push_str("# ca_file: not set (the system's CA bundle)\n"),
+    }
+    match &follow.client_cert {
+        Some((cert, key)) => {
+            let _ = writeln!(out, "client_cert = {}", quoted_path(cert));
+            let _ = writeln!(out, "client_key = {}", quoted_path(key));
+        }
+        None => out.push_str("# client_cert, client_key: not set (no client certificate)\n"),
+    }
+    match &follow.client {
+        FollowClient::Transmission {
+            rpc_url,
+            username,
+            password,
+        } => {
+            out.push_str("client = \"transmission\"\n");
+            let _ = writeln!(out, "rpc_url = {}", quoted(rpc_url));
+            if let Some(user) = username {
+                let _ = writeln!(out, "username = {}", quoted(user));
+            }
+            if let Some(pass) = password {
+                let shown = if show_secrets {
+                    pass.as_str()
+                } else {
+                    "(hidden; --show-secrets)"
+                };
+                let _ = writeln!(out, "password = {}", quoted(shown));
+            }
+        }
+        FollowClient::Rtorrent { socket_url } => {
+            out.push_str("client = \"rtorrent\"\n");
+            let _ = writeln!(out, "socket_url = {}", quoted(socket_url));
+        }
+    }
+    match &follow.download_dir {
+        Some(dir) => {
+            let _ = writeln!(out, "download_dir = {}", quoted_path(dir));
+        }
+        None => out.push_str("# download_dir: not set (the client's default)\n"),
+    }
+    let _ = writeln!(out, "label = {}", quoted(&follow.label));
+    let _ = writeln!(out, "allow_empty = {}", follow.allow_empty);
+    let _ = writeln!(out, "timeout = {}", quoted(&human_duration(follow.timeout)));
 }
 
 /// `[tree]`: the defaults of `lowspace tree`; its command-line options win.
@@ -396,6 +458,23 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
             "hidden": config.tree.hidden,
             "prune": config.tree.prune,
         },
+        "follow": config.follow.as_ref().map(|f| json!({
+            "listing": f.listing,
+            "ca_file": f.ca_file,
+            "client_cert": f.client_cert.as_ref().map(|(c, _)| c),
+            "client_key": f.client_cert.as_ref().map(|(_, k)| k),
+            "client": match &f.client {
+                FollowClient::Transmission { rpc_url, username, password } => json!({
+                    "kind": "transmission", "rpc_url": rpc_url, "username": username,
+                    "password": password.as_ref().map(|p| if show_secrets { p.as_str() } else { "(hidden)" }),
+                }),
+                FollowClient::Rtorrent { socket_url } => json!({"kind": "rtorrent", "socket_url": socket_url}),
+            },
+            "download_dir": f.download_dir,
+            "label": f.label,
+            "allow_empty": f.allow_empty,
+            "timeout_seconds": f.timeout.as_secs(),
+        })),
         "warnings": config.warnings,
     })
 }
@@ -434,6 +513,7 @@ mod tests {
             "{printed}"
         );
         assert_eq!(reread.tree, original.tree, "{printed}");
+        assert_eq!(reread.follow, original.follow, "{printed}");
         if original.remote.is_some() {
             assert_eq!(reread.sync, original.sync, "{printed}");
         }
@@ -466,6 +546,17 @@ mod tests {
             "[tree]\ntrackers = [\"http://t/announce\", \"udp://u:6969\"]\nwebseed = \"https://w/\"\n\
              piece_size = \"auto\"\nprivate = true\ncomment = \"a \\\"b\\\"\"\ncreation_date = true\n\
              threads = 2\nhidden = true\nprune = true\n",
+        );
+        round_trip(
+            "/c.toml",
+            "[follow]\nlisting = \"https://main/idx/index.txt\"\nca_file = \"/etc/ca.pem\"\n\
+             client_cert = \"/etc/c.pem\"\nclient_key = \"/etc/c.key\"\nclient = \"transmission\"\n\
+             rpc_url = \"http://127.0.0.1:9091/transmission/rpc\"\nusername = \"u\"\npassword = \"p\"\n\
+             download_dir = \"/srv/m\"\nlabel = \"mine\"\nallow_empty = true\ntimeout = \"90s\"\n",
+        );
+        round_trip(
+            "/c.toml",
+            "[rtorrent]\nsocket_url = \"/run/rt.sock\"\n[follow]\nlisting = \"/srv/idx.txt\"\nclient = \"rtorrent\"\n",
         );
     }
 
