@@ -15,8 +15,8 @@ use std::process::Output;
 use std::time::Duration;
 
 use lowspace::rtorrent::Client;
-use sha1::{Digest, Sha1};
 use support::disk::{allocated_under, DiskWatch};
+use support::files::{files_under, sha1_of};
 use support::rtorrent::Rtorrent;
 use support::seeder::{generate, MadeTorrent, Peer};
 use support::sshd::{fake_slow_ssh, Sshd};
@@ -281,31 +281,6 @@ fn tail(s: &str, n: usize) -> &str {
         start += 1;
     }
     &s[start..]
-}
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
-        let path = root.join(rel);
-        if path.is_dir() {
-            for e in std::fs::read_dir(&path).unwrap() {
-                walk(root, &rel.join(e.unwrap().file_name()), out);
-            }
-        } else {
-            out.push(rel.to_path_buf());
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, Path::new(""), &mut out);
-    out.sort();
-    out
-}
-
-fn sha1_of(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    Sha1::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn rsync_remote(rig: &Rig, sshd: &Sshd, ssh: Option<&Path>) -> String {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use lowspace::config::{RemoteSettings, SyncSettings};
 use lowspace::sync::{FailureKind, Programs, RelPath, Remote, Sleeper, Syncer};
-use sha1::{Digest, Sha1};
+use support::files::sha1_of;
 use support::require_program;
 use support::sshd::Sshd;
 use support::tempdir::TempDir;
@@ -78,12 +78,6 @@ fn make_downloads(root: &Path) -> Vec<(RelPath, u64)> {
     }
     out.sort();
     out
-}
-
-fn sha1_of(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let digest = Sha1::digest(&bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every expected file has the same bytes on both sides.

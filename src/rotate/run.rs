@@ -98,19 +98,29 @@ fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Clie
     }
 }
 
+/// Reads the world and decides: the snapshot and the plan for it.
+fn observe(
+    settings: &RotateSettings,
+    client: &Client,
+    journal: &Journal,
+) -> Result<(Gathered, Plan), RotateError> {
+    let mut gathered = gather::gather(&settings.managed_torrents_directory, client)
+        .map_err(RotateError::Failed)?;
+    add_file_mode_files(&mut gathered, journal, client);
+    let plan = plan(
+        &gathered.snapshot,
+        &Policy::from_settings(settings),
+        journal,
+    );
+    Ok((gathered, plan))
+}
+
 /// Gathers and plans without changing anything (status, --dry-run).
 pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
     let (settings, client) = settings(config)?;
     let journal = Journal::load(&journal_path(&state_directory(settings)))
         .map_err(|e| RotateError::Failed(e.to_string()))?;
-    let mut gathered = gather::gather(&settings.managed_torrents_directory, &client)
-        .map_err(RotateError::Failed)?;
-    add_file_mode_files(&mut gathered, &journal, &client);
-    let plan = plan(
-        &gathered.snapshot,
-        &Policy::from_settings(settings),
-        &journal,
-    );
+    let (gathered, plan) = observe(settings, &client, &journal)?;
     Ok((gathered, plan, client))
 }
 
@@ -137,14 +147,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
 
     let journal_file = journal_path(&state_dir);
     let journal = Journal::load(&journal_file).map_err(|e| RotateError::Failed(e.to_string()))?;
-    let mut gathered = gather::gather(&settings.managed_torrents_directory, &client)
-        .map_err(RotateError::Failed)?;
-    add_file_mode_files(&mut gathered, &journal, &client);
-    let plan = plan(
-        &gathered.snapshot,
-        &Policy::from_settings(settings),
-        &journal,
-    );
+    let (gathered, plan) = observe(settings, &client, &journal)?;
     for reason in &plan.reasons {
         log::info!("{reason}");
     }

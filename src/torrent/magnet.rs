@@ -187,8 +187,12 @@ pub fn percent_decode(
     while let Some(&byte) = bytes.get(index) {
         match byte {
             b'%' => {
-                let high = bytes.get(index + 1).and_then(|&c| hex_digit(c));
-                let low = bytes.get(index + 2).and_then(|&c| hex_digit(c));
+                let high = bytes
+                    .get(index + 1)
+                    .and_then(|&c| super::info_hash::hex_value(c));
+                let low = bytes
+                    .get(index + 2)
+                    .and_then(|&c| super::info_hash::hex_value(c));
                 let (Some(high), Some(low)) = (high, low) else {
                     return Err(MagnetError::BadPercentEncoding {
                         parameter: parameter.to_owned(),
@@ -215,13 +219,4 @@ fn decode_text(parameter: &str, value: &str, plus_is_space: bool) -> Result<Stri
     String::from_utf8(bytes).map_err(|_| MagnetError::NotUtf8 {
         parameter: parameter.to_owned(),
     })
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod disk;
+pub mod files;
 pub mod libtorrent;
 pub mod libtorrent_info;
 pub mod mktorrent;
