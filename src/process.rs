@@ -205,6 +205,38 @@ struct Shared {
     last_output: Instant,
 }
 
+/// Asks the kernel to SIGKILL the child when lowspace dies. Without it a
+/// SIGKILLed run leaves its rsync running on as an orphan, and that orphan
+/// can overwrite a copy the next run has verified with bytes read from a
+/// file that run has since truncated. std has no API for this, so the one
+/// libc function is declared here (libc is linked by std anyway).
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    extern "C" {
+        fn prctl(option: std::ffi::c_int, ...) -> std::ffi::c_int;
+        fn getppid() -> std::ffi::c_int;
+    }
+    const PR_SET_PDEATHSIG: std::ffi::c_int = 1;
+    const SIGKILL: std::ffi::c_ulong = 9;
+    let parent = std::process::id() as std::ffi::c_int;
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // two async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(move || {
+            if prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if getppid() != parent {
+                return Err(io::Error::other(
+                    "lowspace exited before the program started",
+                ));
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Runs a program to its end or to one of its limits.
 pub fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
     let program_name = spec.program.to_string_lossy().into_owned();
@@ -220,6 +252,7 @@ pub fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    die_with_parent(&mut cmd);
     if let Some(dir) = &spec.current_dir {
         // A missing working directory also shows as NotFound from spawn;
         // name it so it is not mistaken for a missing program.

@@ -1,6 +1,6 @@
 //! rsync over SSH.
 //!
-//! Push: `rsync -a --partial --timeout=N --protect-args --relative -e SSH
+//! Push: `rsync -a --partial-dir=.lowspace-partial --timeout=N --protect-args --relative -e SSH
 //! ROOT/./PATH... HOST:BASE/`. `--relative` with the `/./` anchor keeps each
 //! path's relative location under BASE (a single file of a multi-file
 //! torrent lands in `BASE/Torrent/sub/file`), and `--protect-args` sends
@@ -255,7 +255,9 @@ pub fn push_args(
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "-a",
-        "--partial",
+        // Partial files wait in their own directory: an interrupted
+        // transfer must never replace a copy that was already verified.
+        "--partial-dir=.lowspace-partial",
         &format!("--timeout={}", timeout.as_secs().max(1)),
         "--protect-args",
         "--relative",
@@ -427,7 +429,7 @@ mod tests {
             args,
             [
                 "-a",
-                "--partial",
+                "--partial-dir=.lowspace-partial",
                 "--timeout=30",
                 "--protect-args",
                 "--relative",
