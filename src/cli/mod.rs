@@ -17,6 +17,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::logging::{self, LogTarget};
 
 mod check;
+mod fish;
 mod magnet;
 mod rotate;
 mod rpc;
@@ -157,6 +158,7 @@ enum Command {
     Show(show::ShowArgs),
     Magnet(magnet::MagnetArgs),
     Tree(tree::TreeArgs),
+    Fish(fish::FishArgs),
 }
 
 impl Command {
@@ -169,6 +171,7 @@ impl Command {
             Command::Show(args) => args.run(ctx),
             Command::Magnet(args) => args.run(ctx),
             Command::Tree(args) => args.run(ctx),
+            Command::Fish(args) => args.run(ctx),
         }
     }
 }

@@ -3,4 +3,9 @@
 //! peer that arrives with only a magnet link, so a torrent stays
 //! resolvable long after its seeders are gone.
 
+pub mod dial;
+pub mod discovery;
+pub mod registry;
+pub mod server;
+pub mod sys;
 pub mod wire;

@@ -6,6 +6,7 @@
 
 pub mod libtorrent;
 pub mod libtorrent_info;
+pub mod lt_client;
 pub mod mktorrent;
 pub mod nginx;
 pub mod process;

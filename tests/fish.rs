@@ -1,0 +1,162 @@
+//! `lowspace fish` against real libtorrent clients: a client that has only
+//! a magnet link gets the metadata from us, and never any piece data.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::lt_client::{self, ClientSetup};
+use support::tempdir::TempDir;
+use support::{free_port, libtorrent_info, lowspace_bin, mktorrent, wait_until};
+
+/// The metadata peer as a child process, killed when dropped.
+struct Fish {
+    child: Child,
+    port: u16,
+    state_dir: PathBuf,
+}
+
+impl Fish {
+    fn start(home: &Path, load_path: &Path, extra: &[&str]) -> Fish {
+        let port = free_port();
+        let state_dir = home.join("state");
+        let mut cmd = Command::new(lowspace_bin());
+        cmd.env_clear()
+            .env("HOME", home)
+            .env("LANG", "C")
+            .args(["--log-level", "debug", "fish", "--load-path"])
+            .arg(load_path)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--listen-interface",
+                "127.0.0.1",
+            ])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(["--report-interval", "1s"])
+            .args(extra)
+            .stdin(Stdio::null());
+        if std::env::var_os("LOWSPACE_TEST_VERBOSE").is_none() {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        let child = cmd.spawn().expect("start lowspace fish");
+        wait_until("lowspace fish listening", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Fish {
+            child,
+            port,
+            state_dir,
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.state_dir.join("fish.json")).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// SIGTERM, and the exit status within 10 s.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "fish ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Fish {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A torrent made by mktorrent over `size` bytes with 32 KiB pieces (so
+/// its info dictionary spans several 16 KiB metadata pieces), placed in
+/// `load_path`; the data itself is deleted: the peer must not need it.
+fn make_torrent(
+    dir: &TempDir,
+    load_path: &Path,
+    name: &str,
+    size: usize,
+    trackers: &[&str],
+) -> PathBuf {
+    let data = dir.join(name);
+    mktorrent::write_data(&data, size, size as u32);
+    let mut args = vec!["-l", "15"];
+    for t in trackers {
+        args.extend(["-a", t]);
+    }
+    let torrent = mktorrent::make(dir.path(), name, &format!("{name}.torrent"), &args);
+    std::fs::remove_file(&data).unwrap();
+    let dest = load_path.join(format!("{name}.torrent"));
+    std::fs::rename(&torrent, &dest).unwrap();
+    dest
+}
+
+fn info_hash_of(torrent: &Path) -> String {
+    libtorrent_info::torrent_info(torrent)["info_hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_libtorrent_client_with_a_magnet_gets_the_metadata_and_no_data() {
+    let dir = TempDir::new("fish-direct");
+    let load = dir.join("load");
+    std::fs::create_dir_all(load.join("nested")).unwrap();
+    let torrent = make_torrent(&dir, &load.join("nested"), "big.bin", 40 << 20, &[]);
+    std::fs::write(load.join("corrupt.torrent"), b"d8:announce").unwrap();
+    let hash = info_hash_of(&torrent);
+    let mut fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+
+    let save = dir.join("client");
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &format!("magnet:?xt=urn:btih:{hash}"),
+        listen_port: free_port(),
+        connect: vec![fish.port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &save,
+    });
+    assert!(
+        report.has_metadata,
+        "client got no metadata: {:?}",
+        report.raw
+    );
+    assert_eq!(report.info_hash, hash);
+    assert_eq!(report.name, "big.bin");
+    assert_eq!(
+        report.recv_payload_bytes,
+        Some(0),
+        "piece data moved: {:?}",
+        report.raw
+    );
+
+    // 1280 pieces: about 26 KB of info dictionary, 2 metadata pieces.
+    wait_until(
+        "the state file counts the pieces served",
+        Duration::from_secs(10),
+        || fish.state()["metadata_pieces_served"].as_u64().unwrap_or(0) >= 2,
+    );
+    let state = fish.state();
+    assert_eq!(state["swarms"], 1, "{state}");
+    assert_eq!(state["torrents"][0]["info_hash"], hash.as_str());
+
+    assert!(fish.terminate().success());
+}
