@@ -160,3 +160,64 @@ fn a_libtorrent_client_with_a_magnet_gets_the_metadata_and_no_data() {
 
     assert!(fish.terminate().success());
 }
+
+/// Announces to opentracker, and a client with only the magnet (tracker
+/// included) finds us there and gets the metadata; `scheme` picks HTTP or
+/// UDP (BEP 15) for both sides.
+fn served_through_opentracker(udp: bool) {
+    let dir = TempDir::new(if udp { "fish-udp" } else { "fish-http" });
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    // The tracker must be known before the torrent is made; its port is
+    // picked first, the whitelist written once the info-hash is known.
+    let probe = dir.join("probe");
+    std::fs::create_dir_all(&probe).unwrap();
+    let placeholder = "udp://127.0.0.1:1/announce";
+    let torrent = make_torrent(&dir, &probe, "t.bin", 3 << 20, &[placeholder]);
+    let hash = info_hash_of(&torrent);
+    let tracker = support::opentracker::Opentracker::start(dir.path(), &[&hash]);
+    let url = if udp {
+        tracker.udp_announce()
+    } else {
+        tracker.http_announce()
+    };
+    // Re-make with the real tracker: the info-hash does not cover it.
+    let torrent = make_torrent(&dir, &load, "t.bin", 3 << 20, &[&url]);
+    assert_eq!(info_hash_of(&torrent), hash);
+
+    let fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+    wait_until(
+        "fish announced to opentracker",
+        Duration::from_secs(20),
+        || fish.state()["tracker_announces"].as_u64().unwrap_or(0) >= 1,
+    );
+
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&tr={url}");
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &magnet,
+        listen_port: free_port(),
+        connect: vec![],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &dir.join("client"),
+    });
+    assert!(
+        report.has_metadata,
+        "client got no metadata: {:?}",
+        report.raw
+    );
+    assert_eq!(report.info_hash, hash);
+    assert_eq!(report.recv_payload_bytes, Some(0), "{:?}", report.raw);
+    let state = fish.state();
+    assert_eq!(state["tracker_failures"], 0, "{state}");
+}
+
+#[test]
+fn found_through_an_http_tracker() {
+    served_through_opentracker(false);
+}
+
+#[test]
+fn found_through_a_udp_tracker() {
+    served_through_opentracker(true);
+}

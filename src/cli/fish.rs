@@ -11,6 +11,7 @@ use crate::fish::dial::OwnAddresses;
 use crate::fish::discovery::Discovery;
 use crate::fish::server::{Server, ServerOptions};
 use crate::fish::sys;
+use crate::fish::tracker::{Identity, TrackerDiscovery};
 use crate::fish::wire::SessionConfig;
 
 #[derive(FromArgs)]
@@ -134,7 +135,20 @@ impl FishArgs {
                 self.dht_bootstrap.as_deref().unwrap_or("default")
             );
         }
-        let discovery: Vec<Box<dyn Discovery>> = Vec::new();
+        let mut discovery: Vec<Box<dyn Discovery>> = Vec::new();
+        let trackers = TrackerDiscovery::start(Identity {
+            peer_id: session.peer_id,
+            port,
+            key: u32::from_be_bytes([
+                session.peer_id[8],
+                session.peer_id[9],
+                session.peer_id[10],
+                session.peer_id[11],
+            ]),
+            bind: self.outgoing_interface,
+        })
+        .map_err(|e| CliError::failure(format!("cannot start the tracker thread: {e}")))?;
+        discovery.push(Box::new(trackers));
         let server = Server::new(options, listener, discovery)
             .map_err(|e| CliError::failure(format!("cannot start: {e}")))?;
         sys::catch_stop_signals();

@@ -13,12 +13,15 @@ pub struct Swarm {
     pub tracker_tiers: Vec<Vec<String>>,
     /// BEP 27: trackers only, never the DHT.
     pub private: bool,
+    /// What we report as `left` (the torrent's size: we hold none of it).
+    pub left: u64,
 }
 
 /// Counters discovery reports for the status line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DiscoveryStatus {
     pub tracker_failures: u64,
+    pub tracker_announces: u64,
     pub dht_nodes: u64,
 }
 

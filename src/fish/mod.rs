@@ -8,4 +8,5 @@ pub mod discovery;
 pub mod registry;
 pub mod server;
 pub mod sys;
+pub mod tracker;
 pub mod wire;

@@ -35,6 +35,8 @@ pub struct TorrentEntry {
     pub tracker_tiers: Vec<Vec<String>>,
     /// BEP 27: no DHT for this one.
     pub private: bool,
+    /// The size of the torrent's content.
+    pub total_size: u64,
     /// What the file looked like when loaded.
     pub stamp: FileStamp,
 }
@@ -205,6 +207,7 @@ pub fn load_entry(path: &Path, stamp: FileStamp) -> Result<TorrentEntry, String>
         info_len,
         tracker_tiers: meta.tracker_tiers().to_vec(),
         private: meta.is_private(),
+        total_size: meta.total_size(),
         stamp,
     })
 }

@@ -59,6 +59,7 @@ pub struct Counters {
     pub metadata_requests_failed: u64,
     pub peers_dropped: u64,
     pub tracker_failures: u64,
+    pub tracker_announces: u64,
     pub dht_nodes: u64,
 }
 
@@ -269,6 +270,7 @@ impl Server {
                     info_hash: e.info_hash,
                     tracker_tiers: e.tracker_tiers.clone(),
                     private: e.private,
+                    left: e.total_size,
                 })
                 .collect();
             for source in &mut self.discovery {
@@ -404,6 +406,7 @@ impl Server {
         for source in &self.discovery {
             let s = source.status();
             total.tracker_failures += s.tracker_failures;
+            total.tracker_announces += s.tracker_announces;
             total.dht_nodes += s.dht_nodes;
         }
         total
@@ -412,6 +415,7 @@ impl Server {
     fn report(&mut self, report: &mut dyn FnMut(&str)) {
         let status = self.status();
         self.counters.tracker_failures = status.tracker_failures;
+        self.counters.tracker_announces = status.tracker_announces;
         self.counters.dht_nodes = status.dht_nodes;
         self.counters.peers_connected = self.connections.len();
         self.counters.swarms = self.registry.len();

@@ -9,6 +9,7 @@ pub mod libtorrent_info;
 pub mod lt_client;
 pub mod mktorrent;
 pub mod nginx;
+pub mod opentracker;
 pub mod process;
 pub mod rtorrent;
 pub mod sshd;
