@@ -221,3 +221,155 @@ fn found_through_an_http_tracker() {
 fn found_through_a_udp_tracker() {
     served_through_opentracker(true);
 }
+
+mod fake_hostile_peer {
+    //! Raw sockets doing what no real client does, to check the peer
+    //! survives them and keeps serving real clients.
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    pub fn connect(port: u16) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to fish");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    pub fn handshake(s: &mut TcpStream, info_hash_hex: &str) {
+        let mut hs = b"\x13BitTorrent protocol".to_vec();
+        hs.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 0x04]);
+        for i in 0..20 {
+            hs.push(u8::from_str_radix(&info_hash_hex[2 * i..2 * i + 2], 16).unwrap());
+        }
+        hs.extend_from_slice(b"-XX0000-hostilepeer!");
+        s.write_all(&hs).unwrap();
+        let mut answer = [0u8; 68];
+        s.read_exact(&mut answer).expect("handshake answer");
+        assert_eq!(&answer[28..48], &hs[28..48]);
+    }
+
+    pub fn send_extended(s: &mut TcpStream, id: u8, payload: &[u8]) {
+        let mut m = ((payload.len() + 2) as u32).to_be_bytes().to_vec();
+        m.push(20);
+        m.push(id);
+        m.extend_from_slice(payload);
+        s.write_all(&m).unwrap();
+    }
+
+    /// Reads messages until an extended one with `id` arrives; returns
+    /// its payload.
+    pub fn read_extended(s: &mut TcpStream, id: u8) -> Vec<u8> {
+        loop {
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).expect("message length");
+            let len = u32::from_be_bytes(len) as usize;
+            let mut body = vec![0u8; len];
+            s.read_exact(&mut body).expect("message body");
+            if len >= 2 && body[0] == 20 && body[1] == id {
+                return body[2..].to_vec();
+            }
+        }
+    }
+
+    /// True when the peer closed the connection (read gives 0 or an error).
+    pub fn closed_by_peer(s: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn hostile_peers_do_not_stop_good_ones() {
+    use fake_hostile_peer::*;
+    use std::io::Write;
+    let dir = TempDir::new("fish-hostile");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let torrent = make_torrent(&dir, &load, "h.bin", 3 << 20, &[]);
+    let hash = info_hash_of(&torrent);
+    let mut fish = Fish::start(
+        dir.path(),
+        &load,
+        &["--no-dht", "--connections-limit", "100"],
+    );
+
+    // A flood of silent sockets, three times the connection limit.
+    let silent: Vec<TcpStream> = (0..300).map(|_| connect(fish.port)).collect();
+
+    // Garbage instead of a handshake: hung up on.
+    let mut garbage = connect(fish.port);
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(
+        closed_by_peer(&mut garbage),
+        "garbage handshake was not refused"
+    );
+
+    // A 4 GB length prefix after a good handshake: hung up on.
+    let mut huge = connect(fish.port);
+    handshake(&mut huge, &hash);
+    huge.write_all(&[0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0])
+        .unwrap();
+    assert!(closed_by_peer(&mut huge), "4 GB prefix was not refused");
+
+    // Metadata requests: out of range rejected, in range answered.
+    let mut asker = connect(fish.port);
+    handshake(&mut asker, &hash);
+    send_extended(&mut asker, 0, b"d1:md11:ut_metadatai7eee");
+    let ext = read_extended(&mut asker, 0);
+    assert!(
+        String::from_utf8_lossy(&ext).contains("ut_metadata"),
+        "{ext:?}"
+    );
+    send_extended(&mut asker, 3, b"d8:msg_typei0e5:piecei999ee");
+    let reject = read_extended(&mut asker, 7);
+    assert_eq!(reject, b"d8:msg_typei2e5:piecei999ee");
+    send_extended(&mut asker, 3, b"d8:msg_typei0e5:piecei0ee");
+    let data = read_extended(&mut asker, 7);
+    assert!(
+        data.starts_with(b"d8:msg_typei1e5:piecei0e10:total_sizei"),
+        "{:?}",
+        &data[..40]
+    );
+    assert!(
+        data.ends_with(b"e"),
+        "the info dictionary ends the one-piece metadata"
+    );
+
+    // A real client is still served while the flood holds its sockets.
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &format!("magnet:?xt=urn:btih:{hash}"),
+        listen_port: free_port(),
+        connect: vec![fish.port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &dir.join("client"),
+    });
+    assert!(report.has_metadata, "{:?}", report.raw);
+    assert_eq!(report.recv_payload_bytes, Some(0));
+
+    let pid = fish.child.id();
+    assert!(fish.child.try_wait().unwrap().is_none(), "fish died");
+    let rss = rss_kib(pid);
+    assert!(rss < 30 * 1024, "RSS {rss} KiB with 300 hostile sockets");
+    drop(silent);
+    assert!(fish.terminate().success());
+}

@@ -304,7 +304,9 @@ impl Server {
         for _ in 0..ACCEPT_PER_WAKE {
             match self.listener.accept() {
                 Ok((stream, addr)) => {
-                    if self.connections.len() >= self.options.connections_limit {
+                    if self.connections.len() >= self.options.connections_limit
+                        && !self.evict_stalled_handshake()
+                    {
                         self.counters.connections_refused_full += 1;
                         log::debug!(
                             "refusing {addr}: {} connections already",
@@ -330,6 +332,31 @@ impl Server {
                     return;
                 }
             }
+        }
+    }
+
+    /// When full, the connection that has waited longest without a
+    /// handshake makes room: a flood of silent sockets must not lock out
+    /// real peers. False when every connection is a real peer.
+    fn evict_stalled_handshake(&mut self) -> bool {
+        let stalled = self
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.session.is_established() && c.closing.is_none())
+            .min_by_key(|(_, c)| c.started)
+            .map(|(i, _)| i);
+        match stalled {
+            Some(index) => {
+                let c = self.connections.swap_remove(index);
+                log::debug!(
+                    "closing {}: no handshake yet and a new peer needs the slot",
+                    c.addr
+                );
+                self.counters.peers_dropped += 1;
+                true
+            }
+            None => false,
         }
     }
 
