@@ -19,6 +19,7 @@ use crate::logging::{self, LogTarget};
 mod check;
 mod config;
 mod follow;
+mod fish;
 mod magnet;
 mod rotate;
 mod rpc;
@@ -161,6 +162,7 @@ enum Command {
     Magnet(magnet::MagnetArgs),
     Tree(tree::TreeArgs),
     Follow(follow::FollowArgs),
+    Fish(fish::FishArgs),
 }
 
 impl Command {
@@ -175,6 +177,7 @@ impl Command {
             Command::Magnet(args) => args.run(ctx),
             Command::Tree(args) => args.run(ctx),
             Command::Follow(args) => args.run(ctx),
+            Command::Fish(args) => args.run(ctx),
         }
     }
 }

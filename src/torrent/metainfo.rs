@@ -64,6 +64,7 @@ impl FileEntry {
 #[derive(Debug, Clone)]
 pub struct Metainfo {
     info_bytes: Vec<u8>,
+    info_offset: usize,
     info_hash: InfoHash,
     pieces: Range<usize>,
     name: String,
@@ -117,6 +118,13 @@ impl Metainfo {
     /// metadata peer sends (BEP 9) and what the info-hash is computed over.
     pub fn info_bytes(&self) -> &[u8] {
         &self.info_bytes
+    }
+
+    /// Where the info dictionary starts in the bytes this was parsed from
+    /// (the .torrent file): the metadata peer reads `info_bytes().len()`
+    /// bytes from there on request instead of keeping them in memory.
+    pub fn info_offset(&self) -> usize {
+        self.info_offset
     }
 
     /// `info.name`: the file name of a single-file torrent, the directory
@@ -627,11 +635,15 @@ fn parse(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
             extra: bytes.len() - top_len,
         });
     }
-    assemble(fields)
+    let info_offset = match &fields.info {
+        Some((_, raw)) => (raw.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize),
+        None => 0,
+    };
+    assemble(fields, info_offset)
 }
 
 /// Cross-checks the fields and builds the validated [`Metainfo`].
-fn assemble(fields: TopFields) -> Result<Metainfo, MetainfoError> {
+fn assemble(fields: TopFields, info_offset: usize) -> Result<Metainfo, MetainfoError> {
     let info_field = Field::top("info");
     let Some((info, info_raw)) = fields.info else {
         return Err(missing(info_field));
@@ -718,6 +730,7 @@ fn assemble(fields: TopFields) -> Result<Metainfo, MetainfoError> {
     Ok(Metainfo {
         info_hash: InfoHash::of_info_bytes(info_raw),
         info_bytes: info_raw.to_vec(),
+        info_offset,
         pieces: pieces_range,
         name: name.to_owned(),
         piece_length,

@@ -32,6 +32,7 @@
 //! Writing torrents lives in `create` (owned by the tree builder); this
 //! module only reads.
 
+pub mod bencode;
 pub mod create;
 mod error;
 mod info_hash;

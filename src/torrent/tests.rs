@@ -841,3 +841,13 @@ fn magnet_errors() {
         assert!(error.to_string().contains(message), "{error}");
     }
 }
+
+#[test]
+fn info_offset_points_at_the_info_dictionary_in_the_file() {
+    let bytes = torrent("8:announce9:http://t/", &single_info("a", 5, 16384, 1), "");
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let start = meta.info_offset();
+    let end = start + meta.info_bytes().len();
+    assert_eq!(&bytes[start..end], meta.info_bytes());
+    assert_eq!(&bytes[start - 6..start], b"4:info");
+}

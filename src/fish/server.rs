@@ -1,0 +1,582 @@
+//! The event loop of the metadata-only peer: one thread, non-blocking
+//! sockets, `poll(2)` (see [`super::sys`] for why), and the pure
+//! [`Session`] per connection.
+//!
+//! Thread model, chosen for a Raspberry Pi (RSS under 10 MB, idle CPU far
+//! under 1 %): this loop (listener and every peer connection), two
+//! dialler threads with 64 KiB stacks (std connects only blocking), and
+//! one thread per discovery source (trackers, DHT). The loop sleeps in
+//! poll with a timeout of at most half a second when nothing happens.
+//!
+//! Bounds, so hostile peers cost little: at most `connections_limit`
+//! connections (more are accepted and closed at once), a receive buffer
+//! never larger than one message (16 KiB metadata piece plus headers),
+//! a send buffer beyond which we stop reading from that peer, handshake
+//! and idle deadlines in [`Session::timer`].
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::dial::{skip_reason, Dialer, OwnAddresses};
+use super::discovery::{Discovery, DiscoveryStatus, Swarm};
+use super::registry::Registry;
+use super::sys::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT};
+use super::wire::{Action, Session, SessionConfig, TimerDecision};
+
+/// Stop reading from a peer whose unsent data exceeds this.
+const MAX_SEND_BUFFER: usize = 256 * 1024;
+/// Bytes read per connection per wake-up (fairness).
+const READ_PER_WAKE: usize = 64 * 1024;
+/// Connections accepted per wake-up.
+const ACCEPT_PER_WAKE: usize = 64;
+/// Longest sleep in poll.
+const MAX_WAIT: Duration = Duration::from_millis(500);
+
+/// How the loop is set up.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub load_path: PathBuf,
+    pub connections_limit: usize,
+    pub rescan_interval: Duration,
+    pub report_interval: Duration,
+    pub state_file: Option<PathBuf>,
+    pub session: SessionConfig,
+    pub own: OwnAddresses,
+}
+
+/// Counters for the report line and the state file.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Counters {
+    pub swarms: usize,
+    pub peers_connected: usize,
+    pub connections_accepted: u64,
+    pub connections_refused_full: u64,
+    pub connections_dialled: u64,
+    pub metadata_pieces_served: u64,
+    pub metadata_requests_failed: u64,
+    pub peers_dropped: u64,
+    pub tracker_failures: u64,
+    pub tracker_announces: u64,
+    pub dht_nodes: u64,
+}
+
+impl Counters {
+    /// The periodic one-line report.
+    pub fn line(&self) -> String {
+        format!(
+            "fish: {} swarms, {} peers connected, {} metadata pieces served, {} tracker failures, {} DHT nodes",
+            self.swarms,
+            self.peers_connected,
+            self.metadata_pieces_served,
+            self.tracker_failures,
+            self.dht_nodes
+        )
+    }
+}
+
+struct Connection {
+    stream: TcpStream,
+    addr: SocketAddr,
+    session: Session,
+    inbox: Vec<u8>,
+    outbox: Vec<u8>,
+    started: Instant,
+    last_received: Instant,
+    last_sent: Instant,
+    outgoing: bool,
+    closing: Option<String>,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, addr: SocketAddr, session: Session, outgoing: bool) -> Connection {
+        let now = Instant::now();
+        Connection {
+            stream,
+            addr,
+            session,
+            inbox: Vec::new(),
+            outbox: Vec::new(),
+            started: now,
+            last_received: now,
+            last_sent: now,
+            outgoing,
+            closing: None,
+        }
+    }
+
+    fn close(&mut self, why: impl Into<String>) {
+        if self.closing.is_none() {
+            self.closing = Some(why.into());
+        }
+    }
+
+    fn flush(&mut self) {
+        while !self.outbox.is_empty() {
+            match self.stream.write(&self.outbox) {
+                Ok(0) => return self.close("peer stopped reading"),
+                Ok(n) => {
+                    self.outbox.drain(..n);
+                    self.last_sent = Instant::now();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return self.close(format!("send failed: {e}")),
+            }
+        }
+        if self.outbox.is_empty() && self.outbox.capacity() > 64 * 1024 {
+            self.outbox = Vec::new();
+        }
+    }
+}
+
+/// The running peer.
+pub struct Server {
+    options: ServerOptions,
+    listener: TcpListener,
+    registry: Registry,
+    connections: Vec<Connection>,
+    dialer: Dialer,
+    discovery: Vec<Box<dyn Discovery>>,
+    counters: Counters,
+}
+
+impl Server {
+    /// Binds nothing itself: `listener` is bound by the caller (so the
+    /// CLI reports a taken port as a usage error before anything starts).
+    pub fn new(
+        options: ServerOptions,
+        listener: TcpListener,
+        discovery: Vec<Box<dyn Discovery>>,
+    ) -> std::io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            options,
+            listener,
+            registry: Registry::new(),
+            connections: Vec::new(),
+            dialer: Dialer::start()?,
+            discovery,
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Runs until `stop()` says so, then says goodbye to the trackers.
+    pub fn run(mut self, stop: &dyn Fn() -> bool, report: &mut dyn FnMut(&str)) {
+        let mut next_scan = Instant::now();
+        let mut next_report = Instant::now() + self.options.report_interval;
+        let mut next_sweep = Instant::now();
+        let mut fds: Vec<PollFd> = Vec::new();
+        while !stop() {
+            let now = Instant::now();
+            if now >= next_scan {
+                self.rescan();
+                next_scan = now + self.options.rescan_interval;
+            }
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + Duration::from_secs(1);
+            }
+            self.collect_peers(now);
+            if now >= next_report {
+                self.report(report);
+                next_report = now + self.options.report_interval;
+            }
+
+            fds.clear();
+            fds.push(PollFd::new(self.listener.as_raw_fd(), POLLIN));
+            for c in &self.connections {
+                let mut events = 0;
+                if c.outbox.len() < MAX_SEND_BUFFER {
+                    events |= POLLIN;
+                }
+                if !c.outbox.is_empty() {
+                    events |= POLLOUT;
+                }
+                fds.push(PollFd::new(c.stream.as_raw_fd(), events));
+            }
+            let wait = MAX_WAIT.min(next_sweep.saturating_duration_since(Instant::now()));
+            if let Err(e) = sys::wait(&mut fds, wait) {
+                log::error!("poll failed: {e}; retrying in a second");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+            let listener_ready = fds.first().is_some_and(|f| f.revents != 0);
+            for (index, fd) in fds.iter().enumerate().skip(1) {
+                if fd.revents == 0 {
+                    continue;
+                }
+                let Some(connection) = self.connections.get_mut(index - 1) else {
+                    continue;
+                };
+                if fd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0 {
+                    receive(connection, &self.registry, &mut self.counters);
+                }
+                if fd.revents & POLLOUT != 0 {
+                    connection.flush();
+                }
+            }
+            if listener_ready {
+                self.accept();
+            }
+            self.reap();
+        }
+        self.report(report);
+        log::info!("stopping: telling trackers we leave");
+        for source in std::mem::take(&mut self.discovery) {
+            source.stop();
+        }
+        self.write_state();
+    }
+
+    fn rescan(&mut self) {
+        let report = self.registry.scan(&self.options.load_path);
+        for (path, why) in &report.failed {
+            log::warn!("skipping {}: {why}", path.display());
+        }
+        for hash in &report.added {
+            if let Some(entry) = self.registry.get(hash) {
+                log::info!(
+                    "joined swarm {hash} ({}) from {}",
+                    entry.name,
+                    entry.path.display()
+                );
+            }
+        }
+        for hash in &report.removed {
+            log::info!("left swarm {hash}: its .torrent file is gone or changed");
+        }
+        if !report.removed.is_empty() {
+            for c in &mut self.connections {
+                if c.session
+                    .info_hash()
+                    .is_some_and(|h| self.registry.get(&h).is_none())
+                {
+                    c.close("we left that swarm");
+                }
+            }
+        }
+        if !report.added.is_empty() || !report.removed.is_empty() || self.counters.swarms == 0 {
+            let swarms: Vec<Swarm> = self
+                .registry
+                .entries()
+                .map(|e| Swarm {
+                    info_hash: e.info_hash,
+                    tracker_tiers: e.tracker_tiers.clone(),
+                    private: e.private,
+                    left: e.total_size,
+                })
+                .collect();
+            for source in &mut self.discovery {
+                source.set_swarms(swarms.clone());
+            }
+        }
+        self.counters.swarms = self.registry.len();
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        for c in &mut self.connections {
+            let decision = c.session.timer(
+                now.saturating_duration_since(c.started),
+                now.saturating_duration_since(c.last_received),
+                now.saturating_duration_since(c.last_sent),
+            );
+            match decision {
+                TimerDecision::Nothing => {}
+                TimerDecision::KeepAlive => {
+                    c.outbox.extend_from_slice(&[0, 0, 0, 0]);
+                    c.flush();
+                }
+                TimerDecision::Close(reason) => c.close(reason.to_string()),
+            }
+        }
+        self.dialer.forget_old(now);
+        self.reap();
+    }
+
+    fn accept(&mut self) {
+        for _ in 0..ACCEPT_PER_WAKE {
+            match self.listener.accept() {
+                Ok((stream, addr)) => {
+                    if self.connections.len() >= self.options.connections_limit
+                        && !self.evict_stalled_handshake()
+                    {
+                        self.counters.connections_refused_full += 1;
+                        log::debug!(
+                            "refusing {addr}: {} connections already",
+                            self.connections.len()
+                        );
+                        drop(stream);
+                        continue;
+                    }
+                    if let Err(e) = stream.set_nonblocking(true) {
+                        log::debug!("dropping {addr}: {e}");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    self.counters.connections_accepted += 1;
+                    let session = Session::incoming(self.options.session);
+                    self.connections
+                        .push(Connection::new(stream, addr, session, false));
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // EMFILE and friends: stop accepting for this round.
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// When full, the connection that has waited longest without a
+    /// handshake makes room: a flood of silent sockets must not lock out
+    /// real peers. False when every connection is a real peer.
+    fn evict_stalled_handshake(&mut self) -> bool {
+        let stalled = self
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.session.is_established() && c.closing.is_none())
+            .min_by_key(|(_, c)| c.started)
+            .map(|(i, _)| i);
+        match stalled {
+            Some(index) => {
+                let c = self.connections.swap_remove(index);
+                log::debug!(
+                    "closing {}: no handshake yet and a new peer needs the slot",
+                    c.addr
+                );
+                self.counters.peers_dropped += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn collect_peers(&mut self, now: Instant) {
+        for done in self.dialer.finished() {
+            let stream = match done.result {
+                Ok(stream) => stream,
+                Err(e) => {
+                    log::debug!("dial {} failed: {e}", done.addr);
+                    continue;
+                }
+            };
+            let Some(size) = self.registry.get(&done.info_hash).map(|e| e.info_len) else {
+                continue;
+            };
+            if self.connections.len() >= self.options.connections_limit
+                || stream.set_nonblocking(true).is_err()
+            {
+                continue;
+            }
+            self.counters.connections_dialled += 1;
+            let (session, first) =
+                Session::outgoing(self.options.session, done.info_hash, Some(size));
+            let mut c = Connection::new(stream, done.addr, session, true);
+            c.outbox = first;
+            c.flush();
+            self.connections.push(c);
+        }
+        let outgoing_limit = self.options.connections_limit / 2;
+        for index in 0..self.discovery.len() {
+            let Some(source) = self.discovery.get_mut(index) else {
+                continue;
+            };
+            for (info_hash, addr) in source.take_peers() {
+                if self.registry.get(&info_hash).is_none() {
+                    continue;
+                }
+                let connected = self.connections.iter().any(|c| c.addr == addr);
+                let outgoing = self.connections.iter().filter(|c| c.outgoing).count()
+                    + self.dialer.in_flight();
+                match skip_reason(
+                    &addr,
+                    &self.options.own,
+                    connected,
+                    self.dialer.last_dialled(&addr),
+                    now,
+                    outgoing,
+                    outgoing_limit,
+                ) {
+                    Some(why) => log::trace!("not dialling {addr}: {why}"),
+                    None => {
+                        self.dialer.dial(info_hash, addr, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        let before = self.connections.len();
+        self.connections.retain(|c| match &c.closing {
+            Some(why) => {
+                log::debug!("closing {}: {why}", c.addr);
+                false
+            }
+            None => true,
+        });
+        self.counters.peers_dropped += (before - self.connections.len()) as u64;
+        self.counters.peers_connected = self.connections.len();
+    }
+
+    fn status(&self) -> DiscoveryStatus {
+        let mut total = DiscoveryStatus::default();
+        for source in &self.discovery {
+            let s = source.status();
+            total.tracker_failures += s.tracker_failures;
+            total.tracker_announces += s.tracker_announces;
+            total.dht_nodes += s.dht_nodes;
+        }
+        total
+    }
+
+    fn report(&mut self, report: &mut dyn FnMut(&str)) {
+        let status = self.status();
+        self.counters.tracker_failures = status.tracker_failures;
+        self.counters.tracker_announces = status.tracker_announces;
+        self.counters.dht_nodes = status.dht_nodes;
+        self.counters.peers_connected = self.connections.len();
+        self.counters.swarms = self.registry.len();
+        report(&self.counters.line());
+        self.write_state();
+    }
+
+    fn write_state(&self) {
+        let Some(path) = &self.options.state_file else {
+            return;
+        };
+        let state = State {
+            pid: std::process::id(),
+            updated: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            listen_port: self.options.session.listen_port,
+            counters: self.counters,
+            torrents: self
+                .registry
+                .entries()
+                .map(|e| StateTorrent {
+                    info_hash: e.info_hash.to_hex(),
+                    name: e.name.clone(),
+                    path: e.path.display().to_string(),
+                    metadata_size: e.info_len,
+                    peers: self
+                        .connections
+                        .iter()
+                        .filter(|c| c.session.info_hash() == Some(e.info_hash))
+                        .count(),
+                })
+                .collect(),
+        };
+        match serde_json::to_vec_pretty(&state) {
+            Ok(bytes) => {
+                if let Err(e) = crate::fsutil::write_atomic(path, &bytes) {
+                    log::warn!("cannot write state file {}: {e}", path.display());
+                }
+            }
+            Err(e) => log::warn!("cannot encode the state: {e}"),
+        }
+    }
+}
+
+/// The state file other tools read.
+#[derive(serde::Serialize)]
+struct State {
+    pid: u32,
+    updated: u64,
+    listen_port: u16,
+    #[serde(flatten)]
+    counters: Counters,
+    torrents: Vec<StateTorrent>,
+}
+
+#[derive(serde::Serialize)]
+struct StateTorrent {
+    info_hash: String,
+    name: String,
+    path: String,
+    metadata_size: u32,
+    peers: usize,
+}
+
+/// Reads what the socket has and runs the session over it.
+fn receive(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
+    let mut chunk = [0u8; 16 * 1024];
+    let mut total = 0;
+    while total < READ_PER_WAKE && c.closing.is_none() && c.outbox.len() < MAX_SEND_BUFFER {
+        match c.stream.read(&mut chunk) {
+            Ok(0) => {
+                c.close("peer hung up");
+                break;
+            }
+            Ok(n) => {
+                total += n;
+                c.last_received = Instant::now();
+                c.inbox.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+                process(c, registry, counters);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                c.close(format!("receive failed: {e}"));
+                break;
+            }
+        }
+    }
+    if c.inbox.is_empty() && c.inbox.capacity() > 4096 {
+        c.inbox = Vec::new();
+    }
+    c.flush();
+}
+
+fn process(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
+    let mut actions = Vec::new();
+    let used = c.session.feed(&c.inbox, registry, &mut actions);
+    c.inbox.drain(..used.min(c.inbox.len()));
+    for action in actions {
+        match action {
+            Action::Send(bytes) => c.outbox.extend_from_slice(&bytes),
+            Action::Established { info_hash } => {
+                log::debug!("{} joined us in swarm {info_hash}", c.addr);
+            }
+            Action::ServeMetadataPiece { piece } => {
+                let Some(hash) = c.session.info_hash() else {
+                    continue;
+                };
+                match registry.read_metadata_piece(&hash, piece) {
+                    Ok(data) => {
+                        if let Some(bytes) = c.session.metadata_piece(piece, &data) {
+                            c.outbox.extend_from_slice(&bytes);
+                            counters.metadata_pieces_served += 1;
+                            log::debug!("sent metadata piece {piece} of {hash} to {}", c.addr);
+                        }
+                    }
+                    Err(e) => {
+                        counters.metadata_requests_failed += 1;
+                        log::warn!(
+                            "cannot serve metadata piece {piece} of {hash} to {}: {e}",
+                            c.addr
+                        );
+                        if let Some(bytes) = c.session.metadata_reject(piece) {
+                            c.outbox.extend_from_slice(&bytes);
+                        }
+                    }
+                }
+            }
+            Action::PeerHasMetadata { .. }
+            | Action::MetadataPiece { .. }
+            | Action::MetadataRejected { .. } => {}
+            Action::Close(reason) => c.close(reason.to_string()),
+        }
+    }
+}

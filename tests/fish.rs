@@ -1,0 +1,375 @@
+//! `lowspace fish` against real libtorrent clients: a client that has only
+//! a magnet link gets the metadata from us, and never any piece data.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::lt_client::{self, ClientSetup};
+use support::tempdir::TempDir;
+use support::{free_port, libtorrent_info, lowspace_bin, mktorrent, wait_until};
+
+/// The metadata peer as a child process, killed when dropped.
+struct Fish {
+    child: Child,
+    port: u16,
+    state_dir: PathBuf,
+}
+
+impl Fish {
+    fn start(home: &Path, load_path: &Path, extra: &[&str]) -> Fish {
+        let port = free_port();
+        let state_dir = home.join("state");
+        let mut cmd = Command::new(lowspace_bin());
+        cmd.env_clear()
+            .env("HOME", home)
+            .env("LANG", "C")
+            .args(["--log-level", "debug", "fish", "--load-path"])
+            .arg(load_path)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--listen-interface",
+                "127.0.0.1",
+            ])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(["--report-interval", "1s"])
+            .args(extra)
+            .stdin(Stdio::null());
+        if std::env::var_os("LOWSPACE_TEST_VERBOSE").is_none() {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        let child = cmd.spawn().expect("start lowspace fish");
+        wait_until("lowspace fish listening", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Fish {
+            child,
+            port,
+            state_dir,
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.state_dir.join("fish.json")).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// SIGTERM, and the exit status within 10 s.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "fish ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Fish {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A torrent made by mktorrent over `size` bytes with 32 KiB pieces (so
+/// its info dictionary spans several 16 KiB metadata pieces), placed in
+/// `load_path`; the data itself is deleted: the peer must not need it.
+fn make_torrent(
+    dir: &TempDir,
+    load_path: &Path,
+    name: &str,
+    size: usize,
+    trackers: &[&str],
+) -> PathBuf {
+    let data = dir.join(name);
+    mktorrent::write_data(&data, size, size as u32);
+    let mut args = vec!["-l", "15"];
+    for t in trackers {
+        args.extend(["-a", t]);
+    }
+    let torrent = mktorrent::make(dir.path(), name, &format!("{name}.torrent"), &args);
+    std::fs::remove_file(&data).unwrap();
+    let dest = load_path.join(format!("{name}.torrent"));
+    std::fs::rename(&torrent, &dest).unwrap();
+    dest
+}
+
+fn info_hash_of(torrent: &Path) -> String {
+    libtorrent_info::torrent_info(torrent)["info_hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_libtorrent_client_with_a_magnet_gets_the_metadata_and_no_data() {
+    let dir = TempDir::new("fish-direct");
+    let load = dir.join("load");
+    std::fs::create_dir_all(load.join("nested")).unwrap();
+    let torrent = make_torrent(&dir, &load.join("nested"), "big.bin", 40 << 20, &[]);
+    std::fs::write(load.join("corrupt.torrent"), b"d8:announce").unwrap();
+    let hash = info_hash_of(&torrent);
+    let mut fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+
+    let save = dir.join("client");
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &format!("magnet:?xt=urn:btih:{hash}"),
+        listen_port: free_port(),
+        connect: vec![fish.port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &save,
+    });
+    assert!(
+        report.has_metadata,
+        "client got no metadata: {:?}",
+        report.raw
+    );
+    assert_eq!(report.info_hash, hash);
+    assert_eq!(report.name, "big.bin");
+    assert_eq!(
+        report.recv_payload_bytes,
+        Some(0),
+        "piece data moved: {:?}",
+        report.raw
+    );
+
+    // 1280 pieces: about 26 KB of info dictionary, 2 metadata pieces.
+    wait_until(
+        "the state file counts the pieces served",
+        Duration::from_secs(10),
+        || fish.state()["metadata_pieces_served"].as_u64().unwrap_or(0) >= 2,
+    );
+    let state = fish.state();
+    assert_eq!(state["swarms"], 1, "{state}");
+    assert_eq!(state["torrents"][0]["info_hash"], hash.as_str());
+
+    assert!(fish.terminate().success());
+}
+
+/// Announces to opentracker, and a client with only the magnet (tracker
+/// included) finds us there and gets the metadata; `scheme` picks HTTP or
+/// UDP (BEP 15) for both sides.
+fn served_through_opentracker(udp: bool) {
+    let dir = TempDir::new(if udp { "fish-udp" } else { "fish-http" });
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    // The tracker must be known before the torrent is made; its port is
+    // picked first, the whitelist written once the info-hash is known.
+    let probe = dir.join("probe");
+    std::fs::create_dir_all(&probe).unwrap();
+    let placeholder = "udp://127.0.0.1:1/announce";
+    let torrent = make_torrent(&dir, &probe, "t.bin", 3 << 20, &[placeholder]);
+    let hash = info_hash_of(&torrent);
+    let tracker = support::opentracker::Opentracker::start(dir.path(), &[&hash]);
+    let url = if udp {
+        tracker.udp_announce()
+    } else {
+        tracker.http_announce()
+    };
+    // Re-make with the real tracker: the info-hash does not cover it.
+    let torrent = make_torrent(&dir, &load, "t.bin", 3 << 20, &[&url]);
+    assert_eq!(info_hash_of(&torrent), hash);
+
+    let fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+    wait_until(
+        "fish announced to opentracker",
+        Duration::from_secs(20),
+        || fish.state()["tracker_announces"].as_u64().unwrap_or(0) >= 1,
+    );
+
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&tr={url}");
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &magnet,
+        listen_port: free_port(),
+        connect: vec![],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &dir.join("client"),
+    });
+    assert!(
+        report.has_metadata,
+        "client got no metadata: {:?}",
+        report.raw
+    );
+    assert_eq!(report.info_hash, hash);
+    assert_eq!(report.recv_payload_bytes, Some(0), "{:?}", report.raw);
+    let state = fish.state();
+    assert_eq!(state["tracker_failures"], 0, "{state}");
+}
+
+#[test]
+fn found_through_an_http_tracker() {
+    served_through_opentracker(false);
+}
+
+#[test]
+fn found_through_a_udp_tracker() {
+    served_through_opentracker(true);
+}
+
+mod fake_hostile_peer {
+    //! Raw sockets doing what no real client does, to check the peer
+    //! survives them and keeps serving real clients.
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    pub fn connect(port: u16) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to fish");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    pub fn handshake(s: &mut TcpStream, info_hash_hex: &str) {
+        let mut hs = b"\x13BitTorrent protocol".to_vec();
+        hs.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 0x04]);
+        for i in 0..20 {
+            hs.push(u8::from_str_radix(&info_hash_hex[2 * i..2 * i + 2], 16).unwrap());
+        }
+        hs.extend_from_slice(b"-XX0000-hostilepeer!");
+        s.write_all(&hs).unwrap();
+        let mut answer = [0u8; 68];
+        s.read_exact(&mut answer).expect("handshake answer");
+        assert_eq!(&answer[28..48], &hs[28..48]);
+    }
+
+    pub fn send_extended(s: &mut TcpStream, id: u8, payload: &[u8]) {
+        let mut m = ((payload.len() + 2) as u32).to_be_bytes().to_vec();
+        m.push(20);
+        m.push(id);
+        m.extend_from_slice(payload);
+        s.write_all(&m).unwrap();
+    }
+
+    /// Reads messages until an extended one with `id` arrives; returns
+    /// its payload.
+    pub fn read_extended(s: &mut TcpStream, id: u8) -> Vec<u8> {
+        loop {
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).expect("message length");
+            let len = u32::from_be_bytes(len) as usize;
+            let mut body = vec![0u8; len];
+            s.read_exact(&mut body).expect("message body");
+            if len >= 2 && body[0] == 20 && body[1] == id {
+                return body[2..].to_vec();
+            }
+        }
+    }
+
+    /// True when the peer closed the connection (read gives 0 or an error).
+    pub fn closed_by_peer(s: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn hostile_peers_do_not_stop_good_ones() {
+    use fake_hostile_peer::*;
+    use std::io::Write;
+    let dir = TempDir::new("fish-hostile");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let torrent = make_torrent(&dir, &load, "h.bin", 3 << 20, &[]);
+    let hash = info_hash_of(&torrent);
+    let mut fish = Fish::start(
+        dir.path(),
+        &load,
+        &["--no-dht", "--connections-limit", "100"],
+    );
+
+    // A flood of silent sockets, three times the connection limit.
+    let silent: Vec<TcpStream> = (0..300).map(|_| connect(fish.port)).collect();
+
+    // Garbage instead of a handshake: hung up on.
+    let mut garbage = connect(fish.port);
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(
+        closed_by_peer(&mut garbage),
+        "garbage handshake was not refused"
+    );
+
+    // A 4 GB length prefix after a good handshake: hung up on.
+    let mut huge = connect(fish.port);
+    handshake(&mut huge, &hash);
+    huge.write_all(&[0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0])
+        .unwrap();
+    assert!(closed_by_peer(&mut huge), "4 GB prefix was not refused");
+
+    // Metadata requests: out of range rejected, in range answered.
+    let mut asker = connect(fish.port);
+    handshake(&mut asker, &hash);
+    send_extended(&mut asker, 0, b"d1:md11:ut_metadatai7eee");
+    let ext = read_extended(&mut asker, 0);
+    assert!(
+        String::from_utf8_lossy(&ext).contains("ut_metadata"),
+        "{ext:?}"
+    );
+    send_extended(&mut asker, 3, b"d8:msg_typei0e5:piecei999ee");
+    let reject = read_extended(&mut asker, 7);
+    assert_eq!(reject, b"d8:msg_typei2e5:piecei999ee");
+    send_extended(&mut asker, 3, b"d8:msg_typei0e5:piecei0ee");
+    let data = read_extended(&mut asker, 7);
+    assert!(
+        data.starts_with(b"d8:msg_typei1e5:piecei0e10:total_sizei"),
+        "{:?}",
+        &data[..40]
+    );
+    assert!(
+        data.ends_with(b"e"),
+        "the info dictionary ends the one-piece metadata"
+    );
+
+    // A real client is still served while the flood holds its sockets.
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &format!("magnet:?xt=urn:btih:{hash}"),
+        listen_port: free_port(),
+        connect: vec![fish.port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &dir.join("client"),
+    });
+    assert!(report.has_metadata, "{:?}", report.raw);
+    assert_eq!(report.recv_payload_bytes, Some(0));
+
+    let pid = fish.child.id();
+    assert!(fish.child.try_wait().unwrap().is_none(), "fish died");
+    let rss = rss_kib(pid);
+    assert!(rss < 30 * 1024, "RSS {rss} KiB with 300 hostile sockets");
+    drop(silent);
+    assert!(fish.terminate().success());
+}
