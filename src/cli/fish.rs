@@ -48,15 +48,15 @@ pub struct FishArgs {
     #[argh(option, default = "800")]
     pub connections_limit: usize,
 
-    /// DHT bootstrap nodes, host:port separated by commas (default: the public routers)
+    /// DHT bootstrap nodes, host:port separated by commas (the DHT node is not built yet: accepted and unused)
     #[argh(option)]
     pub dht_bootstrap: Option<String>,
 
-    /// do not run a DHT node
+    /// do not run a DHT node (the DHT node is not built yet: fish finds peers through trackers only)
     #[argh(switch)]
     pub no_dht: bool,
 
-    /// directory for fish.json (status) and the DHT's node id and routing table
+    /// directory for fish.json (status)
     /// (default: $XDG_STATE_HOME/lowspace, else ~/.local/state/lowspace)
     #[argh(option)]
     pub state_dir: Option<PathBuf>,

@@ -18,8 +18,8 @@ use crate::logging::{self, LogTarget};
 
 mod check;
 mod config;
-mod follow;
 mod fish;
+mod follow;
 mod magnet;
 mod rotate;
 mod rpc;
