@@ -457,16 +457,7 @@ fn rclone_sftp_over_a_real_sshd() {
     let sshd = Sshd::start(&rig.tmp.join("sshd"));
     let conf = rig.tmp.join("rclone.conf");
     std::fs::write(&conf, "").unwrap();
-    let remote = format!(
-        "service = \"rclone\"\nrclone_remote = \"nas\"\npath = \"{}\"\n\
-         rclone_env = {{ RCLONE_CONFIG = \"{}\", RCLONE_CONFIG_NAS_TYPE = \"sftp\", \
-         RCLONE_CONFIG_NAS_HOST = \"127.0.0.1\", RCLONE_CONFIG_NAS_PORT = \"{}\", \
-         RCLONE_CONFIG_NAS_USER = \"root\", RCLONE_CONFIG_NAS_KEY_FILE = \"{}\" }}",
-        rig.remote_dir.display(),
-        conf.display(),
-        sshd.port,
-        sshd.key.display()
-    );
+    let remote = sshd.rclone_remote_toml(&rig.remote_dir, &conf);
     rig.configure(600 * 1024, 0.0, &remote);
     rig.rotate_until_done(&[]);
     rig.assert_rotation_complete(&[]);

@@ -360,16 +360,7 @@ fn a_torrent_bigger_than_the_limit_goes_file_by_file_over_rclone() {
     let sshd = Sshd::start(&rig.tmp.join("sshd"));
     let conf = rig.tmp.join("rclone.conf");
     std::fs::write(&conf, "").unwrap();
-    let remote = format!(
-        "service = \"rclone\"\nrclone_remote = \"nas\"\npath = \"{}\"\n\
-         rclone_env = {{ RCLONE_CONFIG = \"{}\", RCLONE_CONFIG_NAS_TYPE = \"sftp\", \
-         RCLONE_CONFIG_NAS_HOST = \"127.0.0.1\", RCLONE_CONFIG_NAS_PORT = \"{}\", \
-         RCLONE_CONFIG_NAS_USER = \"root\", RCLONE_CONFIG_NAS_KEY_FILE = \"{}\" }}",
-        rig.remote_dir.display(),
-        conf.display(),
-        sshd.port,
-        sshd.key.display()
-    );
+    let remote = sshd.rclone_remote_toml(&rig.remote_dir, &conf);
     rig.configure(LIMIT, &remote);
     run_to_the_end(&rig);
 }

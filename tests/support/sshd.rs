@@ -103,6 +103,22 @@ impl Sshd {
     }
 
     /// The client command line that logs in.
+    /// The `[remote]` lines of a lowspace config for rclone's sftp backend
+    /// against this sshd, configured entirely through RCLONE_* variables
+    /// (`conf` is an empty rclone.conf the test writes).
+    pub fn rclone_remote_toml(&self, remote_dir: &Path, conf: &Path) -> String {
+        format!(
+            "service = \"rclone\"\nrclone_remote = \"nas\"\npath = \"{}\"\n\
+             rclone_env = {{ RCLONE_CONFIG = \"{}\", RCLONE_CONFIG_NAS_TYPE = \"sftp\", \
+             RCLONE_CONFIG_NAS_HOST = \"127.0.0.1\", RCLONE_CONFIG_NAS_PORT = \"{}\", \
+             RCLONE_CONFIG_NAS_USER = \"root\", RCLONE_CONFIG_NAS_KEY_FILE = \"{}\" }}",
+            remote_dir.display(),
+            conf.display(),
+            self.port,
+            self.key.display()
+        )
+    }
+
     pub fn ssh_command(&self) -> String {
         self.ssh_command_with(&self.key)
     }
