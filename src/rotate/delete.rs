@@ -70,34 +70,16 @@ pub fn delete_torrent_files(
     root: &Path,
     files: &[Vec<String>],
 ) -> Result<Deleted, DeleteError> {
-    if !is_inside(root, download_dir) {
-        return Err(DeleteError::OutsideDownloadDirectory {
-            path: root.to_path_buf(),
-            download_dir: download_dir.to_path_buf(),
-        });
-    }
+    ensure_inside(download_dir, root)?;
     let mut done = Deleted::default();
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for rel in files {
-        let path = safe_join(root, rel)?;
-        // Every directory between root and the file must be a real directory.
-        let mut dir = root.to_path_buf();
-        for component in &rel[..rel.len().saturating_sub(1)] {
-            dir.push(component);
-            match std::fs::symlink_metadata(&dir) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(DeleteError::Unsafe {
-                        path: dir,
-                        why: "it is a symlink; links are not followed".into(),
-                    })
-                }
-                Ok(_) => {
-                    dirs.insert(dir.clone());
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                Err(error) => return Err(DeleteError::Io { path: dir, error }),
-            }
+        let walked = walk_to(root, rel)?;
+        dirs.extend(walked.dirs);
+        if !walked.reachable {
+            continue;
         }
+        let path = walked.path;
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_dir() => {
                 return Err(DeleteError::Unsafe {
@@ -143,28 +125,12 @@ pub fn truncate_torrent_file(
     root: &Path,
     rel: &[String],
 ) -> Result<u64, DeleteError> {
-    if !is_inside(root, download_dir) {
-        return Err(DeleteError::OutsideDownloadDirectory {
-            path: root.to_path_buf(),
-            download_dir: download_dir.to_path_buf(),
-        });
+    ensure_inside(download_dir, root)?;
+    let walked = walk_to(root, rel)?;
+    if !walked.reachable {
+        return Ok(0);
     }
-    let path = safe_join(root, rel)?;
-    let mut dir = root.to_path_buf();
-    for component in &rel[..rel.len().saturating_sub(1)] {
-        dir.push(component);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(DeleteError::Unsafe {
-                    path: dir,
-                    why: "it is a symlink; links are not followed".into(),
-                })
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(error) => return Err(DeleteError::Io { path: dir, error }),
-        }
-    }
+    let path = walked.path;
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -186,6 +152,60 @@ pub fn truncate_torrent_file(
             error,
         })?;
     Ok(used)
+}
+
+/// `root` must lie inside the download directory.
+fn ensure_inside(download_dir: &Path, root: &Path) -> Result<(), DeleteError> {
+    if is_inside(root, download_dir) {
+        Ok(())
+    } else {
+        Err(DeleteError::OutsideDownloadDirectory {
+            path: root.to_path_buf(),
+            download_dir: download_dir.to_path_buf(),
+        })
+    }
+}
+
+/// Where a torrent's file is, and the real directories on the way to it.
+struct Walked {
+    path: PathBuf,
+    /// The directories between root and the file that exist.
+    dirs: Vec<PathBuf>,
+    /// False when a directory on the way is gone (so is the file).
+    reachable: bool,
+}
+
+/// Joins `rel` under `root` and checks every directory on the way is a
+/// real directory, not a symlink that could lead outside.
+fn walk_to(root: &Path, rel: &[String]) -> Result<Walked, DeleteError> {
+    let path = safe_join(root, rel)?;
+    let mut dirs = Vec::new();
+    let mut dir = root.to_path_buf();
+    for component in &rel[..rel.len().saturating_sub(1)] {
+        dir.push(component);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(DeleteError::Unsafe {
+                    path: dir,
+                    why: "it is a symlink; links are not followed".into(),
+                })
+            }
+            Ok(_) => dirs.push(dir.clone()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Walked {
+                    path,
+                    dirs,
+                    reachable: false,
+                })
+            }
+            Err(error) => return Err(DeleteError::Io { path: dir, error }),
+        }
+    }
+    Ok(Walked {
+        path,
+        dirs,
+        reachable: true,
+    })
 }
 
 /// Joins a relative path from torrent metadata, refusing anything that
