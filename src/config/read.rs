@@ -61,6 +61,19 @@ impl<'a> SectionReader<'a> {
         )
     }
 
+    /// An error about `key`, at its line (or the section's, should the key
+    /// not be there after all).
+    fn error_at(&self, key: &'static str, expected: impl std::fmt::Display) -> ConfigError {
+        match self.entry(key) {
+            Some(entry) => self.error(entry, expected),
+            None => ConfigError::in_file(
+                self.path,
+                Some(self.section.line),
+                format!("{key}: {expected}"),
+            ),
+        }
+    }
+
     fn missing(&self, key: &str) -> ConfigError {
         ConfigError::in_file(
             self.path,
@@ -88,11 +101,7 @@ impl<'a> SectionReader<'a> {
         };
         let path = PathBuf::from(&text);
         if !path.is_absolute() {
-            let entry = self.entry(key).expect("entry was just read");
-            return Err(self.error(
-                entry,
-                format!("expected an absolute path, found \"{text}\""),
-            ));
+            return Err(self.error_at(key, format!("expected an absolute path, found \"{text}\"")));
         }
         Ok(Some(path))
     }
@@ -462,19 +471,18 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
                 "local" => {
                     let dir = need(remote_path, "path (the mounted directory)")?;
                     if !Path::new(&dir).is_absolute() {
-                        let entry = r.entry("path").expect("path was read");
-                        return Err(
-                            r.error(entry, format!("expected an absolute path, found \"{dir}\""))
-                        );
+                        return Err(r.error_at(
+                            "path",
+                            format!("expected an absolute path, found \"{dir}\""),
+                        ));
                     }
                     RemoteSettings::Local {
                         path: PathBuf::from(dir),
                     }
                 }
                 other => {
-                    let entry = r.entry("service").expect("service was read");
-                    return Err(r.error(
-                        entry,
+                    return Err(r.error_at(
+                        "service",
                         format!("expected \"rsync\", \"rclone\" or \"local\", found \"{other}\""),
                     ));
                 }
@@ -537,16 +545,14 @@ fn rotate_settings(r: &mut SectionReader) -> Result<RotateSettings, ConfigError>
         managed.ok_or_else(|| r.missing("managed_torrents_directory"))?;
     let space_limit = space_limit.ok_or_else(|| r.missing("space_limit"))?;
     if space_limit == 0 {
-        let entry = r.entry("space_limit").expect("space_limit was read");
-        return Err(r.error(
-            entry,
+        return Err(r.error_at(
+            "space_limit",
             "expected a size above zero: nothing could ever be downloaded",
         ));
     }
     if let (Some(min), Some(max)) = (min_seed_time, max_seed_time) {
         if max < min {
-            let entry = r.entry("max_seed_time").expect("max_seed_time was read");
-            return Err(r.error(entry, "must not be shorter than min_seed_time"));
+            return Err(r.error_at("max_seed_time", "must not be shorter than min_seed_time"));
         }
     }
     Ok(RotateSettings {
@@ -590,9 +596,8 @@ fn follow_settings(
             .is_some_and(|h| h.eq_ignore_ascii_case(p))
     });
     if !is_url && !Path::new(&listing).is_absolute() {
-        let entry = r.entry("listing").expect("listing was read");
-        return Err(r.error(
-            entry,
+        return Err(r.error_at(
+            "listing",
             format!("expected an http:// or https:// URL or an absolute path, found \"{listing}\""),
         ));
     }
@@ -617,9 +622,8 @@ fn follow_settings(
                 .ok_or_else(|| r.missing("socket_url (or socket_url in [rtorrent])"))?,
         },
         other => {
-            let entry = r.entry("client").expect("client was read");
-            return Err(r.error(
-                entry,
+            return Err(r.error_at(
+                "client",
                 format!("expected \"transmission\" or \"rtorrent\", found \"{other}\""),
             ));
         }
@@ -740,11 +744,8 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
             path: local_path.ok_or_else(|| r.missing("local_path"))?,
         }),
         other => {
-            let entry = r
-                .entry("remote_sync_service")
-                .expect("remote_sync_service was read");
-            return Err(r.error(
-                entry,
+            return Err(r.error_at(
+                "remote_sync_service",
                 format!("expected rsync, rclone or local, found \"{other}\""),
             ));
         }
