@@ -25,6 +25,7 @@ use support::rtorrent::{Rtorrent, RtorrentOptions};
 use support::seeder::{generate, MadeTorrent, Peer};
 use support::sshd::{fake_slow_ssh, Sshd};
 use support::tempdir::TempDir;
+use support::tmpfs::Tmpfs;
 use support::{lowspace_command, run_lowspace, wait_until};
 
 const KIB: usize = 1024;
@@ -561,37 +562,6 @@ fn remote_refusing_keeps_the_data_until_it_is_back() {
     sshd.restart_on_same_port();
     rig.rotate_until_done(&[]);
     rig.assert_rotation_complete(&[]);
-}
-
-/// A tiny tmpfs mounted by the test (root), unmounted on drop.
-struct Tmpfs(Option<PathBuf>);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mount tmpfs on {} (tests run as root)",
-            dir.display()
-        );
-        Tmpfs(Some(dir.to_path_buf()))
-    }
-
-    fn unmount(&mut self) {
-        if let Some(dir) = self.0.take() {
-            let _ = Command::new("umount").arg(dir).status();
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        self.unmount();
-    }
 }
 
 #[test]

@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use support::files::sha1_of;
 use support::require_program;
 use support::sshd::Sshd;
 use support::tempdir::TempDir;
+use support::tmpfs::Tmpfs;
 
 const NON_ASCII_DIR: &str = "Ünïcödé Tørrent ファイル";
 
@@ -99,32 +99,6 @@ fn rsync_remote(sshd: &Sshd, remote_dir: &Path, key: Option<&Path>) -> RemoteSet
             Some(k) => sshd.ssh_command_with(k),
             None => sshd.ssh_command(),
         }),
-    }
-}
-
-/// A tiny tmpfs mounted for a test, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mount tmpfs on {} (tests run as root)",
-            dir.display()
-        );
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
     }
 }
 

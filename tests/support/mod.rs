@@ -17,6 +17,7 @@ pub mod rtorrent;
 pub mod seeder;
 pub mod sshd;
 pub mod tempdir;
+pub mod tmpfs;
 pub mod transmission;
 
 use std::path::{Path, PathBuf};
