@@ -15,6 +15,10 @@ pub struct Swarm {
     pub private: bool,
     /// What we report as `left` (the torrent's size: we hold none of it).
     pub left: u64,
+    /// A magnet being adopted (`--magnets`): we look for peers to fetch
+    /// its metadata from, but have nothing to give yet, so the DHT must
+    /// not announce us for it.
+    pub adopting: bool,
 }
 
 /// Counters discovery reports for the status line.

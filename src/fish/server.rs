@@ -271,6 +271,7 @@ impl Server {
                     tracker_tiers: e.tracker_tiers.clone(),
                     private: e.private,
                     left: e.total_size,
+                    adopting: false,
                 })
                 .collect();
             for source in &mut self.discovery {

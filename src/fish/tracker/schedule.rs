@@ -152,6 +152,7 @@ mod tests {
                 .collect(),
             private: false,
             left: 10,
+            adopting: false,
         };
         let mut jobs = Vec::new();
         let gone = reconcile(
