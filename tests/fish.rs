@@ -23,22 +23,24 @@ impl Fish {
     fn start(home: &Path, load_path: &Path, extra: &[&str]) -> Fish {
         let port = free_port();
         let state_dir = home.join("state");
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["--log-level".into(), "debug".into(), "fish".into()];
+        args.extend(["--load-path".into(), load_path.as_os_str().to_owned()]);
+        args.extend(["--port".into(), port.to_string().into()]);
+        args.extend(["--listen-interface".into(), "127.0.0.1".into()]);
+        args.extend(["--state-dir".into(), state_dir.as_os_str().to_owned()]);
+        args.extend(["--report-interval".into(), "1s".into()]);
+        args.extend(extra.iter().map(Into::into));
+        Fish::spawn(home, &args, port, state_dir)
+    }
+
+    /// Runs `lowspace ARGS` and waits until it listens on `port`.
+    fn spawn(home: &Path, args: &[std::ffi::OsString], port: u16, state_dir: PathBuf) -> Fish {
         let mut cmd = Command::new(lowspace_bin());
         cmd.env_clear()
             .env("HOME", home)
             .env("LANG", "C")
-            .args(["--log-level", "debug", "fish", "--load-path"])
-            .arg(load_path)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--listen-interface",
-                "127.0.0.1",
-            ])
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .args(["--report-interval", "1s"])
-            .args(extra)
+            .args(args)
             .stdin(Stdio::null());
         if std::env::var_os("LOWSPACE_TEST_VERBOSE").is_none() {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -372,4 +374,72 @@ fn hostile_peers_do_not_stop_good_ones() {
     assert!(rss < 30 * 1024, "RSS {rss} KiB with 300 hostile sockets");
     drop(silent);
     assert!(fish.terminate().success());
+}
+
+/// Everything from `[fish]` in the config file, no option on the command
+/// line: the port, interface, state directory and report interval it
+/// names are the ones used, and a client is served.
+#[test]
+fn every_option_can_come_from_the_fish_section() {
+    let dir = TempDir::new("fish-config");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let torrent = make_torrent(&dir, &load, "conf.bin", 1 << 20, &[]);
+    let hash = info_hash_of(&torrent);
+    let port = free_port();
+    let state_dir = dir.join("configured-state");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[fish]\nload_path = \"{}\"\nport = {port}\nlisten_interface = \"127.0.0.1\"\ndht = false\nstate_dir = \"{}\"\nreport_interval = \"1s\"\n",
+            load.display(),
+            state_dir.display()
+        ),
+    )
+    .unwrap();
+    let args: Vec<std::ffi::OsString> = vec!["--config".into(), config.into(), "fish".into()];
+    let mut fish = Fish::spawn(dir.path(), &args, port, state_dir);
+
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &format!("magnet:?xt=urn:btih:{hash}"),
+        listen_port: free_port(),
+        connect: vec![port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &dir.join("client"),
+    });
+    assert!(report.has_metadata, "{:?}", report.raw);
+    assert_eq!(report.info_hash, hash);
+    wait_until(
+        "fish.json in the configured state_dir",
+        Duration::from_secs(10),
+        || fish.state()["swarms"] == 1,
+    );
+    assert!(fish.terminate().success());
+}
+
+#[test]
+fn without_a_load_path_anywhere_it_is_a_usage_error() {
+    let dir = TempDir::new("fish-noload");
+    let out = support::run_lowspace(dir.path(), &["fish", "--no-dht"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--load-path is needed (or load_path in [fish]"),
+        "{err}"
+    );
+    let bad = support::run_lowspace(
+        dir.path(),
+        &[
+            "fish",
+            "--load-path",
+            "/",
+            "--dht-bootstrap",
+            "router.example",
+        ],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--dht-bootstrap: expected host:port"));
 }

@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use argh::FromArgs;
@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use super::{CliError, Context};
 use crate::config::{
-    Config, ConfigFormat, FollowClient, FollowSettings, RemoteSettings, RotateSettings,
-    TreeSettings,
+    Config, ConfigFormat, FishSettings, FollowClient, FollowSettings, RemoteSettings,
+    RotateSettings, TreeSettings,
 };
 use crate::size::human_size;
 
@@ -178,7 +178,75 @@ pub fn render_toml(config: &Config, show_secrets: bool) -> String {
         Some(follow) => render_follow(&mut out, follow, show_secrets),
         None => out.push_str("# [follow]: not configured, so `lowspace follow` cannot run\n"),
     }
+
+    out.push('\n');
+    render_fish(&mut out, &config.fish);
     out
+}
+
+/// `[fish]`: the defaults of `lowspace fish`; its command-line options win.
+fn render_fish(out: &mut String, fish: &FishSettings) {
+    out.push_str("[fish]\n");
+    let path = |key: &str, value: &Option<PathBuf>, without: &str| match value {
+        Some(p) => format!("{key} = {}\n", quoted_path(p)),
+        None => format!("# {key}: not set ({without})\n"),
+    };
+    out.push_str(&path("load_path", &fish.load_path, "--load-path is needed"));
+    match fish.port {
+        Some(port) => {
+            let _ = writeln!(out, "port = {port}");
+        }
+        None => out.push_str("# port: not set (6881)\n"),
+    }
+    for (key, value, without) in [
+        ("listen_interface", fish.listen_interface, "all addresses"),
+        (
+            "outgoing_interface",
+            fish.outgoing_interface,
+            "the system's choice",
+        ),
+    ] {
+        match value {
+            Some(ip) => {
+                let _ = writeln!(out, "{key} = {}", quoted(&ip.to_string()));
+            }
+            None => {
+                let _ = writeln!(out, "# {key}: not set ({without})");
+            }
+        }
+    }
+    match fish.connections_limit {
+        Some(n) => {
+            let _ = writeln!(out, "connections_limit = {n}");
+        }
+        None => out.push_str("# connections_limit: not set (800)\n"),
+    }
+    let _ = writeln!(out, "dht = {}", fish.dht.unwrap_or(true));
+    if fish.dht_bootstrap.is_empty() {
+        out.push_str("# dht_bootstrap: not set (the well-known public routers)\n");
+    } else {
+        let list: Vec<String> = fish.dht_bootstrap.iter().map(|t| quoted(t)).collect();
+        let _ = writeln!(out, "dht_bootstrap = [{}]", list.join(", "));
+    }
+    out.push_str(&path(
+        "state_dir",
+        &fish.state_dir,
+        "$XDG_STATE_HOME/lowspace, else ~/.local/state/lowspace",
+    ));
+    out.push_str(&path("magnets", &fish.magnets, "no magnets to adopt"));
+    for (key, value) in [
+        ("rescan_interval", fish.rescan_interval),
+        ("report_interval", fish.report_interval),
+    ] {
+        match value {
+            Some(d) => {
+                let _ = writeln!(out, "{key} = {}", quoted(&human_duration(d)));
+            }
+            None => {
+                let _ = writeln!(out, "# {key}: not set (5m)");
+            }
+        }
+    }
 }
 
 /// `[follow]`: what `lowspace follow` mirrors into which client.
@@ -475,6 +543,19 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
             "allow_empty": f.allow_empty,
             "timeout_seconds": f.timeout.as_secs(),
         })),
+        "fish": {
+            "load_path": config.fish.load_path,
+            "port": config.fish.port,
+            "listen_interface": config.fish.listen_interface.map(|ip| ip.to_string()),
+            "outgoing_interface": config.fish.outgoing_interface.map(|ip| ip.to_string()),
+            "connections_limit": config.fish.connections_limit,
+            "dht": config.fish.dht.unwrap_or(true),
+            "dht_bootstrap": config.fish.dht_bootstrap,
+            "state_dir": config.fish.state_dir,
+            "magnets": config.fish.magnets,
+            "rescan_interval_seconds": config.fish.rescan_interval.map(|d| d.as_secs()),
+            "report_interval_seconds": config.fish.report_interval.map(|d| d.as_secs()),
+        },
         "warnings": config.warnings,
     })
 }
@@ -539,6 +620,10 @@ mod tests {
              managed_torrents_directory = \"/m\"\nspace_limit = \"500MB\"\nreserve = \"1 GiB\"\n\
              done_directory = \"/m/done\"\nstate_directory = \"/var/lib/ls\"\nmax_seed_time = 3600\n\
              [remote]\nservice = \"local\"\npath = \"/mnt/usb\"\n",
+        );
+        round_trip(
+            "/c.toml",
+            "[fish]\nload_path = \"/srv/t\"\nport = 7000\nlisten_interface = \"127.0.0.1\"\nconnections_limit = 5\ndht = false\ndht_bootstrap = [\"127.0.0.1:7001\"]\nstate_dir = \"/s\"\nmagnets = \"/m.txt\"\nrescan_interval = \"90s\"\n",
         );
         round_trip("/c.toml", "log_level = \"debug\"\n");
         round_trip(

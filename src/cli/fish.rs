@@ -7,6 +7,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use super::{CliError, Context};
+use crate::config::{looks_like_host_port, FishSettings};
 use crate::fish::dial::OwnAddresses;
 use crate::fish::discovery::Discovery;
 use crate::fish::server::{Server, ServerOptions};
@@ -22,19 +23,21 @@ use crate::fish::wire::SessionConfig;
     name = "fish",
     example = "Serve every torrent under /srv/torrents on port 6881:\n  $ {command_name} --load-path /srv/torrents",
     example = "On one interface, with fewer connections, no DHT, state in /var/lib/lowspace:\n  $ {command_name} --load-path /srv/torrents --listen-interface 192.168.1.5 --connections-limit 200 --no-dht --state-dir /var/lib/lowspace",
+    example = "Every setting from [fish] in the config file (load_path, port, listen_interface, dht, dht_bootstrap, state_dir, ...; options given here win):\n  $ {command_name}",
     note = "Runs until SIGINT or SIGTERM, then tells the trackers it leaves (event=stopped). \
 The load path is scanned again every --rescan-interval: new .torrent files join their swarms, removed ones leave. \
 A corrupt .torrent is a warning, not a stop. Every --report-interval a line \"fish: N swarms, ...\" is printed \
 and STATE_DIR/fish.json is rewritten. Exit codes: 0 stopped by a signal, 1 failure, 2 usage error."
 )]
 pub struct FishArgs {
-    /// directory holding the .torrent files to serve (searched recursively)
+    /// directory holding the .torrent files to serve (searched recursively;
+    /// needed here or as load_path in [fish])
     #[argh(option)]
-    pub load_path: PathBuf,
+    pub load_path: Option<PathBuf>,
 
     /// TCP port peers connect to (default 6881)
-    #[argh(option, default = "6881")]
-    pub port: u16,
+    #[argh(option)]
+    pub port: Option<u16>,
 
     /// address to listen on (default: all, 0.0.0.0)
     #[argh(option)]
@@ -45,8 +48,8 @@ pub struct FishArgs {
     pub outgoing_interface: Option<IpAddr>,
 
     /// most peer connections at once (default 800)
-    #[argh(option, default = "800")]
-    pub connections_limit: usize,
+    #[argh(option)]
+    pub connections_limit: Option<usize>,
 
     /// DHT bootstrap nodes, host:port separated by commas (the DHT node is not built yet: accepted and unused)
     #[argh(option)]
@@ -62,28 +65,105 @@ pub struct FishArgs {
     pub state_dir: Option<PathBuf>,
 
     /// how often the load path is scanned again (default 5m)
-    #[argh(option, default = "String::from(\"5m\")")]
-    pub rescan_interval: String,
+    #[argh(option)]
+    pub rescan_interval: Option<String>,
 
     /// how often the status line is printed and fish.json written (default 5m)
-    #[argh(option, default = "String::from(\"5m\")")]
-    pub report_interval: String,
+    #[argh(option)]
+    pub report_interval: Option<String>,
+}
+
+/// The options once the command line and `[fish]` are merged (the command
+/// line wins).
+struct Resolved {
+    load_path: PathBuf,
+    port: u16,
+    listen_interface: Option<IpAddr>,
+    outgoing_interface: Option<IpAddr>,
+    connections_limit: usize,
+    dht: bool,
+    dht_bootstrap: Vec<String>,
+    state_dir: Option<PathBuf>,
+    rescan_interval: Duration,
+    report_interval: Duration,
 }
 
 impl FishArgs {
-    pub fn run(self, ctx: &mut Context) -> Result<(), CliError> {
-        let rescan_interval = interval("--rescan-interval", &self.rescan_interval)?;
-        let report_interval = interval("--report-interval", &self.report_interval)?;
-        if !self.load_path.is_dir() {
-            return Err(CliError::usage(format!(
-                "--load-path {}: not a directory",
-                self.load_path.display()
-            )));
-        }
-        if self.connections_limit == 0 {
+    /// Fills what the command line left out from `[fish]`, then the
+    /// built-in defaults.
+    fn resolve(self, defaults: &FishSettings) -> Result<Resolved, CliError> {
+        let load_path = self
+            .load_path
+            .or_else(|| defaults.load_path.clone())
+            .ok_or_else(|| {
+                CliError::usage("--load-path is needed (or load_path in [fish] of the config file)")
+            })?;
+        let interval_of =
+            |flag: &str, given: Option<String>, configured: Option<Duration>| match given {
+                Some(text) => interval(flag, &text),
+                None => Ok(configured.unwrap_or(DEFAULT_INTERVAL)),
+            };
+        let rescan_interval = interval_of(
+            "--rescan-interval",
+            self.rescan_interval,
+            defaults.rescan_interval,
+        )?;
+        let report_interval = interval_of(
+            "--report-interval",
+            self.report_interval,
+            defaults.report_interval,
+        )?;
+        let connections_limit = self
+            .connections_limit
+            .or(defaults.connections_limit.map(|n| n as usize))
+            .unwrap_or(800);
+        if connections_limit == 0 {
             return Err(CliError::usage("--connections-limit must be at least 1"));
         }
-        let state_dir = self
+        let dht_bootstrap = match &self.dht_bootstrap {
+            Some(text) => {
+                let nodes: Vec<String> = text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect();
+                if let Some(bad) = nodes.iter().find(|n| !looks_like_host_port(n)) {
+                    return Err(CliError::usage(format!(
+                        "--dht-bootstrap: expected host:port entries separated by commas, found \"{bad}\""
+                    )));
+                }
+                nodes
+            }
+            None => defaults.dht_bootstrap.clone(),
+        };
+        Ok(Resolved {
+            load_path,
+            port: self.port.or(defaults.port).unwrap_or(6881),
+            listen_interface: self.listen_interface.or(defaults.listen_interface),
+            outgoing_interface: self.outgoing_interface.or(defaults.outgoing_interface),
+            connections_limit,
+            dht: !self.no_dht && defaults.dht != Some(false),
+            dht_bootstrap,
+            state_dir: self.state_dir.or_else(|| defaults.state_dir.clone()),
+            rescan_interval,
+            report_interval,
+        })
+    }
+
+    pub fn run(self, ctx: &mut Context) -> Result<(), CliError> {
+        let defaults = ctx
+            .config_if_present()?
+            .map(|c| c.fish.clone())
+            .unwrap_or_default();
+        let args = self.resolve(&defaults)?;
+        if !args.load_path.is_dir() {
+            return Err(CliError::usage(format!(
+                "--load-path {}: not a directory",
+                args.load_path.display()
+            )));
+        }
+        let state_dir = args
             .state_dir
             .clone()
             .or_else(|| default_state_dir(ctx))
@@ -95,17 +175,17 @@ impl FishArgs {
             ))
         })?;
 
-        let listen_ip = self
+        let listen_ip = args
             .listen_interface
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let listen = SocketAddr::new(listen_ip, self.port);
+        let listen = SocketAddr::new(listen_ip, args.port);
         let listener = TcpListener::bind(listen)
             .map_err(|e| CliError::failure(format!("cannot listen on {listen}: {e}")))?;
         let port = listener
             .local_addr()
             .map_err(|e| CliError::failure(format!("cannot read the listen address: {e}")))?
             .port();
-        if self.outgoing_interface.is_some() {
+        if args.outgoing_interface.is_some() {
             log::info!("--outgoing-interface applies to UDP (trackers, DHT); TCP dials use the system's route");
         }
         let mut own = OwnAddresses {
@@ -121,18 +201,22 @@ impl FishArgs {
             dht_port: None,
         };
         let options = ServerOptions {
-            load_path: self.load_path.clone(),
-            connections_limit: self.connections_limit,
-            rescan_interval,
-            report_interval,
+            load_path: args.load_path.clone(),
+            connections_limit: args.connections_limit,
+            rescan_interval: args.rescan_interval,
+            report_interval: args.report_interval,
             state_file: Some(state_dir.join("fish.json")),
             session,
             own,
         };
-        if !self.no_dht {
+        if args.dht {
             log::warn!(
                 "the DHT node is not built yet; running with trackers only (bootstrap {})",
-                self.dht_bootstrap.as_deref().unwrap_or("default")
+                if args.dht_bootstrap.is_empty() {
+                    "default".to_string()
+                } else {
+                    args.dht_bootstrap.join(",")
+                }
             );
         }
         let mut discovery: Vec<Box<dyn Discovery>> = Vec::new();
@@ -145,7 +229,7 @@ impl FishArgs {
                 session.peer_id[10],
                 session.peer_id[11],
             ]),
-            bind: self.outgoing_interface,
+            bind: args.outgoing_interface,
         })
         .map_err(|e| CliError::failure(format!("cannot start the tracker thread: {e}")))?;
         discovery.push(Box::new(trackers));
@@ -154,7 +238,7 @@ impl FishArgs {
         sys::catch_stop_signals();
         log::info!(
             "metadata peer listening on {listen_ip}:{port}, serving torrents under {}",
-            self.load_path.display()
+            args.load_path.display()
         );
         let mut out = ctx.out();
         server.run(&sys::stop_requested, &mut |line| {
@@ -165,6 +249,9 @@ impl FishArgs {
         Ok(())
     }
 }
+
+/// How often the load path is rescanned and the report written, unless told.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 
 fn interval(flag: &str, text: &str) -> Result<Duration, CliError> {
     let d =

@@ -9,6 +9,7 @@
 //! key and what was expected.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ mod raw;
 mod read;
 
 pub use raw::{RawSection, RawValue};
+pub use read::looks_like_host_port;
 
 /// Which syntax a configuration file was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub struct Config {
     pub tree: TreeSettings,
     /// `[follow]`: the listing `lowspace follow` mirrors into a client.
     pub follow: Option<FollowSettings>,
+    /// Defaults for `lowspace fish` (`[fish]`); command-line options win.
+    pub fish: FishSettings,
     /// Things worth telling the user once loaded (deprecated keys).
     pub warnings: Vec<String>,
 }
@@ -131,6 +135,28 @@ pub struct TreeSettings {
     pub threads: Option<u32>,
     pub hidden: bool,
     pub prune: bool,
+}
+
+/// `[fish]`: defaults for the options of `lowspace fish`, so a service
+/// unit can say `lowspace fish` and keep the settings in one file. Every
+/// field is optional: the command line wins, then this, then the
+/// built-in default.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FishSettings {
+    pub load_path: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub listen_interface: Option<IpAddr>,
+    pub outgoing_interface: Option<IpAddr>,
+    pub connections_limit: Option<u32>,
+    /// `dht = false` is `--no-dht`.
+    pub dht: Option<bool>,
+    /// host:port entries; empty means the built-in public routers.
+    pub dht_bootstrap: Vec<String>,
+    pub state_dir: Option<PathBuf>,
+    /// A file of magnet links to adopt (`--magnets`).
+    pub magnets: Option<PathBuf>,
+    pub rescan_interval: Option<Duration>,
+    pub report_interval: Option<Duration>,
 }
 
 /// `[follow]`: where the listing is, how to trust it, and which client

@@ -3,12 +3,13 @@
 //! for keys nobody reads.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{RawEntry, RawSection, RawValue};
 use super::{
-    Config, ConfigError, ConfigFormat, FollowClient, FollowSettings, RemoteSettings,
+    Config, ConfigError, ConfigFormat, FishSettings, FollowClient, FollowSettings, RemoteSettings,
     RotateSettings, RtorrentSettings, SyncSettings, TreeSettings, DEFAULT_FOLLOW_LABEL,
 };
 use crate::logging::parse_level;
@@ -189,6 +190,32 @@ impl<'a> SectionReader<'a> {
             .ok_or_else(|| self.error(entry, "expected a whole number of zero or more"))
     }
 
+    fn port(&mut self, key: &'static str) -> Result<Option<u16>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        let parsed = match &entry.value {
+            RawValue::Int(n) => u16::try_from(*n).ok(),
+            RawValue::Str(s) => s.trim().parse::<u16>().ok(),
+            _ => None,
+        };
+        parsed
+            .map(Some)
+            .ok_or_else(|| self.error(entry, "expected a port number from 0 to 65535"))
+    }
+
+    fn ip_address(&mut self, key: &'static str) -> Result<Option<IpAddr>, ConfigError> {
+        let Some(text) = self.string(key)? else {
+            return Ok(None);
+        };
+        text.parse::<IpAddr>().map(Some).map_err(|_| {
+            self.error_at(
+                key,
+                format!("expected an IP address such as \"192.168.1.5\", found \"{text}\""),
+            )
+        })
+    }
+
     fn boolean(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
         let Some(entry) = self.entry(key) else {
             return Ok(None);
@@ -365,7 +392,21 @@ const LEGACY_KEYS: &[&str] = &[
     "sync_retries",
 ];
 
-const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote", "tree", "follow"];
+const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote", "tree", "follow", "fish"];
+
+const FISH_KEYS: &[&str] = &[
+    "load_path",
+    "port",
+    "listen_interface",
+    "outgoing_interface",
+    "connections_limit",
+    "dht",
+    "dht_bootstrap",
+    "state_dir",
+    "magnets",
+    "rescan_interval",
+    "report_interval",
+];
 
 const FOLLOW_KEYS: &[&str] = &[
     "listing",
@@ -404,7 +445,8 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
             )
             .map(|s| format!("; did you mean [{s}]?"))
             .unwrap_or_else(|| {
-                "; known sections: [rtorrent], [rotate], [remote], [tree], [follow]".to_string()
+                "; known sections: [rtorrent], [rotate], [remote], [tree], [follow], [fish]"
+                    .to_string()
             });
             return Err(ConfigError::in_file(
                 path,
@@ -518,6 +560,14 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         None => None,
     };
 
+    let fish = match find("fish") {
+        Some(section) => {
+            let mut r = SectionReader::new(path, section, FISH_KEYS, |_| false)?;
+            fish_settings(&mut r)?
+        }
+        None => FishSettings::default(),
+    };
+
     Ok(Config {
         path: path.to_path_buf(),
         format: ConfigFormat::Toml,
@@ -528,6 +578,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         sync,
         tree,
         follow,
+        fish,
         warnings: Vec::new(),
     })
 }
@@ -638,6 +689,58 @@ fn follow_settings(
         allow_empty,
         timeout,
     })
+}
+
+fn fish_settings(r: &mut SectionReader) -> Result<FishSettings, ConfigError> {
+    let port = r.port("port")?;
+    let connections_limit = r.count("connections_limit")?;
+    if connections_limit == Some(0) {
+        return Err(r.error_at(
+            "connections_limit",
+            "expected at least 1: no peer could ever connect",
+        ));
+    }
+    let nonzero = |r: &SectionReader, key: &'static str, d: Option<Duration>| match d {
+        Some(d) if d.is_zero() => Err(r.error_at(key, "expected a duration above zero")),
+        other => Ok(other),
+    };
+    let rescan_interval = r.duration("rescan_interval")?;
+    let rescan_interval = nonzero(r, "rescan_interval", rescan_interval)?;
+    let report_interval = r.duration("report_interval")?;
+    let report_interval = nonzero(r, "report_interval", report_interval)?;
+    let dht_bootstrap = r.string_list("dht_bootstrap")?;
+    if let Some(bad) = dht_bootstrap.iter().find(|b| !looks_like_host_port(b)) {
+        return Err(r.error_at(
+            "dht_bootstrap",
+            format!("expected host:port entries such as \"router.bittorrent.com:6881\", found \"{bad}\""),
+        ));
+    }
+    Ok(FishSettings {
+        load_path: r.absolute_path("load_path")?,
+        port,
+        listen_interface: r.ip_address("listen_interface")?,
+        outgoing_interface: r.ip_address("outgoing_interface")?,
+        connections_limit,
+        dht: r.boolean("dht")?,
+        dht_bootstrap,
+        state_dir: r.absolute_path("state_dir")?,
+        magnets: r.absolute_path("magnets")?,
+        rescan_interval,
+        report_interval,
+    })
+}
+
+/// `host:port` with a port number; IPv6 hosts in brackets (`[::1]:6881`).
+pub fn looks_like_host_port(text: &str) -> bool {
+    match text.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains(char::is_whitespace)
+                && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')))
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
+        None => false,
+    }
 }
 
 fn sync_settings(
@@ -761,6 +864,7 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
         sync,
         tree: TreeSettings::default(),
         follow: None,
+        fish: FishSettings::default(),
         warnings,
     })
 }

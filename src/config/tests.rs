@@ -238,6 +238,18 @@ fn each_error_says_where_and_what() {
         ("[tree]\nprivate = \"yes\"\n", false, "private: expected true or false, found a string", Some(2)),
         ("[tree]\ntrackers = [1, 2]\n", false, "trackers: expected a list of strings", Some(2)),
         ("[tree]\ntracker = \"http://a\"\n", false, "did you mean \"trackers\"?", Some(2)),
+        ("[fish]\nport = 70000\n", false, "port: expected a port number from 0 to 65535", Some(2)),
+        ("[fish]\nport = \"http\"\n", false, "port: expected a port number", Some(2)),
+        ("[fish]\nlisten_interface = \"eth0\"\n", false, "listen_interface: expected an IP address such as \"192.168.1.5\", found \"eth0\"", Some(2)),
+        ("[fish]\noutgoing_interface = 10\n", false, "outgoing_interface: expected a string, found an integer", Some(2)),
+        ("[fish]\nconnections_limit = 0\n", false, "connections_limit: expected at least 1", Some(2)),
+        ("[fish]\nrescan_interval = \"0s\"\n", false, "rescan_interval: expected a duration above zero", Some(2)),
+        ("[fish]\nreport_interval = \"soon\"\n", false, "report_interval:", Some(2)),
+        ("[fish]\ndht_bootstrap = [\"router.bittorrent.com\"]\n", false, "dht_bootstrap: expected host:port entries", Some(2)),
+        ("[fish]\ndht = \"no\"\n", false, "dht: expected true or false", Some(2)),
+        ("[fish]\nload_path = \"torrents\"\n", false, "load_path: expected an absolute path, found \"torrents\"", Some(2)),
+        ("[fish]\nno_dht = true\n", false, "unknown key \"no_dht\" in [fish]", Some(2)),
+        ("[fsh]\n", false, "did you mean [fish]?", Some(1)),
     ];
     for (text, is_ini, fragment, line) in cases {
         let err = if *is_ini { ini(text) } else { toml(text) }.expect_err(text);
@@ -467,5 +479,47 @@ fn follow_errors_say_where_and_what() {
             "{text:?}\n  got: {shown}\n  want: {fragment}"
         );
         assert_eq!(err.line, Some(*line), "{text:?}: {shown}");
+    }
+}
+
+#[test]
+fn fish_section_gives_every_default_of_the_command() {
+    let c = toml(
+        "[fish]\nload_path = \"/srv/torrents\"\nport = 51413\nlisten_interface = \"192.168.1.5\"\noutgoing_interface = \"::1\"\nconnections_limit = 200\ndht = false\ndht_bootstrap = [\"127.0.0.1:7000\", \"[::1]:7001\", \"node.example:6881\"]\nstate_dir = \"/var/lib/lowspace\"\nmagnets = \"/srv/magnets.txt\"\nrescan_interval = \"1m\"\nreport_interval = \"30s\"\n",
+    )
+    .unwrap();
+    let f = c.fish;
+    assert_eq!(f.load_path.as_deref(), Some(Path::new("/srv/torrents")));
+    assert_eq!(f.port, Some(51413));
+    assert_eq!(f.listen_interface, Some("192.168.1.5".parse().unwrap()));
+    assert_eq!(f.outgoing_interface, Some("::1".parse().unwrap()));
+    assert_eq!(f.connections_limit, Some(200));
+    assert_eq!(f.dht, Some(false));
+    assert_eq!(
+        f.dht_bootstrap,
+        vec!["127.0.0.1:7000", "[::1]:7001", "node.example:6881"]
+    );
+    assert_eq!(f.state_dir.as_deref(), Some(Path::new("/var/lib/lowspace")));
+    assert_eq!(f.magnets.as_deref(), Some(Path::new("/srv/magnets.txt")));
+    assert_eq!(f.rescan_interval, Some(Duration::from_secs(60)));
+    assert_eq!(f.report_interval, Some(Duration::from_secs(30)));
+    assert_eq!(
+        toml("").unwrap().fish,
+        crate::config::FishSettings::default()
+    );
+}
+
+#[test]
+fn host_port_shapes() {
+    for good in [
+        "a:1",
+        "127.0.0.1:6881",
+        "[::1]:6881",
+        "router.utorrent.com:6881",
+    ] {
+        assert!(crate::config::looks_like_host_port(good), "{good}");
+    }
+    for bad in ["a", ":6881", "a:0", "a:65536", "::1:6881", "a b:1", "a:x"] {
+        assert!(!crate::config::looks_like_host_port(bad), "{bad}");
     }
 }
