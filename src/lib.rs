@@ -19,5 +19,6 @@ pub mod rotate;
 pub mod rtorrent;
 pub mod size;
 pub mod sync;
+pub mod sys;
 pub mod torrent;
 pub mod tree;

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::lt_client::{self, ClientSetup};
+use support::opentracker::Opentracker;
 use support::tempdir::TempDir;
 use support::{free_port, libtorrent_info, lowspace_bin, mktorrent, wait_until};
 
@@ -442,4 +443,101 @@ fn without_a_load_path_anywhere_it_is_a_usage_error() {
     );
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--dht-bootstrap: expected host:port"));
+}
+
+/// The peers opentracker lists for `hash_hex`, from an HTTP announce made
+/// here by hand (a raw HTTP/1.0 GET; compact peer list).
+fn tracker_peers(tracker_port: u16, hash_hex: &str) -> Vec<std::net::SocketAddr> {
+    use std::io::{Read, Write};
+    let mut hash = String::new();
+    for i in 0..20 {
+        hash.push_str(&format!("%{}", &hash_hex[2 * i..2 * i + 2]));
+    }
+    let mut s = TcpStream::connect(("127.0.0.1", tracker_port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /announce?info_hash={hash}&peer_id=-TT0000-lookinghere!&port=9&uploaded=0&downloaded=0&left=1&compact=1&numwant=50 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    let at = reply
+        .windows(7)
+        .position(|w| w == b"5:peers")
+        .unwrap_or_else(|| panic!("no peers in {:?}", String::from_utf8_lossy(&reply)))
+        + 7;
+    let colon = at + reply[at..].iter().position(|b| *b == b':').unwrap();
+    let len: usize = std::str::from_utf8(&reply[at..colon])
+        .unwrap()
+        .parse()
+        .unwrap();
+    reply[colon + 1..colon + 1 + len]
+        .chunks(6)
+        .map(|p| {
+            std::net::SocketAddr::from(([p[0], p[1], p[2], p[3]], u16::from_be_bytes([p[4], p[5]])))
+        })
+        .collect()
+}
+
+/// `--outgoing-interface 127.0.0.2` (Linux routes 127.0.0.0/8 to
+/// loopback): both the HTTP and the UDP tracker see our announces coming
+/// from that address, so that is the address they hand out.
+#[test]
+fn trackers_see_us_at_the_outgoing_interface() {
+    let dir = TempDir::new("fish-outgoing");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let by_http = make_torrent(&dir, &load, "http.bin", 1 << 20, &[]);
+    let by_udp = make_torrent(&dir, &load, "udp.bin", 2 << 20, &[]);
+    let (http_hash, udp_hash) = (info_hash_of(&by_http), info_hash_of(&by_udp));
+    let tracker = Opentracker::start(dir.path(), &[&http_hash, &udp_hash]);
+    for (torrent, url) in [
+        (&by_http, tracker.http_announce()),
+        (&by_udp, tracker.udp_announce()),
+    ] {
+        let name = torrent.file_stem().unwrap().to_str().unwrap().to_string();
+        std::fs::remove_file(torrent).unwrap();
+        let size = if name == "http.bin" { 1 << 20 } else { 2 << 20 };
+        // The announce URL is outside the info dictionary: same info-hash.
+        let remade = make_torrent(&dir, &load, &name, size, &[&url]);
+        assert!([&http_hash, &udp_hash].contains(&&info_hash_of(&remade)));
+    }
+    let port = free_port();
+    let state_dir = dir.join("state");
+    let args: Vec<std::ffi::OsString> = ["--log-level", "debug", "fish", "--load-path"]
+        .iter()
+        .map(Into::into)
+        .chain([load.clone().into_os_string()])
+        .chain(
+            [
+                "--port",
+                &port.to_string(),
+                "--outgoing-interface",
+                "127.0.0.2",
+                "--no-dht",
+                "--report-interval",
+                "1s",
+                "--state-dir",
+            ]
+            .iter()
+            .map(Into::into),
+        )
+        .chain([state_dir.clone().into_os_string()])
+        .collect();
+    let fish = Fish::spawn(dir.path(), &args, port, state_dir);
+    wait_until("both announces made", Duration::from_secs(20), || {
+        fish.state()["tracker_announces"].as_u64().unwrap_or(0) >= 2
+    });
+    let ours: std::net::SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
+    for hash in [&http_hash, &udp_hash] {
+        let peers = tracker_peers(tracker.port, hash);
+        assert!(peers.contains(&ours), "{hash}: {peers:?}");
+        assert!(
+            !peers
+                .iter()
+                .any(|p| p.port() == port && p.ip() != ours.ip()),
+            "{hash}: announced from another address too: {peers:?}"
+        );
+    }
 }

@@ -11,9 +11,9 @@ use crate::config::{looks_like_host_port, FishSettings};
 use crate::fish::dial::OwnAddresses;
 use crate::fish::discovery::Discovery;
 use crate::fish::server::{Server, ServerOptions};
-use crate::fish::sys;
 use crate::fish::tracker::{Identity, TrackerDiscovery};
 use crate::fish::wire::SessionConfig;
+use crate::sys;
 
 #[derive(FromArgs)]
 /// keep torrents resolvable: serve the metadata (BEP 9) of every .torrent
@@ -43,7 +43,7 @@ pub struct FishArgs {
     #[argh(option)]
     pub listen_interface: Option<IpAddr>,
 
-    /// address to send from (UDP trackers and DHT; TCP dials use the system's choice)
+    /// address to send from: peer dials, trackers and the DHT (default: the system's choice)
     #[argh(option)]
     pub outgoing_interface: Option<IpAddr>,
 
@@ -185,9 +185,6 @@ impl FishArgs {
             .local_addr()
             .map_err(|e| CliError::failure(format!("cannot read the listen address: {e}")))?
             .port();
-        if args.outgoing_interface.is_some() {
-            log::info!("--outgoing-interface applies to UDP (trackers, DHT); TCP dials use the system's route");
-        }
         let mut own = OwnAddresses {
             port,
             ips: Vec::new(),
@@ -208,6 +205,7 @@ impl FishArgs {
             state_file: Some(state_dir.join("fish.json")),
             session,
             own,
+            outgoing_interface: args.outgoing_interface,
         };
         if args.dht {
             log::warn!(

@@ -92,7 +92,9 @@ pub struct Dialer {
 }
 
 impl Dialer {
-    pub fn start() -> std::io::Result<Dialer> {
+    /// `local`: the outgoing interface to dial from (None: the system's
+    /// choice).
+    pub fn start(local: Option<IpAddr>) -> std::io::Result<Dialer> {
         let (requests, queue) = mpsc::sync_channel::<(InfoHash, SocketAddr)>(QUEUE);
         let (done, results) = mpsc::channel();
         let queue = Arc::new(Mutex::new(queue));
@@ -108,7 +110,7 @@ impl Dialer {
                         Err(_) => return,
                     };
                     let Ok((info_hash, addr)) = next else { return };
-                    let result = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT);
+                    let result = crate::sys::connect_from(local, &addr, CONNECT_TIMEOUT);
                     if done
                         .send(Dialled {
                             info_hash,
@@ -229,7 +231,7 @@ mod tests {
     fn dials_a_listener() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut dialer = Dialer::start().unwrap();
+        let mut dialer = Dialer::start(None).unwrap();
         assert!(dialer.dial(InfoHash::from_bytes([1; 20]), addr, Instant::now()));
         let start = Instant::now();
         loop {

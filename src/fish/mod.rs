@@ -7,6 +7,5 @@ pub mod dial;
 pub mod discovery;
 pub mod registry;
 pub mod server;
-pub mod sys;
 pub mod tracker;
 pub mod wire;

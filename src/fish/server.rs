@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use super::dial::{skip_reason, Dialer, OwnAddresses};
 use super::discovery::{Discovery, DiscoveryStatus, Swarm};
 use super::registry::Registry;
-use super::sys::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT};
 use super::wire::{Action, Session, SessionConfig, TimerDecision};
+use crate::sys::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT};
 
 /// Stop reading from a peer whose unsent data exceeds this.
 const MAX_SEND_BUFFER: usize = 256 * 1024;
@@ -45,6 +45,8 @@ pub struct ServerOptions {
     pub state_file: Option<PathBuf>,
     pub session: SessionConfig,
     pub own: OwnAddresses,
+    /// Dial peers from this address (`--outgoing-interface`).
+    pub outgoing_interface: Option<std::net::IpAddr>,
 }
 
 /// Counters for the report line and the state file.
@@ -152,12 +154,13 @@ impl Server {
         discovery: Vec<Box<dyn Discovery>>,
     ) -> std::io::Result<Server> {
         listener.set_nonblocking(true)?;
+        let outgoing_interface = options.outgoing_interface;
         Ok(Server {
             options,
             listener,
             registry: Registry::new(),
             connections: Vec::new(),
-            dialer: Dialer::start()?,
+            dialer: Dialer::start(outgoing_interface)?,
             discovery,
             counters: Counters::default(),
         })

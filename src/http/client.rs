@@ -3,7 +3,7 @@
 //! whole exchange, a body size cap, and a few redirects for GET.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -91,6 +91,9 @@ pub struct HttpClient {
     pub max_body: usize,
     /// Redirects followed for GET (others are returned as they are).
     pub max_redirects: u8,
+    /// Connect from this local address (the interface to send from);
+    /// None: the system's choice.
+    pub local_address: Option<IpAddr>,
     tls_options: TlsOptions,
     tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
@@ -109,6 +112,7 @@ impl HttpClient {
             total_timeout: Duration::from_secs(300),
             max_body: 64 * 1024 * 1024,
             max_redirects: 5,
+            local_address: None,
             tls_options,
             tls_config: OnceLock::new(),
         }
@@ -205,7 +209,7 @@ impl HttpClient {
             .collect();
         let mut last: Option<std::io::Error> = None;
         for addr in &addrs {
-            match TcpStream::connect_timeout(addr, self.connect_timeout) {
+            match crate::sys::connect_from(self.local_address, addr, self.connect_timeout) {
                 Ok(stream) => return Ok(stream),
                 Err(e) => last = Some(e),
             }

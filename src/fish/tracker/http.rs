@@ -11,9 +11,11 @@ use crate::http::{HttpClient, Request, Url};
 const MAX_BODY: usize = 1024 * 1024;
 
 /// The client used for every HTTP announce: short timeouts, so one dead
-/// tracker does not hold the announce thread long.
-pub fn client() -> HttpClient {
+/// tracker does not hold the announce thread long; from `bind` (the
+/// outgoing interface) when one is given.
+pub fn client(bind: Option<std::net::IpAddr>) -> HttpClient {
     let mut client = HttpClient::default();
+    client.local_address = bind;
     client.connect_timeout = Duration::from_secs(10);
     client.read_timeout = Duration::from_secs(20);
     client.total_timeout = Duration::from_secs(30);

@@ -133,7 +133,7 @@ impl TrackerDiscovery {
             resting: HashMap::new(),
             down_count: HashMap::new(),
             udp: HashMap::new(),
-            http: http::client(),
+            http: http::client(identity.bind),
         };
         let thread = std::thread::Builder::new()
             .name("trackers".into())

@@ -1,0 +1,329 @@
+//! The few things std does not offer and lowspace needs: waiting on many
+//! sockets at once (`poll(2)`), noticing SIGINT/SIGTERM, and a TCP
+//! connection from a chosen local address (`--outgoing-interface`; std
+//! cannot bind before it connects). All are declared straight against the
+//! C library std already links (glibc or musl), so no crate is added; the
+//! unsafe surface is these few calls.
+//!
+//! Why poll and one thread: a Raspberry Pi has little memory, and a
+//! thread per connection (even with small stacks) costs far more than a
+//! `pollfd` per connection. poll is in every libc on every Linux target we
+//! build for, and its struct layout is the same everywhere.
+
+use std::ffi::{c_int, c_void};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Readable.
+pub const POLLIN: i16 = 0x001;
+/// Writable.
+pub const POLLOUT: i16 = 0x004;
+/// Error on the descriptor.
+pub const POLLERR: i16 = 0x008;
+/// Hung up.
+pub const POLLHUP: i16 = 0x010;
+/// Not an open descriptor.
+pub const POLLNVAL: i16 = 0x020;
+
+/// `struct pollfd` (identical on every Linux architecture).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PollFd {
+    pub fd: RawFd,
+    pub events: i16,
+    pub revents: i16,
+}
+
+impl PollFd {
+    pub fn new(fd: RawFd, events: i16) -> PollFd {
+        PollFd {
+            fd,
+            events,
+            revents: 0,
+        }
+    }
+}
+
+extern "C" {
+    fn poll(fds: *mut PollFd, nfds: std::ffi::c_ulong, timeout: std::ffi::c_int)
+        -> std::ffi::c_int;
+    fn signal(signum: std::ffi::c_int, handler: extern "C" fn(std::ffi::c_int)) -> usize;
+    fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
+    fn bind(fd: c_int, addr: *const c_void, len: u32) -> c_int;
+    fn connect(fd: c_int, addr: *const c_void, len: u32) -> c_int;
+    fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32)
+        -> c_int;
+}
+
+/// Waits until one of `fds` is ready or `timeout` passes; fills `revents`.
+/// An interrupted wait (a signal) counts as a timeout.
+pub fn wait(fds: &mut [PollFd], timeout: Duration) -> std::io::Result<usize> {
+    let millis = timeout.as_millis().min(i32::MAX as u128) as std::ffi::c_int;
+    // SAFETY: the pointer and length describe a live, exclusively borrowed
+    // slice of `#[repr(C)]` pollfd structs; poll writes only `revents`.
+    let n = unsafe { poll(fds.as_mut_ptr(), fds.len() as std::ffi::c_ulong, millis) };
+    if n < 0 {
+        let error = std::io::Error::last_os_error();
+        if error.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(0);
+        }
+        return Err(error);
+    }
+    Ok(n as usize)
+}
+
+// Socket constants: the same on x86_64, aarch64 and arm Linux (the
+// targets we build for; MIPS and SPARC differ).
+const AF_INET: c_int = 2;
+const AF_INET6: c_int = 10;
+const SOCK_STREAM: c_int = 1;
+const SOCK_NONBLOCK: c_int = 0o4000;
+const SOCK_CLOEXEC: c_int = 0o2000000;
+const SOL_SOCKET: c_int = 1;
+const SO_ERROR: c_int = 4;
+const EINPROGRESS: i32 = 115;
+
+/// `struct sockaddr_in`.
+#[repr(C)]
+struct SockaddrIn {
+    family: u16,
+    port_be: u16,
+    addr: [u8; 4],
+    zero: [u8; 8],
+}
+
+/// `struct sockaddr_in6`.
+#[repr(C)]
+struct SockaddrIn6 {
+    family: u16,
+    port_be: u16,
+    flowinfo: u32,
+    addr: [u8; 16],
+    scope_id: u32,
+}
+
+/// A socket address in the C layout, kept alive while a call reads it.
+enum CAddr {
+    V4(SockaddrIn),
+    V6(SockaddrIn6),
+}
+
+impl CAddr {
+    fn new(addr: SocketAddr) -> CAddr {
+        match addr {
+            SocketAddr::V4(a) => CAddr::V4(SockaddrIn {
+                family: AF_INET as u16,
+                port_be: a.port().to_be(),
+                addr: a.ip().octets(),
+                zero: [0; 8],
+            }),
+            SocketAddr::V6(a) => CAddr::V6(SockaddrIn6 {
+                family: AF_INET6 as u16,
+                port_be: a.port().to_be(),
+                flowinfo: a.flowinfo(),
+                addr: a.ip().octets(),
+                scope_id: a.scope_id(),
+            }),
+        }
+    }
+
+    fn as_ptr(&self) -> (*const c_void, u32) {
+        match self {
+            CAddr::V4(a) => (
+                a as *const SockaddrIn as *const c_void,
+                std::mem::size_of::<SockaddrIn>() as u32,
+            ),
+            CAddr::V6(a) => (
+                a as *const SockaddrIn6 as *const c_void,
+                std::mem::size_of::<SockaddrIn6>() as u32,
+            ),
+        }
+    }
+}
+
+/// Connects to `peer` like `TcpStream::connect_timeout`, but from `local`
+/// when one is given (the address of the interface to send from; the port
+/// is left to the system). The stream returned is blocking, as std's are.
+pub fn connect_from(
+    local: Option<IpAddr>,
+    peer: &SocketAddr,
+    timeout: Duration,
+) -> std::io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect_timeout(peer, timeout);
+    };
+    if local.is_ipv4() != peer.is_ipv4() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("cannot reach {peer} from {local}: not the same IP version"),
+        ));
+    }
+    let domain = if peer.is_ipv4() { AF_INET } else { AF_INET6 };
+    // SAFETY: plain system call; the descriptor is owned at once below.
+    let raw = unsafe { socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns; OwnedFd closes
+    // it on every early return.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let here = CAddr::new(SocketAddr::new(local, 0));
+    let (ptr, len) = here.as_ptr();
+    // SAFETY: ptr/len describe `here`, alive for the call.
+    if unsafe { bind(fd.as_raw_fd(), ptr, len) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot send from {local}: {e}"),
+        ));
+    }
+    let there = CAddr::new(*peer);
+    let (ptr, len) = there.as_ptr();
+    // SAFETY: as above.
+    if unsafe { connect(fd.as_raw_fd(), ptr, len) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(EINPROGRESS) {
+            return Err(e);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ));
+            }
+            let mut fds = [PollFd::new(fd.as_raw_fd(), POLLOUT)];
+            if wait(&mut fds, left)? > 0 {
+                break;
+            }
+        }
+        let mut error: c_int = 0;
+        let mut size = std::mem::size_of::<c_int>() as u32;
+        // SAFETY: value/len point at a live c_int and its size.
+        let got = unsafe {
+            getsockopt(
+                fd.as_raw_fd(),
+                SOL_SOCKET,
+                SO_ERROR,
+                &mut error as *mut c_int as *mut c_void,
+                &mut size,
+            )
+        };
+        if got != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if error != 0 {
+            return Err(std::io::Error::from_raw_os_error(error));
+        }
+    }
+    let stream = TcpStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: std::ffi::c_int) {
+    // Only an atomic store: the one thing safe in a signal handler.
+    STOP.store(true, Ordering::SeqCst);
+}
+
+const SIGINT: std::ffi::c_int = 2;
+const SIGTERM: std::ffi::c_int = 15;
+
+/// Makes SIGINT and SIGTERM set the stop flag instead of killing us, so
+/// the peer can tell its trackers it is leaving.
+pub fn catch_stop_signals() {
+    // SAFETY: installs a handler that only stores to an atomic; the
+    // signal numbers are the same on every Linux architecture.
+    unsafe {
+        signal(SIGINT, on_stop_signal);
+        signal(SIGTERM, on_stop_signal);
+    }
+}
+
+/// True once SIGINT or SIGTERM arrived.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn poll_sees_a_readable_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut fds = [PollFd::new(listener.as_raw_fd(), POLLIN)];
+        assert_eq!(wait(&mut fds, Duration::from_millis(10)).unwrap(), 0);
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.write_all(b"x").unwrap();
+        assert_eq!(wait(&mut fds, Duration::from_secs(5)).unwrap(), 1);
+        assert_ne!(fds[0].revents & POLLIN, 0);
+    }
+
+    /// Linux routes all of 127.0.0.0/8 to loopback, so 127.0.0.2 is an
+    /// address of this machine a test can send from.
+    #[test]
+    fn connects_from_the_chosen_address() {
+        let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let local: IpAddr = "127.0.0.2".parse().unwrap();
+        let mut stream = connect_from(Some(local), &peer, Duration::from_secs(5)).unwrap();
+        let (mut accepted, from) = listener.accept().unwrap();
+        assert_eq!(from.ip(), local);
+        stream.write_all(b"ping").unwrap();
+        let mut got = [0u8; 4];
+        std::io::Read::read_exact(&mut accepted, &mut got).unwrap();
+        assert_eq!(&got, b"ping");
+        // Blocking, as std's streams are: a read timeout means a timeout.
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut one = [0u8; 1];
+        let e = std::io::Read::read(&mut stream, &mut one).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ));
+    }
+
+    #[test]
+    fn connect_from_reports_refusals_and_impossible_sources() {
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let refused = connect_from(
+            Some("127.0.0.1".parse().unwrap()),
+            &closed,
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+        let foreign = connect_from(
+            Some("192.0.2.1".parse().unwrap()),
+            &closed,
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(
+            foreign.to_string().contains("cannot send from 192.0.2.1"),
+            "{foreign}"
+        );
+        let mixed = connect_from(
+            Some("::1".parse().unwrap()),
+            &closed,
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert_eq!(mixed.kind(), std::io::ErrorKind::InvalidInput);
+    }
+}
