@@ -1,12 +1,13 @@
-//! A small, tolerant bencode value decoder and encoder for protocol
-//! messages: BEP 10 extension handshakes, BEP 9 ut_metadata messages,
-//! tracker responses and DHT (KRPC) packets.
+//! The crate's one bencode decoder and encoder: .torrent files
+//! ([`super::metainfo`], [`super::create`]), BEP 10 extension handshakes,
+//! BEP 9 ut_metadata messages, tracker responses and DHT (KRPC) packets.
 //!
-//! Why not bendy here, when `metainfo` uses it: bendy insists on canonical
-//! bencode (sorted, unique keys). That is right for .torrent files, whose
-//! info-hash depends on exact bytes, but peers, trackers and DHT nodes in
-//! the wild send unsorted dictionaries, and refusing them would cut us off
-//! from real swarms. Messages are small, so a borrowed tree is cheap.
+//! Tolerant on purpose: dictionaries are kept in the order received,
+//! sorted or not. Peers, trackers and DHT nodes in the wild send unsorted
+//! dictionaries, and so do some old .torrent files that rtorrent and
+//! libtorrent load; refusing them would cut us off. Nothing is lost by
+//! tolerance, because nothing is re-encoded: the info-hash is taken over
+//! the bytes as they came.
 //!
 //! Bounds, so hostile input costs little: nesting depth is capped, every
 //! length is checked against the bytes actually there (no allocation is
@@ -14,8 +15,9 @@
 
 use std::fmt;
 
-/// Deep enough for every protocol message (KRPC is three levels), shallow
-/// enough that recursion on hostile input cannot exhaust a small stack.
+/// Deep enough for every real message and torrent (KRPC is three levels,
+/// `info.files[i].path[j]` five), shallow enough that recursion on hostile
+/// input cannot exhaust a small stack.
 pub const MAX_DEPTH: usize = 32;
 
 /// One decoded value, borrowing strings from the input.

@@ -1,10 +1,11 @@
-//! Building single-file BitTorrent v1 metainfo (BEP 3) with bendy's encoder.
+//! Building single-file BitTorrent v1 metainfo (BEP 3) with the crate's
+//! bencode encoder ([`super::bencode::Encoder`]).
 //!
 //! Why a hand-ordered encoder instead of a generic map: bencode dictionaries
 //! must have their keys in byte order, and the info-hash is the SHA-1 of the
 //! exact bytes of the info dictionary, so the same file and options must give
-//! the same bytes on every machine. `SortedDictEncoder` checks the order we
-//! emit, so a mistake here is an error, not a silently different hash.
+//! the same bytes on every machine. The keys below are written in that
+//! order, and a unit test decodes the output and checks it.
 //!
 //! Only the fields that define the content go into the info dictionary
 //! (`length`, `name`, `piece length`, `pieces`, `private`), encoded the way
@@ -14,7 +15,7 @@
 
 use std::fmt;
 
-use bendy::encoding::{Encoder, Error as BencodeError, SingleItemEncoder};
+use super::bencode::Encoder;
 use sha1::{Digest, Sha1};
 
 /// Length of one SHA-1 piece hash.
@@ -67,12 +68,6 @@ impl fmt::Display for CreateError {
 
 impl std::error::Error for CreateError {}
 
-impl From<BencodeError> for CreateError {
-    fn from(e: BencodeError) -> CreateError {
-        CreateError(format!("bencode encoding failed: {e}"))
-    }
-}
-
 /// Number of pieces a file of `length` bytes has.
 pub fn piece_count(length: u64, piece_length: u64) -> u64 {
     if piece_length == 0 {
@@ -117,8 +112,8 @@ impl SingleFileInfo {
     pub fn encode(&self) -> Result<Vec<u8>, CreateError> {
         self.validate()?;
         let mut encoder = Encoder::new();
-        encoder.emit_with(|e| self.emit(e))?;
-        Ok(encoder.get_output()?)
+        self.emit(&mut encoder);
+        Ok(encoder.finish())
     }
 
     /// SHA-1 of the encoded info dictionary.
@@ -126,62 +121,61 @@ impl SingleFileInfo {
         Ok(Sha1::digest(self.encode()?).into())
     }
 
-    fn emit(&self, e: SingleItemEncoder) -> Result<(), BencodeError> {
+    fn emit(&self, e: &mut Encoder) {
         // Keys in byte order: "piece length" sorts before "pieces" (' ' < 's').
-        e.emit_dict(|mut d| {
-            d.emit_pair(b"length", self.length)?;
-            d.emit_pair_with(b"name", |e| e.emit_str(&self.name))?;
-            d.emit_pair(b"piece length", self.piece_length)?;
-            d.emit_pair_with(b"pieces", |e| e.emit_bytes(&self.pieces))?;
-            if self.private {
-                d.emit_pair(b"private", 1u8)?;
-            }
-            Ok(())
-        })
+        e.begin_dict();
+        e.bytes(b"length").int(int(self.length));
+        e.bytes(b"name").bytes(self.name.as_bytes());
+        e.bytes(b"piece length").int(int(self.piece_length));
+        e.bytes(b"pieces").bytes(&self.pieces);
+        if self.private {
+            e.bytes(b"private").int(1);
+        }
+        e.end();
     }
 }
 
-/// The whole .torrent file: metadata around the info dictionary.
+/// Sizes are u64 here and i64 in bencode; no file is 2^63 bytes.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The whole .torrent file: metadata around the info dictionary, keys in
+/// byte order.
 pub fn encode_metainfo(info: &SingleFileInfo, meta: &Metadata) -> Result<Vec<u8>, CreateError> {
     info.validate()?;
-    let mut encoder = Encoder::new();
-    encoder.emit_dict(|mut d| {
-        if let Some(first) = meta.trackers.first() {
-            d.emit_pair_with(b"announce", |e| e.emit_str(first))?;
+    let mut e = Encoder::new();
+    e.begin_dict();
+    if let Some(first) = meta.trackers.first() {
+        e.bytes(b"announce").bytes(first.as_bytes());
+    }
+    if meta.trackers.len() > 1 {
+        e.bytes(b"announce-list").begin_list();
+        for tracker in &meta.trackers {
+            e.begin_list().bytes(tracker.as_bytes()).end();
         }
-        if meta.trackers.len() > 1 {
-            d.emit_pair_with(b"announce-list", |e| {
-                e.emit_list(|tiers| {
-                    for tracker in &meta.trackers {
-                        tiers.emit_list(|tier| tier.emit_str(tracker))?;
-                    }
-                    Ok(())
-                })
-            })?;
+        e.end();
+    }
+    if let Some(comment) = &meta.comment {
+        e.bytes(b"comment").bytes(comment.as_bytes());
+    }
+    if let Some(created_by) = &meta.created_by {
+        e.bytes(b"created by").bytes(created_by.as_bytes());
+    }
+    if let Some(date) = meta.creation_date {
+        e.bytes(b"creation date").int(date);
+    }
+    e.bytes(b"info");
+    info.emit(&mut e);
+    if !meta.web_seeds.is_empty() {
+        e.bytes(b"url-list").begin_list();
+        for url in &meta.web_seeds {
+            e.bytes(url.as_bytes());
         }
-        if let Some(comment) = &meta.comment {
-            d.emit_pair_with(b"comment", |e| e.emit_str(comment))?;
-        }
-        if let Some(created_by) = &meta.created_by {
-            d.emit_pair_with(b"created by", |e| e.emit_str(created_by))?;
-        }
-        if let Some(date) = meta.creation_date {
-            d.emit_pair(b"creation date", date)?;
-        }
-        d.emit_pair_with(b"info", |e| info.emit(e))?;
-        if !meta.web_seeds.is_empty() {
-            d.emit_pair_with(b"url-list", |e| {
-                e.emit_list(|list| {
-                    for url in &meta.web_seeds {
-                        list.emit_str(url)?;
-                    }
-                    Ok(())
-                })
-            })?;
-        }
-        Ok(())
-    })?;
-    Ok(encoder.get_output()?)
+        e.end();
+    }
+    e.end();
+    Ok(e.finish())
 }
 
 /// Takes the piece hashes back out of a .torrent this module wrote earlier,
@@ -251,6 +245,43 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::torrent::bencode::{decode, Value};
+
+    /// Every dictionary written has its keys in byte order (BEP 3), which
+    /// is what makes our info-hash match mktorrent's and libtorrent's.
+    #[test]
+    fn keys_are_written_in_byte_order() {
+        fn check(value: &Value) {
+            match value {
+                Value::Dict(pairs) => {
+                    let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
+                    let mut sorted = keys.clone();
+                    sorted.sort();
+                    sorted.dedup();
+                    assert_eq!(keys, sorted);
+                    pairs.iter().for_each(|(_, v)| check(v));
+                }
+                Value::List(items) => items.iter().for_each(check),
+                _ => {}
+            }
+        }
+        let meta = Metadata {
+            trackers: vec!["http://b/announce".into(), "udp://a:1".into()],
+            web_seeds: vec!["https://w/".into()],
+            comment: Some("c".into()),
+            created_by: Some(CREATED_BY.into()),
+            creation_date: Some(1),
+        };
+        for private in [false, true] {
+            let bytes = encode_metainfo(&sample(private), &meta).unwrap();
+            let value = decode(&bytes).unwrap();
+            check(&value);
+            assert_eq!(
+                value.get(b"info").and_then(|i| i.get(b"private")).is_some(),
+                private
+            );
+        }
+    }
 
     fn sample(private: bool) -> SingleFileInfo {
         SingleFileInfo {

@@ -1,25 +1,21 @@
 //! The typed view of a .torrent file (BEP 3, with BEP 12 tracker tiers,
 //! BEP 19 web seeds, BEP 27 private flag and BEP 47 padding files).
 //!
-//! The bytes are walked once with bendy's streaming decoder; nothing is
-//! re-encoded. The info dictionary is kept as the exact bytes found in the
-//! file, because the info-hash is defined over those bytes and the
-//! metadata peer hands them out unchanged (BEP 9); the piece hashes are a
-//! range inside that copy, so memory stays about the size of the file.
+//! The bytes are decoded with the crate's one bencode decoder
+//! ([`super::bencode`]); nothing is re-encoded. The info dictionary is kept
+//! as the exact bytes found in the file, because the info-hash is defined
+//! over those bytes and the metadata peer hands them out unchanged (BEP 9);
+//! the piece hashes are a range inside that copy, so what is kept stays
+//! about the size of the file.
 
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use bendy::decoding::{Decoder, DictDecoder, Error as BencodeError, ListDecoder, Object};
+use super::bencode::{self, BencodeError, Value, MAX_DEPTH};
 
 use super::error::{LoadError, MetainfoError};
 use super::info_hash::InfoHash;
-
-/// Deep enough for any real torrent (the deepest standard value,
-/// `info.files[i].path[j]`, is five levels) and shallow enough that walking
-/// a hostile file cannot exhaust the stack.
-const MAX_NESTING: usize = 64;
 
 /// The largest .torrent file `from_file` reads. The biggest public torrents
 /// (hundreds of thousands of files) stay well under it; anything larger is
@@ -288,21 +284,14 @@ impl std::fmt::Display for Field<'_> {
 const TOP: Field<'static> = Field::top("torrent");
 
 fn bencode_error(field: Field, error: BencodeError) -> MetainfoError {
-    // bendy keeps its structure error type private; its message is the only
-    // handle. The unit tests pin each message this relies on.
-    let cause = std::error::Error::source(&error)
-        .map(|source| source.to_string())
-        .unwrap_or_else(|| error.to_string());
-    let detail = if cause.contains("EOF") {
-        return MetainfoError::Truncated {
-            field: field.name(),
-        };
-    } else if cause.contains("not sorted") {
-        "dictionary keys are not in sorted order, or one repeats".to_string()
-    } else if cause.contains("nesting depth") {
-        format!("values nested more than {MAX_NESTING} levels deep")
-    } else {
-        cause
+    let detail = match error {
+        BencodeError::Truncated => {
+            return MetainfoError::Truncated {
+                field: field.name(),
+            }
+        }
+        BencodeError::TooDeep => format!("values nested more than {MAX_DEPTH} levels deep"),
+        other => other.to_string(),
     };
     MetainfoError::NotBencode {
         field: field.name(),
@@ -310,20 +299,11 @@ fn bencode_error(field: Field, error: BencodeError) -> MetainfoError {
     }
 }
 
-fn kind_of(value: &Object) -> &'static str {
-    match value {
-        Object::List(_) => "a list",
-        Object::Dict(_) => "a dictionary",
-        Object::Integer(_) => "an integer",
-        Object::Bytes(_) => "a string",
-    }
-}
-
-fn wrong_type(field: Field, expected: &'static str, value: &Object) -> MetainfoError {
+fn wrong_type(field: Field, expected: &'static str, value: &Value) -> MetainfoError {
     MetainfoError::WrongType {
         field: field.name(),
         expected,
-        found: kind_of(value),
+        found: value.kind(),
     }
 }
 
@@ -333,33 +313,27 @@ fn missing(field: Field) -> MetainfoError {
     }
 }
 
-fn take_bytes<'s>(field: Field, value: Object<'_, 's>) -> Result<&'s [u8], MetainfoError> {
-    match value {
-        Object::Bytes(bytes) => Ok(bytes),
-        other => Err(wrong_type(field, "a string", &other)),
-    }
+fn take_bytes<'s>(field: Field, value: &Value<'s>) -> Result<&'s [u8], MetainfoError> {
+    value
+        .as_bytes()
+        .ok_or_else(|| wrong_type(field, "a string", value))
 }
 
-fn take_text<'s>(field: Field, value: Object<'_, 's>) -> Result<&'s str, MetainfoError> {
+fn take_text<'s>(field: Field, value: &Value<'s>) -> Result<&'s str, MetainfoError> {
     let bytes = take_bytes(field, value)?;
     std::str::from_utf8(bytes).map_err(|_| MetainfoError::NotUtf8 {
         field: field.name(),
     })
 }
 
-fn take_integer(field: Field, value: Object) -> Result<i64, MetainfoError> {
-    match value {
-        Object::Integer(text) => text.parse::<i64>().map_err(|_| MetainfoError::BadInteger {
-            field: field.name(),
-            value: text.chars().take(40).collect(),
-            reason: "too large",
-        }),
-        other => Err(wrong_type(field, "an integer", &other)),
-    }
+fn take_integer(field: Field, value: &Value) -> Result<i64, MetainfoError> {
+    value
+        .as_int()
+        .ok_or_else(|| wrong_type(field, "an integer", value))
 }
 
 /// A size: zero or more.
-fn take_length(field: Field, value: Object) -> Result<u64, MetainfoError> {
+fn take_length(field: Field, value: &Value) -> Result<u64, MetainfoError> {
     let number = take_integer(field, value)?;
     u64::try_from(number).map_err(|_| MetainfoError::BadInteger {
         field: field.name(),
@@ -368,40 +342,35 @@ fn take_length(field: Field, value: Object) -> Result<u64, MetainfoError> {
     })
 }
 
-fn take_list<'o, 's>(
+fn take_list<'v, 's>(field: Field, value: &'v Value<'s>) -> Result<&'v [Value<'s>], MetainfoError> {
+    value
+        .as_list()
+        .ok_or_else(|| wrong_type(field, "a list", value))
+}
+
+/// A dictionary's pairs. A key that repeats is refused: clients disagree
+/// on which value wins, so the torrent would mean different things to
+/// different programs. (Unsorted keys are accepted, as rtorrent and
+/// libtorrent accept them; the info-hash is over the bytes as they are.)
+fn take_dict<'v, 's>(
     field: Field,
-    value: Object<'o, 's>,
-) -> Result<ListDecoder<'o, 's>, MetainfoError> {
-    match value {
-        Object::List(list) => Ok(list),
-        other => Err(wrong_type(field, "a list", &other)),
+    value: &'v Value<'s>,
+) -> Result<&'v [(&'s [u8], Value<'s>)], MetainfoError> {
+    let Value::Dict(pairs) = value else {
+        return Err(wrong_type(field, "a dictionary", value));
+    };
+    for (index, (key, _)) in pairs.iter().enumerate() {
+        if pairs.iter().skip(index + 1).any(|(other, _)| other == key) {
+            return Err(MetainfoError::NotBencode {
+                field: field.name(),
+                detail: format!(
+                    "the dictionary key \"{}\" repeats",
+                    String::from_utf8_lossy(key)
+                ),
+            });
+        }
     }
-}
-
-fn take_dict<'o, 's>(
-    field: Field,
-    value: Object<'o, 's>,
-) -> Result<DictDecoder<'o, 's>, MetainfoError> {
-    match value {
-        Object::Dict(dict) => Ok(dict),
-        other => Err(wrong_type(field, "a dictionary", &other)),
-    }
-}
-
-fn next_item<'i, 's>(
-    field: Field,
-    list: &'i mut ListDecoder<'_, 's>,
-) -> Result<Option<Object<'i, 's>>, MetainfoError> {
-    list.next_object().map_err(|e| bencode_error(field, e))
-}
-
-type Pair<'i, 's> = (&'s [u8], Object<'i, 's>);
-
-fn next_pair<'i, 's>(
-    field: Field,
-    dict: &'i mut DictDecoder<'_, 's>,
-) -> Result<Option<Pair<'i, 's>>, MetainfoError> {
-    dict.next_pair().map_err(|e| bencode_error(field, e))
+    Ok(pairs)
 }
 
 /// Why a path component cannot be used as a file name, if it cannot.
@@ -437,23 +406,21 @@ fn check_path(field: Field, components: &[String]) -> Result<(), MetainfoError> 
     }
 }
 
-fn parse_path(field: Field, value: Object) -> Result<Vec<String>, MetainfoError> {
-    let mut list = take_list(field, value)?;
-    let mut components = Vec::new();
-    while let Some(item) = next_item(field, &mut list)? {
-        let part = field.index(components.len());
-        components.push(take_text(part, item)?.to_owned());
+fn parse_path(field: Field, value: &Value) -> Result<Vec<String>, MetainfoError> {
+    let list = take_list(field, value)?;
+    let mut components = Vec::with_capacity(list.len());
+    for (index, item) in list.iter().enumerate() {
+        components.push(take_text(field.index(index), item)?.to_owned());
     }
     check_path(field, &components)?;
     Ok(components)
 }
 
 /// One entry of `info.files`, path not yet prefixed with the torrent name.
-fn parse_file_entry(field: Field, value: Object) -> Result<FileEntry, MetainfoError> {
-    let mut dict = take_dict(field, value)?;
+fn parse_file_entry(field: Field, value: &Value) -> Result<FileEntry, MetainfoError> {
     let (mut length, mut path, mut padding) = (None, None, false);
-    while let Some((key, value)) = next_pair(field, &mut dict)? {
-        match key {
+    for (key, value) in take_dict(field, value)? {
+        match *key {
             b"length" => length = Some(take_length(field.key("length"), value)?),
             b"path" => path = Some(parse_path(field.key("path"), value)?),
             b"attr" => padding = take_bytes(field.key("attr"), value)?.contains(&b'p'),
@@ -468,12 +435,11 @@ fn parse_file_entry(field: Field, value: Object) -> Result<FileEntry, MetainfoEr
     })
 }
 
-fn parse_files(field: Field, value: Object) -> Result<Vec<FileEntry>, MetainfoError> {
-    let mut list = take_list(field, value)?;
-    let mut files = Vec::new();
-    while let Some(item) = next_item(field, &mut list)? {
-        let entry = field.index(files.len());
-        files.push(parse_file_entry(entry, item)?);
+fn parse_files(field: Field, value: &Value) -> Result<Vec<FileEntry>, MetainfoError> {
+    let list = take_list(field, value)?;
+    let mut files = Vec::with_capacity(list.len());
+    for (index, item) in list.iter().enumerate() {
+        files.push(parse_file_entry(field.index(index), item)?);
     }
     Ok(files)
 }
@@ -490,14 +456,11 @@ struct InfoFields<'s> {
     v2_file_tree: bool,
 }
 
-/// Reads the info dictionary and returns its fields and its exact bytes.
-fn parse_info<'s>(
-    field: Field,
-    mut dict: DictDecoder<'_, 's>,
-) -> Result<(InfoFields<'s>, &'s [u8]), MetainfoError> {
+/// Reads the info dictionary's fields.
+fn parse_info<'s>(field: Field, value: &Value<'s>) -> Result<InfoFields<'s>, MetainfoError> {
     let mut info = InfoFields::default();
-    while let Some((key, value)) = next_pair(field, &mut dict)? {
-        match key {
+    for (key, value) in take_dict(field, value)? {
+        match *key {
             b"name" => info.name = Some(take_text(field.key("name"), value)?),
             b"piece length" => {
                 let f = field.key("piece length");
@@ -519,24 +482,17 @@ fn parse_info<'s>(
             _ => {}
         }
     }
-    let raw = dict.into_raw().map_err(|e| bencode_error(field, e))?;
-    Ok((info, raw))
+    Ok(info)
 }
 
 /// BEP 12 tiers: a list of lists of tracker addresses.
-fn parse_tiers(field: Field, value: Object) -> Result<Vec<Vec<String>>, MetainfoError> {
-    let mut list = take_list(field, value)?;
+fn parse_tiers(field: Field, value: &Value) -> Result<Vec<Vec<String>>, MetainfoError> {
     let mut tiers = Vec::new();
-    let mut index = 0;
-    while let Some(item) = next_item(field, &mut list)? {
+    for (index, item) in take_list(field, value)?.iter().enumerate() {
         let tier_field = field.index(index);
-        index += 1;
-        let mut tier = take_list(tier_field, item)?;
         let mut urls: Vec<String> = Vec::new();
-        let mut url_index = 0;
-        while let Some(url) = next_item(tier_field, &mut tier)? {
+        for (url_index, url) in take_list(tier_field, item)?.iter().enumerate() {
             let url = take_text(tier_field.index(url_index), url)?.trim();
-            url_index += 1;
             if !url.is_empty() && !urls.iter().any(|u| u == url) {
                 urls.push(url.to_owned());
             }
@@ -549,7 +505,7 @@ fn parse_tiers(field: Field, value: Object) -> Result<Vec<Vec<String>>, Metainfo
 }
 
 /// BEP 19 `url-list`: one address, or a list of them.
-fn parse_url_list(field: Field, value: Object) -> Result<Vec<String>, MetainfoError> {
+fn parse_url_list(field: Field, value: &Value) -> Result<Vec<String>, MetainfoError> {
     let mut urls: Vec<String> = Vec::new();
     let mut add = |url: &str| {
         let url = url.trim();
@@ -558,26 +514,23 @@ fn parse_url_list(field: Field, value: Object) -> Result<Vec<String>, MetainfoEr
         }
     };
     match value {
-        Object::Bytes(_) => add(take_text(field, value)?),
-        Object::List(mut list) => {
-            let mut index = 0;
-            while let Some(item) = next_item(field, &mut list)? {
+        Value::Bytes(_) => add(take_text(field, value)?),
+        Value::List(list) => {
+            for (index, item) in list.iter().enumerate() {
                 add(take_text(field.index(index), item)?);
-                index += 1;
             }
         }
-        other => return Err(wrong_type(field, "a string or a list of strings", &other)),
+        other => return Err(wrong_type(field, "a string or a list of strings", other)),
     }
     Ok(urls)
 }
 
 /// Informational text (comment, created by): shown, never acted on, so a
 /// wrong type is ignored rather than refusing a torrent every client loads.
-fn informational_text(value: Object) -> Option<String> {
-    match value {
-        Object::Bytes(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-        _ => None,
-    }
+fn informational_text(value: &Value) -> Option<String> {
+    value
+        .as_bytes()
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
 }
 
 #[derive(Default)]
@@ -588,57 +541,82 @@ struct TopFields<'s> {
     comment: Option<String>,
     created_by: Option<String>,
     creation_date: Option<i64>,
+    /// The info dictionary's fields and its exact bytes.
     info: Option<(InfoFields<'s>, &'s [u8])>,
 }
 
+/// The top-level dictionary is walked one value at a time (rather than
+/// decoded whole) for one reason: the info dictionary's exact bytes, its
+/// offset in the file, are then simply where its value starts and ends.
 fn parse(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
     if bytes.is_empty() {
         return Err(MetainfoError::Empty);
     }
-    let mut decoder = Decoder::new(bytes).with_max_depth(MAX_NESTING);
-    let top = match decoder.next_object() {
-        Ok(Some(value)) => value,
-        Ok(None) => return Err(MetainfoError::Empty),
-        Err(e) => return Err(bencode_error(TOP, e)),
-    };
-    let mut dict = take_dict(TOP, top)?;
+    if bytes.first() != Some(&b'd') {
+        return Err(match bencode::decode_prefix(bytes) {
+            Ok((value, _)) => wrong_type(TOP, "a dictionary", &value),
+            Err(e) => bencode_error(TOP, e),
+        });
+    }
     let mut fields = TopFields::default();
-    while let Some((key, value)) = next_pair(TOP, &mut dict)? {
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut info_offset = 0;
+    let mut pos = 1;
+    loop {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        match rest.first() {
+            None => return Err(bencode_error(TOP, BencodeError::Truncated)),
+            Some(b'e') => {
+                pos += 1;
+                break;
+            }
+            Some(b'0'..=b'9') => {}
+            Some(_) => {
+                return Err(bencode_error(
+                    TOP,
+                    BencodeError::KeyNotString { offset: pos },
+                ))
+            }
+        }
+        let (key, used) = bencode::decode_prefix(rest).map_err(|e| bencode_error(TOP, e))?;
+        let key = key.as_bytes().unwrap_or_default();
+        pos += used;
+        let key_text = String::from_utf8_lossy(key);
+        let field = Field::top(&key_text);
+        let rest = bytes.get(pos..).unwrap_or_default();
+        let (value, used) = bencode::decode_prefix(rest).map_err(|e| bencode_error(field, e))?;
+        let raw = rest.get(..used).unwrap_or_default();
+        if seen.contains(&key) {
+            return Err(MetainfoError::NotBencode {
+                field: TOP.name(),
+                detail: format!("the dictionary key \"{key_text}\" repeats"),
+            });
+        }
+        seen.push(key);
         match key {
             b"announce" => {
-                let url = take_text(Field::top("announce"), value)?.trim();
+                let url = take_text(field, &value)?.trim();
                 fields.announce = (!url.is_empty()).then(|| url.to_owned());
             }
-            b"announce-list" => {
-                fields.announce_list = parse_tiers(Field::top("announce-list"), value)?
-            }
-            b"url-list" => fields.web_seeds = parse_url_list(Field::top("url-list"), value)?,
-            b"comment" => fields.comment = informational_text(value),
-            b"created by" => fields.created_by = informational_text(value),
-            b"creation date" => {
-                fields.creation_date = match value {
-                    Object::Integer(text) => text.parse().ok(),
-                    _ => None,
-                }
-            }
+            b"announce-list" => fields.announce_list = parse_tiers(field, &value)?,
+            b"url-list" => fields.web_seeds = parse_url_list(field, &value)?,
+            b"comment" => fields.comment = informational_text(&value),
+            b"created by" => fields.created_by = informational_text(&value),
+            b"creation date" => fields.creation_date = value.as_int(),
             b"info" => {
-                let field = Field::top("info");
-                fields.info = Some(parse_info(field, take_dict(field, value)?)?);
+                info_offset = pos;
+                fields.info = Some((parse_info(field, &value)?, raw));
             }
             _ => {}
         }
+        pos += used;
     }
-    let top_len = dict.into_raw().map_err(|e| bencode_error(TOP, e))?.len();
-    if top_len < bytes.len() {
+    if pos < bytes.len() {
         return Err(MetainfoError::TrailingData {
-            offset: top_len,
-            extra: bytes.len() - top_len,
+            offset: pos,
+            extra: bytes.len() - pos,
         });
     }
-    let info_offset = match &fields.info {
-        Some((_, raw)) => (raw.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize),
-        None => 0,
-    };
     assemble(fields, info_offset)
 }
 

@@ -22,8 +22,8 @@
 //! - [`MagnetLink::for_torrent`] / [`MagnetLink::to_uri`] build a magnet;
 //!   [`MagnetLink::parse`] reads one (hex or base32 info-hash).
 //!
-//! Limits, on purpose: dictionary keys must be sorted (bendy enforces
-//! canonical bencode; every mainstream creator writes sorted keys), the
+//! Limits, on purpose: a dictionary key may not repeat (clients disagree
+//! on which value wins; unsorted keys are fine, as in rtorrent), the
 //! `name.utf-8` / `path.utf-8` variants are not consulted (rtorrent names
 //! files from `name`/`path`, and we must find what it wrote), names and
 //! paths must be UTF-8, and v2-only torrents are refused (hybrids are read
