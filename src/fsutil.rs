@@ -1,7 +1,10 @@
 //! File-system helpers shared by every job: state files are replaced
 //! atomically (write a temporary, fsync it, rename over, fsync the directory)
 //! so a crash or power loss leaves either the old or the new file, never a
-//! torn one.
+//! torn one; and one run at a time of a job is ensured with an exclusive
+//! flock(2) ([`try_lock`]). cron users need no lckdo: a run that finds the
+//! lock taken says so and leaves, and the kernel drops the lock when a run
+//! dies, so a crash never leaves a stale lock behind.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -46,6 +49,31 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Held for the whole run; released when dropped or when the process ends.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Takes the lock at `path` (created if missing), or returns None when
+/// another run holds it.
+pub fn try_lock(path: &Path) -> io::Result<Option<RunLock>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(RunLock {
+            _file: file,
+            path: path.to_path_buf(),
+        })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +98,20 @@ mod tests {
     fn missing_directory_is_an_error_not_a_panic() {
         let err = write_atomic(Path::new("/nonexistent-lowspace-dir/x"), b"x").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn second_holder_is_refused_until_the_first_lets_go() {
+        let dir = std::env::temp_dir().join(format!("lowspace-fsutil-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rotate.lock");
+        let first = try_lock(&path).unwrap().expect("first run gets the lock");
+        assert!(
+            try_lock(&path).unwrap().is_none(),
+            "a second run must be refused"
+        );
+        drop(first);
+        assert!(try_lock(&path).unwrap().is_some(), "the lock is free again");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -604,3 +604,31 @@ fn options_come_from_the_tree_section_and_the_command_line_wins() {
         stderr(&out)
     );
 }
+
+/// Two runs on one output directory: while another run holds the lock
+/// (here this test process, with flock(2) as lowspace takes it), a run
+/// leaves without writing anything and exits 0; once it is free, a run
+/// works.
+#[test]
+fn a_second_run_on_the_same_output_leaves_it_to_the_first() {
+    let lib = library("tree-lock");
+    put(&lib.source.join("a.bin"), &data(100_000, 7));
+    fs::create_dir_all(&lib.output).unwrap();
+    let holder = fs::File::create(lib.output.join(".lowspace-tree.lock")).unwrap();
+    holder.try_lock().unwrap();
+    let out = tree(&lib.home, &lib.source, &lib.output, &[]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("another tree run holds"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!lib.output.join("a.bin.torrent").exists());
+    assert!(!lib.output.join("index.txt").exists());
+
+    drop(holder);
+    let out = tree(&lib.home, &lib.source, &lib.output, &[]);
+    assert_ok(&out);
+    assert!(lib.output.join("a.bin.torrent").exists());
+    assert_eq!(index(&lib.output).len(), 1);
+}

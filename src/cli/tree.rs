@@ -166,10 +166,15 @@ impl TreeArgs {
         }
         let summary = {
             let mut out = ctx.out();
-            tree::run(&opts, &mut **out).map_err(|e| match e {
-                RunError::Usage(m) => CliError::usage(m),
-                RunError::Failure(m) => CliError::failure(m),
-            })?
+            match tree::run(&opts, &mut **out) {
+                Ok(summary) => summary,
+                Err(RunError::Busy(why)) => {
+                    log::info!("{why}");
+                    return Ok(());
+                }
+                Err(RunError::Usage(m)) => return Err(CliError::usage(m)),
+                Err(RunError::Failure(m)) => return Err(CliError::failure(m)),
+            }
         };
         if opts.dry_run {
             return Ok(());

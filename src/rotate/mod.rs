@@ -18,7 +18,6 @@ pub mod execute;
 mod execute_files;
 pub mod gather;
 pub mod journal;
-pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod run;

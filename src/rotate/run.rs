@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use super::execute::{Executor, Outcome};
 use super::gather::{self, Gathered};
 use super::journal::Journal;
-use super::lock;
 use super::plan::{plan, Plan, Policy};
 use crate::config::{Config, RotateSettings};
 use crate::rtorrent::Client;
@@ -135,7 +134,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         ))
     })?;
     let lock_path = state_dir.join("rotate.lock");
-    let Some(_lock) = lock::try_lock(&lock_path)
+    let Some(_lock) = crate::fsutil::try_lock(&lock_path)
         .map_err(|e| RotateError::Failed(format!("cannot lock {}: {e}", lock_path.display())))?
     else {
         log::info!(

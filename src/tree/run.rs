@@ -29,6 +29,9 @@ use crate::torrent::create::{
     encode_metainfo, hex, recover_pieces, Metadata, SingleFileInfo, CREATED_BY,
 };
 
+/// The lock file in the output directory, held for the whole run.
+pub const LOCK_NAME: &str = ".lowspace-tree.lock";
+
 /// How often the manifest is saved during a long hashing run, so a crash
 /// loses at most this much work.
 const SAVE_EVERY: Duration = Duration::from_secs(60);
@@ -79,6 +82,9 @@ pub enum RunError {
     Usage(String),
     /// The work failed (disk, permissions).
     Failure(String),
+    /// Another run is writing to the same output directory; this one did
+    /// nothing (the message says which lock).
+    Busy(String),
 }
 
 /// The metadata fingerprint stored per file: any change rewrites the torrent.
@@ -141,6 +147,28 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
             "the output directory must not be the source directory".into(),
         ));
     }
+    // Two runs on one output would both rewrite the manifest and the index;
+    // the second leaves (cron starts runs that may overlap a long hash).
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        let path = output.join(LOCK_NAME);
+        match crate::fsutil::try_lock(&path) {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                return Err(RunError::Busy(format!(
+                    "another tree run holds {}; leaving it to finish",
+                    path.display()
+                )))
+            }
+            Err(e) => {
+                return Err(RunError::Failure(format!(
+                    "cannot lock {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    };
     let mut manifest = match Manifest::load(&output) {
         Ok(manifest) => manifest,
         Err(LoadError::Invalid(why)) => {
