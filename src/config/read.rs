@@ -177,31 +177,28 @@ impl<'a> SectionReader<'a> {
     }
 
     fn count(&mut self, key: &'static str) -> Result<Option<u32>, ConfigError> {
-        let Some(entry) = self.entry(key) else {
-            return Ok(None);
-        };
-        let parsed = match &entry.value {
-            RawValue::Int(n) => u32::try_from(*n).ok(),
-            RawValue::Str(s) => s.trim().parse::<u32>().ok(),
-            _ => None,
-        };
-        parsed
-            .map(Some)
-            .ok_or_else(|| self.error(entry, "expected a whole number of zero or more"))
+        self.whole_number(key, "expected a whole number of zero or more")
     }
 
     fn port(&mut self, key: &'static str) -> Result<Option<u16>, ConfigError> {
+        self.whole_number(key, "expected a port number from 0 to 65535")
+    }
+
+    /// An integer (or a string of digits, as INI files have) that fits `T`.
+    fn whole_number<T: TryFrom<i64> + std::str::FromStr>(
+        &mut self,
+        key: &'static str,
+        expected: &str,
+    ) -> Result<Option<T>, ConfigError> {
         let Some(entry) = self.entry(key) else {
             return Ok(None);
         };
         let parsed = match &entry.value {
-            RawValue::Int(n) => u16::try_from(*n).ok(),
-            RawValue::Str(s) => s.trim().parse::<u16>().ok(),
+            RawValue::Int(n) => T::try_from(*n).ok(),
+            RawValue::Str(s) => s.trim().parse::<T>().ok(),
             _ => None,
         };
-        parsed
-            .map(Some)
-            .ok_or_else(|| self.error(entry, "expected a port number from 0 to 65535"))
+        parsed.map(Some).ok_or_else(|| self.error(entry, expected))
     }
 
     fn ip_address(&mut self, key: &'static str) -> Result<Option<IpAddr>, ConfigError> {
