@@ -21,10 +21,14 @@ use crate::fish::wire::SessionConfig;
     subcommand,
     name = "fish",
     example = "Serve every torrent under /srv/torrents on port 6881:\n  $ {command_name} --load-path /srv/torrents",
+    example = "Also adopt the magnets listed in magnets.txt (one link per line): fetch each torrent's metadata from its swarm, write the .torrent under /srv/torrents and serve it:\n  $ {command_name} --load-path /srv/torrents --magnets magnets.txt",
     example = "On one interface, with fewer connections, no DHT, state in /var/lib/lowspace:\n  $ {command_name} --load-path /srv/torrents --listen-interface 192.168.1.5 --connections-limit 200 --no-dht --state-dir /var/lib/lowspace",
     note = "Runs until SIGINT or SIGTERM, then tells the trackers it leaves (event=stopped). \
 The load path is scanned again every --rescan-interval: new .torrent files join their swarms, removed ones leave. \
-A corrupt .torrent is a warning, not a stop. Every --report-interval a line \"fish: N swarms, ...\" is printed \
+A corrupt .torrent is a warning, not a stop. \
+--magnets FILE: one magnet link per line (blank lines and # comments skipped; a bad line is a warning naming FILE:LINE); \
+each torrent not yet in the load path is fetched from peers found through the link's trackers (tr=) or the DHT, \
+checked against its info-hash, written into the load path and served from then on. Every --report-interval a line \"fish: N swarms, ...\" is printed \
 and STATE_DIR/fish.json is rewritten. Exit codes: 0 stopped by a signal, 1 failure, 2 usage error."
 )]
 pub struct FishArgs {
@@ -65,6 +69,11 @@ pub struct FishArgs {
     #[argh(option, default = "String::from(\"5m\")")]
     pub rescan_interval: String,
 
+    /// file of magnet links to adopt, one per line: their metadata is
+    /// fetched from their swarms and written into the load path
+    #[argh(option)]
+    pub magnets: Option<PathBuf>,
+
     /// how often the status line is printed and fish.json written (default 5m)
     #[argh(option, default = "String::from(\"5m\")")]
     pub report_interval: String,
@@ -80,6 +89,10 @@ impl FishArgs {
                 self.load_path.display()
             )));
         }
+        let magnets = match &self.magnets {
+            Some(file) => read_magnets(file)?,
+            None => Vec::new(),
+        };
         if self.connections_limit == 0 {
             return Err(CliError::usage("--connections-limit must be at least 1"));
         }
@@ -149,8 +162,11 @@ impl FishArgs {
         })
         .map_err(|e| CliError::failure(format!("cannot start the tracker thread: {e}")))?;
         discovery.push(Box::new(trackers));
-        let server = Server::new(options, listener, discovery)
+        let mut server = Server::new(options, listener, discovery)
             .map_err(|e| CliError::failure(format!("cannot start: {e}")))?;
+        server
+            .adopt(magnets)
+            .map_err(|e| CliError::failure(format!("cannot start the magnet fetchers: {e}")))?;
         sys::catch_stop_signals();
         log::info!(
             "metadata peer listening on {listen_ip}:{port}, serving torrents under {}",
@@ -164,6 +180,31 @@ impl FishArgs {
         });
         Ok(())
     }
+}
+
+/// Reads `--magnets FILE`: an unreadable file is a usage error, a bad
+/// line a warning naming FILE:LINE.
+fn read_magnets(file: &Path) -> Result<Vec<crate::torrent::MagnetLink>, CliError> {
+    use crate::fish::adopt::magnets_file::{parse_magnets, MAX_MAGNETS_FILE};
+    use std::io::Read as _;
+    let usage = |why: String| CliError::usage(format!("--magnets {}: {why}", file.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_MAGNETS_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| usage(e.to_string()))?;
+    if bytes.len() as u64 > MAX_MAGNETS_FILE {
+        return Err(usage(format!("larger than {MAX_MAGNETS_FILE} bytes")));
+    }
+    let list = parse_magnets(&bytes);
+    for warning in &list.warnings {
+        log::warn!("{}:{}: {}", file.display(), warning.line, warning.reason);
+    }
+    log::info!(
+        "{} magnets to adopt from {}",
+        list.magnets.len(),
+        file.display()
+    );
+    Ok(list.magnets)
 }
 
 fn interval(flag: &str, text: &str) -> Result<Duration, CliError> {

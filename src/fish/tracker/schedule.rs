@@ -62,10 +62,14 @@ pub fn reconcile(jobs: &mut Vec<Job>, swarms: &[Swarm], now: Instant) -> Vec<Job
         keep
     });
     for ((info_hash, url), left) in wanted {
-        if !jobs
-            .iter()
-            .any(|j| j.info_hash == info_hash && j.url == url)
-        {
+        let known = jobs
+            .iter_mut()
+            .find(|j| j.info_hash == info_hash && j.url == url);
+        if let Some(job) = known {
+            // An adopted magnet becomes a served torrent: its real size
+            // is reported from the next announce on.
+            job.left = left;
+        } else {
             jobs.push(Job {
                 info_hash,
                 url: url.to_owned(),
