@@ -33,7 +33,7 @@ struct Seeded {
     url: String,
 }
 
-/// Data made with mktorrent (32 KiB pieces over 3 MiB: 96 piece hashes),
+/// Data made with mktorrent (32 KiB pieces),
 /// opentracker allowing its hash, and the torrent rewritten by real
 /// libtorrent (Python) with only the tracker and the info dictionary.
 fn seeded(dir: &TempDir, name: &str, size: usize) -> Seeded {
@@ -138,7 +138,9 @@ fn a_magnet_is_adopted_byte_identical_and_then_served() {
     let dir = TempDir::new("adopt-e2e");
     let load = dir.join("load");
     std::fs::create_dir_all(&load).unwrap();
-    let s = seeded(&dir, "adopted.bin", 3 << 20);
+    // 1280 pieces: about 26 KB of info dictionary, two metadata pieces.
+    let s = seeded(&dir, "adopted.bin", 40 << 20);
+    assert!(s.info.len() > 16384);
     let mut seeder = Peer::seed_each(&[(s.torrent.clone(), s.data_dir.clone())], &[]);
     wait_until(
         "the seeder announced to opentracker",
