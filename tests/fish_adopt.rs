@@ -149,7 +149,7 @@ fn a_magnet_is_adopted_byte_identical_and_then_served() {
     );
 
     let magnet = format!("magnet:?xt=urn:btih:{}&tr={}", s.hash, s.url);
-    let magnets = write_magnets(&dir, &[magnet.clone()]);
+    let magnets = write_magnets(&dir, std::slice::from_ref(&magnet));
     let magnets_arg = magnets.to_str().unwrap();
     let started = Instant::now();
     let mut fish = Fish::start(dir.path(), &load, &["--no-dht", "--magnets", magnets_arg]);
@@ -195,18 +195,24 @@ fn a_magnet_is_adopted_byte_identical_and_then_served() {
     assert_eq!(report.info_hash, s.hash);
     assert_eq!(report.name, "adopted.bin");
     assert_eq!(report.recv_payload_bytes, Some(0), "{:?}", report.raw);
-    wait_until("fish counts the pieces served", Duration::from_secs(10), || {
-        fish.state()["metadata_pieces_served"].as_u64().unwrap_or(0) >= 1
-    });
+    wait_until(
+        "fish counts the pieces served",
+        Duration::from_secs(10),
+        || fish.state()["metadata_pieces_served"].as_u64().unwrap_or(0) >= 1,
+    );
     assert!(fish.terminate().success());
 
     // A restart finds it in the load path: nothing left to adopt.
     let fish = Fish::start(dir.path(), &load, &["--no-dht", "--magnets", magnets_arg]);
     fish.wait_for_log("nothing to adopt", Duration::from_secs(10));
-    wait_until("the restarted fish serves it", Duration::from_secs(10), || {
-        let state = fish.state();
-        state["swarms"] == 1 && state["magnets_pending"] == 0
-    });
+    wait_until(
+        "the restarted fish serves it",
+        Duration::from_secs(10),
+        || {
+            let state = fish.state();
+            state["swarms"] == 1 && state["magnets_pending"] == 0
+        },
+    );
     assert_eq!(torrents_in(&load), vec![written]);
 }
 
@@ -332,15 +338,21 @@ fn a_peer_with_wrong_metadata_is_dropped_and_the_right_one_wins() {
         fish.state()["magnets_bad_peers"] == 1
     });
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(torrents_in(&load), Vec::<PathBuf>::new(), "wrong metadata written");
+    assert_eq!(
+        torrents_in(&load),
+        Vec::<PathBuf>::new(),
+        "wrong metadata written"
+    );
     assert_eq!(fish.state()["magnets_pending"], 1);
     assert!(fish.terminate().success());
 
     // The real seeder joins; the tracker now hands out both.
     let _seeder = Peer::seed_each(&[(s.torrent.clone(), s.data_dir.clone())], &[]);
-    wait_until("both seeders at the tracker", Duration::from_secs(30), || {
-        seeders(&s.tracker, &s.hash) >= 2
-    });
+    wait_until(
+        "both seeders at the tracker",
+        Duration::from_secs(30),
+        || seeders(&s.tracker, &s.hash) >= 2,
+    );
     let fish = Fish::start(dir.path(), &load, &["--no-dht", "--magnets", magnets_arg]);
     let written = load.join("right.bin.torrent");
     wait_until("the adopted .torrent", Duration::from_secs(60), || {
@@ -371,7 +383,10 @@ fn bad_lines_are_warnings_and_a_missing_file_is_a_usage_error() {
     );
     let magnets_arg = magnets.to_str().unwrap();
     let mut fish = Fish::start(dir.path(), &load, &["--no-dht", "--magnets", magnets_arg]);
-    fish.wait_for_log(&format!("{magnets_arg}:3: not a magnet link"), Duration::from_secs(5));
+    fish.wait_for_log(
+        &format!("{magnets_arg}:3: not a magnet link"),
+        Duration::from_secs(5),
+    );
     fish.wait_for_log(&format!("{magnets_arg}:5: "), Duration::from_secs(5));
     wait_until("one magnet pending", Duration::from_secs(10), || {
         fish.state()["magnets_pending"] == 1

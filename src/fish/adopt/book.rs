@@ -61,8 +61,8 @@ impl PeerBook {
 
     /// Starts looking for peers of `info_hash`.
     pub fn add_magnet(&mut self, info_hash: InfoHash) {
-        if !self.magnets.contains_key(&info_hash) {
-            self.magnets.insert(info_hash, Vec::new());
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.magnets.entry(info_hash) {
+            slot.insert(Vec::new());
             self.order.push(info_hash);
         }
     }
