@@ -285,3 +285,86 @@ fn write_torrent(
 fn human_duration(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INFO: &[u8] =
+        b"d6:lengthi5e4:name5:a.bin12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+
+    fn temp_dir(label: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("lowspace-adopt-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn writes_beside_other_files_never_over_them() {
+        let dir = temp_dir("write");
+        let mut magnet = MagnetLink::new(InfoHash::of_info_bytes(INFO));
+        magnet.add_tracker("http://t/announce");
+        std::fs::write(dir.join("a.bin.torrent"), b"someone else's").unwrap();
+        let path = write_torrent(&dir, &magnet, INFO).unwrap();
+        assert_eq!(
+            path,
+            dir.join(format!("a.bin.{}.torrent", magnet.info_hash.to_hex()))
+        );
+        assert_eq!(
+            std::fs::read(dir.join("a.bin.torrent")).unwrap(),
+            b"someone else's"
+        );
+        let meta = Metainfo::from_file(&path).unwrap();
+        assert_eq!(meta.info_bytes(), INFO);
+        assert_eq!(meta.trackers(), vec!["http://t/announce"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn metadata_lowspace_cannot_read_is_not_written() {
+        let dir = temp_dir("unusable");
+        // Hashes right (we compute the hash from it) but is no info dictionary.
+        let info = b"d4:name1:xe";
+        let magnet = MagnetLink::new(InfoHash::of_info_bytes(info));
+        assert!(matches!(
+            write_torrent(&dir, &magnet, info),
+            Err(WriteError::Unusable(_))
+        ));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pending_magnets_are_adopting_swarms() {
+        let mut with_trackers = MagnetLink::new(InfoHash::from_bytes([1; 20]));
+        with_trackers.add_tracker("http://a/announce");
+        with_trackers.add_tracker("udp://b:1");
+        let bare = MagnetLink::new(InfoHash::from_bytes([2; 20]));
+        let config = SessionConfig {
+            peer_id: [7; 20],
+            listen_port: 6881,
+            dht_port: None,
+        };
+        let mut adopter = Adopter::start(vec![with_trackers, bare], config).unwrap();
+        let swarms = adopter.swarms();
+        assert_eq!(swarms.len(), 2);
+        assert_eq!(
+            swarms[0].tracker_tiers,
+            vec![
+                vec!["http://a/announce".to_string()],
+                vec!["udp://b:1".to_string()]
+            ]
+        );
+        assert!(swarms
+            .iter()
+            .all(|s| s.adopting && !s.private && s.left == ADOPTING_LEFT));
+        assert!(swarms[1].tracker_tiers.is_empty());
+        let held = InfoHash::from_bytes([2; 20]);
+        assert!(adopter.drop_held(&|h| (*h == held).then(|| PathBuf::from("x.torrent"))));
+        assert!(!adopter.wants(&held));
+        assert_eq!(adopter.status().pending, 1);
+        assert!(!adopter.drop_held(&|_| None));
+    }
+}
