@@ -22,11 +22,15 @@ use crate::sys;
     subcommand,
     name = "fish",
     example = "Serve every torrent under /srv/torrents on port 6881:\n  $ {command_name} --load-path /srv/torrents",
+    example = "Also adopt the magnets listed in magnets.txt (one link per line): fetch each torrent's metadata from its swarm, write the .torrent under /srv/torrents and serve it:\n  $ {command_name} --load-path /srv/torrents --magnets magnets.txt",
     example = "On one interface, with fewer connections, no DHT, state in /var/lib/lowspace:\n  $ {command_name} --load-path /srv/torrents --listen-interface 192.168.1.5 --connections-limit 200 --no-dht --state-dir /var/lib/lowspace",
     example = "Every setting from [fish] in the config file (load_path, port, listen_interface, dht, dht_bootstrap, state_dir, ...; options given here win):\n  $ {command_name}",
     note = "Runs until SIGINT or SIGTERM, then tells the trackers it leaves (event=stopped). \
 The load path is scanned again every --rescan-interval: new .torrent files join their swarms, removed ones leave. \
-A corrupt .torrent is a warning, not a stop. Every --report-interval a line \"fish: N swarms, ...\" is printed \
+A corrupt .torrent is a warning, not a stop. \
+--magnets FILE: one magnet link per line (blank lines and # comments skipped; a bad line is a warning naming FILE:LINE); \
+each torrent not yet in the load path is fetched from peers found through the link's trackers (tr=) or the DHT, \
+checked against its info-hash, written into the load path and served from then on. Every --report-interval a line \"fish: N swarms, ...\" is printed \
 and STATE_DIR/fish.json is rewritten. Exit codes: 0 stopped by a signal, 1 failure, 2 usage error."
 )]
 pub struct FishArgs {
@@ -68,6 +72,11 @@ pub struct FishArgs {
     #[argh(option)]
     pub rescan_interval: Option<String>,
 
+    /// file of magnet links to adopt, one per line: their metadata is
+    /// fetched from their swarms and written into the load path
+    #[argh(option)]
+    pub magnets: Option<PathBuf>,
+
     /// how often the status line is printed and fish.json written (default 5m)
     #[argh(option)]
     pub report_interval: Option<String>,
@@ -84,6 +93,7 @@ struct Resolved {
     dht: bool,
     dht_bootstrap: Vec<String>,
     state_dir: Option<PathBuf>,
+    magnets: Option<PathBuf>,
     rescan_interval: Duration,
     report_interval: Duration,
 }
@@ -146,6 +156,7 @@ impl FishArgs {
             dht: !self.no_dht && defaults.dht != Some(false),
             dht_bootstrap,
             state_dir: self.state_dir.or_else(|| defaults.state_dir.clone()),
+            magnets: self.magnets.or_else(|| defaults.magnets.clone()),
             rescan_interval,
             report_interval,
         })
@@ -163,6 +174,10 @@ impl FishArgs {
                 args.load_path.display()
             )));
         }
+        let magnets = match &args.magnets {
+            Some(file) => read_magnets(file)?,
+            None => Vec::new(),
+        };
         let state_dir = args
             .state_dir
             .clone()
@@ -231,8 +246,11 @@ impl FishArgs {
         })
         .map_err(|e| CliError::failure(format!("cannot start the tracker thread: {e}")))?;
         discovery.push(Box::new(trackers));
-        let server = Server::new(options, listener, discovery)
+        let mut server = Server::new(options, listener, discovery)
             .map_err(|e| CliError::failure(format!("cannot start: {e}")))?;
+        server
+            .adopt(magnets)
+            .map_err(|e| CliError::failure(format!("cannot start the magnet fetchers: {e}")))?;
         sys::catch_stop_signals();
         log::info!(
             "metadata peer listening on {listen_ip}:{port}, serving torrents under {}",
@@ -250,6 +268,31 @@ impl FishArgs {
 
 /// How often the load path is rescanned and the report written, unless told.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Reads `--magnets FILE`: an unreadable file is a usage error, a bad
+/// line a warning naming FILE:LINE.
+fn read_magnets(file: &Path) -> Result<Vec<crate::torrent::MagnetLink>, CliError> {
+    use crate::fish::adopt::magnets_file::{parse_magnets, MAX_MAGNETS_FILE};
+    use std::io::Read as _;
+    let usage = |why: String| CliError::usage(format!("--magnets {}: {why}", file.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_MAGNETS_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| usage(e.to_string()))?;
+    if bytes.len() as u64 > MAX_MAGNETS_FILE {
+        return Err(usage(format!("larger than {MAX_MAGNETS_FILE} bytes")));
+    }
+    let list = parse_magnets(&bytes);
+    for warning in &list.warnings {
+        log::warn!("{}:{}: {}", file.display(), warning.line, warning.reason);
+    }
+    log::info!(
+        "{} magnets to adopt from {}",
+        list.magnets.len(),
+        file.display()
+    );
+    Ok(list.magnets)
+}
 
 fn interval(flag: &str, text: &str) -> Result<Duration, CliError> {
     let d =

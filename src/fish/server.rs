@@ -20,11 +20,13 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::adopt::Adopter;
 use super::dial::{skip_reason, Dialer, OwnAddresses};
 use super::discovery::{Discovery, DiscoveryStatus, Swarm};
 use super::registry::Registry;
 use super::wire::{Action, Session, SessionConfig, TimerDecision};
 use crate::sys::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT};
+use crate::torrent::MagnetLink;
 
 /// Stop reading from a peer whose unsent data exceeds this.
 const MAX_SEND_BUFFER: usize = 256 * 1024;
@@ -63,18 +65,26 @@ pub struct Counters {
     pub tracker_failures: u64,
     pub tracker_announces: u64,
     pub dht_nodes: u64,
+    /// Magnets (`--magnets`) whose metadata we are still looking for.
+    pub magnets_pending: usize,
+    /// Magnets whose .torrent we fetched and wrote this run.
+    pub magnets_adopted: u64,
+    /// Peers dropped for sending wrong or broken metadata.
+    pub magnets_bad_peers: u64,
 }
 
 impl Counters {
     /// The periodic one-line report.
     pub fn line(&self) -> String {
         format!(
-            "fish: {} swarms, {} peers connected, {} metadata pieces served, {} tracker failures, {} DHT nodes",
+            "fish: {} swarms, {} peers connected, {} metadata pieces served, {} tracker failures, {} DHT nodes, {} magnets pending, {} adopted",
             self.swarms,
             self.peers_connected,
             self.metadata_pieces_served,
             self.tracker_failures,
-            self.dht_nodes
+            self.dht_nodes,
+            self.magnets_pending,
+            self.magnets_adopted
         )
     }
 }
@@ -143,6 +153,8 @@ pub struct Server {
     dialer: Dialer,
     discovery: Vec<Box<dyn Discovery>>,
     counters: Counters,
+    /// Magnets being adopted (`--magnets`), if any were given.
+    adopter: Option<Adopter>,
 }
 
 impl Server {
@@ -163,7 +175,21 @@ impl Server {
             dialer: Dialer::start(outgoing_interface)?,
             discovery,
             counters: Counters::default(),
+            adopter: None,
         })
+    }
+
+    /// Adopts `magnets`: those not in the load path are fetched from their
+    /// swarms, written there, and served from then on.
+    pub fn adopt(&mut self, magnets: Vec<MagnetLink>) -> std::io::Result<()> {
+        if !magnets.is_empty() {
+            self.adopter = Some(Adopter::start(
+                magnets,
+                self.options.session,
+                self.options.outgoing_interface,
+            )?);
+        }
+        Ok(())
     }
 
     pub fn registry(&self) -> &Registry {
@@ -187,6 +213,7 @@ impl Server {
                 next_sweep = now + Duration::from_secs(1);
             }
             self.collect_peers(now);
+            self.adopt_turn(now);
             if now >= next_report {
                 self.report(report);
                 next_report = now + self.options.report_interval;
@@ -238,6 +265,36 @@ impl Server {
         self.write_state();
     }
 
+    /// Collects fetched metadata and starts new fetches; a torrent written
+    /// is served at once (rescan), not at the next scheduled scan.
+    fn adopt_turn(&mut self, now: Instant) {
+        let Some(adopter) = &mut self.adopter else {
+            return;
+        };
+        let written = adopter.tick(now, &self.options.load_path);
+        if !written.is_empty() {
+            self.rescan();
+            for adopted in &written {
+                if self.registry.get(&adopted.info_hash).is_none() {
+                    log::warn!(
+                        "wrote {} but the load-path scan did not take it; is it outside --load-path?",
+                        adopted.path.display()
+                    );
+                }
+            }
+        }
+        self.update_adopt_counters();
+    }
+
+    fn update_adopt_counters(&mut self) {
+        if let Some(adopter) = &self.adopter {
+            let status = adopter.status();
+            self.counters.magnets_pending = status.pending;
+            self.counters.magnets_adopted = status.adopted;
+            self.counters.magnets_bad_peers = status.bad_peers;
+        }
+    }
+
     fn rescan(&mut self) {
         let report = self.registry.scan(&self.options.load_path);
         for (path, why) in &report.failed {
@@ -265,8 +322,16 @@ impl Server {
                 }
             }
         }
-        if !report.added.is_empty() || !report.removed.is_empty() || self.counters.swarms == 0 {
-            let swarms: Vec<Swarm> = self
+        let registry = &self.registry;
+        let adopting_changed = self.adopter.as_mut().is_some_and(|adopter| {
+            adopter.drop_held(&|hash| registry.get(hash).map(|e| e.path.clone()))
+        });
+        if !report.added.is_empty()
+            || !report.removed.is_empty()
+            || adopting_changed
+            || self.counters.swarms == 0
+        {
+            let mut swarms: Vec<Swarm> = self
                 .registry
                 .entries()
                 .map(|e| Swarm {
@@ -277,11 +342,15 @@ impl Server {
                     adopting: false,
                 })
                 .collect();
+            if let Some(adopter) = &self.adopter {
+                swarms.extend(adopter.swarms());
+            }
             for source in &mut self.discovery {
                 source.set_swarms(swarms.clone());
             }
         }
         self.counters.swarms = self.registry.len();
+        self.update_adopt_counters();
     }
 
     fn sweep(&mut self, now: Instant) {
@@ -396,6 +465,14 @@ impl Server {
             };
             for (info_hash, addr) in source.take_peers() {
                 if self.registry.get(&info_hash).is_none() {
+                    // A magnet being adopted: its peers are asked for the
+                    // metadata, not dialled to be served.
+                    if let Some(adopter) = self.adopter.as_mut().filter(|a| a.wants(&info_hash)) {
+                        match skip_reason(&addr, &self.options.own, false, None, now, 0, 1) {
+                            Some(why) => log::trace!("not asking {addr}: {why}"),
+                            None => adopter.add_peer(&info_hash, addr, now),
+                        }
+                    }
                     continue;
                 }
                 let connected = self.connections.iter().any(|c| c.addr == addr);
@@ -450,6 +527,10 @@ impl Server {
         self.counters.dht_nodes = status.dht_nodes;
         self.counters.peers_connected = self.connections.len();
         self.counters.swarms = self.registry.len();
+        self.update_adopt_counters();
+        if let Some(adopter) = &self.adopter {
+            adopter.log_waiting();
+        }
         report(&self.counters.line());
         self.write_state();
     }

@@ -6,6 +6,7 @@
 
 pub mod disk;
 pub mod files;
+pub mod fish;
 pub mod libtorrent;
 pub mod libtorrent_info;
 pub mod lt_client;

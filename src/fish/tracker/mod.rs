@@ -237,7 +237,7 @@ impl Announcer {
             Ok(reply) => {
                 job.failures = 0;
                 job.started = true;
-                job.next = schedule::after_success(now, &reply);
+                job.next = schedule::next_announce(now, &reply, job.adopting);
                 self.down_count.remove(&job.url);
                 self.resting.remove(&job.url);
             }

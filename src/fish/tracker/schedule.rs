@@ -17,6 +17,11 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 /// First retry after a failure, doubled per further failure up to the cap.
 pub const FIRST_RETRY: Duration = Duration::from_secs(60);
 pub const MAX_RETRY: Duration = Duration::from_secs(3600);
+/// While a magnet is adopted, its trackers are asked again this often at
+/// most (their min interval permitting): a tracker that knew no peer at
+/// the first announce would otherwise be asked again only after its
+/// interval, often half an hour.
+pub const ADOPTING_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// One torrent at one tracker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +34,26 @@ pub struct Job {
     /// A `started` announce went through: later ones carry no event, and
     /// leaving sends `stopped`.
     pub started: bool,
+    /// A magnet being adopted (see [`ADOPTING_INTERVAL`]).
+    pub adopting: bool,
 }
 
 /// When to announce again after a success.
 pub fn after_success(now: Instant, reply: &AnnounceReply) -> Instant {
     let wanted = reply.interval.max(reply.min_interval.unwrap_or_default());
     now + wanted.clamp(MIN_INTERVAL, MAX_INTERVAL)
+}
+
+/// When to announce a job again after a success: as [`after_success`], but
+/// sooner for a magnet being adopted (never before the tracker's min
+/// interval, nor before [`MIN_INTERVAL`]).
+pub fn next_announce(now: Instant, reply: &AnnounceReply, adopting: bool) -> Instant {
+    let normal = after_success(now, reply);
+    if !adopting {
+        return normal;
+    }
+    let floor = reply.min_interval.unwrap_or_default().max(MIN_INTERVAL);
+    normal.min(now + ADOPTING_INTERVAL.max(floor))
 }
 
 /// When to try again after the `failures`-th failure in a row.
@@ -47,10 +66,13 @@ pub fn retry_delay(failures: u32) -> Duration {
 /// tier of every non-removed swarm. Returns the jobs of removed swarms
 /// that had started (they are owed a `stopped`).
 pub fn reconcile(jobs: &mut Vec<Job>, swarms: &[Swarm], now: Instant) -> Vec<Job> {
-    let mut wanted: HashMap<(InfoHash, &str), u64> = HashMap::new();
+    let mut wanted: HashMap<(InfoHash, &str), (u64, bool)> = HashMap::new();
     for swarm in swarms {
         for url in swarm.tracker_tiers.iter().flatten() {
-            wanted.insert((swarm.info_hash, url.as_str()), swarm.left);
+            wanted.insert(
+                (swarm.info_hash, url.as_str()),
+                (swarm.left, swarm.adopting),
+            );
         }
     }
     let mut gone = Vec::new();
@@ -61,11 +83,16 @@ pub fn reconcile(jobs: &mut Vec<Job>, swarms: &[Swarm], now: Instant) -> Vec<Job
         }
         keep
     });
-    for ((info_hash, url), left) in wanted {
-        if !jobs
-            .iter()
-            .any(|j| j.info_hash == info_hash && j.url == url)
-        {
+    for ((info_hash, url), (left, adopting)) in wanted {
+        let known = jobs
+            .iter_mut()
+            .find(|j| j.info_hash == info_hash && j.url == url);
+        if let Some(job) = known {
+            // An adopted magnet becomes a served torrent: its real size
+            // is reported from the next announce on.
+            job.left = left;
+            job.adopting = adopting;
+        } else {
             jobs.push(Job {
                 info_hash,
                 url: url.to_owned(),
@@ -73,6 +100,7 @@ pub fn reconcile(jobs: &mut Vec<Job>, swarms: &[Swarm], now: Instant) -> Vec<Job
                 next: now,
                 failures: 0,
                 started: false,
+                adopting,
             });
         }
     }
@@ -126,6 +154,23 @@ mod tests {
             now + Duration::from_secs(900)
         );
         assert_eq!(after_success(now, &reply(1, None)), now + MIN_INTERVAL);
+        // Adopting: sooner, but never before the tracker's min interval.
+        assert_eq!(
+            next_announce(now, &reply(1800, None), true),
+            now + ADOPTING_INTERVAL
+        );
+        assert_eq!(
+            next_announce(now, &reply(1800, Some(900)), true),
+            now + Duration::from_secs(900)
+        );
+        assert_eq!(
+            next_announce(now, &reply(120, None), true),
+            now + Duration::from_secs(120)
+        );
+        assert_eq!(
+            next_announce(now, &reply(1800, None), false),
+            now + Duration::from_secs(1800)
+        );
         assert_eq!(
             after_success(now, &reply(1 << 30, None)),
             now + MAX_INTERVAL
@@ -169,6 +214,20 @@ mod tests {
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].info_hash, b);
         assert_eq!(jobs.len(), 3);
+
+        // A magnet adopted becomes a served torrent: same jobs, its real
+        // size and normal intervals from now on.
+        let adopting = Swarm {
+            left: 1,
+            adopting: true,
+            ..swarm(b, &[&["u1"]])
+        };
+        reconcile(&mut jobs, &[adopting], now);
+        assert_eq!(jobs.len(), 1);
+        assert!(jobs[0].adopting && jobs[0].left == 1);
+        let gone = reconcile(&mut jobs, &[swarm(b, &[&["u1"]])], now);
+        assert!(gone.is_empty());
+        assert!(!jobs[0].adopting && jobs[0].left == 10);
     }
 
     #[test]
@@ -181,6 +240,7 @@ mod tests {
             next: now + Duration::from_secs(delay),
             failures: 0,
             started: false,
+            adopting: false,
         };
         let jobs = vec![job("dead", 0), job("live", 0), job("later", 50)];
         let resting: HashMap<String, Instant> =

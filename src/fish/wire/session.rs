@@ -134,6 +134,9 @@ pub struct Session {
     peer_fast: bool,
     peer_extensions: bool,
     peer_ut_metadata: Option<u8>,
+    /// The peer's BEP 10 handshake arrived (fetching: a peer that sent
+    /// one without metadata has none to give).
+    peer_extension_handshake: bool,
     metadata_requests: u32,
     piece_requests: u32,
 }
@@ -170,6 +173,7 @@ impl Session {
             peer_fast: false,
             peer_extensions: false,
             peer_ut_metadata: None,
+            peer_extension_handshake: false,
             metadata_requests: 0,
             piece_requests: 0,
         }
@@ -196,6 +200,16 @@ impl Session {
     /// True when the peer can be asked for metadata (fetching).
     pub fn peer_serves_metadata(&self) -> bool {
         self.peer_ut_metadata.is_some()
+    }
+
+    /// True when the peer's handshake set the extension-protocol bit.
+    pub fn peer_supports_extensions(&self) -> bool {
+        self.peer_extensions
+    }
+
+    /// True once the peer's BEP 10 extension handshake arrived.
+    pub fn peer_extension_handshake_received(&self) -> bool {
+        self.peer_extension_handshake
     }
 
     /// Consumes what it can of `input` (bytes received, oldest first) and
@@ -338,6 +352,7 @@ impl Session {
             Message::Extended { id: 0, payload } => {
                 let theirs = decode_extension_handshake(payload).map_err(CloseReason::Wire)?;
                 self.peer_ut_metadata = theirs.ut_metadata;
+                self.peer_extension_handshake = true;
                 if let (Some(size), None) = (theirs.metadata_size, self.metadata_size) {
                     actions.push(Action::PeerHasMetadata { size });
                 }
