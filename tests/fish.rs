@@ -5,88 +5,14 @@ mod support;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use std::time::Duration;
+
+use support::fish::Fish;
 use support::lt_client::{self, ClientSetup};
 use support::opentracker::Opentracker;
 use support::tempdir::TempDir;
-use support::{free_port, libtorrent_info, lowspace_bin, mktorrent, wait_until};
-
-/// The metadata peer as a child process, killed when dropped.
-struct Fish {
-    child: Child,
-    port: u16,
-    state_dir: PathBuf,
-}
-
-impl Fish {
-    fn start(home: &Path, load_path: &Path, extra: &[&str]) -> Fish {
-        let port = free_port();
-        let state_dir = home.join("state");
-        let mut args: Vec<std::ffi::OsString> =
-            vec!["--log-level".into(), "debug".into(), "fish".into()];
-        args.extend(["--load-path".into(), load_path.as_os_str().to_owned()]);
-        args.extend(["--port".into(), port.to_string().into()]);
-        args.extend(["--listen-interface".into(), "127.0.0.1".into()]);
-        args.extend(["--state-dir".into(), state_dir.as_os_str().to_owned()]);
-        args.extend(["--report-interval".into(), "1s".into()]);
-        args.extend(extra.iter().map(Into::into));
-        Fish::spawn(home, &args, port, state_dir)
-    }
-
-    /// Runs `lowspace ARGS` and waits until it listens on `port`.
-    fn spawn(home: &Path, args: &[std::ffi::OsString], port: u16, state_dir: PathBuf) -> Fish {
-        let mut cmd = Command::new(lowspace_bin());
-        cmd.env_clear()
-            .env("HOME", home)
-            .env("LANG", "C")
-            .args(args)
-            .stdin(Stdio::null());
-        if std::env::var_os("LOWSPACE_TEST_VERBOSE").is_none() {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        }
-        let child = cmd.spawn().expect("start lowspace fish");
-        wait_until("lowspace fish listening", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Fish {
-            child,
-            port,
-            state_dir,
-        }
-    }
-
-    fn state(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.state_dir.join("fish.json")).unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// SIGTERM, and the exit status within 10 s.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "fish ignored SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Fish {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{free_port, libtorrent_info, mktorrent, wait_until};
 
 /// A torrent made by mktorrent over `size` bytes with 32 KiB pieces (so
 /// its info dictionary spans several 16 KiB metadata pieces), placed in
@@ -289,15 +215,6 @@ mod fake_hostile_peer {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(u64::MAX)
-}
-
 #[test]
 fn hostile_peers_do_not_stop_good_ones() {
     use fake_hostile_peer::*;
@@ -369,9 +286,8 @@ fn hostile_peers_do_not_stop_good_ones() {
     assert!(report.has_metadata, "{:?}", report.raw);
     assert_eq!(report.recv_payload_bytes, Some(0));
 
-    let pid = fish.child.id();
     assert!(fish.child.try_wait().unwrap().is_none(), "fish died");
-    let rss = rss_kib(pid);
+    let rss = fish.rss_kib();
     assert!(rss < 30 * 1024, "RSS {rss} KiB with 300 hostile sockets");
     drop(silent);
     assert!(fish.terminate().success());
@@ -399,8 +315,12 @@ fn every_option_can_come_from_the_fish_section() {
         ),
     )
     .unwrap();
-    let args: Vec<std::ffi::OsString> = vec!["--config".into(), config.into(), "fish".into()];
-    let mut fish = Fish::spawn(dir.path(), &args, port, state_dir);
+    let mut fish = Fish::spawn(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "fish"],
+        port,
+        state_dir,
+    );
 
     let report = lt_client::fetch_metadata(&ClientSetup {
         magnet: &format!("magnet:?xt=urn:btih:{hash}"),
@@ -505,27 +425,24 @@ fn trackers_see_us_at_the_outgoing_interface() {
     }
     let port = free_port();
     let state_dir = dir.join("state");
-    let args: Vec<std::ffi::OsString> = ["--log-level", "debug", "fish", "--load-path"]
-        .iter()
-        .map(Into::into)
-        .chain([load.clone().into_os_string()])
-        .chain(
-            [
-                "--port",
-                &port.to_string(),
-                "--outgoing-interface",
-                "127.0.0.2",
-                "--no-dht",
-                "--report-interval",
-                "1s",
-                "--state-dir",
-            ]
-            .iter()
-            .map(Into::into),
-        )
-        .chain([state_dir.clone().into_os_string()])
-        .collect();
-    let fish = Fish::spawn(dir.path(), &args, port, state_dir);
+    let port_text = port.to_string();
+    let args = [
+        "--log-level",
+        "debug",
+        "fish",
+        "--load-path",
+        load.to_str().unwrap(),
+        "--port",
+        &port_text,
+        "--outgoing-interface",
+        "127.0.0.2",
+        "--no-dht",
+        "--report-interval",
+        "1s",
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+    ];
+    let fish = Fish::spawn(dir.path(), &args, port, state_dir.clone());
     wait_until("both announces made", Duration::from_secs(20), || {
         fish.state()["tracker_announces"].as_u64().unwrap_or(0) >= 2
     });

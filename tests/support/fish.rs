@@ -2,9 +2,6 @@
 //! level) kept in a file so tests can check what it said and why, its
 //! state read from fish.json, stopped by PID (SIGTERM, then SIGKILL on
 //! drop).
-//!
-//! tests/fish.rs has an older copy of this fixture without the log file;
-//! it can move here once the branches that edit tests/fish.rs are merged.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -26,8 +23,6 @@ impl Fish {
     pub fn start(home: &Path, load_path: &Path, extra: &[&str]) -> Fish {
         let port = free_port();
         let state_dir = home.join("state");
-        let log = home.join(format!("fish-{port}.log"));
-        let log_file = std::fs::File::create(&log).expect("create fish log");
         let load = load_path.to_str().expect("UTF-8 load path");
         let state = state_dir.to_str().expect("UTF-8 state dir");
         let port_text = port.to_string();
@@ -47,7 +42,15 @@ impl Fish {
             "1s",
         ];
         args.extend_from_slice(extra);
-        let mut cmd = lowspace_command(home, &args, &[]);
+        Fish::spawn(home, &args, port, state_dir.clone())
+    }
+
+    /// Runs `lowspace ARGS` (which must make fish listen on `port` and keep
+    /// its state in `state_dir`); returns once it listens.
+    pub fn spawn(home: &Path, args: &[&str], port: u16, state_dir: PathBuf) -> Fish {
+        let log = home.join(format!("fish-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("create fish log");
+        let mut cmd = lowspace_command(home, args, &[]);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log_file));
