@@ -20,11 +20,18 @@ would otherwise refuse a second client of the same torrent).
 On libtorrent 2.0 `atp.auto_managed = False` sets a Python attribute that
 libtorrent never reads (add_torrent_params has `flags`), so torrent-fish's
 torrents are added with libtorrent's default flags: paused and auto_managed.
-With auto_manage_interval -1 nothing ever starts them, and a paused torrent
-refuses every incoming peer: such a peer serves no metadata at all. This
-script reproduces that faithfully and prints how many torrents are paused;
-`--unpause` clears the paused and auto_managed flags instead (what
-torrent-fish meant), which is the peer the benchmark compares against.
+The queue then starts only as many as `active_seeds` allows (default 5: a
+torrent in upload mode wanting no piece counts as finished, a seed), and a
+paused torrent refuses every incoming peer: with 1,000 torrents, 995 serve
+no metadata at all. This script reproduces that faithfully and prints how
+many torrents are paused; `--unpause` clears the paused and auto_managed
+flags instead (what torrent-fish meant), which is the peer the benchmark
+compares against.
+
+torrent-fish leaves `listen_queue_size` at libtorrent's default of 5, so a
+burst of clients connecting at once overflows the listen queue; the kernel
+then drops their handshake ACKs and they wait for SYN-ACK retransmissions
+(1, 3, 7, 15, 31 s). Kept as is: it is part of the setup being compared.
 
 Prints "lt_fish: N torrents added (P paused, U upload_mode)" once all are in.
 """
