@@ -1,16 +1,67 @@
 #!/usr/bin/python3
-"""Writes N synthetic single-file .torrent files (4 to 44 KB of metadata each) into DIR,
-for measuring `lowspace fish` at scale: make_torrents.py DIR N"""
-import os, sys
-def b(x):
-    if isinstance(x, int): return b"i%de" % x
-    if isinstance(x, bytes): return b"%d:%s" % (len(x), x)
-    if isinstance(x, str): return b(x.encode())
-    if isinstance(x, list): return b"l" + b"".join(b(i) for i in x) + b"e"
-    return b"d" + b"".join(b(k) + b(x[k]) for k in sorted(x)) + b"e"
-out, count = sys.argv[1], int(sys.argv[2])
-os.makedirs(out, exist_ok=True)
-for i in range(count):
-    n = 200 + (i % 50) * 40
-    info = {"name": "f%04d.bin" % i, "piece length": 32768, "length": n * 32768, "pieces": os.urandom(20 * n)}
-    open(os.path.join(out, "t%04d.torrent" % i), "wb").write(b({"announce": "udp://127.0.0.1:9/announce", "info": info}))
+"""Writes N synthetic single-file .torrent files into DIR, for measuring metadata peers at scale.
+
+usage: make_torrents.py DIR N [--size tiny|20k|mixed]
+
+  tiny   one piece: about 100 bytes of metadata (the info dictionary) per torrent
+  20k    1,000 pieces: about 20 KB of metadata per torrent (two BEP 9 pieces of 16 KiB)
+  mixed  200 to 2,160 pieces: 4 to 44 KB of metadata (the default)
+
+The torrents have no tracker (no "announce"), so a peer with the DHT off has nothing to
+do while idle: what is measured is the cost of holding them, not of announcing them.
+Piece hashes are random, so every info-hash differs.
+"""
+import os
+import sys
+
+
+def bencode(x):
+    if isinstance(x, int):
+        return b"i%de" % x
+    if isinstance(x, bytes):
+        return b"%d:%s" % (len(x), x)
+    if isinstance(x, str):
+        return bencode(x.encode())
+    if isinstance(x, list):
+        return b"l" + b"".join(bencode(i) for i in x) + b"e"
+    return b"d" + b"".join(bencode(k) + bencode(x[k]) for k in sorted(x)) + b"e"
+
+
+def pieces_for(size, index):
+    if size == "tiny":
+        return 1
+    if size == "20k":
+        return 1000
+    if size == "mixed":
+        return 200 + (index % 50) * 40
+    raise SystemExit("make_torrents.py: --size must be tiny, 20k or mixed, not %r" % size)
+
+
+def main(argv):
+    args = [a for a in argv if not a.startswith("--size")]
+    size = "mixed"
+    for i, a in enumerate(argv):
+        if a == "--size" and i + 1 < len(argv):
+            size = argv[i + 1]
+            args.remove(size)
+        elif a.startswith("--size="):
+            size = a.split("=", 1)[1]
+    if len(args) != 2:
+        raise SystemExit(__doc__)
+    out, count = args[0], int(args[1])
+    os.makedirs(out, exist_ok=True)
+    for i in range(count):
+        n = pieces_for(size, i)
+        piece_length = 32768
+        info = {
+            "name": "fish-bench-%05d.bin" % i,
+            "piece length": piece_length,
+            "length": n * piece_length - i % piece_length,
+            "pieces": os.urandom(20 * n),
+        }
+        with open(os.path.join(out, "t%05d.torrent" % i), "wb") as f:
+            f.write(bencode({"created by": "lowspace benches/fish", "info": info}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
