@@ -3,6 +3,7 @@
 //! peer that arrives with only a magnet link, so a torrent stays
 //! resolvable long after its seeders are gone.
 
+pub mod dht;
 pub mod dial;
 pub mod discovery;
 pub mod registry;
