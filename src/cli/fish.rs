@@ -7,6 +7,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use super::{CliError, Context};
+use crate::fish::dht::{DhtDiscovery, DhtOptions, DEFAULT_BOOTSTRAP, DEFAULT_REANNOUNCE};
 use crate::fish::dial::OwnAddresses;
 use crate::fish::discovery::Discovery;
 use crate::fish::server::{Server, ServerOptions};
@@ -22,6 +23,7 @@ use crate::fish::wire::SessionConfig;
     name = "fish",
     example = "Serve every torrent under /srv/torrents on port 6881:\n  $ {command_name} --load-path /srv/torrents",
     example = "On one interface, with fewer connections, no DHT, state in /var/lib/lowspace:\n  $ {command_name} --load-path /srv/torrents --listen-interface 192.168.1.5 --connections-limit 200 --no-dht --state-dir /var/lib/lowspace",
+    example = "With the DHT (UDP, same address and port; id and nodes kept in STATE_DIR/dht.json) joined through one node of yours:\n  $ {command_name} --load-path /srv/torrents --dht-bootstrap dht.example.net:6881",
     note = "Runs until SIGINT or SIGTERM, then tells the trackers it leaves (event=stopped). \
 The load path is scanned again every --rescan-interval: new .torrent files join their swarms, removed ones leave. \
 A corrupt .torrent is a warning, not a stop. Every --report-interval a line \"fish: N swarms, ...\" is printed \
@@ -40,7 +42,7 @@ pub struct FishArgs {
     #[argh(option)]
     pub listen_interface: Option<IpAddr>,
 
-    /// address to send from (UDP trackers and DHT; TCP dials use the system's choice)
+    /// address to send from (UDP trackers; the DHT uses the listen address, TCP dials the system's choice)
     #[argh(option)]
     pub outgoing_interface: Option<IpAddr>,
 
@@ -48,15 +50,16 @@ pub struct FishArgs {
     #[argh(option, default = "800")]
     pub connections_limit: usize,
 
-    /// DHT bootstrap nodes, host:port separated by commas (the DHT node is not built yet: accepted and unused)
+    /// DHT bootstrap nodes, host:port separated by commas (default: router.bittorrent.com:6881,
+    /// router.utorrent.com:6881, dht.transmissionbt.com:6881, dht.libtorrent.org:25401)
     #[argh(option)]
     pub dht_bootstrap: Option<String>,
 
-    /// do not run a DHT node (the DHT node is not built yet: fish finds peers through trackers only)
+    /// do not run a DHT node (find peers through trackers only)
     #[argh(switch)]
     pub no_dht: bool,
 
-    /// directory for fish.json (status)
+    /// directory for fish.json (status) and dht.json (DHT node id and nodes)
     /// (default: $XDG_STATE_HOME/lowspace, else ~/.local/state/lowspace)
     #[argh(option)]
     pub state_dir: Option<PathBuf>,
@@ -106,7 +109,7 @@ impl FishArgs {
             .map_err(|e| CliError::failure(format!("cannot read the listen address: {e}")))?
             .port();
         if self.outgoing_interface.is_some() {
-            log::info!("--outgoing-interface applies to UDP (trackers, DHT); TCP dials use the system's route");
+            log::info!("--outgoing-interface applies to UDP trackers; the DHT uses the listen address, TCP dials the system's route");
         }
         let mut own = OwnAddresses {
             port,
@@ -118,7 +121,19 @@ impl FishArgs {
         let session = SessionConfig {
             peer_id: peer_id(),
             listen_port: port,
-            dht_port: None,
+            // The DHT's UDP socket shares the TCP port.
+            dht_port: (!self.no_dht).then_some(port),
+        };
+        let dht = if self.no_dht {
+            None
+        } else {
+            Some(DhtOptions {
+                bind: SocketAddr::new(listen_ip, port),
+                bootstrap: dht_bootstrap(self.dht_bootstrap.as_deref())?,
+                state_dir: state_dir.clone(),
+                own: own.clone(),
+                reannounce: DEFAULT_REANNOUNCE,
+            })
         };
         let options = ServerOptions {
             load_path: self.load_path.clone(),
@@ -129,13 +144,14 @@ impl FishArgs {
             session,
             own,
         };
-        if !self.no_dht {
-            log::warn!(
-                "the DHT node is not built yet; running with trackers only (bootstrap {})",
-                self.dht_bootstrap.as_deref().unwrap_or("default")
-            );
-        }
         let mut discovery: Vec<Box<dyn Discovery>> = Vec::new();
+        if let Some(dht) = dht {
+            let bind = dht.bind;
+            let node = DhtDiscovery::start(dht).map_err(|e| {
+                CliError::failure(format!("cannot start the DHT node on UDP {bind}: {e}"))
+            })?;
+            discovery.push(Box::new(node));
+        }
         let trackers = TrackerDiscovery::start(Identity {
             peer_id: session.peer_id,
             port,
@@ -173,6 +189,27 @@ fn interval(flag: &str, text: &str) -> Result<Duration, CliError> {
         return Err(CliError::usage(format!("{flag}: must be more than zero")));
     }
     Ok(d)
+}
+
+/// `--dht-bootstrap` as a list of host:port (the public routers when
+/// not given); a name that does not resolve is a warning later, not here.
+fn dht_bootstrap(flag: Option<&str>) -> Result<Vec<String>, CliError> {
+    let Some(text) = flag else {
+        return Ok(DEFAULT_BOOTSTRAP.iter().map(|s| s.to_string()).collect());
+    };
+    let mut nodes = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let port_ok = item.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !port_ok {
+            return Err(CliError::usage(format!(
+                "--dht-bootstrap: {item:?} is not host:port"
+            )));
+        }
+        nodes.push(item.to_string());
+    }
+    Ok(nodes)
 }
 
 fn default_state_dir(ctx: &Context) -> Option<PathBuf> {

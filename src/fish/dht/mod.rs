@@ -81,6 +81,8 @@ const MAX_PENDING_PEERS: usize = 10_000;
 /// A KRPC packet larger than this is not one (BEP 5 packets fit 1500).
 const MAX_PACKET: usize = 2048;
 const THREAD_STACK: usize = 128 * 1024;
+/// How long stopping may take.
+const STOP_BUDGET: Duration = Duration::from_secs(3);
 
 /// How the node is set up.
 #[derive(Debug, Clone)]
@@ -160,10 +162,20 @@ impl Discovery for DhtDiscovery {
         }
     }
 
+    /// Saves the state and ends the thread; waits at most
+    /// [`STOP_BUDGET`] (a bootstrap name lookup can hang in the resolver).
     fn stop(mut self: Box<Self>) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            let deadline = Instant::now() + STOP_BUDGET;
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                log::warn!("the DHT thread did not stop in time (busy resolving?); leaving it");
+            }
         }
     }
 }
