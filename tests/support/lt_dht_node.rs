@@ -23,8 +23,8 @@ pub struct LtDhtNode {
 pub struct NodeSetup<'a> {
     /// "127.0.0.1:PORT" of the node(s) it joins through.
     pub bootstrap: Option<String>,
-    /// (info-hash hex, port) it announces every few seconds.
-    pub announce: &'a [(&'a str, u16)],
+    /// Info-hashes (hex) it announces, at its own port, every few seconds.
+    pub announce: &'a [&'a str],
     /// Info-hashes (hex) it looks up every few seconds.
     pub get_peers: &'a [&'a str],
 }
@@ -38,12 +38,14 @@ impl LtDhtNode {
         cmd.arg(SCRIPT)
             .args(["--port", &port.to_string()])
             .arg("--status")
-            .arg(&status);
+            .arg(&status)
+            .arg("--save")
+            .arg(dir.join(format!("{name}-data")));
         if let Some(b) = &setup.bootstrap {
             cmd.args(["--bootstrap", b]);
         }
-        for (hash, p) in setup.announce {
-            cmd.args(["--announce", &format!("{hash}:{p}")]);
+        for hash in setup.announce {
+            cmd.args(["--announce", hash]);
         }
         for hash in setup.get_peers {
             cmd.args(["--get-peers", hash]);
@@ -87,6 +89,11 @@ impl LtDhtNode {
             seen.iter()
                 .any(|a| a["info_hash"] == info_hash && a["addr"] == addr)
         })
+    }
+
+    /// How many of its torrents' DHT announces found peers.
+    pub fn dht_replies(&self) -> u64 {
+        self.status()["dht_replies"].as_u64().unwrap_or(0)
     }
 
     /// Peers its own lookups found for `info_hash`.

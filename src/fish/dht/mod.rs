@@ -764,6 +764,7 @@ impl Node {
     fn answer(&mut self, from: SocketAddrV4, transaction: Vec<u8>, query: Query, now: Instant) {
         let own = self.table.own_id();
         let sender = query.sender();
+        log::trace!("DHT {} from {from}", query.method());
         if sender == own {
             log::debug!("DHT dropped query from {from}: it uses our node id");
             return;
