@@ -13,7 +13,7 @@ use support::lt_client::{self, ClientSetup};
 use support::lt_dht_node::{LtDhtNode, NodeSetup};
 use support::process::Daemon;
 use support::tempdir::TempDir;
-use support::{free_port, libtorrent_info, lowspace_command, mktorrent, wait_until};
+use support::{free_port, libtorrent_info, lowspace_command, mktorrent, run_lowspace, wait_until};
 
 /// `lowspace fish` with its DHT on, stopped (SIGTERM) when dropped.
 struct Fish {
@@ -216,4 +216,30 @@ fn our_node_stores_an_announce_and_hands_it_to_another_node() {
         Duration::from_secs(40),
         || seeker.peers_found(hash).contains(&announced),
     );
+}
+
+#[test]
+fn a_bootstrap_node_that_is_not_host_port_is_a_usage_error() {
+    let dir = TempDir::new("fish-dht-usage");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let load = load.to_str().unwrap();
+    for bad in ["router.example.net", "host:notaport", ":6881", "a:0"] {
+        let out = run_lowspace(
+            dir.path(),
+            &[
+                "fish",
+                "--load-path",
+                load,
+                "--port",
+                "0",
+                "--dht-bootstrap",
+                bad,
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--dht-bootstrap"), "{bad}: {stderr}");
+    }
 }

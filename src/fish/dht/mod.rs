@@ -180,6 +180,17 @@ impl Discovery for DhtDiscovery {
     }
 }
 
+/// The swarms the DHT looks up, and whether it announces each: never a
+/// private torrent (BEP 27); a magnet being adopted is looked up but not
+/// announced (we have nothing to give for it yet).
+fn dht_swarms(swarms: &[Swarm]) -> HashMap<InfoHash, bool> {
+    swarms
+        .iter()
+        .filter(|s| !s.private)
+        .map(|s| (s.info_hash, !s.adopting))
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     Ping,
@@ -332,13 +343,7 @@ impl Node {
     }
 
     fn set_swarms(&mut self, swarms: Vec<Swarm>, now: Instant) {
-        let mut wanted: HashMap<InfoHash, bool> = HashMap::new();
-        for swarm in swarms {
-            // BEP 27: a private torrent is never looked up in the DHT.
-            if !swarm.private {
-                wanted.insert(swarm.info_hash, !swarm.adopting);
-            }
-        }
+        let wanted = dht_swarms(&swarms);
         self.jobs.retain(|hash, _| wanted.contains_key(hash));
         self.lookups.retain(|a| match a.kind {
             LookupKind::GetPeers { info_hash, .. } => wanted.contains_key(&info_hash),
@@ -414,11 +419,20 @@ impl Node {
                             a.lookup.failed(p.addr);
                         }
                     }
-                    Purpose::Bootstrap(i) => log::info!(
-                        "DHT bootstrap node {} ({}) did not answer",
-                        self.options.bootstrap.get(i).map_or("?", String::as_str),
-                        p.addr
-                    ),
+                    Purpose::Bootstrap(i) => {
+                        // Worth a warning only while it is all we have.
+                        let level = if self.table.is_empty() {
+                            log::Level::Warn
+                        } else {
+                            log::Level::Debug
+                        };
+                        log::log!(
+                            level,
+                            "DHT bootstrap node {} ({}) did not answer",
+                            self.options.bootstrap.get(i).map_or("?", String::as_str),
+                            p.addr
+                        );
+                    }
                     Purpose::Ping | Purpose::Announce => {}
                 }
             }
@@ -834,5 +848,33 @@ impl Node {
             }
         };
         self.reply(from, transaction, body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_torrents_stay_off_the_dht_and_adopted_magnets_are_not_announced() {
+        let swarm = |b: u8, private: bool, adopting: bool| Swarm {
+            info_hash: InfoHash::from_bytes([b; 20]),
+            tracker_tiers: Vec::new(),
+            private,
+            left: 1,
+            adopting,
+        };
+        let wanted = dht_swarms(&[
+            swarm(1, false, false),
+            swarm(2, true, false),
+            swarm(3, false, true),
+            swarm(4, true, true),
+        ]);
+        let mut got: Vec<(u8, bool)> = wanted
+            .iter()
+            .map(|(h, announce)| (h.as_bytes()[0], *announce))
+            .collect();
+        got.sort();
+        assert_eq!(got, vec![(1, true), (3, false)]);
     }
 }
