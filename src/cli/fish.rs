@@ -8,6 +8,7 @@ use argh::FromArgs;
 
 use super::{CliError, Context};
 use crate::config::{looks_like_host_port, FishSettings};
+use crate::fish::dht::{DhtDiscovery, DhtOptions, DEFAULT_BOOTSTRAP, DEFAULT_REANNOUNCE};
 use crate::fish::dial::OwnAddresses;
 use crate::fish::discovery::Discovery;
 use crate::fish::server::{Server, ServerOptions};
@@ -25,6 +26,7 @@ use crate::sys;
     example = "Also adopt the magnets listed in magnets.txt (one link per line): fetch each torrent's metadata from its swarm, write the .torrent under /srv/torrents and serve it:\n  $ {command_name} --load-path /srv/torrents --magnets magnets.txt",
     example = "On one interface, with fewer connections, no DHT, state in /var/lib/lowspace:\n  $ {command_name} --load-path /srv/torrents --listen-interface 192.168.1.5 --connections-limit 200 --no-dht --state-dir /var/lib/lowspace",
     example = "Every setting from [fish] in the config file (load_path, port, listen_interface, dht, dht_bootstrap, state_dir, ...; options given here win):\n  $ {command_name}",
+    example = "With the DHT (UDP, same address and port; id and nodes kept in STATE_DIR/dht.json) joined through one node of yours:\n  $ {command_name} --load-path /srv/torrents --dht-bootstrap dht.example.net:6881",
     note = "Runs until SIGINT or SIGTERM, then tells the trackers it leaves (event=stopped). \
 The load path is scanned again every --rescan-interval: new .torrent files join their swarms, removed ones leave. \
 A corrupt .torrent is a warning, not a stop. \
@@ -47,7 +49,8 @@ pub struct FishArgs {
     #[argh(option)]
     pub listen_interface: Option<IpAddr>,
 
-    /// address to send from: peer dials, trackers and the DHT (default: the system's choice)
+    /// address to send from: peer dials, HTTP and UDP trackers (default: the system's
+    /// choice; the DHT answers from the listen address)
     #[argh(option)]
     pub outgoing_interface: Option<IpAddr>,
 
@@ -55,15 +58,16 @@ pub struct FishArgs {
     #[argh(option)]
     pub connections_limit: Option<usize>,
 
-    /// DHT bootstrap nodes, host:port separated by commas (the DHT node is not built yet: accepted and unused)
+    /// DHT bootstrap nodes, host:port separated by commas (default: router.bittorrent.com:6881,
+    /// router.utorrent.com:6881, dht.transmissionbt.com:6881, dht.libtorrent.org:25401)
     #[argh(option)]
     pub dht_bootstrap: Option<String>,
 
-    /// do not run a DHT node (the DHT node is not built yet: fish finds peers through trackers only)
+    /// do not run a DHT node (find peers through trackers only)
     #[argh(switch)]
     pub no_dht: bool,
 
-    /// directory for fish.json (status)
+    /// directory for fish.json (status) and dht.json (DHT node id and nodes)
     /// (default: $XDG_STATE_HOME/lowspace, else ~/.local/state/lowspace)
     #[argh(option)]
     pub state_dir: Option<PathBuf>,
@@ -210,7 +214,23 @@ impl FishArgs {
         let session = SessionConfig {
             peer_id: peer_id(),
             listen_port: port,
-            dht_port: None,
+            // The DHT's UDP socket shares the TCP port.
+            dht_port: args.dht.then_some(port),
+        };
+        let dht = if !args.dht {
+            None
+        } else {
+            Some(DhtOptions {
+                bind: SocketAddr::new(listen_ip, port),
+                bootstrap: if args.dht_bootstrap.is_empty() {
+                    DEFAULT_BOOTSTRAP.iter().map(|s| s.to_string()).collect()
+                } else {
+                    args.dht_bootstrap.clone()
+                },
+                state_dir: state_dir.clone(),
+                own: own.clone(),
+                reannounce: DEFAULT_REANNOUNCE,
+            })
         };
         let options = ServerOptions {
             load_path: args.load_path.clone(),
@@ -222,17 +242,14 @@ impl FishArgs {
             own,
             outgoing_interface: args.outgoing_interface,
         };
-        if args.dht {
-            log::warn!(
-                "the DHT node is not built yet; running with trackers only (bootstrap {})",
-                if args.dht_bootstrap.is_empty() {
-                    "default".to_string()
-                } else {
-                    args.dht_bootstrap.join(",")
-                }
-            );
-        }
         let mut discovery: Vec<Box<dyn Discovery>> = Vec::new();
+        if let Some(dht) = dht {
+            let bind = dht.bind;
+            let node = DhtDiscovery::start(dht).map_err(|e| {
+                CliError::failure(format!("cannot start the DHT node on UDP {bind}: {e}"))
+            })?;
+            discovery.push(Box::new(node));
+        }
         let trackers = TrackerDiscovery::start(Identity {
             peer_id: session.peer_id,
             port,
@@ -303,6 +320,8 @@ fn interval(flag: &str, text: &str) -> Result<Duration, CliError> {
     Ok(d)
 }
 
+/// `--dht-bootstrap` as a list of host:port (the public routers when
+/// not given); a name that does not resolve is a warning later, not here.
 fn default_state_dir(ctx: &Context) -> Option<PathBuf> {
     if let Some(xdg) = ctx.env.var("XDG_STATE_HOME") {
         return Some(Path::new(xdg).join("lowspace"));

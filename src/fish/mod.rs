@@ -4,6 +4,7 @@
 //! resolvable long after its seeders are gone.
 
 pub mod adopt;
+pub mod dht;
 pub mod dial;
 pub mod discovery;
 pub mod registry;

@@ -21,7 +21,13 @@ h = ses.add_torrent(atp)
 start = time.time()
 deadline = start + cfg.get("timeout", 60)
 last_dial = 0
+last_dht = 0
 while time.time() < deadline and not h.status().has_metadata:
+    # libtorrent announces a new torrent on the DHT once, maybe before its
+    # DHT has bootstrapped, and then only every 15 minutes: ask again.
+    if dht and time.time() - last_dht > 5:
+        last_dht = time.time()
+        h.force_dht_announce()
     if time.time() - last_dial > 1:
         last_dial = time.time()
         for p in cfg.get("connect", []):

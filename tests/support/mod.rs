@@ -10,6 +10,7 @@ pub mod fish;
 pub mod libtorrent;
 pub mod libtorrent_info;
 pub mod lt_client;
+pub mod lt_dht_node;
 pub mod mktorrent;
 pub mod nginx;
 pub mod opentracker;

@@ -1,0 +1,245 @@
+//! `lowspace fish`'s DHT node (BEP 5) against real libtorrent DHT nodes on
+//! 127.0.0.1: a client with a bare magnet finds us through the DHT, our
+//! node id and routing table survive a restart, and our node stores and
+//! hands out announces like any DHT node.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::lt_client::{self, ClientSetup};
+use support::lt_dht_node::{LtDhtNode, NodeSetup};
+use support::process::Daemon;
+use support::tempdir::TempDir;
+use support::{free_port, libtorrent_info, lowspace_command, mktorrent, run_lowspace, wait_until};
+
+/// `lowspace fish` with its DHT on, stopped (SIGTERM) when dropped.
+struct Fish {
+    daemon: Daemon,
+    port: u16,
+    state_dir: PathBuf,
+}
+
+impl Fish {
+    fn start(home: &Path, load_path: &Path, port: u16, bootstrap: &str) -> Fish {
+        let state_dir = home.join("state");
+        let mut cmd = lowspace_command(home, &[], &[]);
+        cmd.args(["--log-level", "debug", "fish", "--load-path"])
+            .arg(load_path)
+            .args(["--port", &port.to_string()])
+            .args(["--listen-interface", "127.0.0.1"])
+            .args(["--dht-bootstrap", bootstrap])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(["--report-interval", "1s"]);
+        let daemon = Daemon::spawn("lowspace fish", cmd);
+        wait_until("lowspace fish listening", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Fish {
+            daemon,
+            port,
+            state_dir,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What STATE_DIR/dht.json says (Null while absent).
+    fn dht_state(&self) -> serde_json::Value {
+        read_json(&self.state_dir.join("dht.json"))
+    }
+
+    /// The node id in dht.json (written as the node starts).
+    fn node_id(&self) -> String {
+        wait_until("dht.json written", Duration::from_secs(10), || {
+            self.dht_state()["id"].is_string()
+        });
+        self.dht_state()["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        read_json(&self.state_dir.join("fish.json"))
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// A torrent made by mktorrent (no tracker) in `load_path`; its data is
+/// deleted: the metadata peer must not need it.
+fn make_torrent(dir: &TempDir, load_path: &Path, name: &str) -> String {
+    let data = dir.join(name);
+    mktorrent::write_data(&data, 1 << 20, 7);
+    let torrent = mktorrent::make(dir.path(), name, &format!("{name}.torrent"), &["-l", "15"]);
+    std::fs::remove_file(&data).unwrap();
+    let dest = load_path.join(format!("{name}.torrent"));
+    std::fs::rename(&torrent, &dest).unwrap();
+    libtorrent_info::torrent_info(&dest)["info_hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A loopback port nothing answers on: a bootstrap node that is not there.
+fn dead_node() -> String {
+    format!("127.0.0.1:{}", free_port())
+}
+
+#[test]
+fn a_client_with_a_bare_magnet_finds_us_through_the_dht_and_gets_the_metadata() {
+    let dir = TempDir::new("fish-dht-magnet");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let hash = make_torrent(&dir, &load, "dht.bin");
+    let hub = LtDhtNode::start(dir.path(), "hub", &NodeSetup::default());
+    let fish = Fish::start(dir.path(), &load, free_port(), &hub.addr());
+
+    // Our first announce comes as soon as we have a node, not after the
+    // re-announce interval.
+    wait_until(
+        "the libtorrent node accepted our announce_peer",
+        Duration::from_secs(30),
+        || hub.saw_announce(&hash, &fish.addr()),
+    );
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &format!("magnet:?xt=urn:btih:{hash}"),
+        listen_port: free_port(),
+        connect: vec![],
+        dht_bootstrap: Some(hub.addr()),
+        timeout_secs: 40,
+        save_path: &dir.join("client"),
+    });
+    assert!(report.has_metadata, "no metadata: {:?}", report.raw);
+    assert_eq!(report.info_hash, hash);
+    assert_eq!(report.name, "dht.bin");
+    assert_eq!(
+        report.recv_payload_bytes,
+        Some(0),
+        "piece data moved: {:?}",
+        report.raw
+    );
+    assert!(fish.status()["dht_nodes"].as_u64().unwrap_or(0) >= 1);
+}
+
+#[test]
+fn the_node_id_and_the_nodes_survive_a_restart() {
+    let dir = TempDir::new("fish-dht-restart");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let hub = LtDhtNode::start(dir.path(), "hub", &NodeSetup::default());
+    let port = free_port();
+
+    let mut first = Fish::start(dir.path(), &load, port, &hub.addr());
+    let id = first.node_id();
+    wait_until(
+        "the libtorrent node has our node in its routing table",
+        Duration::from_secs(40),
+        || hub.knows(&id, &first.addr()),
+    );
+    first.daemon.stop();
+    let saved = first.dht_state();
+    assert_eq!(saved["id"], id.as_str());
+    assert!(
+        saved["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["addr"] == hub.addr().as_str()),
+        "the hub is not among the saved nodes: {saved}"
+    );
+    drop(first);
+
+    // No working bootstrap node this time: only what we saved.
+    let second = Fish::start(dir.path(), &load, port, &dead_node());
+    assert_eq!(second.node_id(), id, "a new node id after a restart");
+    wait_until(
+        "fish reports a DHT node without any bootstrap",
+        Duration::from_secs(30),
+        || second.status()["dht_nodes"].as_u64().unwrap_or(0) >= 1,
+    );
+    assert!(hub.knows(&id, &second.addr()));
+}
+
+#[test]
+fn our_node_stores_an_announce_and_hands_it_to_another_node() {
+    let dir = TempDir::new("fish-dht-store");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let fish = Fish::start(dir.path(), &load, free_port(), &dead_node());
+    // A swarm fish does not serve: only announces can tell anyone about it.
+    let hash = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+    let announcer = LtDhtNode::start(
+        dir.path(),
+        "announcer",
+        &NodeSetup {
+            bootstrap: Some(fish.addr()),
+            announce: &[hash],
+            ..NodeSetup::default()
+        },
+    );
+    // It announces (get_peers to us for a token, then announce_peer); its
+    // next announce finds a peer: itself, from our store, as we are the
+    // only node it knows (libtorrent never puts its bootstrap node in its
+    // table, so it does not learn others through us before this).
+    wait_until(
+        "the announcer's DHT announce finds a peer",
+        Duration::from_secs(30),
+        || announcer.dht_replies() >= 1,
+    );
+    let announced = announcer.addr();
+    drop(announcer);
+    // The announcer is gone and never met the seeker: the peer the seeker
+    // finds can only come from our store.
+    let seeker = LtDhtNode::start(
+        dir.path(),
+        "seeker",
+        &NodeSetup {
+            bootstrap: Some(fish.addr()),
+            get_peers: &[hash],
+            ..NodeSetup::default()
+        },
+    );
+    wait_until(
+        "the seeking libtorrent node finds the announced peer",
+        Duration::from_secs(40),
+        || seeker.peers_found(hash).contains(&announced),
+    );
+}
+
+#[test]
+fn a_bootstrap_node_that_is_not_host_port_is_a_usage_error() {
+    let dir = TempDir::new("fish-dht-usage");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let load = load.to_str().unwrap();
+    for bad in ["router.example.net", "host:notaport", ":6881", "a:0"] {
+        let out = run_lowspace(
+            dir.path(),
+            &[
+                "fish",
+                "--load-path",
+                load,
+                "--port",
+                "0",
+                "--dht-bootstrap",
+                bad,
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--dht-bootstrap"), "{bad}: {stderr}");
+    }
+}
