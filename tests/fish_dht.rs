@@ -5,56 +5,58 @@
 
 mod support;
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use support::fish::Fish;
 use support::lt_client::{self, ClientSetup};
 use support::lt_dht_node::{LtDhtNode, NodeSetup};
-use support::process::Daemon;
 use support::tempdir::TempDir;
-use support::{free_port, libtorrent_info, lowspace_command, mktorrent, run_lowspace, wait_until};
+use support::{free_port, libtorrent_info, mktorrent, run_lowspace, wait_until};
 
-/// `lowspace fish` with its DHT on, stopped (SIGTERM) when dropped.
-struct Fish {
-    daemon: Daemon,
-    port: u16,
-    state_dir: PathBuf,
+/// `lowspace fish` with its DHT on, on 127.0.0.1:`port` (TCP and UDP),
+/// bootstrapping from `bootstrap`.
+fn start_fish(home: &Path, load_path: &Path, port: u16, bootstrap: &str) -> Fish {
+    let state_dir = home.join("state");
+    let port_text = port.to_string();
+    let args = [
+        "--log-level",
+        "debug",
+        "fish",
+        "--load-path",
+        load_path.to_str().unwrap(),
+        "--port",
+        &port_text,
+        "--listen-interface",
+        "127.0.0.1",
+        "--dht-bootstrap",
+        bootstrap,
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+        "--report-interval",
+        "1s",
+    ];
+    Fish::spawn(home, &args, port, state_dir.clone())
 }
 
-impl Fish {
-    fn start(home: &Path, load_path: &Path, port: u16, bootstrap: &str) -> Fish {
-        let state_dir = home.join("state");
-        let mut cmd = lowspace_command(home, &[], &[]);
-        cmd.args(["--log-level", "debug", "fish", "--load-path"])
-            .arg(load_path)
-            .args(["--port", &port.to_string()])
-            .args(["--listen-interface", "127.0.0.1"])
-            .args(["--dht-bootstrap", bootstrap])
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .args(["--report-interval", "1s"]);
-        let daemon = Daemon::spawn("lowspace fish", cmd);
-        wait_until("lowspace fish listening", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Fish {
-            daemon,
-            port,
-            state_dir,
-        }
-    }
+/// What the DHT side of fish shows a user.
+trait DhtView {
+    fn addr(&self) -> String;
+    /// What STATE_DIR/dht.json says (Null while absent).
+    fn dht_state(&self) -> serde_json::Value;
+    /// The node id in dht.json (written as the node starts).
+    fn node_id(&self) -> String;
+}
 
+impl DhtView for Fish {
     fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// What STATE_DIR/dht.json says (Null while absent).
     fn dht_state(&self) -> serde_json::Value {
         read_json(&self.state_dir.join("dht.json"))
     }
 
-    /// The node id in dht.json (written as the node starts).
     fn node_id(&self) -> String {
         wait_until("dht.json written", Duration::from_secs(10), || {
             self.dht_state()["id"].is_string()
@@ -63,10 +65,6 @@ impl Fish {
             .as_str()
             .unwrap_or_default()
             .to_string()
-    }
-
-    fn status(&self) -> serde_json::Value {
-        read_json(&self.state_dir.join("fish.json"))
     }
 }
 
@@ -104,7 +102,7 @@ fn a_client_with_a_bare_magnet_finds_us_through_the_dht_and_gets_the_metadata() 
     std::fs::create_dir_all(&load).unwrap();
     let hash = make_torrent(&dir, &load, "dht.bin");
     let hub = LtDhtNode::start(dir.path(), "hub", &NodeSetup::default());
-    let fish = Fish::start(dir.path(), &load, free_port(), &hub.addr());
+    let fish = start_fish(dir.path(), &load, free_port(), &hub.addr());
 
     // Our first announce comes as soon as we have a node, not after the
     // re-announce interval.
@@ -130,7 +128,7 @@ fn a_client_with_a_bare_magnet_finds_us_through_the_dht_and_gets_the_metadata() 
         "piece data moved: {:?}",
         report.raw
     );
-    assert!(fish.status()["dht_nodes"].as_u64().unwrap_or(0) >= 1);
+    assert!(fish.state()["dht_nodes"].as_u64().unwrap_or(0) >= 1);
 }
 
 #[test]
@@ -141,14 +139,14 @@ fn the_node_id_and_the_nodes_survive_a_restart() {
     let hub = LtDhtNode::start(dir.path(), "hub", &NodeSetup::default());
     let port = free_port();
 
-    let mut first = Fish::start(dir.path(), &load, port, &hub.addr());
+    let mut first = start_fish(dir.path(), &load, port, &hub.addr());
     let id = first.node_id();
     wait_until(
         "the libtorrent node has our node in its routing table",
         Duration::from_secs(40),
         || hub.knows(&id, &first.addr()),
     );
-    first.daemon.stop();
+    assert!(first.terminate().success());
     let saved = first.dht_state();
     assert_eq!(saved["id"], id.as_str());
     assert!(
@@ -162,12 +160,12 @@ fn the_node_id_and_the_nodes_survive_a_restart() {
     drop(first);
 
     // No working bootstrap node this time: only what we saved.
-    let second = Fish::start(dir.path(), &load, port, &dead_node());
+    let second = start_fish(dir.path(), &load, port, &dead_node());
     assert_eq!(second.node_id(), id, "a new node id after a restart");
     wait_until(
         "fish reports a DHT node without any bootstrap",
         Duration::from_secs(30),
-        || second.status()["dht_nodes"].as_u64().unwrap_or(0) >= 1,
+        || second.state()["dht_nodes"].as_u64().unwrap_or(0) >= 1,
     );
     assert!(hub.knows(&id, &second.addr()));
 }
@@ -177,7 +175,7 @@ fn our_node_stores_an_announce_and_hands_it_to_another_node() {
     let dir = TempDir::new("fish-dht-store");
     let load = dir.join("load");
     std::fs::create_dir_all(&load).unwrap();
-    let fish = Fish::start(dir.path(), &load, free_port(), &dead_node());
+    let fish = start_fish(dir.path(), &load, free_port(), &dead_node());
     // A swarm fish does not serve: only announces can tell anyone about it.
     let hash = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
     let announcer = LtDhtNode::start(
