@@ -17,9 +17,19 @@ use support::{free_port, libtorrent_info, mktorrent, run_lowspace, wait_until};
 /// `lowspace fish` with its DHT on, on 127.0.0.1:`port` (TCP and UDP),
 /// bootstrapping from `bootstrap`.
 fn start_fish(home: &Path, load_path: &Path, port: u16, bootstrap: &str) -> Fish {
+    start_fish_with(home, load_path, port, bootstrap, &[])
+}
+
+fn start_fish_with(
+    home: &Path,
+    load_path: &Path,
+    port: u16,
+    bootstrap: &str,
+    extra: &[&str],
+) -> Fish {
     let state_dir = home.join("state");
     let port_text = port.to_string();
-    let args = [
+    let mut args = vec![
         "--log-level",
         "debug",
         "fish",
@@ -36,6 +46,7 @@ fn start_fish(home: &Path, load_path: &Path, port: u16, bootstrap: &str) -> Fish
         "--report-interval",
         "1s",
     ];
+    args.extend_from_slice(extra);
     Fish::spawn(home, &args, port, state_dir.clone())
 }
 
@@ -240,4 +251,61 @@ fn a_bootstrap_node_that_is_not_host_port_is_a_usage_error() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("--dht-bootstrap"), "{bad}: {stderr}");
     }
+}
+
+/// Magnet adoption with no tracker at all: the only way to the seeder is
+/// the DHT. A libtorrent node holds the torrent (no data) and announces
+/// it; fish, given only the bare magnet, finds it, fetches and checks the
+/// metadata, writes the .torrent and serves it from then on.
+#[test]
+fn a_bare_magnet_is_adopted_through_the_dht() {
+    let dir = TempDir::new("fish-dht-adopt");
+    let load = dir.join("load");
+    let elsewhere = dir.join("seeder-torrents");
+    std::fs::create_dir_all(&load).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let hash = make_torrent(&dir, &elsewhere, "far.bin");
+    let seeded = elsewhere.join("far.bin.torrent");
+    let hub = LtDhtNode::start(dir.path(), "hub", &NodeSetup::default());
+    let seeder = LtDhtNode::start(
+        dir.path(),
+        "seeder",
+        &NodeSetup {
+            bootstrap: Some(hub.addr()),
+            torrents: &[&seeded],
+            ..NodeSetup::default()
+        },
+    );
+    wait_until(
+        "the seeder announced the torrent to the hub",
+        Duration::from_secs(30),
+        || hub.saw_announce(&hash, &seeder.addr()),
+    );
+    let magnets = dir.join("magnets.txt");
+    std::fs::write(&magnets, format!("magnet:?xt=urn:btih:{hash}\n")).unwrap();
+    let fish = start_fish_with(
+        dir.path(),
+        &load,
+        free_port(),
+        &hub.addr(),
+        &["--magnets", magnets.to_str().unwrap()],
+    );
+    let adopted = load.join("far.bin.torrent");
+    wait_until("the adopted .torrent", Duration::from_secs(60), || {
+        adopted.exists()
+    });
+    assert_eq!(
+        libtorrent_info::torrent_info(&adopted)["info_hash"],
+        hash.as_str(),
+        "libtorrent computes another info-hash from what we wrote"
+    );
+    assert_eq!(libtorrent_info::torrent_info(&adopted)["name"], "far.bin");
+    wait_until("fish serves it", Duration::from_secs(10), || {
+        fish.state()["swarms"] == 1 && fish.state()["magnets_adopted"] == 1
+    });
+    assert!(
+        fish.log_text().contains("fetched metadata of"),
+        "{}",
+        fish.log_text()
+    );
 }

@@ -2,7 +2,7 @@
 """A bare libtorrent DHT node (no torrents) on 127.0.0.1, for the DHT tests.
 
 usage: lt_dht_node.py --port PORT --status FILE --save DIR [--bootstrap HOST:PORT,...]
-                      [--announce HASH ...] [--get-peers HASH ...]
+                      [--announce HASH ...] [--get-peers HASH ...] [--torrent FILE ...]
 
 Every half second it rewrites FILE (JSON) with what it sees:
   node_id:   its own node id (hex)
@@ -13,7 +13,8 @@ Every half second it rewrites FILE (JSON) with what it sees:
 --announce HASH adds the magnet of HASH (which no one can complete) so
 libtorrent announces it on the DHT at this node's port (session.dht_announce
 cannot be called from the 2.0 Python binding: its flags type is not
-exposed); every 3 seconds the announce is forced again and dht_get_peers
+exposed); --torrent FILE adds a whole .torrent (no data) that it announces
+and whose metadata it serves; every 3 seconds the announce is forced again and dht_get_peers
 runs for each --get-peers. Runs until SIGTERM. Settings for a loopback DHT are
 the ones TESTBED.md lists. Needs /usr/bin/python3 with python3-libtorrent.
 """
@@ -35,6 +36,7 @@ def main():
     ap.add_argument("--bootstrap", default="")
     ap.add_argument("--announce", action="append", default=[])
     ap.add_argument("--get-peers", action="append", default=[])
+    ap.add_argument("--torrent", action="append", default=[])
     args = ap.parse_args()
 
     session = lt.session({
@@ -51,6 +53,15 @@ def main():
     for h in args.announce:
         atp = lt.parse_magnet_uri("magnet:?xt=urn:btih:" + h)
         atp.save_path = args.save
+        handles.append(session.add_torrent(atp))
+    for path in args.torrent:
+        # A whole .torrent without its data: it announces on the DHT and
+        # serves the metadata (BEP 9), like a seeder that still has it.
+        atp = lt.add_torrent_params()
+        atp.ti = lt.torrent_info(path)
+        atp.save_path = args.save
+        atp.flags = (atp.flags & ~lt.torrent_flags.paused & ~lt.torrent_flags.auto_managed) \
+            | lt.torrent_flags.upload_mode
         handles.append(session.add_torrent(atp))
     node_id = None
     live = []

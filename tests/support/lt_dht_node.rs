@@ -27,6 +27,9 @@ pub struct NodeSetup<'a> {
     pub announce: &'a [&'a str],
     /// Info-hashes (hex) it looks up every few seconds.
     pub get_peers: &'a [&'a str],
+    /// .torrent files it holds (without data), announces and serves the
+    /// metadata of.
+    pub torrents: &'a [&'a Path],
 }
 
 impl LtDhtNode {
@@ -49,6 +52,9 @@ impl LtDhtNode {
         }
         for hash in setup.get_peers {
             cmd.args(["--get-peers", hash]);
+        }
+        for torrent in setup.torrents {
+            cmd.arg("--torrent").arg(torrent);
         }
         let daemon = Daemon::spawn(name, cmd);
         let node = LtDhtNode {

@@ -191,6 +191,21 @@ fn dht_swarms(swarms: &[Swarm]) -> HashMap<InfoHash, bool> {
         .collect()
 }
 
+/// How often a magnet being adopted is looked up again: a swarm's peers
+/// come and go, and until one is found the magnet cannot be served, so
+/// waiting a full re-announce interval (15 min) after an empty answer
+/// would leave it unresolved for long.
+const ADOPTING_LOOKUP_EVERY: Duration = Duration::from_secs(60);
+
+/// When a swarm's next get_peers is due after this one.
+fn lookup_interval(announce: bool, reannounce: Duration) -> Duration {
+    if announce {
+        reannounce
+    } else {
+        reannounce.min(ADOPTING_LOOKUP_EVERY)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     Ping,
@@ -521,7 +536,7 @@ impl Node {
             return;
         };
         if let Some(job) = self.jobs.get_mut(&info_hash) {
-            job.next = now + self.options.reannounce;
+            job.next = now + lookup_interval(announce, self.options.reannounce);
         }
         self.begin_lookup(
             LookupKind::GetPeers {
@@ -876,5 +891,14 @@ mod tests {
             .collect();
         got.sort();
         assert_eq!(got, vec![(1, true), (3, false)]);
+    }
+
+    #[test]
+    fn a_magnet_being_adopted_is_looked_up_more_often() {
+        let quarter = Duration::from_secs(15 * 60);
+        assert_eq!(lookup_interval(true, quarter), quarter);
+        assert_eq!(lookup_interval(false, quarter), ADOPTING_LOOKUP_EVERY);
+        let short = Duration::from_secs(5);
+        assert_eq!(lookup_interval(false, short), short);
     }
 }
