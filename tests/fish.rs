@@ -215,6 +215,16 @@ mod fake_hostile_peer {
     }
 }
 
+/// This process's soft limit on open files (from /proc).
+fn open_files_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .unwrap_or(1024)
+}
+
 #[test]
 fn hostile_peers_do_not_stop_good_ones() {
     use fake_hostile_peer::*;
@@ -230,8 +240,27 @@ fn hostile_peers_do_not_stop_good_ones() {
         &["--no-dht", "--connections-limit", "100"],
     );
 
-    // A flood of silent sockets, three times the connection limit.
-    let silent: Vec<TcpStream> = (0..300).map(|_| connect(fish.port)).collect();
+    // A flood of silent sockets: thousands, as many as this process may
+    // open (the connection limit is 100).
+    let flood = open_files_limit().saturating_sub(200).clamp(300, 3000);
+    let silent: Vec<TcpStream> = (0..flood).map(|_| connect(fish.port)).collect();
+
+    // A slow sender: the handshake one byte at a time, slower than the
+    // handshake deadline (20 s) allows. It is hung up on.
+    let trickle_port = fish.port;
+    let trickle = std::thread::spawn(move || {
+        let mut s = connect(trickle_port);
+        let start = std::time::Instant::now();
+        for byte in
+            b"\x13BitTorrent protocol\0\0\0\0\0\x10\0\x04aaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbb"
+        {
+            if s.write_all(&[*byte]).is_err() {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        closed_by_peer(&mut s).then(|| start.elapsed())
+    });
 
     // Garbage instead of a handshake: hung up on.
     let mut garbage = connect(fish.port);
@@ -274,6 +303,24 @@ fn hostile_peers_do_not_stop_good_ones() {
         "the info dictionary ends the one-piece metadata"
     );
 
+    // A peer that asks for the metadata 20,000 times and reads none of
+    // it: we stop reading from it once 256 KiB wait to be sent, so it
+    // cannot make us hold its 40 MB of answers.
+    let mut hoarder = connect(fish.port);
+    handshake(&mut hoarder, &hash);
+    send_extended(&mut hoarder, 0, b"d1:md11:ut_metadatai7eee");
+    hoarder
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    for _ in 0..20_000 {
+        let mut m = 27u32.to_be_bytes().to_vec();
+        m.extend_from_slice(&[20, 3]);
+        m.extend_from_slice(b"d8:msg_typei0e5:piecei0ee");
+        if hoarder.write_all(&m).is_err() {
+            break; // our side's buffers are full: fish stopped reading
+        }
+    }
+
     // A real client is still served while the flood holds its sockets.
     let report = lt_client::fetch_metadata(&ClientSetup {
         magnet: &format!("magnet:?xt=urn:btih:{hash}"),
@@ -288,8 +335,16 @@ fn hostile_peers_do_not_stop_good_ones() {
 
     assert!(fish.child.try_wait().unwrap().is_none(), "fish died");
     let rss = fish.rss_kib();
-    assert!(rss < 30 * 1024, "RSS {rss} KiB with 300 hostile sockets");
-    drop(silent);
+    assert!(
+        rss < 20 * 1024,
+        "RSS {rss} KiB with {flood} hostile sockets and a hoarder"
+    );
+    let cut = trickle.join().unwrap();
+    assert!(
+        cut.is_some_and(|t| t < Duration::from_secs(30)),
+        "the slow sender was not hung up on by the handshake deadline: {cut:?}"
+    );
+    drop((silent, hoarder));
     assert!(fish.terminate().success());
 }
 
