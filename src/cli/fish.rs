@@ -41,6 +41,11 @@ pub struct FishArgs {
     #[argh(option)]
     pub load_path: Option<PathBuf>,
 
+    /// file of magnet links to adopt, one per line: their metadata is
+    /// fetched from their swarms and written into the load path
+    #[argh(option)]
+    pub magnets: Option<PathBuf>,
+
     /// TCP port peers connect to (default 6881)
     #[argh(option)]
     pub port: Option<u16>,
@@ -75,11 +80,6 @@ pub struct FishArgs {
     /// how often the load path is scanned again (default 5m)
     #[argh(option)]
     pub rescan_interval: Option<String>,
-
-    /// file of magnet links to adopt, one per line: their metadata is
-    /// fetched from their swarms and written into the load path
-    #[argh(option)]
-    pub magnets: Option<PathBuf>,
 
     /// how often the status line is printed and fish.json written (default 5m)
     #[argh(option)]
