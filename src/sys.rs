@@ -225,6 +225,28 @@ pub fn connect_from(
     Ok(stream)
 }
 
+/// 20 unpredictable bytes (DHT node ids, token secrets, peer ids), from
+/// the kernel; should /dev/urandom be missing, a SHA-1 of the time, the
+/// PID and a stack address, which is unique if not secret.
+pub fn random_bytes() -> [u8; 20] {
+    let mut out = [0u8; 20];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut out));
+    if read.is_err() {
+        use sha1::Digest as _;
+        let mut hasher = sha1::Sha1::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        hasher.update(now.to_le_bytes());
+        hasher.update(std::process::id().to_le_bytes());
+        hasher.update((&out as *const _ as usize).to_le_bytes());
+        out = hasher.finalize().into();
+    }
+    out
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(_: std::ffi::c_int) {

@@ -331,20 +331,10 @@ fn default_state_dir(ctx: &Context) -> Option<PathBuf> {
         .map(|home| Path::new(home).join(".local/state/lowspace"))
 }
 
-/// Azureus-style peer id: `-LS0100-` and 12 bytes that differ per run
-/// (time and PID through SHA-1: unique enough, no randomness crate).
+/// Azureus-style peer id: `-LS0100-` and 12 random printable bytes.
 fn peer_id() -> [u8; 20] {
-    use sha1::{Digest, Sha1};
-    let mut hasher = Sha1::new();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    hasher.update(now.to_le_bytes());
-    hasher.update(std::process::id().to_le_bytes());
-    let digest: [u8; 20] = hasher.finalize().into();
     let mut id = *b"-LS0100-000000000000";
-    for (slot, byte) in id.iter_mut().skip(8).zip(digest) {
+    for (slot, byte) in id.iter_mut().skip(8).zip(crate::sys::random_bytes()) {
         // Printable, as many trackers log peer ids.
         *slot = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
             [usize::from(byte) % 62];

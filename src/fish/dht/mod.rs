@@ -26,14 +26,13 @@ pub mod token;
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dial::OwnAddresses;
-use super::discovery::{Discovery, DiscoveryStatus, Swarm};
+use super::discovery::{Found, SourceThread, Swarm};
 use crate::torrent::InfoHash;
 use krpc::{Body, Message, Query, Response};
 use lookup::Lookup;
@@ -76,8 +75,6 @@ const SAVED_NODES_GRACE: Duration = Duration::from_secs(10);
 /// Routing table upkeep (questionable pings, bucket refresh), this often.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 const SAVE_EVERY: Duration = Duration::from_secs(5 * 60);
-/// Peers waiting for the event loop, at most.
-const MAX_PENDING_PEERS: usize = 10_000;
 /// A KRPC packet larger than this is not one (BEP 5 packets fit 1500).
 const MAX_PACKET: usize = 2048;
 const THREAD_STACK: usize = 128 * 1024;
@@ -99,24 +96,15 @@ pub struct DhtOptions {
     pub reannounce: Duration,
 }
 
-#[derive(Default)]
-struct Shared {
-    peers: Mutex<Vec<(InfoHash, SocketAddr)>>,
-    nodes: AtomicU64,
-}
-
-/// The DHT node, as a [`Discovery`] source.
-pub struct DhtDiscovery {
-    swarms: Sender<Vec<Swarm>>,
-    shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+/// The DHT node, as a [`Discovery`](super::discovery::Discovery) source.
+pub struct DhtDiscovery;
 
 impl DhtDiscovery {
     /// Binds the socket (an error here is the caller's to report) and
-    /// starts the node's thread.
-    pub fn start(options: DhtOptions) -> std::io::Result<DhtDiscovery> {
+    /// starts the node's thread; stopping saves the state and waits at
+    /// most [`STOP_BUDGET`] (a bootstrap name lookup can hang in the
+    /// resolver).
+    pub fn start(options: DhtOptions) -> std::io::Result<SourceThread> {
         let SocketAddr::V4(bind) = options.bind else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::Unsupported,
@@ -125,58 +113,10 @@ impl DhtDiscovery {
         };
         let socket = UdpSocket::bind(bind)?;
         socket.set_read_timeout(Some(TICK))?;
-        let (swarms, updates) = mpsc::channel();
-        let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let node = Node::new(socket, options, Arc::clone(&shared), Instant::now());
-        let stop_flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("dht".into())
-            .stack_size(THREAD_STACK)
-            .spawn(move || node.run(&updates, &stop_flag))?;
-        Ok(DhtDiscovery {
-            swarms,
-            shared,
-            stop,
-            thread: Some(thread),
+        SourceThread::spawn("dht", THREAD_STACK, STOP_BUDGET, move |link| {
+            let node = Node::new(socket, options, Arc::clone(&link.found), Instant::now());
+            node.run(&link.swarms, &link.stop);
         })
-    }
-}
-
-impl Discovery for DhtDiscovery {
-    fn set_swarms(&mut self, swarms: Vec<Swarm>) {
-        let _ = self.swarms.send(swarms);
-    }
-
-    fn take_peers(&mut self) -> Vec<(InfoHash, SocketAddr)> {
-        match self.shared.peers.lock() {
-            Ok(mut peers) => std::mem::take(&mut *peers),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn status(&self) -> DiscoveryStatus {
-        DiscoveryStatus {
-            dht_nodes: self.shared.nodes.load(Ordering::Relaxed),
-            ..DiscoveryStatus::default()
-        }
-    }
-
-    /// Saves the state and ends the thread; waits at most
-    /// [`STOP_BUDGET`] (a bootstrap name lookup can hang in the resolver).
-    fn stop(mut self: Box<Self>) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let deadline = Instant::now() + STOP_BUDGET;
-            while !thread.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            } else {
-                log::warn!("the DHT thread did not stop in time (busy resolving?); leaving it");
-            }
-        }
     }
 }
 
@@ -243,7 +183,7 @@ struct Job {
 struct Node {
     socket: UdpSocket,
     options: DhtOptions,
-    shared: Arc<Shared>,
+    found: Arc<Found>,
     table: RoutingTable,
     tokens: Tokens,
     store: PeerStore,
@@ -261,7 +201,7 @@ struct Node {
 }
 
 impl Node {
-    fn new(socket: UdpSocket, options: DhtOptions, shared: Arc<Shared>, now: Instant) -> Node {
+    fn new(socket: UdpSocket, options: DhtOptions, found: Arc<Found>, now: Instant) -> Node {
         let path = options.state_dir.join(STATE_FILE);
         let loaded = match state::load(&path) {
             Ok(found) => found,
@@ -293,9 +233,9 @@ impl Node {
         };
         let node = Node {
             socket,
-            shared,
+            found,
             table: RoutingTable::new(id, now),
-            tokens: Tokens::new(node_id::random_bytes(), now),
+            tokens: Tokens::new(crate::sys::random_bytes(), now),
             store: PeerStore::default(),
             to_ping: saved_nodes
                 .iter()
@@ -379,7 +319,7 @@ impl Node {
 
     fn tick(&mut self, now: Instant) {
         self.expire_queries(now);
-        self.tokens.rotate_if_due(now, node_id::random_bytes);
+        self.tokens.rotate_if_due(now, crate::sys::random_bytes);
         if now >= self.next_bootstrap {
             self.next_bootstrap = now + BOOTSTRAP_RETRY;
             if self.table.len() < K {
@@ -393,8 +333,8 @@ impl Node {
         self.drain_pings(now);
         self.advance_lookups(now);
         self.start_lookup(now);
-        self.shared
-            .nodes
+        self.found
+            .dht_nodes
             .store(self.table.len() as u64, Ordering::Relaxed);
         if now >= self.next_save {
             self.next_save = now + SAVE_EVERY;
@@ -616,12 +556,8 @@ impl Node {
             .into_iter()
             .filter(|p| !self.options.own.is_own(&SocketAddr::V4(*p)))
             .collect();
-        if let Ok(mut shared) = self.shared.peers.lock() {
-            for peer in &peers {
-                if shared.len() < MAX_PENDING_PEERS {
-                    shared.push((info_hash, SocketAddr::V4(*peer)));
-                }
-            }
+        for peer in &peers {
+            self.found.add_peer(info_hash, SocketAddr::V4(*peer));
         }
         if !announce {
             log::debug!(

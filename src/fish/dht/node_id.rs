@@ -4,10 +4,7 @@
 //! means a small XOR of the two. Everything here is pure.
 
 use std::fmt;
-use std::io::Read as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
-
-use sha1::{Digest, Sha1};
 
 /// Bytes of compact node info: 20 of id, 4 of IPv4, 2 of port.
 pub const COMPACT_NODE_LEN: usize = 26;
@@ -34,7 +31,7 @@ impl NodeId {
     /// A fresh random id (from the kernel; a hash of the clock and PID
     /// if /dev/urandom cannot be read: ids need spread, not secrecy).
     pub fn random() -> NodeId {
-        NodeId(random_bytes())
+        NodeId(crate::sys::random_bytes())
     }
 
     /// XOR distance to `other`.
@@ -63,7 +60,7 @@ impl NodeId {
     /// A random id sharing exactly `bits` leading bits with us (the
     /// target of a bucket refresh).
     pub fn random_in_bucket(&self, bits: usize) -> NodeId {
-        let mut out = random_bytes();
+        let mut out = crate::sys::random_bytes();
         for i in 0..160usize.min(bits + 1) {
             let byte = i / 8;
             let mask = 0x80u8 >> (i % 8);
@@ -125,24 +122,6 @@ pub fn decode_peer(bytes: &[u8]) -> Option<SocketAddrV4> {
         )),
         _ => None,
     }
-}
-
-/// 20 unpredictable bytes: node ids and token secrets.
-pub fn random_bytes() -> [u8; 20] {
-    let mut out = [0u8; 20];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut out));
-    if read.is_err() {
-        let mut hasher = Sha1::new();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        hasher.update(now.to_le_bytes());
-        hasher.update(std::process::id().to_le_bytes());
-        hasher.update((&out as *const _ as usize).to_le_bytes());
-        out = hasher.finalize().into();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -14,22 +14,19 @@ pub mod udp;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::discovery::{Discovery, DiscoveryStatus, Swarm};
+use super::discovery::{Found, SourceThread, Swarm};
 use crate::torrent::InfoHash;
 use response::AnnounceReply;
 use schedule::Job;
 
 /// The announce thread's stack: enough for a TLS handshake.
 const THREAD_STACK: usize = 256 * 1024;
-/// Peers waiting for the event loop, at most.
-const MAX_PENDING_PEERS: usize = 10_000;
 /// How long leaving may take (stopped announces) before we give up.
 const GOODBYE_BUDGET: Duration = Duration::from_secs(10);
 
@@ -105,85 +102,37 @@ pub struct Identity {
     pub bind: Option<IpAddr>,
 }
 
-#[derive(Default)]
-struct Shared {
-    peers: Mutex<Vec<(InfoHash, SocketAddr)>>,
-    failures: AtomicU64,
-    announces: AtomicU64,
-}
-
 /// The announce thread, as a [`Discovery`] source.
-pub struct TrackerDiscovery {
-    swarms: Sender<Vec<Swarm>>,
-    shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct TrackerDiscovery;
 
 impl TrackerDiscovery {
-    pub fn start(identity: Identity) -> std::io::Result<TrackerDiscovery> {
-        let (swarms, updates) = mpsc::channel();
-        let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let worker = Announcer {
-            identity,
-            shared: Arc::clone(&shared),
-            stop: Arc::clone(&stop),
-            jobs: Vec::new(),
-            resting: HashMap::new(),
-            down_count: HashMap::new(),
-            udp: HashMap::new(),
-            http: http::client(identity.bind),
-        };
-        let thread = std::thread::Builder::new()
-            .name("trackers".into())
-            .stack_size(THREAD_STACK)
-            .spawn(move || worker.run(updates))?;
-        Ok(TrackerDiscovery {
-            swarms,
-            shared,
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// Successful announces so far.
-    pub fn announces(&self) -> u64 {
-        self.shared.announces.load(Ordering::Relaxed)
-    }
-}
-
-impl Discovery for TrackerDiscovery {
-    fn set_swarms(&mut self, swarms: Vec<Swarm>) {
-        let _ = self.swarms.send(swarms);
-    }
-
-    fn take_peers(&mut self) -> Vec<(InfoHash, SocketAddr)> {
-        match self.shared.peers.lock() {
-            Ok(mut peers) => std::mem::take(&mut *peers),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn status(&self) -> DiscoveryStatus {
-        DiscoveryStatus {
-            tracker_failures: self.shared.failures.load(Ordering::Relaxed),
-            tracker_announces: self.shared.announces.load(Ordering::Relaxed),
-            dht_nodes: 0,
-        }
-    }
-
-    fn stop(mut self: Box<Self>) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// Starts the announce thread; its stop waits for the `stopped`
+    /// announces (bounded by [`GOODBYE_BUDGET`]).
+    pub fn start(identity: Identity) -> std::io::Result<SourceThread> {
+        SourceThread::spawn(
+            "trackers",
+            THREAD_STACK,
+            GOODBYE_BUDGET + Duration::from_secs(5),
+            move |link| {
+                let worker = Announcer {
+                    identity,
+                    found: link.found,
+                    stop: link.stop,
+                    jobs: Vec::new(),
+                    resting: HashMap::new(),
+                    down_count: HashMap::new(),
+                    udp: HashMap::new(),
+                    http: http::client(identity.bind),
+                };
+                worker.run(link.swarms)
+            },
+        )
     }
 }
 
 struct Announcer {
     identity: Identity,
-    shared: Arc<Shared>,
+    found: Arc<Found>,
     stop: Arc<AtomicBool>,
     jobs: Vec<Job>,
     /// Trackers that could not be reached, resting until then.
@@ -277,7 +226,7 @@ impl Announcer {
         };
         match &result {
             Ok(reply) => {
-                self.shared.announces.fetch_add(1, Ordering::Relaxed);
+                self.found.tracker_announces.fetch_add(1, Ordering::Relaxed);
                 log::debug!(
                     "announced {} ({event:?}) to {}: {} peers, again in {:?}",
                     job.info_hash,
@@ -291,16 +240,12 @@ impl Announcer {
                         crate::http::url::redact(&job.url)
                     );
                 }
-                if let Ok(mut peers) = self.shared.peers.lock() {
-                    for peer in &reply.peers {
-                        if peers.len() < MAX_PENDING_PEERS {
-                            peers.push((job.info_hash, *peer));
-                        }
-                    }
+                for peer in &reply.peers {
+                    self.found.add_peer(job.info_hash, *peer);
                 }
             }
             Err(error) => {
-                self.shared.failures.fetch_add(1, Ordering::Relaxed);
+                self.found.tracker_failures.fetch_add(1, Ordering::Relaxed);
                 log::warn!(
                     "announce of {} to {} failed: {error}",
                     job.info_hash,
