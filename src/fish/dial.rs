@@ -1,6 +1,5 @@
-//! Which peers learned from trackers and the DHT we dial, and the small
-//! pool of threads that does the dialling (std can only connect
-//! blocking; a connect can take seconds, the event loop must not wait).
+//! Which peers learned from trackers and the DHT we dial, and the dialling
+//! itself (on a small [`PeerJobs`] pool: std can only connect blocking).
 //!
 //! The self-connection rule lives here: trackers and DHT nodes hand a peer
 //! its own address back, so our listen port on a loopback, unspecified or
@@ -9,10 +8,9 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::peer_jobs::{Done, PeerJobs};
 use crate::torrent::InfoHash;
 
 /// How long a dial may take.
@@ -77,57 +75,24 @@ pub fn skip_reason(
 }
 
 /// A finished dial.
-pub struct Dialled {
-    pub info_hash: InfoHash,
-    pub addr: SocketAddr,
-    pub result: std::io::Result<TcpStream>,
-}
+pub type Dialled = Done<std::io::Result<TcpStream>>;
 
 /// The dialling threads and what they are doing.
 pub struct Dialer {
-    requests: SyncSender<(InfoHash, SocketAddr)>,
-    results: Receiver<Dialled>,
+    jobs: PeerJobs<std::io::Result<TcpStream>>,
     last: HashMap<SocketAddr, Instant>,
-    in_flight: usize,
 }
 
 impl Dialer {
     /// `local`: the outgoing interface to dial from (None: the system's
     /// choice).
     pub fn start(local: Option<IpAddr>) -> std::io::Result<Dialer> {
-        let (requests, queue) = mpsc::sync_channel::<(InfoHash, SocketAddr)>(QUEUE);
-        let (done, results) = mpsc::channel();
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..DIALERS {
-            let queue = Arc::clone(&queue);
-            let done = done.clone();
-            std::thread::Builder::new()
-                .name(format!("dial-{n}"))
-                .stack_size(DIALER_STACK)
-                .spawn(move || loop {
-                    let next = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((info_hash, addr)) = next else { return };
-                    let result = crate::sys::connect_from(local, &addr, CONNECT_TIMEOUT);
-                    if done
-                        .send(Dialled {
-                            info_hash,
-                            addr,
-                            result,
-                        })
-                        .is_err()
-                    {
-                        return;
-                    }
-                })?;
-        }
+        let jobs = PeerJobs::start("dial", DIALERS, DIALER_STACK, QUEUE, move |_, addr| {
+            crate::sys::connect_from(local, &addr, CONNECT_TIMEOUT)
+        })?;
         Ok(Dialer {
-            requests,
-            results,
+            jobs,
             last: HashMap::new(),
-            in_flight: 0,
         })
     }
 
@@ -138,29 +103,24 @@ impl Dialer {
 
     /// Dials still running.
     pub fn in_flight(&self) -> usize {
-        self.in_flight
+        self.jobs.in_flight()
     }
 
     /// Queues a dial; false when the queue is full.
     pub fn dial(&mut self, info_hash: InfoHash, addr: SocketAddr, now: Instant) -> bool {
-        match self.requests.try_send((info_hash, addr)) {
-            Ok(()) => {
-                if self.last.len() >= MAX_REMEMBERED {
-                    self.forget_old(now);
-                }
-                self.last.insert(addr, now);
-                self.in_flight += 1;
-                true
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+        if !self.jobs.submit(info_hash, addr) {
+            return false;
         }
+        if self.last.len() >= MAX_REMEMBERED {
+            self.forget_old(now);
+        }
+        self.last.insert(addr, now);
+        true
     }
 
     /// Finished dials.
     pub fn finished(&mut self) -> Vec<Dialled> {
-        let done: Vec<Dialled> = self.results.try_iter().collect();
-        self.in_flight = self.in_flight.saturating_sub(done.len());
-        done
+        self.jobs.finished()
     }
 
     /// Drops memories older than the redial delay.

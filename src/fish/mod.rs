@@ -7,6 +7,7 @@ pub mod adopt;
 pub mod dht;
 pub mod dial;
 pub mod discovery;
+pub mod peer_jobs;
 pub mod registry;
 pub mod server;
 pub mod tracker;

@@ -1,17 +1,16 @@
-//! The blocking shell around [`MetadataFetch`]: a couple of threads with
-//! small stacks (like the diallers) that each connect to one peer, run the
+//! The blocking shell around [`MetadataFetch`]: a couple of threads (a
+//! [`PeerJobs`] pool, like the diallers) that each connect to one peer, run the
 //! fetch over a plain blocking socket with timeouts and an overall
 //! deadline, and report the outcome. The event loop never waits for them.
 
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::fetch::{FetchError, MetadataFetch, Progress};
 use crate::fish::dial::CONNECT_TIMEOUT;
+use crate::fish::peer_jobs::{Done, PeerJobs};
 use crate::fish::wire::SessionConfig;
 use crate::torrent::InfoHash;
 
@@ -58,80 +57,39 @@ impl fmt::Display for AttemptError {
     }
 }
 
-/// A finished attempt.
-pub struct Attempt {
-    pub info_hash: InfoHash,
-    pub addr: SocketAddr,
-    /// The verified info dictionary, as received.
-    pub result: Result<Vec<u8>, AttemptError>,
-    pub took: Duration,
-}
+/// A finished attempt: the verified info dictionary, as received.
+pub type Attempt = Done<Result<Vec<u8>, AttemptError>>;
 
 /// The fetching threads.
 pub struct Workers {
-    requests: SyncSender<(InfoHash, SocketAddr)>,
-    results: Receiver<Attempt>,
-    in_flight: usize,
+    jobs: PeerJobs<Result<Vec<u8>, AttemptError>>,
 }
 
 impl Workers {
     pub fn start(config: SessionConfig, local: Option<IpAddr>) -> std::io::Result<Workers> {
-        let (requests, queue) = mpsc::sync_channel::<(InfoHash, SocketAddr)>(QUEUE);
-        let (done, results) = mpsc::channel();
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..WORKERS {
-            let queue = Arc::clone(&queue);
-            let done = done.clone();
-            std::thread::Builder::new()
-                .name(format!("adopt-{n}"))
-                .stack_size(WORKER_STACK)
-                .spawn(move || loop {
-                    let next = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((info_hash, addr)) = next else { return };
-                    let started = Instant::now();
-                    let result = attempt(config, local, info_hash, addr);
-                    let finished = Attempt {
-                        info_hash,
-                        addr,
-                        result,
-                        took: started.elapsed(),
-                    };
-                    if done.send(finished).is_err() {
-                        return;
-                    }
-                })?;
-        }
-        Ok(Workers {
-            requests,
-            results,
-            in_flight: 0,
-        })
+        let jobs = PeerJobs::start(
+            "adopt",
+            WORKERS,
+            WORKER_STACK,
+            QUEUE,
+            move |info_hash, addr| attempt(config, local, info_hash, addr),
+        )?;
+        Ok(Workers { jobs })
     }
 
     /// Threads free to take an attempt now.
     pub fn free(&self) -> usize {
-        WORKERS.saturating_sub(self.in_flight)
+        self.jobs.free()
     }
 
     /// Queues an attempt; false when the queue is full.
     pub fn start_attempt(&mut self, info_hash: InfoHash, addr: SocketAddr) -> bool {
-        match self.requests.try_send((info_hash, addr)) {
-            Ok(()) => {
-                self.in_flight += 1;
-                true
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
-        }
+        self.jobs.submit(info_hash, addr)
     }
 
     /// Attempts that ended since the last call.
     pub fn finished(&mut self) -> Vec<Attempt> {
-        let done: Vec<Attempt> = self.results.try_iter().collect();
-        self.in_flight = self.in_flight.saturating_sub(done.len());
-        done
+        self.jobs.finished()
     }
 }
 
