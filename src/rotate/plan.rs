@@ -658,10 +658,34 @@ fn set_state(
 }
 
 /// Ok with the reason it may go, or Err with what it still waits for.
+///
+/// rtorrent gives `d.timestamp.finished = 0` when it does not know (a
+/// torrent finished before a session was lost, say). That is not 1970: the
+/// torrent counts as having seeded no time, so the ratio alone can let it
+/// go, and min_seed_time/max_seed_time never count time nobody measured.
 pub fn seeded_enough(l: &Loaded, policy: &Policy, now: u64) -> Result<String, String> {
-    let seeded = Duration::from_secs(now.saturating_sub(l.finished_at));
+    let unknown = l.finished_at == 0;
+    let seeded = if unknown {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(now.saturating_sub(l.finished_at))
+    };
+    let timed = policy.min_seed_time.is_some() || policy.max_seed_time.is_some();
+    if unknown && timed && l.ratio_milli < policy.required_ratio_milli {
+        return Err(format!(
+            "ratio {:.2} (now {:.2}): rtorrent does not say when it finished, so seeding time is not counted",
+            policy.required_ratio_milli as f64 / 1000.0,
+            l.ratio_milli as f64 / 1000.0
+        ));
+    }
     let ratio = format!("ratio {:.2}", l.ratio_milli as f64 / 1000.0);
     if let Some(min) = policy.min_seed_time {
+        if unknown {
+            return Err(format!(
+                "min_seed_time {}: rtorrent does not say when it finished, so seeding time is not counted",
+                show_duration(min)
+            ));
+        }
         if seeded < min {
             return Err(format!(
                 "it has seeded {} of min_seed_time {}",

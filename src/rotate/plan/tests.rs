@@ -241,6 +241,37 @@ fn seeding_rules() {
     }
 }
 
+/// d.timestamp.finished = 0 means rtorrent does not know: no seeding time
+/// is counted (not 56 years of it), and only the ratio lets it go.
+#[test]
+fn an_unknown_finish_time_counts_no_seeding_time() {
+    let h = 3600;
+    // (ratio, min_seed, max_seed, expect sync, reason fragment)
+    type Case = (i64, Option<u64>, Option<u64>, bool, &'static str);
+    let cases: &[Case] = &[
+        (100, None, Some(3 * h), false, "does not say when it finished"),
+        (2500, Some(h), None, false, "min_seed_time 60m"),
+        (2500, None, Some(3 * h), true, "reached"),
+        (2500, None, None, true, "reached"),
+    ];
+    for (ratio, min, max, expect_sync, fragment) in cases {
+        let mut t = loaded(1, GIB, GIB, *ratio, 0);
+        t.finished_at = 0;
+        let s = snapshot(vec![managed(1, GIB)], vec![t]);
+        let mut pol = policy(4 * GIB);
+        pol.min_seed_time = min.map(Duration::from_secs);
+        pol.max_seed_time = max.map(Duration::from_secs);
+        let p = plan(&s, &pol, &Journal::default());
+        assert_eq!(!p.sync.is_empty(), *expect_sync, "{:#?}", p.states);
+        let said = if *expect_sync {
+            p.reasons.join("\n")
+        } else {
+            p.states[0].2.to_string()
+        };
+        assert!(said.contains(fragment), "ratio {ratio}: {said}");
+    }
+}
+
 #[test]
 fn zero_ratio_syncs_as_soon_as_complete() {
     let s = snapshot(vec![managed(1, GIB)], vec![loaded(1, GIB, GIB, 0, 0)]);
