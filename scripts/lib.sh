@@ -37,6 +37,9 @@ die() {
 }
 
 # format_seconds N: "12m34s" / "45s".
+# free_port: a TCP port on 127.0.0.1 nothing listens on now.
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 format_seconds() {
     local s=$1
     if ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """Writes N synthetic single-file .torrent files into DIR, for measuring metadata peers at scale.
 
-usage: make_torrents.py DIR N [--size tiny|20k|mixed]
+usage: make_torrents.py DIR N [--size tiny|20k|mixed] [--announce URL]
 
   tiny   one piece: about 100 bytes of metadata (the info dictionary) per torrent
   20k    1,000 pieces: about 20 KB of metadata per torrent (two BEP 9 pieces of 16 KiB)
   mixed  200 to 2,160 pieces: 4 to 44 KB of metadata (the default)
 
-The torrents have no tracker (no "announce"), so a peer with the DHT off has nothing to
-do while idle: what is measured is the cost of holding them, not of announcing them.
+The torrents have no tracker (no "announce") unless --announce gives one, so a peer with
+the DHT off has nothing to do while idle: what is measured is the cost of holding them,
+not of announcing them.
 Piece hashes are random, so every info-hash differs.
 """
 import os
@@ -38,6 +39,13 @@ def pieces_for(size, index):
 
 
 def main(argv):
+    announce = None
+    if "--announce" in argv:
+        i = argv.index("--announce")
+        if i + 1 >= len(argv):
+            raise SystemExit(__doc__)
+        announce = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
     args = [a for a in argv if not a.startswith("--size")]
     size = "mixed"
     for i, a in enumerate(argv):
@@ -59,8 +67,11 @@ def main(argv):
             "length": n * piece_length - i % piece_length,
             "pieces": os.urandom(20 * n),
         }
+        torrent = {"created by": "lowspace benches/fish", "info": info}
+        if announce:
+            torrent["announce"] = announce
         with open(os.path.join(out, "t%05d.torrent" % i), "wb") as f:
-            f.write(bencode({"created by": "lowspace benches/fish", "info": info}))
+            f.write(bencode(torrent))
 
 
 if __name__ == "__main__":
