@@ -660,9 +660,9 @@ fn set_state(
 /// Ok with the reason it may go, or Err with what it still waits for.
 ///
 /// rtorrent gives `d.timestamp.finished = 0` when it does not know (a
-/// torrent finished before a session was lost, say). That is not 1970: the
-/// torrent counts as having seeded no time, so the ratio alone can let it
-/// go, and min_seed_time/max_seed_time never count time nobody measured.
+/// torrent finished before a session was lost, say). That is not 1970:
+/// neither min_seed_time nor max_seed_time can be checked, so the ratio
+/// alone decides, and the status says why.
 pub fn seeded_enough(l: &Loaded, policy: &Policy, now: u64) -> Result<String, String> {
     let unknown = l.finished_at == 0;
     let seeded = if unknown {
@@ -680,13 +680,9 @@ pub fn seeded_enough(l: &Loaded, policy: &Policy, now: u64) -> Result<String, St
     }
     let ratio = format!("ratio {:.2}", l.ratio_milli as f64 / 1000.0);
     if let Some(min) = policy.min_seed_time {
-        if unknown {
-            return Err(format!(
-                "min_seed_time {}: rtorrent does not say when it finished, so seeding time is not counted",
-                show_duration(min)
-            ));
-        }
-        if seeded < min {
+        // Unknown: it cannot be checked, and waiting for a time that is
+        // never measured would hold the torrent forever; the ratio decides.
+        if !unknown && seeded < min {
             return Err(format!(
                 "it has seeded {} of min_seed_time {}",
                 show_duration(seeded),

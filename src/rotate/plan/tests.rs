@@ -242,15 +242,23 @@ fn seeding_rules() {
 }
 
 /// d.timestamp.finished = 0 means rtorrent does not know: no seeding time
-/// is counted (not 56 years of it), and only the ratio lets it go.
+/// is counted (not 56 years of it), and only the ratio lets it go; an
+/// unmeasurable min_seed_time does not hold it forever.
 #[test]
 fn an_unknown_finish_time_counts_no_seeding_time() {
     let h = 3600;
     // (ratio, min_seed, max_seed, expect sync, reason fragment)
     type Case = (i64, Option<u64>, Option<u64>, bool, &'static str);
     let cases: &[Case] = &[
-        (100, None, Some(3 * h), false, "does not say when it finished"),
-        (2500, Some(h), None, false, "min_seed_time 60m"),
+        (
+            100,
+            None,
+            Some(3 * h),
+            false,
+            "does not say when it finished",
+        ),
+        (2500, Some(h), None, true, "reached"),
+        (100, Some(h), None, false, "does not say when it finished"),
         (2500, None, Some(3 * h), true, "reached"),
         (2500, None, None, true, "reached"),
     ];
