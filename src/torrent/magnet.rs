@@ -61,15 +61,15 @@ impl MagnetLink {
         let mut uri = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
         if let Some(name) = &self.display_name {
             uri.push_str("&dn=");
-            percent_encode_into(&mut uri, name);
+            percent_encode_into(&mut uri, name.as_bytes(), b"");
         }
         for tracker in &self.trackers {
             uri.push_str("&tr=");
-            percent_encode_into(&mut uri, tracker);
+            percent_encode_into(&mut uri, tracker.as_bytes(), b"");
         }
         for seed in &self.web_seeds {
             uri.push_str("&ws=");
-            percent_encode_into(&mut uri, seed);
+            percent_encode_into(&mut uri, seed.as_bytes(), b"");
         }
         uri
     }
@@ -152,12 +152,17 @@ fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> 
         .flatten()
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters, so a
-/// value can never be mistaken for a separator (`&`, `=`, `#`, `+`).
-pub fn percent_encode_into(out: &mut String, value: &str) {
+/// Percent-encodes everything but RFC 3986's unreserved characters (and
+/// the bytes in `also_keep`, such as `/` in a path), so a value can never
+/// be mistaken for a separator (`&`, `=`, `#`, `+`). Raw bytes too: an
+/// info-hash or peer id in a tracker query.
+pub fn percent_encode_into(out: &mut String, value: &[u8], also_keep: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in value.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+    for &byte in value {
+        if byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'.' | b'_' | b'~')
+            || also_keep.contains(&byte)
+        {
             out.push(char::from(byte));
         } else {
             out.push('%');
@@ -170,7 +175,7 @@ pub fn percent_encode_into(out: &mut String, value: &str) {
 /// Percent-encodes a value (see [`percent_encode_into`]).
 pub fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    percent_encode_into(&mut out, value);
+    percent_encode_into(&mut out, value.as_bytes(), b"");
     out
 }
 

@@ -41,7 +41,7 @@ mod metainfo;
 
 pub use error::{LoadError, MagnetError, MetainfoError};
 pub use info_hash::{InfoHash, InfoHashError};
-pub use magnet::{percent_decode, percent_encode, MagnetLink};
+pub use magnet::{percent_decode, percent_encode, percent_encode_into, MagnetLink};
 pub use metainfo::{FileEntry, Metainfo, MAX_TORRENT_FILE_SIZE, PIECE_HASH_LEN};
 
 #[cfg(test)]

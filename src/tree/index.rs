@@ -25,13 +25,7 @@ pub const INDEX_NAME: &str = "index.txt";
 /// Percent-encodes a relative path for a URL, keeping the '/' separators.
 pub fn percent_encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
-    for &byte in path.as_bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    crate::torrent::percent_encode_into(&mut out, path.as_bytes(), b"/");
     out
 }
 

@@ -26,13 +26,7 @@ pub fn client(bind: Option<std::net::IpAddr>) -> HttpClient {
 /// Percent-encodes raw bytes (info-hash, peer id) for a query string.
 pub fn percent_encode_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    crate::torrent::percent_encode_into(&mut out, bytes, b"");
     out
 }
 
