@@ -27,27 +27,9 @@ fn start_fish_with(
     bootstrap: &str,
     extra: &[&str],
 ) -> Fish {
-    let state_dir = home.join("state");
-    let port_text = port.to_string();
-    let mut args = vec![
-        "--log-level",
-        "debug",
-        "fish",
-        "--load-path",
-        load_path.to_str().unwrap(),
-        "--port",
-        &port_text,
-        "--listen-interface",
-        "127.0.0.1",
-        "--dht-bootstrap",
-        bootstrap,
-        "--state-dir",
-        state_dir.to_str().unwrap(),
-        "--report-interval",
-        "1s",
-    ];
+    let mut args = vec!["--dht-bootstrap", bootstrap];
     args.extend_from_slice(extra);
-    Fish::spawn(home, &args, port, state_dir.clone())
+    Fish::start_on(home, load_path, port, &args)
 }
 
 /// What the DHT side of fish shows a user.

@@ -21,7 +21,11 @@ impl Fish {
     /// Starts fish serving `load_path` with `extra` arguments; returns
     /// once it listens. The log goes to `home/fish-<port>.log`.
     pub fn start(home: &Path, load_path: &Path, extra: &[&str]) -> Fish {
-        let port = free_port();
+        Fish::start_on(home, load_path, free_port(), extra)
+    }
+
+    /// The same on a given port (a DHT test restarts on the same one).
+    pub fn start_on(home: &Path, load_path: &Path, port: u16, extra: &[&str]) -> Fish {
         let state_dir = home.join("state");
         let load = load_path.to_str().expect("UTF-8 load path");
         let state = state_dir.to_str().expect("UTF-8 state dir");
