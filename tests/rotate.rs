@@ -778,7 +778,7 @@ fn sigkill_during_the_removal_then_a_normal_run_finishes_it() {
     let mut run = spawn_rotate(&rig);
     wait_for_phase(&rig, "syncing");
     let rt_pid = rig.rtorrent.pid().to_string();
-    assert!(Command::new("kill")
+    assert!(Command::new(support::require_program("kill"))
         .args(["-STOP", &rt_pid])
         .status()
         .unwrap()
@@ -786,7 +786,7 @@ fn sigkill_during_the_removal_then_a_normal_run_finishes_it() {
     wait_for_phase(&rig, "verified");
     std::thread::sleep(Duration::from_millis(300));
     kill(&mut run);
-    assert!(Command::new("kill")
+    assert!(Command::new(support::require_program("kill"))
         .args(["-CONT", &rt_pid])
         .status()
         .unwrap()

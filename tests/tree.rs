@@ -425,7 +425,7 @@ fn an_unreadable_file_fails_alone_and_the_run_exits_1() {
         fs::Permissions::from_mode(0o000),
     )
     .unwrap();
-    let out = Command::new("/usr/bin/setpriv")
+    let out = Command::new(require_program("setpriv"))
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(support::lowspace_bin())
         .args([

@@ -109,7 +109,7 @@ impl Fish {
 
     /// SIGTERM, and the exit status within 15 s.
     pub fn terminate(&mut self) -> ExitStatus {
-        let _ = std::process::Command::new("kill")
+        let _ = std::process::Command::new(super::require_program("kill"))
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let start = Instant::now();

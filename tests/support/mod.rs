@@ -62,16 +62,37 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The programs tests may start, with the Debian package of each
+/// (`tests/programs.txt`, which scripts/test installs from).
+const PROGRAMS: &str = include_str!("../programs.txt");
+
+/// The Debian package that provides `program`, if the manifest lists it.
+pub fn package_of(program: &str) -> Option<&'static str> {
+    PROGRAMS
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").split_whitespace())
+        .filter_map(|mut words| Some((words.next()?, words.next()?)))
+        .find(|(name, _)| *name == program)
+        .map(|(_, package)| package)
+}
+
 /// Fails the test loudly when a real part the test needs is missing:
 /// scripts/test installs them, so a missing one is a broken setup, not a skip.
+/// A program that tests/programs.txt does not list fails even when it is
+/// installed here: CI on a fresh machine would not have it.
 pub fn require_program(name: &str) -> PathBuf {
+    let Some(package) = package_of(name) else {
+        panic!(
+            "{name} is not in tests/programs.txt: add it with its Debian package, so scripts/test installs it on a fresh machine"
+        );
+    };
     for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/sbin"] {
         let path = Path::new(dir).join(name);
         if path.exists() {
             return path;
         }
     }
-    panic!("{name} is not installed: run scripts/test (it installs every part the tests need)");
+    panic!("{name} is not installed (Debian package {package}): run scripts/test, it installs every part the tests need");
 }
 
 /// Waits until `check` is true, polling every 50 ms, or panics with `what`.

@@ -22,7 +22,7 @@ impl Nginx {
     pub fn start(dir: &Path, server_blocks: &str, ports: &[u16]) -> Nginx {
         let bin = require_program("nginx");
         std::fs::create_dir_all(dir.join("logs")).expect("create nginx dir");
-        let is_root = Command::new("id")
+        let is_root = Command::new(super::require_program("id"))
             .arg("-u")
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")

@@ -73,7 +73,7 @@ fn send_signal(sig: &str, pid: u32) {
     if pid == 0 {
         return;
     }
-    let _ = Command::new("kill")
+    let _ = Command::new(super::require_program("kill"))
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
         .status();

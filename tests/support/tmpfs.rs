@@ -10,7 +10,7 @@ impl Tmpfs {
     /// Mounts a tmpfs of `size` (such as "512k") on `dir`, creating it.
     pub fn mount(dir: &Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(dir).expect("create the mount point");
-        let status = Command::new("mount")
+        let status = Command::new(super::require_program("mount"))
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir)
             .status()
@@ -26,7 +26,9 @@ impl Tmpfs {
     /// Unmounts now (the disk "gets space again").
     pub fn unmount(&mut self) {
         if let Some(dir) = self.0.take() {
-            let _ = Command::new("umount").arg(dir).status();
+            let _ = Command::new(super::require_program("umount"))
+                .arg(dir)
+                .status();
         }
     }
 }
