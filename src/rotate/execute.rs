@@ -292,7 +292,7 @@ impl Executor<'_> {
             )));
         }
         log::info!(
-            "{}: all {} verified on {}",
+            "{}: {} verified on {}",
             step.name,
             plural(verification.verified as u64, "file", "files"),
             remote.describe()
@@ -341,8 +341,8 @@ impl Executor<'_> {
                 );
             }
             log::info!(
-                "{name}: deleted {} local files ({})",
-                deleted.files,
+                "{name}: deleted {} ({})",
+                plural(deleted.files as u64, "local file", "local files"),
                 human_size(deleted.bytes)
             );
             outcome.bytes_freed += deleted.bytes;

@@ -201,15 +201,15 @@ impl Remote for Syncer {
         let bytes: u64 = files.iter().map(|(_, n)| n).sum();
         // The caller logs the one "copying" line a person reads.
         log::debug!(
-            "push {}: {} files, {} bytes, to {}",
+            "push {} to {}: files {}, bytes {}",
             paths
                 .iter()
                 .map(RelPath::as_str)
                 .collect::<Vec<_>>()
                 .join(", "),
+            self.describe(),
             files.len(),
-            bytes,
-            self.describe()
+            bytes
         );
         self.retrying("push", || self.backend.push_once(local_root, paths, &files))
     }
