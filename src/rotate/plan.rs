@@ -426,11 +426,12 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             out.seen_complete.push(torrent.info_hash);
         }
         let seeded = seeded_enough(l.ratio_milli, since, policy, snapshot.now);
-        let retry = backoff::decide(
-            journal.failures.get(&torrent.info_hash.to_hex()),
-            snapshot.now,
-        );
-        match (seeded, retry) {
+        let failed = journal.failures.get(&torrent.info_hash.to_hex());
+        let backed_off = failed.and_then(|f| match backoff::decide(Some(f), snapshot.now) {
+            Retry::WaitUntil(at) => Some((at, f)),
+            Retry::Now => None,
+        });
+        match (seeded, backed_off) {
             (Ok(_), _) if l.base_path.as_os_str().is_empty() => {
                 out.reasons.push(format!(
                     "{}: rtorrent reports no data path yet; will sync next run",
@@ -445,8 +446,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                     },
                 ));
             }
-            (Ok(why), Retry::WaitUntil(next_try)) => {
-                let failed = &journal.failures[&torrent.info_hash.to_hex()];
+            (Ok(why), Some((next_try, failed))) => {
                 let wait = next_try.saturating_sub(snapshot.now);
                 out.reasons.push(format!(
                     "{}: complete and {why}, but its last sync failed ({}); not tried again before {} (in {})",
@@ -466,7 +466,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                     },
                 ));
             }
-            (Ok(why), Retry::Now) => {
+            (Ok(why), None) => {
                 out.reasons.push(format!(
                     "{}: complete and {why}; syncing to the remote",
                     torrent.name
