@@ -894,6 +894,17 @@ fn a_refused_torrent_backs_off_and_the_others_rotate() {
     assert_moved(&rig, "first.bin");
     assert_moved(&rig, "second");
     assert!(log.contains("symbolic link"), "{log}");
+    // One "copying" line per sync tried, and counts that read as words.
+    assert_eq!(
+        log.lines().filter(|l| l.contains(": copying ")).count(),
+        3,
+        "{log}"
+    );
+    assert!(
+        log.contains("(1 file)") && log.contains("(2 files)"),
+        "{log}"
+    );
+    assert!(!log.contains("(s)"), "{log}");
     assert!(
         log.contains("refused.bin") && log.contains("not tried again before"),
         "{log}"
