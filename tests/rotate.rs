@@ -396,7 +396,7 @@ fn local_remote_with_odd_names_corrupt_file_and_an_unmanaged_torrent() {
     let status = rig.lowspace(&["status"]);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{}", stderr(&status));
-    assert!(text.contains("unmanaged: 1 torrent(s)"), "{text}");
+    assert!(text.contains("unmanaged: 1 torrent in rtorrent"), "{text}");
     assert!(
         text.contains("corrupt:") && text.contains("broken.torrent"),
         "{text}"
@@ -818,4 +818,288 @@ fn sigkill_during_the_removal_then_a_normal_run_finishes_it() {
     let (runs, _) = rig.rotate_until_done(&[]);
     assert_eq!(runs, 1, "finishing a removal takes one run");
     rig.assert_rotation_complete(&[]);
+}
+
+// ------------------------------------------------------------ isolation
+
+/// The remote has every byte of `name` (a file or directory) and nothing of
+/// it is left locally.
+fn assert_moved(rig: &Rig, name: &str) {
+    let source = rig.source.join(name);
+    for rel in files_under(&source) {
+        let remote = join_rel(&rig.remote_dir.join(name), &rel);
+        assert!(
+            remote.is_file(),
+            "{} missing on the remote",
+            remote.display()
+        );
+        assert_eq!(
+            sha1_of(&join_rel(&source, &rel)),
+            sha1_of(&remote),
+            "{} differs on the remote",
+            remote.display()
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(rig.rtorrent.data_dir.join(name)).is_err(),
+        "{name} is still in the download directory"
+    );
+    assert!(
+        !rig.managed_left().contains(&format!("{name}.torrent")),
+        "{name}.torrent is still managed"
+    );
+}
+
+fn status_of<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["torrents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in status: {status}"))
+}
+
+/// A torrent whose data lowspace refuses to copy (its file replaced by a
+/// symlink) backs off; the two others rotate in the same run, and the next
+/// run does not retry it before its back-off ends.
+#[test]
+fn a_refused_torrent_backs_off_and_the_others_rotate() {
+    let mut rig = Rig::new(
+        "rotate-isolate",
+        &[
+            ("refused.bin", 150 * KIB),
+            ("first.bin", 100 * KIB),
+            ("second/x.bin", 200 * KIB),
+            ("second/y/z.bin", 30 * KIB),
+        ],
+    );
+    rig.configure(2 * 1024 * 1024, 0.0, &rig.local_remote());
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    for name in ["refused.bin", "first.bin", "second"] {
+        rig.wait_until_complete(name);
+    }
+    // Same bytes, now behind a symlink: lowspace copies and deletes only
+    // regular files, so this torrent cannot be synced.
+    let data = rig.rtorrent.data_dir.join("refused.bin");
+    let elsewhere = rig.tmp.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::rename(&data, elsewhere.join("refused.bin")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("refused.bin"), &data).unwrap();
+
+    let run = rig.rotate();
+    let log = stderr(&run);
+    eprintln!("the run said:\n{log}");
+    assert_eq!(run.status.code(), Some(1), "{log}");
+    assert_moved(&rig, "first.bin");
+    assert_moved(&rig, "second");
+    assert!(log.contains("symbolic link"), "{log}");
+    // One "copying" line per sync tried, and counts that read as words.
+    assert_eq!(
+        log.lines().filter(|l| l.contains(": copying ")).count(),
+        3,
+        "{log}"
+    );
+    assert!(
+        log.contains("(1 file)") && log.contains("(2 files)"),
+        "{log}"
+    );
+    assert!(!log.contains("(s)"), "{log}");
+    assert!(
+        log.contains("refused.bin") && log.contains("not tried again before"),
+        "{log}"
+    );
+    assert!(!rig.remote_dir.join("refused.bin").exists());
+    assert!(std::fs::symlink_metadata(&data)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        sha1_of(&elsewhere.join("refused.bin")),
+        sha1_of(&rig.source.join("refused.bin"))
+    );
+    assert_eq!(rig.managed_left(), vec!["refused.bin.torrent"]);
+
+    // status: the reason and when it is tried next.
+    let text = String::from_utf8_lossy(&rig.lowspace(&["status"]).stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("refused.bin"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("sync failed (1 time), next try in ")
+            && line.contains("UTC")
+            && line.contains("symbolic link"),
+        "{line}"
+    );
+    let status = rig.status_json();
+    let t = status_of(&status, "refused.bin");
+    assert_eq!(t["state"], "backed_off", "{t}");
+    assert_eq!(t["failures"], 1, "{t}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let next = t["next_try"].as_u64().unwrap();
+    assert!(next > now + 25 * 60 && next <= now + 30 * 60, "{t}");
+
+    // The next run leaves it alone, and says why.
+    let again = rig.rotate();
+    let log = stderr(&again);
+    assert!(again.status.success(), "{log}");
+    assert!(
+        log.contains("refused.bin: complete and")
+            && log.contains("but its last sync failed")
+            && log.contains("not tried again before"),
+        "{log}"
+    );
+    assert!(!log.contains("refused.bin: copying"), "{log}");
+    assert_eq!(rig.managed_left(), vec!["refused.bin.torrent"]);
+    let failures: Vec<serde_json::Value> = rig.journal()["failures"]
+        .as_object()
+        .map(|m| m.values().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["name"], "refused.bin");
+    assert_eq!(failures[0]["count"], 1, "not retried: {failures:?}");
+}
+
+/// A remote with room for the small torrent but not the big one: the small
+/// one goes, the big one stays whole, a bigger one is not even tried, and
+/// the run fails naming the full remote. Full is the remote's state, not
+/// the torrent's: with space back, the next run moves the rest.
+#[test]
+fn a_full_remote_still_takes_the_torrents_that_fit() {
+    let mut rig = Rig::new(
+        "rotate-full-small",
+        &[
+            ("small.bin", 100 * KIB),
+            ("big.bin", 700 * KIB),
+            ("bigger.bin", 800 * KIB),
+        ],
+    );
+    rig.configure(2 * 1024 * 1024, 0.0, &rig.local_remote());
+    let mut tiny = Tmpfs::mount(&rig.remote_dir, "512k");
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    for name in ["small.bin", "big.bin", "bigger.bin"] {
+        rig.wait_until_complete(name);
+    }
+
+    let run = rig.rotate();
+    let log = stderr(&run);
+    eprintln!("the run said:\n{log}");
+    assert_eq!(run.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("the remote is full for the directory")
+            && log.contains(&rig.remote_dir.display().to_string()),
+        "{log}"
+    );
+    assert!(
+        log.contains("bigger.bin: not synced this run: the remote had no room for 700"),
+        "{log}"
+    );
+    assert!(!log.contains("bigger.bin: copying"), "{log}");
+    assert_moved(&rig, "small.bin");
+    rig.assert_local_copy_intact("big.bin");
+    rig.assert_local_copy_intact("bigger.bin");
+    assert_eq!(
+        rig.managed_left(),
+        vec!["big.bin.torrent", "bigger.bin.torrent"]
+    );
+    // Not backed off: full is the remote's state, the next run tries again.
+    let status = rig.status_json();
+    assert_eq!(
+        status_of(&status, "big.bin")["state"],
+        "syncing",
+        "{status}"
+    );
+
+    // The tmpfs goes, and small.bin's copy with it: the plain directory
+    // under it is the bigger remote.
+    tiny.unmount();
+    rig.rotate_until_done(&[]);
+    assert_moved(&rig, "big.bin");
+    assert_moved(&rig, "bigger.bin");
+}
+
+/// The remote down (sshd stopped) fails the sync, but a torrent waiting
+/// for space that fits without that sync's space is loaded all the same.
+#[test]
+fn a_remote_that_is_down_does_not_stop_loads_that_fit() {
+    let mut rig = Rig::new(
+        "rotate-down-load",
+        &[("done.bin", 120 * KIB), ("next.bin", 200 * KIB)],
+    );
+    let mut sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let remote = rsync_remote(&rig, &sshd, None, "timeout = \"5s\"\nretries = 1");
+    rig.configure(1024 * 1024, 0.0, &remote);
+    // next.bin arrives later, while the remote is down.
+    let held = rig.tmp.join("next.bin.torrent");
+    std::fs::rename(rig.managed.join("next.bin.torrent"), &held).unwrap();
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    rig.wait_until_complete("done.bin");
+
+    sshd.stop();
+    std::fs::rename(&held, rig.managed.join("next.bin.torrent")).unwrap();
+    let run = rig.rotate();
+    let log = stderr(&run);
+    eprintln!("the run said:\n{log}");
+    assert_eq!(run.status.code(), Some(1), "{log}");
+    assert!(log.contains("cannot reach the remote"), "{log}");
+    assert!(log.contains("next.bin: loaded"), "{log}");
+    rig.assert_local_copy_intact("done.bin");
+    rig.wait_until_complete("next.bin");
+    assert_eq!(
+        rig.journal()["failures"],
+        serde_json::Value::Null,
+        "the remote's failure is not the torrent's: no back-off"
+    );
+
+    sshd.restart_on_same_port();
+    rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+}
+
+/// rotate without a remote is a configuration error before anything is
+/// loaded; status and check still answer.
+#[test]
+fn rotate_without_a_remote_is_a_configuration_error() {
+    let rig = Rig::new("rotate-noremote", &[("one.bin", 64 * KIB)]);
+    let text = format!(
+        "[rtorrent]\nsocket_url = \"{}\"\n\n[rotate]\nmanaged_torrents_directory = \"{}\"\nspace_limit = 1048576\n",
+        rig.rtorrent.socket_url(),
+        rig.managed.display(),
+    );
+    std::fs::write(&rig.config, text).unwrap();
+    let run = rig.lowspace(&["rotate"]);
+    let log = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("lowspace.toml has no remote") && log.contains("add a [remote] section"),
+        "{log}"
+    );
+    let client = Client::new(&rig.rtorrent.socket_url()).unwrap();
+    assert!(
+        client.downloads().unwrap().is_empty(),
+        "nothing may be loaded"
+    );
+
+    let status = rig.lowspace(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(
+        text.contains("one.bin") && text.contains("loading"),
+        "{text}"
+    );
+
+    let check = rig.lowspace(&["check"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        stderr(&check)
+    );
+    assert!(!check.status.success(), "{said}");
+    assert!(said.contains("no remote configured"), "{said}");
 }

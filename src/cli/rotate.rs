@@ -44,8 +44,8 @@ impl RotateArgs {
             Ok(())
         } else {
             Err(CliError::failure(format!(
-                "rotate: {} step(s) failed: {}",
-                outcome.failures.len(),
+                "rotate: {} failed: {}",
+                crate::rotate::report::plural(outcome.failures.len() as u64, "step", "steps"),
                 outcome.failures.join("; ")
             )))
         }

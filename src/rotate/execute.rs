@@ -11,13 +11,17 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use super::backoff;
 use super::delete::delete_torrent_files;
-use super::journal::{Entry, Journal, Phase};
-use super::plan::{LoadStep, Plan, RemoveStep, SyncStep};
+use super::journal::{Entry, FailureRecord, Journal, Phase};
+use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
+use super::report::{plural, utc_minute};
 use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, Client};
 use crate::size::human_size;
-use crate::sync::{RelPath, Remote};
+use crate::sync::{FailureKind, RelPath, Remote, Scope, SyncError};
 use crate::torrent::InfoHash;
 
 /// The label lowspace puts on the torrents it loads (`d.custom1`), so they
@@ -67,26 +71,41 @@ impl Executor<'_> {
 
     /// Carries out the whole plan. Journal write failures stop the run at
     /// once: continuing without a record could lose track of verified data.
+    ///
+    /// One torrent's failure never holds the others back: a torrent whose
+    /// sync fails for a reason of its own backs off (journal) and the next
+    /// one goes; a full remote skips the torrents at least as big; only a
+    /// failure of the remote as a whole ends this run's syncs. Loads go
+    /// ahead in whatever space the removals that succeeded did free.
     pub fn execute(&mut self, plan: &Plan) -> Result<Outcome, String> {
         let mut outcome = Outcome::default();
-        for hash in &plan.forget {
-            self.journal.torrents.remove(&hash.to_hex());
-        }
-        if plan.forget_file_mode {
-            self.journal.file_mode = None;
-        }
-        if !plan.forget.is_empty() || plan.forget_file_mode {
-            self.save()?;
-        }
+        self.tidy_records(plan)?;
+        let mut lost = Lost::default();
         for step in &plan.remove {
             if let Err(e) = self.finish_removal(step, &mut outcome) {
+                log::error!("{}: {e}", step.entry.name);
                 outcome.failures.push(format!("{}: {e}", step.entry.name));
+                lost.on_disk += step.frees_on_disk();
             }
         }
+        let mut gate = SyncGate::default();
         for step in &plan.sync {
+            if let Some(why) = gate.skip(step) {
+                log::warn!("{}: not synced this run: {why}; local data kept", step.name);
+                lost.add(step);
+                continue;
+            }
             match self.sync(step) {
                 Ok(()) => {
                     outcome.synced.push(step.name.clone());
+                    if self
+                        .journal
+                        .failures
+                        .remove(&step.info_hash.to_hex())
+                        .is_some()
+                    {
+                        self.save()?;
+                    }
                     let entry = self.journal.torrents.get(&step.info_hash.to_hex()).cloned();
                     if let Some(entry) = entry {
                         let removal = RemoveStep {
@@ -96,12 +115,15 @@ impl Executor<'_> {
                             loaded: step.loaded,
                         };
                         if let Err(e) = self.finish_removal(&removal, &mut outcome) {
+                            log::error!("{}: {e}", step.name);
                             outcome.failures.push(format!("{}: {e}", step.name));
+                            lost.add(step);
                         }
                     }
                 }
-                Err(SyncFailure::Journal(e)) => return Err(e),
-                Err(SyncFailure::Remote(e)) => {
+                Err(TorrentSyncError::Journal(e)) => return Err(e),
+                Err(TorrentSyncError::Sync(e)) => {
+                    lost.add(step);
                     // Nothing was verified, so the torrent goes back to
                     // plain seeding: the next run plans it afresh (and
                     // counts its space again) instead of taking the
@@ -114,42 +136,100 @@ impl Executor<'_> {
                     {
                         self.save()?;
                     }
-                    // A remote that failed once after its retries will fail
-                    // the next torrent too: stop here rather than spend the
-                    // retries again on every torrent.
+                    let then = self.sync_failed(step, &e)?;
+                    gate.failed(step, &e);
+                    log::error!("{}: {e}; local data kept; {then}", step.name);
                     outcome.failures.push(format!("{}: {e}", step.name));
-                    log::error!(
-                        "{}: {e}; no further syncs this run, local data kept",
-                        step.name
-                    );
-                    break;
                 }
             }
         }
-        if outcome.failures.is_empty() {
-            self.load(&plan.load, &mut outcome);
-        } else if !plan.load.is_empty() {
+        let (loads, dropped) = plan.loads_within(lost.freed, lost.on_disk);
+        if dropped > 0 {
             log::warn!(
-                "not loading {} torrent(s) this run: the space they were planned into depends on removals that failed",
-                plan.load.len()
+                "not loading {} this run: the space they were planned into was to be freed by syncs or removals that did not happen",
+                plural(dropped as u64, "torrent", "torrents")
             );
         }
+        self.load(loads, &mut outcome);
         if let Some(step) = &plan.file_mode {
             self.file_mode(step, &mut outcome)?;
         }
         Ok(outcome)
     }
 
+    /// Records the planner's first sightings of complete torrents and drops
+    /// stale records, in one journal write.
+    fn tidy_records(&mut self, plan: &Plan) -> Result<(), String> {
+        for hash in &plan.forget {
+            self.journal.torrents.remove(&hash.to_hex());
+        }
+        if plan.forget_file_mode {
+            self.journal.file_mode = None;
+        }
+        for hex in &plan.drop_records {
+            self.journal.failures.remove(hex);
+            self.journal.complete_since.remove(hex);
+        }
+        for hash in &plan.seen_complete {
+            self.journal.complete_since.insert(hash.to_hex(), self.now);
+        }
+        let changed = !plan.forget.is_empty()
+            || plan.forget_file_mode
+            || !plan.drop_records.is_empty()
+            || !plan.seen_complete.is_empty();
+        if changed {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Journals a failure of the torrent's own (it backs off) and says
+    /// what happens next.
+    fn sync_failed(&mut self, step: &SyncStep, e: &SyncError) -> Result<String, String> {
+        match e.kind.scope() {
+            Scope::Torrent => {
+                let key = step.info_hash.to_hex();
+                let count = self.journal.failures.get(&key).map_or(0, |r| r.count) + 1;
+                let record = FailureRecord {
+                    name: step.name.clone(),
+                    count,
+                    reason: e.message.clone(),
+                    last: self.now,
+                };
+                let next = backoff::next_try(&record);
+                self.journal.failures.insert(key, record);
+                self.save()?;
+                Ok(format!(
+                    "{} in a row; not tried again before {} (in {}), the other torrents go on",
+                    plural(u64::from(count), "failure", "failures"),
+                    utc_minute(next),
+                    show_duration(Duration::from_secs(next.saturating_sub(self.now)))
+                ))
+            }
+            Scope::Full => Ok(format!(
+                "torrents of {} or more are not tried this run, smaller ones are",
+                human_size(step.size)
+            )),
+            Scope::Remote => Ok("no further syncs this run".into()),
+        }
+    }
+
     /// Copies one torrent and verifies the copy.
-    fn sync(&mut self, step: &SyncStep) -> Result<(), SyncFailure> {
+    fn sync(&mut self, step: &SyncStep) -> Result<(), TorrentSyncError> {
         let remote = self.remote.ok_or_else(|| {
-            SyncFailure::Remote("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)".into())
+            TorrentSyncError::Sync(SyncError::new(
+                FailureKind::Misconfigured,
+                "no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)",
+            ))
         })?;
+        let local = |message: String| {
+            TorrentSyncError::Sync(SyncError::new(FailureKind::LocalSource, message))
+        };
         let local_root = step
             .base_path
             .parent()
             .ok_or_else(|| {
-                SyncFailure::Remote(format!(
+                local(format!(
                     "data path {} has no parent directory",
                     step.base_path.display()
                 ))
@@ -169,27 +249,25 @@ impl Executor<'_> {
                 keep_torrent_file: false,
             },
         );
-        self.save().map_err(SyncFailure::Journal)?;
+        self.save().map_err(TorrentSyncError::Journal)?;
 
-        let expected = rel_paths(&step.files).map_err(SyncFailure::Remote)?;
+        let expected = rel_paths(&step.files).map_err(local)?;
         let top = expected
             .first()
             .map(|(p, _)| p.first_component().to_string())
-            .ok_or_else(|| SyncFailure::Remote("the torrent lists no files".into()))?;
-        let top = RelPath::new(&top).map_err(|e| SyncFailure::Remote(e.to_string()))?;
+            .ok_or_else(|| local("the torrent lists no files".into()))?;
+        let top = RelPath::new(&top).map_err(|e| local(e.to_string()))?;
         log::info!(
-            "{}: copying {} to {} ({} files)",
+            "{}: copying {} to {} ({})",
             step.name,
             human_size(step.size),
             remote.describe(),
-            expected.len()
+            plural(expected.len() as u64, "file", "files")
         );
         remote
             .push(&local_root, std::slice::from_ref(&top))
-            .map_err(|e| SyncFailure::Remote(e.to_string()))?;
-        let verification = remote
-            .verify(&expected)
-            .map_err(|e| SyncFailure::Remote(e.to_string()))?;
+            .map_err(TorrentSyncError::Sync)?;
+        let verification = remote.verify(&expected).map_err(TorrentSyncError::Sync)?;
         if !verification.is_complete() {
             let mut why = Vec::new();
             if !verification.missing.is_empty() {
@@ -205,19 +283,22 @@ impl Executor<'_> {
                     verification.wrong_size.len()
                 ));
             }
-            return Err(SyncFailure::Remote(format!(
-                "the remote copy is incomplete after the transfer: {}; local data kept",
-                why.join(", ")
+            return Err(TorrentSyncError::Sync(SyncError::new(
+                FailureKind::NotVerified,
+                format!(
+                    "the remote copy is incomplete after the transfer: {}",
+                    why.join(", ")
+                ),
             )));
         }
         log::info!(
-            "{}: all {} files verified on {}",
+            "{}: {} verified on {}",
             step.name,
-            verification.verified,
+            plural(verification.verified as u64, "file", "files"),
             remote.describe()
         );
         self.set_phase(&step.info_hash, Phase::Verified)
-            .map_err(SyncFailure::Journal)
+            .map_err(TorrentSyncError::Journal)
     }
 
     /// Steps 3 to 5 for a verified torrent, each skipped if already done.
@@ -260,8 +341,8 @@ impl Executor<'_> {
                 );
             }
             log::info!(
-                "{name}: deleted {} local files ({})",
-                deleted.files,
+                "{name}: deleted {} ({})",
+                plural(deleted.files as u64, "local file", "local files"),
                 human_size(deleted.bytes)
             );
             outcome.bytes_freed += deleted.bytes;
@@ -335,13 +416,80 @@ impl Executor<'_> {
                     }
                 }
             }
-            Err(e) => outcome
-                .failures
-                .push(format!("loading {} torrent(s): {e}", steps.len())),
+            Err(e) => outcome.failures.push(format!(
+                "loading {}: {e}",
+                plural(steps.len() as u64, "torrent", "torrents")
+            )),
         }
     }
 }
 
+/// Why one torrent's sync failed.
+enum TorrentSyncError {
+    /// The copy or its check; the kind says whom it is about
+    /// ([`FailureKind::scope`]).
+    Sync(SyncError),
+    /// The journal could not be written: the run stops.
+    Journal(String),
+}
+
+/// Space this run's syncs and removals were to free but did not.
+#[derive(Debug, Default)]
+struct Lost {
+    freed: u64,
+    on_disk: u64,
+}
+
+impl Lost {
+    fn add(&mut self, step: &SyncStep) {
+        self.freed += step.frees;
+        self.on_disk += step.frees_on_disk;
+    }
+}
+
+/// Which syncs are still worth trying after the failures so far.
+#[derive(Debug, Default)]
+struct SyncGate {
+    /// The remote failed as a whole; the message.
+    remote_down: Option<String>,
+    /// The smallest torrent the remote had no room for.
+    full_at: Option<u64>,
+}
+
+impl SyncGate {
+    fn skip(&self, step: &SyncStep) -> Option<String> {
+        if let Some(why) = &self.remote_down {
+            return Some(format!("the remote failed earlier in this run ({why})"));
+        }
+        match self.full_at {
+            Some(full) if step.size >= full => Some(format!(
+                "the remote had no room for {} earlier in this run, and this one is {}",
+                human_size(full),
+                human_size(step.size)
+            )),
+            _ => None,
+        }
+    }
+
+    fn failed(&mut self, step: &SyncStep, e: &SyncError) {
+        match e.kind.scope() {
+            Scope::Torrent => {}
+            Scope::Full => {
+                self.full_at = Some(self.full_at.map_or(step.size, |f| f.min(step.size)));
+            }
+            Scope::Remote => self.remote_down = Some(short_reason(e)),
+        }
+    }
+}
+
+/// The first clause of a failure message, for the lines that refer back
+/// to it.
+fn short_reason(e: &SyncError) -> String {
+    let first = e.message.split([':', ';']).next().unwrap_or("");
+    first.trim().to_string()
+}
+
+/// A failure in file-by-file mode (`execute_files`).
 pub(super) enum SyncFailure {
     /// The remote or the data: the run goes on without deleting anything.
     Remote(String),

@@ -22,6 +22,7 @@ use super::execute::{rel_paths, Executor, Outcome, SyncFailure, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
 use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
 use super::plan::{FileModeStep, RemoveStep};
+use super::report::plural;
 use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, FilePriority};
 use crate::size::human_size;
@@ -196,9 +197,9 @@ impl Executor<'_> {
                     }
                     if !unsynced.is_empty() {
                         outcome.failures.push(format!(
-                            "{}: {} file(s) not verified on the remote after the copy; local data kept",
+                            "{}: {} not verified on the remote after the copy; local data kept",
                             step.name,
-                            unsynced.len()
+                            plural(unsynced.len() as u64, "file", "files")
                         ));
                     }
                 }
@@ -370,9 +371,9 @@ impl Executor<'_> {
         let expected: Vec<(RelPath, u64)> =
             to_check.iter().map(|(p, s, _)| (p.clone(), *s)).collect();
         log::info!(
-            "{}: copying {} file(s) ({}) to {}",
+            "{}: copying {} ({}) to {}",
             step.name,
-            files.len(),
+            plural(files.len() as u64, "file", "files"),
             human_size(files.iter().map(|f| f.size).sum()),
             remote.describe()
         );
@@ -470,9 +471,9 @@ impl Executor<'_> {
         let partial = !too_big.is_empty();
         if partial {
             log::warn!(
-                "{}: done except {} file(s) too big for the space limit; its .torrent stays so they are fetched once space_limit is raised",
+                "{}: done except {} too big for the space limit; its .torrent stays so they are fetched once space_limit is raised",
                 step.name,
-                too_big.len()
+                plural(too_big.len() as u64, "file", "files")
             );
             self.journal.partial.insert(
                 hex.clone(),

@@ -13,6 +13,11 @@
 //! - `Erased`: rtorrent no longer has it.
 //! - `DataDeleted`: its local files are gone; only the .torrent remains.
 //!
+//! Two small records sit beside the phases: torrents whose sync failed for
+//! a reason of their own (backing off, see `rotate::backoff`), and when
+//! lowspace first saw each torrent complete (rtorrent's own finish time can
+//! be 0, and seeding time must still be counted).
+//!
 //! The file is replaced atomically after every change (write, fsync,
 //! rename), so a SIGKILL or power loss leaves the old or the new journal.
 
@@ -116,6 +121,20 @@ pub struct PartialEntry {
     pub updated: u64,
 }
 
+/// A torrent whose last sync failed for a reason of its own (its data, a
+/// file the remote refuses, a copy that did not verify): it is not tried
+/// again until its back-off ends, so it cannot hold the others back.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub name: String,
+    /// Failures in a row; the back-off doubles with each.
+    pub count: u32,
+    /// The last failure, in words, for `status`.
+    pub reason: String,
+    /// Seconds since the epoch of the last failure.
+    pub last: u64,
+}
+
 /// Every torrent in the middle of being finished, by info-hash (hex).
 /// Fields added after version 1 default to empty, so older journals load.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -128,6 +147,14 @@ pub struct Journal {
     /// Torrents finished file by file but for files too big, by info-hash.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub partial: BTreeMap<String, PartialEntry>,
+    /// Torrents backing off after a failed sync, by info-hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, FailureRecord>,
+    /// Seconds since the epoch when lowspace first saw each loaded torrent
+    /// complete, by info-hash: the start of its seeding time when rtorrent
+    /// reports no finish time (`d.timestamp.finished = 0`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub complete_since: BTreeMap<String, u64>,
 }
 
 /// The journal file could not be read or written.
@@ -237,6 +264,18 @@ mod tests {
         });
         j.save(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), j);
+        j.failures.insert(
+            "EF".repeat(20),
+            FailureRecord {
+                name: "odd ☃".into(),
+                count: 3,
+                reason: "a symbolic link".into(),
+                last: 9,
+            },
+        );
+        j.complete_since.insert("AB".repeat(20), 11);
+        j.save(&path).unwrap();
+        assert_eq!(Journal::load(&path).unwrap(), j);
         std::fs::write(&path, b"{\"version\":1,\"torrents\":{").unwrap();
         let err = Journal::load(&path).unwrap_err().to_string();
         assert!(
@@ -263,6 +302,7 @@ mod tests {
         .unwrap();
         let j = Journal::load(&path).unwrap();
         assert!(j.file_mode.is_none() && j.partial.is_empty());
+        assert!(j.failures.is_empty() && j.complete_since.is_empty());
         assert!(!j.torrents["ab"].keep_torrent_file);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -7,11 +7,13 @@
 //! - [`plan`]: the pure decision from a snapshot, the settings and the
 //!   journal to the steps of this run, with the reason for each.
 //! - [`journal`]: the crash-safe record of torrents being finished.
+//! - [`backoff`]: when a torrent whose sync failed is tried again.
 //! - [`delete`]: removing a finished torrent's own files and nothing else.
 //! - [`lock`]: one run at a time.
 //! - [`bigfile`]: file-by-file mode for a torrent bigger than the space
 //!   allows (decisions); `execute_files` carries them out.
 
+pub mod backoff;
 pub mod bigfile;
 pub mod delete;
 pub mod execute;

@@ -8,8 +8,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::backoff::{self, Retry};
 use super::bigfile::{plan_files, FilePlan, FileState};
 use super::journal::{Entry, Journal, Phase};
+use super::report::{plural, utc_minute};
 use super::snapshot::{Loaded, ManagedTorrent, Snapshot};
 use crate::config::RotateSettings;
 use crate::size::human_size;
@@ -58,6 +60,16 @@ pub enum TorrentState {
     Syncing,
     /// On the remote and verified; local copy being removed.
     Synced { phase: Phase },
+    /// Ready to sync, but its last sync failed for a reason of its own:
+    /// not tried again before `next_try`.
+    BackedOff {
+        failures: u32,
+        reason: String,
+        /// Seconds since the epoch.
+        next_try: u64,
+        /// Seconds from the snapshot to `next_try`.
+        wait: u64,
+    },
     /// Being downloaded file by file (bigger than what the disk allows).
     FileByFile {
         on_remote: usize,
@@ -90,18 +102,23 @@ impl fmt::Display for TorrentState {
                 };
                 write!(f, "downloading {pct:.1}%")
             }
-            TorrentState::Seeding {
-                ratio_milli,
-                waiting_for,
-            } => {
-                write!(
-                    f,
-                    "seeding (ratio {:.2}) until {waiting_for}",
-                    *ratio_milli as f64 / 1000.0
-                )
-            }
+            // The ratio is in status's RATIO column, and in `waiting_for`
+            // when the ratio is what it waits for.
+            TorrentState::Seeding { waiting_for, .. } => write!(f, "seeding until {waiting_for}"),
             TorrentState::Syncing => f.write_str("syncing"),
             TorrentState::Synced { phase } => write!(f, "synced ({phase})"),
+            TorrentState::BackedOff {
+                failures,
+                reason,
+                next_try,
+                wait,
+            } => write!(
+                f,
+                "sync failed ({}), next try in {} ({}): {reason}",
+                plural(u64::from(*failures), "time", "times"),
+                show_duration(Duration::from_secs(*wait)),
+                utc_minute(*next_try)
+            ),
             TorrentState::FileByFile {
                 on_remote,
                 files,
@@ -115,7 +132,8 @@ impl fmt::Display for TorrentState {
             }
             TorrentState::Partial { too_big } => write!(
                 f,
-                "on the remote except {too_big} file(s) too big for the space limit; raise space_limit to fetch them"
+                "on the remote except {} too big for the space limit; raise space_limit to fetch them",
+                plural(*too_big as u64, "file", "files")
             ),
         }
     }
@@ -136,6 +154,11 @@ pub struct SyncStep {
     pub size: u64,
     /// Whether rtorrent still holds it (it must be erased after the copy).
     pub loaded: bool,
+    /// What its removal adds to [`Budget::freed`] and
+    /// [`Budget::freed_on_disk`]: if the sync fails, the executor takes
+    /// them back out before loading.
+    pub frees: u64,
+    pub frees_on_disk: u64,
 }
 
 /// A torrent whose copy is verified: finish removing it locally.
@@ -147,6 +170,18 @@ pub struct RemoveStep {
     /// (from the journal, so they are known even without the .torrent).
     pub files: Vec<Vec<String>>,
     pub loaded: bool,
+}
+
+impl RemoveStep {
+    /// What finishing it adds to [`Budget::freed_on_disk`]: its data, unless
+    /// that is already deleted.
+    pub fn frees_on_disk(&self) -> u64 {
+        if self.entry.phase < Phase::DataDeleted {
+            self.entry.size
+        } else {
+            0
+        }
+    }
 }
 
 /// A torrent to add to rtorrent.
@@ -205,6 +240,21 @@ pub struct Budget {
     pub available: u64,
 }
 
+impl Budget {
+    /// `available` when `lost` of `freed` and `lost_on_disk` of
+    /// `freed_on_disk` did not materialise (a sync or removal failed).
+    pub fn available_without(&self, lost: u64, lost_on_disk: u64) -> u64 {
+        let by_limit = self.limit.saturating_sub(self.used);
+        let by_disk = self
+            .disk_free
+            .saturating_sub(self.reserve)
+            .saturating_sub(self.still_to_download);
+        by_limit
+            .saturating_add(self.freed.saturating_sub(lost))
+            .min(by_disk.saturating_add(self.freed_on_disk.saturating_sub(lost_on_disk)))
+    }
+}
+
 /// What one run will do, and the reasons, in order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
@@ -223,6 +273,32 @@ pub struct Plan {
     pub states: Vec<(InfoHash, String, TorrentState)>,
     /// Why, in words, for the log and --dry-run.
     pub reasons: Vec<String>,
+    /// Torrents this run sees complete for the first time: the journal
+    /// records the snapshot's time as the start of their seeding.
+    pub seen_complete: Vec<InfoHash>,
+    /// Back-off and seen-complete records (info-hash, hex) of torrents no
+    /// longer managed, or no longer complete in rtorrent: dropped.
+    pub drop_records: Vec<String>,
+}
+
+impl Plan {
+    /// The loads that still fit when `lost` and `lost_on_disk` of the
+    /// space this run's syncs and removals were to free did not
+    /// materialise: the planned loads in order while they fit (the rest
+    /// wait, as in the planner, so a big one is not starved), and how many
+    /// were dropped.
+    pub fn loads_within(&self, lost: u64, lost_on_disk: u64) -> (&[LoadStep], usize) {
+        let mut free = self.budget.available_without(lost, lost_on_disk);
+        let mut keep = 0;
+        for step in &self.load {
+            if step.size > free {
+                break;
+            }
+            free -= step.size;
+            keep += 1;
+        }
+        (&self.load[..keep], self.load.len() - keep)
+    }
 }
 
 /// Decides one rotation run.
@@ -269,8 +345,11 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                     "{}: a sync was interrupted; copying and verifying again",
                     entry.name
                 ));
-                out.sync.push(sync_step(t, &entry.base_path, in_rtorrent));
+                let mut step = sync_step(t, &entry.base_path, in_rtorrent);
+                // Not in `used` (the journal has it); its data is on disk.
+                step.frees_on_disk = entry.size;
                 out.budget.freed_on_disk += entry.size;
+                out.sync.push(step);
                 out.states
                     .push((hash, t.name.clone(), TorrentState::Syncing));
             }
@@ -336,8 +415,24 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             ));
             continue;
         }
-        match seeded_enough(l, policy, snapshot.now) {
-            Ok(_) if l.base_path.as_os_str().is_empty() => {
+        let since = seeding_since(l, journal, snapshot.now);
+        // Recorded for every torrent, not only those rtorrent gives no
+        // finish time: rtorrent can lose it later (a session restored
+        // without it), and lowspace's record then still holds.
+        if !journal
+            .complete_since
+            .contains_key(&torrent.info_hash.to_hex())
+        {
+            out.seen_complete.push(torrent.info_hash);
+        }
+        let seeded = seeded_enough(l.ratio_milli, since, policy, snapshot.now);
+        let failed = journal.failures.get(&torrent.info_hash.to_hex());
+        let backed_off = failed.and_then(|f| match backoff::decide(Some(f), snapshot.now) {
+            Retry::WaitUntil(at) => Some((at, f)),
+            Retry::Now => None,
+        });
+        match (seeded, backed_off) {
+            (Ok(_), _) if l.base_path.as_os_str().is_empty() => {
                 out.reasons.push(format!(
                     "{}: rtorrent reports no data path yet; will sync next run",
                     torrent.name
@@ -351,21 +446,44 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                     },
                 ));
             }
-            Ok(why) => {
+            (Ok(why), Some((next_try, failed))) => {
+                let wait = next_try.saturating_sub(snapshot.now);
+                out.reasons.push(format!(
+                    "{}: complete and {why}, but its last sync failed ({}); not tried again before {} (in {})",
+                    torrent.name,
+                    failed.reason,
+                    utc_minute(next_try),
+                    show_duration(Duration::from_secs(wait))
+                ));
+                out.states.push((
+                    torrent.info_hash,
+                    torrent.name.clone(),
+                    TorrentState::BackedOff {
+                        failures: failed.count,
+                        reason: failed.reason.clone(),
+                        next_try,
+                        wait,
+                    },
+                ));
+            }
+            (Ok(why), None) => {
                 out.reasons.push(format!(
                     "{}: complete and {why}; syncing to the remote",
                     torrent.name
                 ));
-                out.sync.push(sync_step(torrent, &l.base_path, true));
-                out.budget.freed += torrent.total_size;
-                out.budget.freed_on_disk += l.completed;
+                let mut step = sync_step(torrent, &l.base_path, true);
+                step.frees = torrent.total_size;
+                step.frees_on_disk = l.completed;
+                out.budget.freed += step.frees;
+                out.budget.freed_on_disk += step.frees_on_disk;
+                out.sync.push(step);
                 out.states.push((
                     torrent.info_hash,
                     torrent.name.clone(),
                     TorrentState::Syncing,
                 ));
             }
-            Err(waiting_for) => {
+            (Err(waiting_for), _) => {
                 out.states.push((
                     torrent.info_hash,
                     torrent.name.clone(),
@@ -377,6 +495,9 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             }
         }
     }
+
+    order_syncs(&mut out.sync);
+    drop_stale_records(snapshot, journal, &mut out.drop_records);
 
     // 3. The budget: the space limit and the real disk both have a say.
     let by_limit = policy.space_limit.saturating_sub(used);
@@ -440,9 +561,9 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     if let Some(t) = file_mode_torrent {
         if !waiting.is_empty() {
             out.reasons.push(format!(
-                "{}: in file-by-file mode; {} other torrent(s) wait until it is done",
+                "{}: in file-by-file mode; {} wait until it is done",
                 t.name,
-                waiting.len()
+                plural(waiting.len() as u64, "other torrent", "other torrents")
             ));
         }
     }
@@ -657,67 +778,127 @@ fn set_state(
     states.push((t.info_hash, t.name.clone(), state));
 }
 
-/// Ok with the reason it may go, or Err with what it still waits for.
-///
-/// rtorrent gives `d.timestamp.finished = 0` when it does not know (a
-/// torrent finished before a session was lost, say). That is not 1970:
-/// neither min_seed_time nor max_seed_time can be checked, so the ratio
-/// alone decides, and the status says why.
-pub fn seeded_enough(l: &Loaded, policy: &Policy, now: u64) -> Result<String, String> {
-    let unknown = l.finished_at == 0;
-    let seeded = if unknown {
-        Duration::ZERO
-    } else {
-        Duration::from_secs(now.saturating_sub(l.finished_at))
-    };
-    let timed = policy.min_seed_time.is_some() || policy.max_seed_time.is_some();
-    if unknown && timed && l.ratio_milli < policy.required_ratio_milli {
-        return Err(format!(
-            "ratio {:.2} (now {:.2}): rtorrent does not say when it finished, so seeding time is not counted",
-            policy.required_ratio_milli as f64 / 1000.0,
-            l.ratio_milli as f64 / 1000.0
-        ));
+/// Syncs smallest first. Each sync frees a torrent's space, and a remote
+/// that goes down or fills up ends this run's syncs (or the bigger ones):
+/// smallest first gets the most torrents off the disk per attempt, and
+/// puts the ones a nearly full remote can still hold before the first one
+/// it cannot. Name breaks ties, so the order is the same every run.
+fn order_syncs(syncs: &mut [SyncStep]) {
+    syncs.sort_by(|a, b| a.size.cmp(&b.size).then_with(|| a.name.cmp(&b.name)));
+}
+
+/// Records for torrents that are gone: a back-off or seen-complete record
+/// whose .torrent left the managed directory, and a seen-complete record of
+/// a torrent rtorrent no longer holds complete (it starts afresh when it
+/// completes again).
+fn drop_stale_records(snapshot: &Snapshot, journal: &Journal, drop: &mut Vec<String>) {
+    let managed: BTreeSet<String> = snapshot
+        .managed
+        .iter()
+        .map(|m| m.info_hash.to_hex())
+        .collect();
+    let complete: BTreeSet<String> = snapshot
+        .loaded
+        .iter()
+        .filter(|l| l.complete)
+        .map(|l| l.info_hash.to_hex())
+        .collect();
+    let stale_failures = journal.failures.keys().filter(|h| !managed.contains(*h));
+    let stale_seen = journal
+        .complete_since
+        .keys()
+        .filter(|h| !managed.contains(*h) || !complete.contains(*h));
+    let stale: BTreeSet<&String> = stale_failures.chain(stale_seen).collect();
+    drop.extend(stale.into_iter().cloned());
+}
+
+/// When the torrent's seeding began: rtorrent's finish time; when rtorrent
+/// says 0 (it lost track, e.g. a session restored without it), the time
+/// lowspace first saw it complete; and for one never seen before, now.
+pub fn seeding_since(l: &Loaded, journal: &Journal, now: u64) -> Seeding {
+    if l.finished_at != 0 {
+        return Seeding::Finished(l.finished_at);
     }
-    let ratio = format!("ratio {:.2}", l.ratio_milli as f64 / 1000.0);
+    match journal.complete_since.get(&l.info_hash.to_hex()) {
+        Some(&t) => Seeding::SeenComplete(t),
+        None => Seeding::SeenComplete(now),
+    }
+}
+
+/// Where a torrent's seeding time is counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    /// rtorrent's `d.timestamp.finished`.
+    Finished(u64),
+    /// rtorrent does not say; lowspace's own record.
+    SeenComplete(u64),
+}
+
+/// "1.00": a ratio as rtorrent keeps it (× 1000), cut (not rounded) to two
+/// decimals, so 0.999 never reads as the 1.00 it has not reached.
+fn ratio_text(milli: i64) -> String {
+    let m = milli.max(0);
+    format!("{}.{:02}", m / 1000, m % 1000 / 10)
+}
+
+/// Ok with the reason it may go, or Err with what it still waits for, both
+/// worded to follow "complete and ..." and "seeding until ...".
+pub fn seeded_enough(
+    ratio_milli: i64,
+    since: Seeding,
+    policy: &Policy,
+    now: u64,
+) -> Result<String, String> {
+    let (start, ours) = match since {
+        Seeding::Finished(t) => (t, false),
+        Seeding::SeenComplete(t) => (t, true),
+    };
+    let seeded = Duration::from_secs(now.saturating_sub(start));
+    let seeded_text = if ours {
+        format!("{} (since lowspace saw it complete)", show_duration(seeded))
+    } else {
+        show_duration(seeded)
+    };
+    let ratio_met = ratio_milli >= policy.required_ratio_milli;
+    let ratio_wait = format!(
+        "ratio {}, now {}",
+        ratio_text(policy.required_ratio_milli),
+        ratio_text(ratio_milli)
+    );
     if let Some(min) = policy.min_seed_time {
-        // Unknown: it cannot be checked, and waiting for a time that is
-        // never measured would hold the torrent forever; the ratio decides.
-        if !unknown && seeded < min {
-            return Err(format!(
-                "it has seeded {} of min_seed_time {}",
-                show_duration(seeded),
-                show_duration(min)
-            ));
+        if seeded < min {
+            let mut why = format!("min_seed_time {}, seeded {seeded_text}", show_duration(min));
+            if !ratio_met {
+                why.push_str(&format!(", and {ratio_wait}"));
+            }
+            return Err(why);
         }
     }
-    if l.ratio_milli >= policy.required_ratio_milli {
+    if ratio_met {
         return Ok(format!(
-            "{ratio} reached {:.2}",
-            policy.required_ratio_milli as f64 / 1000.0
+            "ratio {} reached {}",
+            ratio_text(ratio_milli),
+            ratio_text(policy.required_ratio_milli)
         ));
     }
     if let Some(max) = policy.max_seed_time {
         if seeded >= max {
             return Ok(format!(
-                "seeded {} (max_seed_time), {ratio}",
-                show_duration(seeded)
+                "seeded {seeded_text}, reaching max_seed_time {} (ratio {})",
+                show_duration(max),
+                ratio_text(ratio_milli)
             ));
         }
         return Err(format!(
-            "ratio {:.2} (now {:.2}) or max_seed_time {}",
-            policy.required_ratio_milli as f64 / 1000.0,
-            l.ratio_milli as f64 / 1000.0,
+            "{ratio_wait}, or max_seed_time {}, seeded {seeded_text}",
             show_duration(max)
         ));
     }
-    Err(format!(
-        "ratio {:.2} (now {:.2})",
-        policy.required_ratio_milli as f64 / 1000.0,
-        l.ratio_milli as f64 / 1000.0
-    ))
+    Err(ratio_wait)
 }
 
-fn show_duration(d: Duration) -> String {
+/// "35m", "2h": a duration to the unit people think of it in.
+pub fn show_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..=119 => format!("{s}s"),
@@ -736,6 +917,8 @@ fn sync_step(torrent: &ManagedTorrent, base_path: &std::path::Path, loaded: bool
         files: relative_files(torrent, base_path),
         size: torrent.total_size,
         loaded,
+        frees: 0,
+        frees_on_disk: 0,
     }
 }
 

@@ -13,6 +13,28 @@ use super::snapshot::{Loaded, ManagedTorrent};
 use crate::size::human_size;
 use crate::torrent::InfoHash;
 
+/// "1 file", "2 files": a count with its noun, never "file(s)".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// A time as people read it in a log or status line:
+/// `2026-11-30 07:35 UTC`.
+pub fn utc_minute(secs: u64) -> String {
+    let stamp = crate::logging::utc_timestamp(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.min(253_402_300_799)),
+    );
+    // 2026-11-30T07:35:00.000Z
+    match (stamp.get(..10), stamp.get(11..16)) {
+        (Some(day), Some(minute)) => format!("{day} {minute} UTC"),
+        _ => stamp,
+    }
+}
+
 /// The budget in one line.
 pub fn budget_line(plan: &Plan) -> String {
     let b = &plan.budget;
@@ -80,8 +102,8 @@ pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
     }
     let unmanaged_bytes: u64 = gathered.unmanaged.iter().map(|d| d.size_bytes).sum();
     out.push_str(&format!(
-        "unmanaged: {} torrent(s) in rtorrent ({}), not counted and never touched\n",
-        gathered.unmanaged.len(),
+        "unmanaged: {} in rtorrent ({}), not counted and never touched\n",
+        plural(gathered.unmanaged.len() as u64, "torrent", "torrents"),
         human_size(unmanaged_bytes)
     ));
     out
@@ -147,6 +169,14 @@ fn state_json(state: &TorrentState) -> Value {
         }
         TorrentState::Syncing => json!({"state": "syncing"}),
         TorrentState::Synced { phase } => json!({"state": "synced", "phase": phase}),
+        TorrentState::BackedOff {
+            failures,
+            reason,
+            next_try,
+            ..
+        } => {
+            json!({"state": "backed_off", "failures": failures, "reason": reason, "next_try": next_try})
+        }
         TorrentState::FileByFile {
             on_remote,
             files,
@@ -221,10 +251,10 @@ pub fn plan_text(plan: &Plan) -> String {
     for step in &plan.sync {
         any = true;
         out.push_str(&format!(
-            "would sync {} ({}, {} files), verify it, then delete it locally\n",
+            "would sync {} ({}, {}), verify it, then delete it locally\n",
             step.name,
             human_size(step.size),
-            step.files.len()
+            plural(step.files.len() as u64, "file", "files")
         ));
     }
     for step in &plan.load {
@@ -259,12 +289,33 @@ pub fn plan_text(plan: &Plan) -> String {
 /// The closing log line of a run.
 pub fn outcome_line(outcome: &Outcome, round_trips: u64) -> String {
     format!(
-        "rotate: synced {}, removed {}, loaded {}, freed {}, {} failure(s), {} rtorrent round trips",
+        "rotate: synced {}, removed {}, loaded {}, freed {}, {}, {}",
         outcome.synced.len(),
         outcome.removed.len(),
         outcome.loaded.len(),
         human_size(outcome.bytes_freed),
-        outcome.failures.len(),
-        round_trips
+        plural(outcome.failures.len() as u64, "failure", "failures"),
+        plural(round_trips, "rtorrent round trip", "rtorrent round trips")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_read_well() {
+        assert_eq!(plural(0, "file", "files"), "0 files");
+        assert_eq!(plural(1, "file", "files"), "1 file");
+        assert_eq!(plural(2, "file", "files"), "2 files");
+        assert_eq!(plural(1, "torrent", "torrents"), "1 torrent");
+        assert_eq!(plural(21, "entry", "entries"), "21 entries");
+    }
+
+    #[test]
+    fn times_read_to_the_minute() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert!(utc_minute(u64::MAX).starts_with("9999-12-31 23:59"));
+    }
 }

@@ -126,6 +126,16 @@ pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
 /// One rotation. Returns None when another run holds the lock.
 pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, RotateError> {
     let (settings, client) = settings(config)?;
+    // Without a remote nothing could ever leave: every run would load
+    // torrents, fill the space and fail each sync. Said once, at the start.
+    let remote_settings = config.remote.as_ref().ok_or_else(|| {
+        RotateError::Config(format!(
+            "{} has no remote: rotate copies finished torrents somewhere before deleting them; \
+             add a [remote] section (service = \"rsync\", \"rclone\" or \"local\", with its path), \
+             or rsync_host/rsync_path or rclone_remote in a legacy file",
+            config.path.display()
+        ))
+    })?;
     let state_dir = state_directory(settings);
     std::fs::create_dir_all(&state_dir).map_err(|e| {
         RotateError::Failed(format!(
@@ -159,10 +169,10 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         }));
     }
 
-    let remote = config.remote.as_ref().map(|r| Syncer::new(r, &config.sync));
+    let remote = Syncer::new(remote_settings, &config.sync);
     let mut executor = Executor {
         client: &client,
-        remote: remote.as_ref().map(|r| r as &dyn crate::sync::Remote),
+        remote: Some(&remote),
         journal,
         journal_path: journal_file,
         download_dir: gathered.download_dir.clone(),

@@ -31,6 +31,13 @@ pub enum FailureKind {
     Misconfigured,
     /// The local files cannot be copied as they are (symlinks, missing).
     LocalSource,
+    /// The remote refused one of this torrent's files: too big for its file
+    /// system (FAT32's 4 GiB), or a name it cannot hold (`:` on a Windows
+    /// share, too long, not valid there).
+    FileRefused,
+    /// The copy ended without an error but the listing of the remote does
+    /// not show every file with its size.
+    NotVerified,
     /// Anything else; the message quotes the tool.
     Other,
 }
@@ -44,6 +51,40 @@ impl FailureKind {
             self,
             FailureKind::HostUnreachable | FailureKind::Timeout | FailureKind::Other
         )
+    }
+}
+
+/// Whom a failure is about, which decides what the run does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// This torrent's data or files: it backs off, the others go on.
+    Torrent,
+    /// The remote has no room for this torrent: smaller ones may still fit.
+    Full,
+    /// The remote as a whole (down, login refused, tools missing): the next
+    /// torrent would fail the same way, so no further syncs this run.
+    Remote,
+}
+
+impl FailureKind {
+    /// Whom the failure is about. `Other` counts as the torrent's: if the
+    /// remote were to blame, each torrent backs off in turn (a bounded
+    /// cost), whereas blaming the remote for one torrent's fault would
+    /// hold every other torrent back run after run.
+    pub fn scope(self) -> Scope {
+        match self {
+            FailureKind::LocalSource
+            | FailureKind::FileRefused
+            | FailureKind::NotVerified
+            | FailureKind::Other => Scope::Torrent,
+            FailureKind::RemoteFull => Scope::Full,
+            FailureKind::HostUnreachable
+            | FailureKind::AuthRefused
+            | FailureKind::NotInstalled
+            | FailureKind::Timeout
+            | FailureKind::PermissionDenied
+            | FailureKind::Misconfigured => Scope::Remote,
+        }
     }
 }
 
@@ -145,6 +186,18 @@ const UNREACHABLE: &[&str] = &[
 
 const WRITE_REFUSED: &[&str] = &["permission denied", "read-only file system"];
 
+/// The remote's file system refuses one file: EFBIG (FAT32's 4 GiB),
+/// EINVAL (a `:` or `?` in a name on vfat, exFAT or SMB), ENAMETOOLONG,
+/// EILSEQ (a name not valid in the remote's character set).
+const FILE_REFUSED: &[&str] = &[
+    "file too large",
+    "invalid argument",
+    "file name too long",
+    "filename too long",
+    "invalid or incomplete multibyte",
+    "illegal byte sequence",
+];
+
 const MISCONFIGURED: &[&str] = &[
     "didn't find section in config file",
     "unknown flag",
@@ -173,6 +226,9 @@ pub fn classify_failure(tool: Tool, ended: Ended, stderr: &str) -> FailureKind {
     }
     if has(WRITE_REFUSED) {
         return FailureKind::PermissionDenied;
+    }
+    if has(FILE_REFUSED) {
+        return FailureKind::FileRefused;
     }
     if has(MISCONFIGURED) {
         return FailureKind::Misconfigured;
@@ -271,6 +327,11 @@ pub fn explain(kind: FailureKind, target: &str, detail: &str) -> String {
         ),
         FailureKind::Misconfigured => format!("cannot use {target}{said}: fix the configuration"),
         FailureKind::LocalSource => format!("cannot copy to {target}: {detail}"),
+        FailureKind::FileRefused => format!(
+            "the remote refused a file of this torrent for {target}{said}: its file system \
+             cannot hold it (too big, or a name it does not allow); the other torrents go on"
+        ),
+        FailureKind::NotVerified => format!("the copy on {target} does not verify{said}"),
         FailureKind::Other => format!("copying to {target} failed{said}"),
     }
 }
@@ -418,6 +479,30 @@ mod tests {
                 Misconfigured,
             ),
             (Tool::Rsync, Ended::Exited(1), "", Misconfigured),
+            (
+                Tool::Rsync,
+                Ended::Exited(11),
+                "rsync: [receiver] write failed on \"/mnt/fat/big.iso\": File too large (27)",
+                FileRefused,
+            ),
+            (
+                Tool::Rsync,
+                Ended::Exited(23),
+                "rsync: [receiver] mkstemp \"/mnt/share/T/.a:b.txt.Xy12\" failed: Invalid argument (22)",
+                FileRefused,
+            ),
+            (
+                Tool::Rclone,
+                Ended::Exited(1),
+                "ERROR : T/a:b.txt: Failed to copy: open /mnt/share/T/a:b.txt: invalid argument",
+                FileRefused,
+            ),
+            (
+                Tool::Rsync,
+                Ended::Exited(23),
+                "rsync: [receiver] mkstemp failed: File name too long (36)",
+                FileRefused,
+            ),
             (Tool::Rsync, Ended::Exited(2), "protocol incompatibility", Other),
             (Tool::Rclone, Ended::Signalled, "", Other),
         ];
@@ -443,8 +528,32 @@ mod tests {
             (PermissionDenied, false),
             (Misconfigured, false),
             (LocalSource, false),
+            (FileRefused, false),
+            (NotVerified, false),
         ] {
             assert_eq!(kind.is_retryable(), retry, "{kind:?}");
+        }
+    }
+
+    /// What the run does next: one torrent's trouble backs that torrent
+    /// off; the remote's trouble ends this run's syncs; full skips bigger.
+    #[test]
+    fn scope_table() {
+        use FailureKind::*;
+        for (kind, scope) in [
+            (LocalSource, Scope::Torrent),
+            (FileRefused, Scope::Torrent),
+            (NotVerified, Scope::Torrent),
+            (Other, Scope::Torrent),
+            (RemoteFull, Scope::Full),
+            (HostUnreachable, Scope::Remote),
+            (AuthRefused, Scope::Remote),
+            (NotInstalled, Scope::Remote),
+            (Timeout, Scope::Remote),
+            (PermissionDenied, Scope::Remote),
+            (Misconfigured, Scope::Remote),
+        ] {
+            assert_eq!(kind.scope(), scope, "{kind:?}");
         }
     }
 

@@ -177,12 +177,14 @@ pub fn temporary_name(file_name: &str) -> String {
 
 /// The failure kind of a local I/O error.
 pub fn io_kind(error: &io::Error) -> FailureKind {
-    // ENOSPC 28, EDQUOT 122, EACCES 13, EPERM 1, EROFS 30 (Linux numbers).
+    // ENOSPC 28, EDQUOT 122, EACCES 13, EPERM 1, EROFS 30; EFBIG 27,
+    // EINVAL 22, ENAMETOOLONG 36, EILSEQ 84 (Linux numbers).
     match (error.kind(), error.raw_os_error()) {
         (io::ErrorKind::StorageFull, _) | (_, Some(28 | 122)) => FailureKind::RemoteFull,
         (io::ErrorKind::PermissionDenied, _) | (_, Some(1 | 13 | 30)) => {
             FailureKind::PermissionDenied
         }
+        (_, Some(22 | 27 | 36 | 84)) => FailureKind::FileRefused,
         _ => FailureKind::Other,
     }
 }
@@ -203,6 +205,8 @@ mod tests {
             (122, FailureKind::RemoteFull),
             (13, FailureKind::PermissionDenied),
             (30, FailureKind::PermissionDenied),
+            (27, FailureKind::FileRefused),
+            (22, FailureKind::FileRefused),
             (5, FailureKind::Other),
         ] {
             assert_eq!(io_kind(&io::Error::from_raw_os_error(code)), kind, "{code}");

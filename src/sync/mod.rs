@@ -34,7 +34,7 @@ pub mod rsync;
 pub mod source;
 mod verify;
 
-pub use error::{classify_failure, FailureKind, SyncError, Tool};
+pub use error::{classify_failure, FailureKind, Scope, SyncError, Tool};
 pub use relpath::{RelPath, RelPathError};
 pub use retry::{backoff_delay, RealSleeper, Sleeper};
 pub use verify::{compare, Verification, WrongSize};
@@ -199,16 +199,17 @@ impl Remote for Syncer {
     fn push(&self, local_root: &Path, paths: &[RelPath]) -> Result<(), SyncError> {
         let files = source::scan(local_root, paths)?;
         let bytes: u64 = files.iter().map(|(_, n)| n).sum();
-        log::info!(
-            "copying {} ({} files, {} bytes) to {}",
+        // The caller logs the one "copying" line a person reads.
+        log::debug!(
+            "push {} to {}: files {}, bytes {}",
             paths
                 .iter()
                 .map(RelPath::as_str)
                 .collect::<Vec<_>>()
                 .join(", "),
+            self.describe(),
             files.len(),
-            bytes,
-            self.describe()
+            bytes
         );
         self.retrying("push", || self.backend.push_once(local_root, paths, &files))
     }

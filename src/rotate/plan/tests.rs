@@ -199,84 +199,306 @@ fn incomplete_torrents_keep_downloading() {
     assert_eq!(p.budget.still_to_download, GIB / 2);
 }
 
+/// The words a person reads after "seeding until" (Err) or "complete
+/// and" (Ok), for each rule.
 #[test]
 fn seeding_rules() {
     let h = 3600;
-    // (ratio, seeded for, min_seed, max_seed, expect sync, reason fragment)
-    type Case = (i64, u64, Option<u64>, Option<u64>, bool, &'static str);
+    // (ratio, seeded for, min_seed, max_seed, expected)
+    type Case = (
+        i64,
+        u64,
+        Option<u64>,
+        Option<u64>,
+        Result<&'static str, &'static str>,
+    );
     let cases: &[Case] = &[
-        (999, 10, None, None, false, "ratio 1.00 (now 1.00)"),
-        (500, 10, None, None, false, "ratio 1.00 (now 0.50)"),
-        (1000, 10, None, None, true, "ratio 1.00 reached 1.00"),
-        (2500, 10, Some(h), None, false, "min_seed_time 60m"),
-        (2500, 2 * h, Some(h), None, true, "reached"),
-        (100, 2 * h, None, Some(3 * h), false, "max_seed_time 3h"),
-        (100, 4 * h, None, Some(3 * h), true, "max_seed_time"),
-        (100, 30 * 60, Some(h), Some(3 * h), false, "min_seed_time"),
+        (420, 10, None, None, Err("ratio 1.00, now 0.42")),
+        // 0.999 is not 1.00.
+        (999, 10, None, None, Err("ratio 1.00, now 0.99")),
+        (1000, 10, None, None, Ok("ratio 1.00 reached 1.00")),
+        (2500, 10, None, None, Ok("ratio 2.50 reached 1.00")),
+        (
+            2500,
+            35 * 60,
+            Some(2 * h),
+            None,
+            Err("min_seed_time 2h, seeded 35m"),
+        ),
+        (
+            420,
+            35 * 60,
+            Some(2 * h),
+            None,
+            Err("min_seed_time 2h, seeded 35m, and ratio 1.00, now 0.42"),
+        ),
+        (2500, 2 * h, Some(h), None, Ok("ratio 2.50 reached 1.00")),
+        (
+            100,
+            2 * h,
+            None,
+            Some(3 * h),
+            Err("ratio 1.00, now 0.10, or max_seed_time 3h, seeded 2h"),
+        ),
+        (
+            100,
+            4 * h,
+            None,
+            Some(3 * h),
+            Ok("seeded 4h, reaching max_seed_time 3h (ratio 0.10)"),
+        ),
+        (
+            100,
+            30 * 60,
+            Some(h),
+            Some(3 * h),
+            Err("min_seed_time 60m, seeded 30m, and ratio 1.00, now 0.10"),
+        ),
     ];
-    for (ratio, seeded, min, max, expect_sync, fragment) in cases {
+    for (ratio, seeded, min, max, want) in cases {
+        let mut pol = policy(4 * GIB);
+        pol.min_seed_time = min.map(Duration::from_secs);
+        pol.max_seed_time = max.map(Duration::from_secs);
+        let got = seeded_enough(*ratio, Seeding::Finished(NOW - seeded), &pol, NOW);
+        let want = want.map(String::from).map_err(String::from);
+        assert_eq!(got, want, "ratio {ratio} seeded {seeded}");
+
+        // The planner acts on it, and status shows the same words.
         let s = snapshot(
             vec![managed(1, GIB)],
             vec![loaded(1, GIB, GIB, *ratio, *seeded)],
         );
-        let mut pol = policy(4 * GIB);
-        pol.min_seed_time = min.map(Duration::from_secs);
-        pol.max_seed_time = max.map(Duration::from_secs);
         let p = plan(&s, &pol, &Journal::default());
-        assert_eq!(
-            !p.sync.is_empty(),
-            *expect_sync,
-            "ratio {ratio} seeded {seeded}: {:#?}",
-            p.states
-        );
-        let said = if *expect_sync {
-            p.reasons.join("\n")
-        } else {
-            p.states[0].2.to_string()
-        };
-        assert!(
-            said.contains(fragment),
-            "ratio {ratio} seeded {seeded}: {said}"
-        );
+        assert_eq!(!p.sync.is_empty(), want.is_ok());
+        if let Err(w) = &want {
+            assert_eq!(p.states[0].2.to_string(), format!("seeding until {w}"));
+        }
     }
 }
 
-/// d.timestamp.finished = 0 means rtorrent does not know: no seeding time
-/// is counted (not 56 years of it), and only the ratio lets it go; an
-/// unmeasurable min_seed_time does not hold it forever.
+/// d.timestamp.finished = 0: rtorrent does not know when it finished.
+/// Seeding time counts from when lowspace first saw it complete (recorded
+/// in the journal by the first run that sees it), so min_seed_time and
+/// max_seed_time still work.
 #[test]
-fn an_unknown_finish_time_counts_no_seeding_time() {
+fn without_a_finish_time_seeding_counts_from_when_lowspace_saw_it_complete() {
     let h = 3600;
-    // (ratio, min_seed, max_seed, expect sync, reason fragment)
-    type Case = (i64, Option<u64>, Option<u64>, bool, &'static str);
+    // (ratio, seen complete ago (None: never), min, max, expect sync, text)
+    type Case = (
+        i64,
+        Option<u64>,
+        Option<u64>,
+        Option<u64>,
+        bool,
+        &'static str,
+    );
     let cases: &[Case] = &[
         (
             100,
             None,
+            None,
             Some(3 * h),
             false,
-            "does not say when it finished",
+            "seeding until ratio 1.00, now 0.10, or max_seed_time 3h, seeded 0s (since lowspace saw it complete)",
         ),
-        (2500, Some(h), None, true, "reached"),
-        (100, Some(h), None, false, "does not say when it finished"),
-        (2500, None, Some(3 * h), true, "reached"),
-        (2500, None, None, true, "reached"),
+        (
+            100,
+            Some(2 * h),
+            None,
+            Some(3 * h),
+            false,
+            "seeding until ratio 1.00, now 0.10, or max_seed_time 3h, seeded 2h (since lowspace saw it complete)",
+        ),
+        (
+            100,
+            Some(4 * h),
+            None,
+            Some(3 * h),
+            true,
+            "seeded 4h (since lowspace saw it complete), reaching max_seed_time 3h",
+        ),
+        (
+            2500,
+            Some(35 * 60),
+            Some(2 * h),
+            None,
+            false,
+            "seeding until min_seed_time 2h, seeded 35m (since lowspace saw it complete)",
+        ),
+        (2500, Some(3 * h), Some(2 * h), None, true, "reached 1.00"),
+        (2500, None, None, None, true, "reached 1.00"),
     ];
-    for (ratio, min, max, expect_sync, fragment) in cases {
+    for (ratio, seen_ago, min, max, expect_sync, text) in cases {
         let mut t = loaded(1, GIB, GIB, *ratio, 0);
         t.finished_at = 0;
         let s = snapshot(vec![managed(1, GIB)], vec![t]);
         let mut pol = policy(4 * GIB);
         pol.min_seed_time = min.map(Duration::from_secs);
         pol.max_seed_time = max.map(Duration::from_secs);
-        let p = plan(&s, &pol, &Journal::default());
+        let mut j = Journal::default();
+        if let Some(ago) = seen_ago {
+            j.complete_since.insert(hash(1).to_hex(), NOW - ago);
+        }
+        let p = plan(&s, &pol, &j);
         assert_eq!(!p.sync.is_empty(), *expect_sync, "{:#?}", p.states);
         let said = if *expect_sync {
             p.reasons.join("\n")
         } else {
             p.states[0].2.to_string()
         };
-        assert!(said.contains(fragment), "ratio {ratio}: {said}");
+        assert!(said.contains(text), "ratio {ratio}: {said}");
+        // The first run to see it complete records it; later runs keep it.
+        assert_eq!(p.seen_complete.is_empty(), seen_ago.is_some());
+    }
+}
+
+#[test]
+fn a_torrent_is_recorded_complete_once_and_forgotten_when_gone() {
+    // t1 complete, first seen now; t2 downloading; t3 recorded but gone
+    // from the managed directory; t4 recorded but no longer in rtorrent.
+    let s = snapshot(
+        vec![managed(1, GIB), managed(2, GIB), managed(4, GIB)],
+        vec![loaded(1, GIB, GIB, 0, 60), loaded(2, GIB, GIB / 2, 0, 0)],
+    );
+    let mut j = Journal::default();
+    j.complete_since.insert(hash(3).to_hex(), NOW - 5);
+    j.complete_since.insert(hash(4).to_hex(), NOW - 5);
+    let p = plan(&s, &policy(100 * GIB), &j);
+    assert_eq!(p.seen_complete, vec![hash(1)]);
+    assert_eq!(p.drop_records, vec![hash(3).to_hex(), hash(4).to_hex()]);
+}
+
+fn failed(n: u8, count: u32, ago: u64) -> (String, super::super::journal::FailureRecord) {
+    (
+        hash(n).to_hex(),
+        super::super::journal::FailureRecord {
+            name: format!("t{n}"),
+            count,
+            reason: "a symbolic link".into(),
+            last: NOW - ago,
+        },
+    )
+}
+
+/// A torrent whose last sync failed for a reason of its own is not synced
+/// again before its back-off ends; the others are, and the status says why
+/// and when.
+#[test]
+fn torrents_in_back_off_wait_and_the_others_go() {
+    let s = snapshot(
+        vec![managed(1, GIB), managed(2, GIB), managed(3, GIB)],
+        vec![
+            loaded(1, GIB, GIB, 1000, 60),
+            loaded(2, GIB, GIB, 1000, 60),
+            loaded(3, GIB, GIB, 1000, 60),
+        ],
+    );
+    let mut j = Journal::default();
+    // t1: second failure 10 minutes ago (back-off 1h); t3: first failure
+    // 31 minutes ago (back-off 30m, over).
+    j.failures
+        .extend([failed(1, 2, 600), failed(3, 1, 31 * 60)]);
+    let p = plan(&s, &policy(4 * GIB), &j);
+    let synced: Vec<&str> = p.sync.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(synced, vec!["t2", "t3"]);
+    // Its space is not offered to loads: it stays.
+    assert_eq!(p.budget.freed, 2 * GIB);
+    let state = &p.states[0];
+    assert_eq!(state.1, "t1");
+    assert_eq!(
+        state.2,
+        TorrentState::BackedOff {
+            failures: 2,
+            reason: "a symbolic link".into(),
+            next_try: NOW + 3000,
+            wait: 3000,
+        }
+    );
+    assert_eq!(
+        state.2.to_string(),
+        format!(
+            "sync failed (2 times), next try in 50m ({}): a symbolic link",
+            utc_minute(NOW + 3000)
+        )
+    );
+    assert!(
+        p.reasons
+            .iter()
+            .any(|r| r.starts_with("t1: complete and ratio 1.00 reached 1.00, but its last sync failed (a symbolic link); not tried again before")),
+        "{:#?}",
+        p.reasons
+    );
+    // A back-off record of a torrent no longer managed is dropped.
+    j.failures.extend([failed(9, 1, 5)]);
+    let p = plan(&s, &policy(4 * GIB), &j);
+    assert_eq!(p.drop_records, vec![hash(9).to_hex()]);
+}
+
+/// Smallest first, name breaking ties, interrupted syncs included.
+#[test]
+fn syncs_go_smallest_first() {
+    let s = snapshot(
+        vec![
+            managed(1, 3 * GIB),
+            managed(2, GIB),
+            managed(3, 2 * GIB),
+            managed(4, GIB),
+        ],
+        vec![
+            loaded(1, 3 * GIB, 3 * GIB, 1000, 60),
+            loaded(2, GIB, GIB, 1000, 60),
+            loaded(4, GIB, GIB, 1000, 60),
+        ],
+    );
+    let j = journal(vec![entry(3, Phase::Syncing, 2 * GIB)]);
+    let p = plan(&s, &policy(10 * GIB), &j);
+    let order: Vec<&str> = p.sync.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(order, vec!["t2", "t4", "t3", "t1"]);
+    // What each frees, so the executor can take back a failed one.
+    let frees: Vec<(u64, u64)> = p.sync.iter().map(|s| (s.frees, s.frees_on_disk)).collect();
+    assert_eq!(
+        frees,
+        vec![(GIB, GIB), (GIB, GIB), (0, 2 * GIB), (3 * GIB, 3 * GIB)]
+    );
+}
+
+/// When a sync or removal fails, the loads planned into its space are
+/// dropped (the larger ones first, as the planner would have) and the
+/// rest still go.
+#[test]
+fn loads_that_still_fit_after_a_failed_sync() {
+    // Limit 4 GiB, 3 GiB used: t1 (1 GiB) and t2 (2 GiB) sync. Waiting:
+    // t3 1 GiB, t4 1 GiB, t5 2 GiB; all fit after both syncs (4 GiB).
+    let s = snapshot(
+        vec![
+            managed(1, GIB),
+            managed(2, 2 * GIB),
+            managed(3, GIB),
+            managed(4, GIB),
+            managed(5, 2 * GIB),
+        ],
+        vec![
+            loaded(1, GIB, GIB, 1000, 60),
+            loaded(2, 2 * GIB, 2 * GIB, 1000, 60),
+        ],
+    );
+    let p = plan(&s, &policy(4 * GIB), &Journal::default());
+    assert_eq!(names(&p.load), vec!["t3", "t4", "t5"]);
+    assert_eq!(p.budget.available_without(0, 0), p.budget.available);
+    // (lost limit, lost on disk, loads kept, dropped)
+    let cases: &[(u64, u64, &[&str], usize)] = &[
+        (0, 0, &["t3", "t4", "t5"], 0),
+        // t1's sync failed: 3 GiB left, t5 no longer fits.
+        (GIB, GIB, &["t3", "t4"], 1),
+        // t2's: 2 GiB.
+        (2 * GIB, 2 * GIB, &["t3", "t4"], 1),
+        // Both: only the 1 GiB never used.
+        (3 * GIB, 3 * GIB, &["t3"], 2),
+    ];
+    for (lost, lost_disk, kept, dropped) in cases {
+        let (go, d) = p.loads_within(*lost, *lost_disk);
+        assert_eq!(names(go), *kept, "lost {lost}");
+        assert_eq!(d, *dropped, "lost {lost}");
     }
 }
 
