@@ -6,7 +6,7 @@ use lowspace::http::response;
 
 fuzz_target!(|data: &[u8]| {
     let cap = 4096;
-    if let Ok(r) = response::parse_response(data, cap, false) {
+    if let Ok(r) = response::parse_response(data, cap, false, response::ConnectionEnd::TcpClose) {
         assert!(r.body.len() <= cap);
     }
     let _ = response::is_complete(data, cap, false);
