@@ -240,20 +240,19 @@ fn place(torrent: &ClientTorrent, wanted: &Wanted, root: &Path, plan: &mut Plan)
     let Some(first) = dirs.first() else {
         return;
     };
-    let home = match dirs.iter().find(|d| super::place::same_dir(d, at)) {
-        Some(d) => d.clone(),
-        None => {
-            plan.moves.push(Move {
-                torrent: torrent.clone(),
-                to: first.clone(),
-            });
-            first.clone()
-        }
+    let Some(home) = dirs.iter().find(|d| super::place::same_dir(d, at)) else {
+        // Copied on a later run, from where the move put it (a client
+        // may move in the background).
+        plan.moves.push(Move {
+            torrent: torrent.clone(),
+            to: first.clone(),
+        });
+        return;
     };
     if !torrent.complete || torrent.name.is_empty() {
         return;
     }
-    for dir in dirs.iter().filter(|d| !super::place::same_dir(d, &home)) {
+    for dir in dirs.iter().filter(|d| !super::place::same_dir(d, home)) {
         plan.copies.push(Copy {
             torrent: torrent.clone(),
             from: home.join(&torrent.name),
@@ -560,14 +559,9 @@ mod tests {
             .iter()
             .map(|c| (c.from.clone(), c.to.clone()))
             .collect();
-        // The incomplete one gets its copy on a later run.
-        assert_eq!(
-            copies,
-            [(
-                PathBuf::from("/srv/data/a/t2"),
-                PathBuf::from("/srv/data/b/c/t2")
-            )]
-        );
+        // The moved one and the incomplete one get their copies on a
+        // later run.
+        assert!(copies.is_empty(), "{copies:?}");
         // At one of its listed paths already: no move, a copy to the first.
         let client = vec![at(t(2, true), "/srv/data/b/c")];
         let p = plan(&listing, &client, root, Allow::default());

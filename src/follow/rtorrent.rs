@@ -13,6 +13,9 @@ use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Client, Download};
 use crate::torrent::InfoHash;
 
+/// How many times (100 ms apart) a just-loaded download is looked for.
+const LOAD_WAIT_TRIES: u32 = 100;
+
 pub struct Rtorrent {
     client: Client,
     label: String,
@@ -52,6 +55,31 @@ impl Rtorrent {
             .ok_or_else(|| ClientError(format!("{name} is no longer in rtorrent")))
     }
 
+    /// rtorrent opens a single-file download only in a directory that
+    /// exists. Made by rtorrent itself first (its host, its user, so it
+    /// can write there), else here when the directory is on this machine.
+    fn make_dir(&self, dir: &Path) -> Result<(), ClientError> {
+        let by_rtorrent = self.client.call(
+            "execute.throw",
+            &[
+                Value::str(""),
+                Value::str("mkdir"),
+                Value::str("-p"),
+                Value::str("--"),
+                Value::str(dir.to_string_lossy()),
+            ],
+        );
+        match by_rtorrent {
+            Ok(_) => Ok(()),
+            Err(rtorrent_err) => std::fs::create_dir_all(dir).map_err(|e| {
+                ClientError(format!(
+                    "cannot create {}: rtorrent's mkdir failed ({rtorrent_err}) and so did this machine's ({e})",
+                    dir.display()
+                ))
+            }),
+        }
+    }
+
     /// Loads without starting (label set in the same call), then sets the
     /// directory as an XML-RPC string (no quoting of listed names inside a
     /// command), then starts: the data is never written anywhere else.
@@ -65,15 +93,28 @@ impl Rtorrent {
         if self.download(&hash, "").is_ok() {
             return Ok(Added::AlreadyThere);
         }
+        self.make_dir(dir)?;
         let label = format!("d.custom1.set=\"{}\"", self.label);
         load(&[label.as_str()]).map_err(Self::rpc)?;
-        let set = self
-            .client
-            .call(
+        // rtorrent may insert a loaded download a moment after load.raw
+        // answers; until then the hash is unknown.
+        let mut tries = 0;
+        let set = loop {
+            match self.client.call(
                 "d.directory.set",
                 &[Value::str(hash.as_str()), Value::str(dir.to_string_lossy())],
-            )
-            .map_err(|e| ClientError(format!("d.directory.set {}: {e}", dir.display())));
+            ) {
+                Err(e) if e.is_unknown_hash() && tries < LOAD_WAIT_TRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => {
+                    break other.map(drop).map_err(|e| {
+                        ClientError(format!("d.directory.set {}: {e}", dir.display()))
+                    })
+                }
+            }
+        };
         if let Err(e) = set {
             // Never leave it to download into the wrong place.
             let _ = self.client.erase(&hash);
