@@ -6,6 +6,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(listed) = lowspace::follow::listing::parse(data) {
         for entry in &listed.entries {
             let _ = entry.display();
+            let _ = entry.dir().map(|d| d.to_string());
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {

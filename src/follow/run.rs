@@ -567,6 +567,26 @@ mod tests {
             .unwrap()
             .to_string()
             .contains("line 1"));
+
+        // Cut before its closing line: the listed one is added, the
+        // unlisted labelled ones stay.
+        std::fs::write(
+            dir.join("index.txt"),
+            format!(
+                "# lowspace tree index v2\nsub/good.bin.torrent {}\n",
+                good_hash.to_hex()
+            ),
+        )
+        .unwrap();
+        let client = FakeClient::default();
+        client.torrents.borrow_mut().push(old.clone());
+        let outcome = run(&options(&dir.join("index.txt")), &client, &mut Vec::new());
+        assert_eq!((outcome.added, outcome.removed), (1, 0));
+        assert!(matches!(
+            outcome.removals_withheld,
+            Some(Withheld::Incomplete(ref why)) if why.contains("cut off")
+        ));
+        assert_eq!(client.torrents.borrow().len(), 2);
         assert_eq!(client.torrents.borrow().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
