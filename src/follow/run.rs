@@ -190,6 +190,22 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
         if options.dry_run {
             continue;
         }
+        // A client's move renames over whatever is at the target (one of
+        // two same-named files mirrored flat, a file of the user's).
+        let target = m.to.join(&m.torrent.name);
+        if std::fs::symlink_metadata(&target).is_ok() {
+            fail(
+                &mut outcome,
+                out,
+                format!(
+                    "{}: cannot move to {}: {} already exists; not overwritten",
+                    m.torrent.name,
+                    m.to.display(),
+                    target.display()
+                ),
+            );
+            continue;
+        }
         match client.relocate(&m.torrent, &m.to) {
             Ok(()) => {
                 log::info!("{}: moved to {}", m.torrent.name, m.to.display());
