@@ -213,8 +213,11 @@ pub fn plan(
         }
     }
     let managed = client.iter().filter(|t| t.labelled).count();
+    // --allow-empty already says "remove them all" for an empty listing.
+    let emptied_on_purpose = listed.is_empty() && allow.empty;
     if plan.removals_withheld.is_none()
         && !allow.mass_removal
+        && !emptied_on_purpose
         && is_mass_removal(unlisted.len(), managed)
     {
         plan.removals_withheld = Some(Withheld::MassRemoval {
@@ -374,6 +377,20 @@ mod tests {
                 },
                 add: vec![],
                 remove: vec![1],
+                keep: vec![],
+                not_ours: vec![],
+                withheld: None,
+            },
+            Case {
+                name: "allow_empty alone lets an empty listing remove many",
+                listing: complete(&[]),
+                client: (1..=4).map(|n| t(n, true)).collect(),
+                allow: Allow {
+                    empty: true,
+                    mass_removal: false,
+                },
+                add: vec![],
+                remove: vec![1, 2, 3, 4],
                 keep: vec![],
                 not_ours: vec![],
                 withheld: None,
