@@ -299,6 +299,7 @@ fn render_follow(out: &mut String, follow: &FollowSettings, show_secrets: bool) 
     }
     let _ = writeln!(out, "label = {}", quoted(&follow.label));
     let _ = writeln!(out, "allow_empty = {}", follow.allow_empty);
+    let _ = writeln!(out, "allow_mass_removal = {}", follow.allow_mass_removal);
     let _ = writeln!(out, "timeout = {}", quoted(&human_duration(follow.timeout)));
 }
 
@@ -541,6 +542,7 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
             "download_dir": f.download_dir,
             "label": f.label,
             "allow_empty": f.allow_empty,
+            "allow_mass_removal": f.allow_mass_removal,
             "timeout_seconds": f.timeout.as_secs(),
         })),
         "fish": {
@@ -637,7 +639,7 @@ mod tests {
             "[follow]\nlisting = \"https://main/idx/index.txt\"\nca_file = \"/etc/ca.pem\"\n\
              client_cert = \"/etc/c.pem\"\nclient_key = \"/etc/c.key\"\nclient = \"transmission\"\n\
              rpc_url = \"http://127.0.0.1:9091/transmission/rpc\"\nusername = \"u\"\npassword = \"p\"\n\
-             download_dir = \"/srv/m\"\nlabel = \"mine\"\nallow_empty = true\ntimeout = \"90s\"\n",
+             download_dir = \"/srv/m\"\nlabel = \"mine\"\nallow_empty = true\nallow_mass_removal = true\ntimeout = \"90s\"\n",
         );
         round_trip(
             "/c.toml",

@@ -69,6 +69,10 @@ pub struct TreeArgs {
     #[argh(switch)]
     pub prune: bool,
 
+    /// let --prune remove more than 10 % of the torrents at once
+    #[argh(switch)]
+    pub allow_mass_removal: bool,
+
     /// print what would be hashed, rewritten and pruned, and write nothing
     #[argh(switch)]
     pub dry_run: bool,
@@ -127,6 +131,7 @@ impl TreeArgs {
             threads: self.threads.unwrap_or(0),
             hidden: self.hidden,
             prune: self.prune,
+            allow_mass_removal: self.allow_mass_removal,
             dry_run: self.dry_run,
             verbose: self.verbose,
             progress,

@@ -176,6 +176,8 @@ pub struct FollowSettings {
     pub label: String,
     /// An empty listing removes every labelled torrent only when this is set.
     pub allow_empty: bool,
+    /// A run may remove more than 10 % of the followed torrents.
+    pub allow_mass_removal: bool,
     /// Limit on each HTTP exchange and on each client call.
     pub timeout: Duration,
 }

@@ -418,6 +418,7 @@ const FOLLOW_KEYS: &[&str] = &[
     "download_dir",
     "label",
     "allow_empty",
+    "allow_mass_removal",
     "timeout",
 ];
 
@@ -633,7 +634,20 @@ fn follow_settings(
         .string("label")?
         .unwrap_or_else(|| DEFAULT_FOLLOW_LABEL.to_string());
     let allow_empty = r.boolean("allow_empty")?.unwrap_or(false);
+    let allow_mass_removal = r.boolean("allow_mass_removal")?.unwrap_or(false);
     let timeout = r.duration("timeout")?.unwrap_or(Duration::from_secs(60));
+    // rotate erases torrents with its label after their copy is verified
+    // elsewhere; follow removes torrents with its own label with their
+    // data. One label for both would let each delete the other's.
+    if label == crate::rotate::execute::ROTATE_LABEL {
+        return Err(r.error_at(
+            "label",
+            format!(
+                "\"{label}\" is the label rotate puts on the torrents it manages; \
+                 choose another (the default is \"{DEFAULT_FOLLOW_LABEL}\")"
+            ),
+        ));
+    }
 
     let listing = listing.ok_or_else(|| {
         r.missing("listing (an http:// or https:// URL, or an absolute path, of index.txt)")
@@ -684,6 +698,7 @@ fn follow_settings(
         download_dir,
         label,
         allow_empty,
+        allow_mass_removal,
         timeout,
     })
 }

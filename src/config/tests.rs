@@ -369,6 +369,7 @@ download_dir = "/srv/follow"
     assert_eq!(f.download_dir.as_deref(), Some(Path::new("/srv/follow")));
     assert_eq!(f.label, DEFAULT_FOLLOW_LABEL);
     assert!(!f.allow_empty);
+    assert!(!f.allow_mass_removal);
     assert_eq!(f.timeout, Duration::from_secs(60));
 }
 
@@ -437,6 +438,11 @@ fn follow_errors_say_where_and_what() {
         (
             format!("{base}listing = \"/i\"\nallow_empty = \"yes\"\n"),
             "allow_empty: expected true or false",
+            5,
+        ),
+        (
+            format!("{base}listing = \"/i\"\nlabel = \"lowspace\"\n"),
+            "the label rotate puts on the torrents it manages",
             5,
         ),
         (

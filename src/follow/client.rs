@@ -3,6 +3,7 @@
 //! ([`super::rtorrent`]).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::torrent::InfoHash;
 
@@ -13,6 +14,11 @@ pub struct ClientTorrent {
     pub name: String,
     /// Carries our label, so `follow` owns it and may remove it.
     pub labelled: bool,
+    /// The directory holding its data (the file of a single-file torrent
+    /// is `dir/name`), as the client reports it; None when it does not.
+    pub dir: Option<PathBuf>,
+    /// Every wanted piece is there.
+    pub complete: bool,
 }
 
 /// A client call that failed, worded for the user.
@@ -42,10 +48,21 @@ pub trait TorrentClient {
     fn kind(&self) -> &'static str;
     /// Every torrent, labelled or not.
     fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError>;
-    /// Adds a .torrent's bytes, started, with our label.
-    fn add_metainfo(&self, metainfo: &[u8], info_hash: InfoHash) -> Result<Added, ClientError>;
-    /// Adds a magnet link, started, with our label.
-    fn add_magnet(&self, uri: &str, info_hash: InfoHash) -> Result<Added, ClientError>;
+    /// The absolute directory the listed directories are under: the
+    /// configured download_dir, else the client's own default.
+    fn download_root(&self) -> Result<PathBuf, ClientError>;
+    /// Adds a .torrent's bytes, started, with our label, downloading into `dir`.
+    fn add_metainfo(
+        &self,
+        metainfo: &[u8],
+        info_hash: InfoHash,
+        dir: &Path,
+    ) -> Result<Added, ClientError>;
+    /// Adds a magnet link, started, with our label, downloading into `dir`.
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, ClientError>;
+    /// Moves the torrent's data into `dir` with the client's own call, so
+    /// nothing is downloaded again.
+    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), ClientError>;
     /// Removes the torrent and deletes its data.
     fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError>;
 }

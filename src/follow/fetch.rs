@@ -84,6 +84,19 @@ impl Fetcher {
     /// The whole body, or why not: HTTP errors (TLS, status other than
     /// 200, a cut-off body) and file errors are all reasons.
     pub fn get(&mut self, location: &Location, max_bytes: usize) -> Result<Vec<u8>, String> {
+        self.get_checked(location, max_bytes)
+            .map(|(bytes, _)| bytes)
+    }
+
+    /// The body and whether its end is confirmed: false only for a body a
+    /// plain-HTTP server delimited by closing the connection, which looks
+    /// the same whether it was whole or cut (a local file, Content-Length,
+    /// chunked framing and TLS close_notify all confirm it).
+    pub fn get_checked(
+        &mut self,
+        location: &Location,
+        max_bytes: usize,
+    ) -> Result<(Vec<u8>, bool), String> {
         match location {
             Location::Url(url) => {
                 self.http.max_body = max_bytes;
@@ -97,7 +110,8 @@ impl Fetcher {
                         response.status, response.reason
                     ));
                 }
-                Ok(response.body)
+                let confirmed = response.body_end.is_confirmed();
+                Ok((response.body, confirmed))
             }
             Location::File(path) => {
                 let file = std::fs::File::open(path)
@@ -112,7 +126,7 @@ impl Fetcher {
                         path.display()
                     ));
                 }
-                Ok(bytes)
+                Ok((bytes, true))
             }
         }
     }

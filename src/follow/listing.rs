@@ -11,8 +11,15 @@
 //!
 //! Every error names the line, because a half-understood listing must stop
 //! the run before anything is removed.
+//!
+//! The same info-hash may be listed on several lines: identical files
+//! (same name and bytes) in different directories of the main box make
+//! the same torrent, which is downloaded once and placed at every path.
+//!
+//! `tree` ends its index with `# end of index: N entries`; [`ListingEnd`]
+//! says whether that line came and matched, so a listing cut anywhere
+//! (by a proxy, a full disk, a half-written copy) is known to be cut.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::torrent::{percent_decode, InfoHash, MagnetLink};
@@ -44,6 +51,17 @@ pub struct ListedTorrent {
 }
 
 impl ListedTorrent {
+    /// The directory, under the download root, where its data belongs: the
+    /// directory of its listed path; the root for a URL or magnet link.
+    pub fn dir(&self) -> Result<super::place::RelDir, super::place::PlaceError> {
+        match &self.source {
+            TorrentSource::Relative { segments, .. } => {
+                super::place::RelDir::of_listed_path(segments)
+            }
+            TorrentSource::Url(_) | TorrentSource::Magnet(_) => Ok(super::place::RelDir::root()),
+        }
+    }
+
     /// How the torrent is named in reports: the path, URL or magnet.
     pub fn display(&self) -> String {
         match &self.source {
@@ -72,10 +90,62 @@ impl fmt::Display for ListingError {
 
 impl std::error::Error for ListingError {}
 
+/// The first words of the closing line `tree` writes.
+pub const CLOSING_PREFIX: &str = "# end of index:";
+/// The start of `tree`'s header line; the version number follows.
+pub const HEADER_PREFIX: &str = "# lowspace tree index v";
+
+/// Whether the listing proves it is whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingEnd {
+    /// The closing line came last and its count matched.
+    Closed,
+    /// No closing line. `tree_version`: the version on `tree`'s header
+    /// line, when there is one (1: written before the closing line
+    /// existed).
+    Open { tree_version: Option<u32> },
+}
+
+/// A parsed listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<ListedTorrent>,
+    pub end: ListingEnd,
+}
+
+/// The count on a closing line, or why the line is not one.
+pub fn parse_closing_line(text: &str) -> Result<usize, String> {
+    let rest = text
+        .strip_prefix(CLOSING_PREFIX)
+        .ok_or_else(|| format!("a closing line starts with \"{CLOSING_PREFIX}\""))?
+        .trim();
+    let (number, word) = rest.split_once(' ').ok_or_else(|| {
+        format!(
+            "expected \"{CLOSING_PREFIX} <N> entries\", found {:?}",
+            shorten(text)
+        )
+    })?;
+    if word.trim() != "entries" && word.trim() != "entry" {
+        return Err(format!(
+            "expected \"{CLOSING_PREFIX} <N> entries\", found {:?}",
+            shorten(text)
+        ));
+    }
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "bad entry count {:?} on the closing line",
+            shorten(number)
+        ));
+    }
+    number
+        .parse::<usize>()
+        .map_err(|_| format!("entry count {:?} is too large", shorten(number)))
+}
+
 /// Parses the listing's bytes. Empty lines and `#` comments are skipped;
 /// a listing with no torrent at all parses to an empty list (the caller
 /// decides whether that is allowed).
-pub fn parse(bytes: &[u8]) -> Result<Vec<ListedTorrent>, ListingError> {
+pub fn parse(bytes: &[u8]) -> Result<Listing, ListingError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
         ListingError {
@@ -84,28 +154,51 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ListedTorrent>, ListingError> {
         }
     })?;
     let mut out = Vec::new();
-    let mut seen: HashMap<InfoHash, usize> = HashMap::new();
+    let mut tree_version = None;
+    let mut closed_at: Option<usize> = None;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+        if trimmed.is_empty() {
             continue;
         }
-        let entry = parse_line(line, trimmed)?;
-        if let Some(hash) = entry.info_hash {
-            if let Some(first) = seen.insert(hash, line) {
+        if let Some(first) = closed_at {
+            return Err(ListingError {
+                line,
+                reason: format!("text after the closing line (line {first})"),
+            });
+        }
+        if trimmed.starts_with(CLOSING_PREFIX) {
+            let count =
+                parse_closing_line(trimmed).map_err(|reason| ListingError { line, reason })?;
+            if count != out.len() {
                 return Err(ListingError {
                     line,
                     reason: format!(
-                        "info-hash {} is already listed on line {first}",
-                        hash.to_hex()
+                        "the closing line says {count} entries but {} are listed above it: the index was cut or altered",
+                        out.len()
                     ),
                 });
             }
+            closed_at = Some(line);
+            continue;
         }
-        out.push(entry);
+        if let Some(version) = trimmed.strip_prefix(HEADER_PREFIX) {
+            if tree_version.is_none() {
+                tree_version = version.trim().parse::<u32>().ok();
+            }
+            continue;
+        }
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        out.push(parse_line(line, trimmed)?);
     }
-    Ok(out)
+    let end = match closed_at {
+        Some(_) => ListingEnd::Closed,
+        None => ListingEnd::Open { tree_version },
+    };
+    Ok(Listing { entries: out, end })
 }
 
 fn parse_line(line: usize, text: &str) -> Result<ListedTorrent, ListingError> {
@@ -242,7 +335,9 @@ mod tests {
             );
         }
         let text = crate::tree::index::render(&manifest);
-        let listed = parse(text.as_bytes()).unwrap();
+        let parsed = parse(text.as_bytes()).unwrap();
+        assert_eq!(parsed.end, ListingEnd::Closed);
+        let listed = parsed.entries;
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0].line, 3);
         assert_eq!(
@@ -261,7 +356,9 @@ mod tests {
         let text = format!(
             "\n  https://main.example/t/a.torrent  \r\nmagnet:?xt=urn:btih:{H2}&dn=Two\nhttp://h/b.torrent {H1}\n"
         );
-        let listed = parse(text.as_bytes()).unwrap();
+        let parsed = parse(text.as_bytes()).unwrap();
+        assert_eq!(parsed.end, ListingEnd::Open { tree_version: None });
+        let listed = parsed.entries;
         assert_eq!(
             listed[0].source,
             TorrentSource::Url("https://main.example/t/a.torrent".into())
@@ -274,8 +371,52 @@ mod tests {
 
     #[test]
     fn empty_and_comment_only_listings_are_empty() {
-        assert_eq!(parse(b"").unwrap(), vec![]);
-        assert_eq!(parse(b"# lowspace tree index v1\n\n").unwrap(), vec![]);
+        assert_eq!(parse(b"").unwrap().entries, vec![]);
+        let old = parse(b"# lowspace tree index v1\n\n").unwrap();
+        assert_eq!(old.entries, vec![]);
+        assert_eq!(
+            old.end,
+            ListingEnd::Open {
+                tree_version: Some(1)
+            }
+        );
+        let closed = parse(b"# lowspace tree index v2\n# end of index: 0 entries\n").unwrap();
+        assert_eq!(closed.end, ListingEnd::Closed);
+    }
+
+    #[test]
+    fn the_same_hash_may_stand_for_several_paths() {
+        let text =
+            format!("a/x.bin.torrent {H1}\nb/x.bin.torrent {H1}\n# end of index: 2 entries\n");
+        let parsed = parse(text.as_bytes()).unwrap();
+        assert_eq!(parsed.entries.len(), 2);
+        assert_eq!(parsed.entries[1].info_hash, parsed.entries[0].info_hash);
+    }
+
+    #[test]
+    fn closing_lines() {
+        for (line, want) in [
+            ("# end of index: 0 entries", Ok(0)),
+            ("# end of index: 1234 entries", Ok(1234)),
+            ("# end of index: 1 entry", Ok(1)),
+            ("# end of index:  7 entries ", Ok(7)),
+            ("# end of index: entries", Err("expected")),
+            ("# end of index: 12", Err("expected")),
+            ("# end of index: -1 entries", Err("bad entry count")),
+            ("# end of index: 1e3 entries", Err("bad entry count")),
+            (
+                "# end of index: 99999999999999999999999 entries",
+                Err("too large"),
+            ),
+            ("# end of index: 3 bananas", Err("expected")),
+            ("# the end", Err("starts with")),
+        ] {
+            match (parse_closing_line(line), want) {
+                (Ok(n), Ok(w)) => assert_eq!(n, w, "{line}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{line}: {e}"),
+                (got, want) => panic!("{line}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]
@@ -305,7 +446,21 @@ mod tests {
                 "the magnet link is for",
             ),
             ("https://[::1/x\n".into(), 1, "bad URL"),
-            (format!("a {H1}\nb {H1}\n"), 2, "already listed on line 1"),
+            (
+                format!("a {H1}\n# end of index: 2 entries\n"),
+                2,
+                "says 2 entries but 1 are listed",
+            ),
+            (
+                format!("a {H1}\n# end of index: 1 entries\nb {H2}\n"),
+                3,
+                "after the closing line (line 2)",
+            ),
+            (
+                format!("a {H1}\n# end of index: one entries\n"),
+                2,
+                "bad entry count",
+            ),
             ("ok\n\u{0}\n".into(), 1, "neither a torrent URL"),
         ];
         for (text, line, fragment) in cases {

@@ -8,6 +8,7 @@
 //!   only labelled torrents are removed, and only after a complete listing.
 //! - [`client`]: the small trait over the two clients, with
 //!   [`transmission`] (JSON RPC) and [`rtorrent`] (XML-RPC, `d.custom1`).
+//! - [`place`]: the directory each listed torrent's data belongs in.
 //! - [`fetch`]: the listing and its .torrent files over HTTP(S) or disk.
 //! - [`run`]: the executor.
 
@@ -15,6 +16,7 @@ pub mod client;
 pub mod diff;
 pub mod fetch;
 pub mod listing;
+pub mod place;
 pub mod rtorrent;
 pub mod run;
 pub mod transmission;

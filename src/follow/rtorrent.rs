@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 use super::client::{Added, ClientError, ClientTorrent, TorrentClient};
 use crate::rotate::delete::delete_torrent_files;
 use crate::rtorrent::xmlrpc::Value;
-use crate::rtorrent::Client;
+use crate::rtorrent::{Client, Download};
 use crate::torrent::InfoHash;
+
+/// How many times (100 ms apart) a just-loaded download is looked for.
+const LOAD_WAIT_TRIES: u32 = 100;
 
 pub struct Rtorrent {
     client: Client,
@@ -25,22 +28,11 @@ impl Rtorrent {
         label: &str,
         download_dir: Option<PathBuf>,
     ) -> Result<Rtorrent, ClientError> {
-        // The label and directory go into rtorrent commands inside quotes.
-        for (what, text) in [
-            ("label", label.to_string()),
-            (
-                "download_dir",
-                download_dir
-                    .as_ref()
-                    .map(|d| d.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-        ] {
-            if text.contains(['"', '\\', '\n', '\r']) {
-                return Err(ClientError(format!(
-                    "{what} {text:?}: quotes, backslashes and line breaks cannot be passed to rtorrent"
-                )));
-            }
+        // The label goes into a load command inside quotes.
+        if label.contains(['"', '\\', '\n', '\r']) {
+            return Err(ClientError(format!(
+                "label {label:?}: quotes, backslashes and line breaks cannot be passed to rtorrent"
+            )));
         }
         let client = Client::new(socket_url).map_err(|e| ClientError(e.to_string()))?;
         Ok(Rtorrent {
@@ -50,26 +42,86 @@ impl Rtorrent {
         })
     }
 
-    fn load_commands(&self) -> Vec<String> {
-        let mut commands = vec![format!("d.custom1.set=\"{}\"", self.label)];
-        if let Some(dir) = &self.download_dir {
-            commands.push(format!("d.directory.set=\"{}\"", dir.display()));
-        }
-        commands
+    fn rpc(e: crate::rtorrent::RpcError) -> ClientError {
+        ClientError(e.to_string())
     }
 
-    /// Where data may be deleted: the configured directory, else rtorrent's default.
-    fn deletable_root(&self) -> Result<PathBuf, ClientError> {
-        if let Some(dir) = &self.download_dir {
-            return Ok(dir.clone());
+    fn download(&self, hash: &str, name: &str) -> Result<Download, ClientError> {
+        self.client
+            .downloads()
+            .map_err(Self::rpc)?
+            .into_iter()
+            .find(|d| d.hash.eq_ignore_ascii_case(hash))
+            .ok_or_else(|| ClientError(format!("{name} is no longer in rtorrent")))
+    }
+
+    /// rtorrent opens a single-file download only in a directory that
+    /// exists. Made by rtorrent itself first (its host, its user, so it
+    /// can write there), else here when the directory is on this machine.
+    fn make_dir(&self, dir: &Path) -> Result<(), ClientError> {
+        let by_rtorrent = self.client.call(
+            "execute.throw",
+            &[
+                Value::str(""),
+                Value::str("mkdir"),
+                Value::str("-p"),
+                Value::str("--"),
+                Value::str(dir.to_string_lossy()),
+            ],
+        );
+        match by_rtorrent {
+            Ok(_) => Ok(()),
+            Err(rtorrent_err) => std::fs::create_dir_all(dir).map_err(|e| {
+                ClientError(format!(
+                    "cannot create {}: rtorrent's mkdir failed ({rtorrent_err}) and so did this machine's ({e})",
+                    dir.display()
+                ))
+            }),
         }
-        match self.client.call("directory.default", &[]) {
-            Ok(Value::String(dir)) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-            Ok(other) => Err(ClientError(format!(
-                "rtorrent's directory.default is {other:?}; set download_dir in [follow]"
-            ))),
-            Err(e) => Err(ClientError(format!("directory.default: {e}"))),
+    }
+
+    /// Loads without starting (label set in the same call), then sets the
+    /// directory as an XML-RPC string (no quoting of listed names inside a
+    /// command), then starts: the data is never written anywhere else.
+    fn load_into(
+        &self,
+        load: impl Fn(&[&str]) -> Result<(), crate::rtorrent::RpcError>,
+        info_hash: InfoHash,
+        dir: &Path,
+    ) -> Result<Added, ClientError> {
+        let hash = info_hash.to_hex_upper();
+        if self.download(&hash, "").is_ok() {
+            return Ok(Added::AlreadyThere);
         }
+        self.make_dir(dir)?;
+        let label = format!("d.custom1.set=\"{}\"", self.label);
+        load(&[label.as_str()]).map_err(Self::rpc)?;
+        // rtorrent may insert a loaded download a moment after load.raw
+        // answers; until then the hash is unknown.
+        let mut tries = 0;
+        let set = loop {
+            match self.client.call(
+                "d.directory.set",
+                &[Value::str(hash.as_str()), Value::str(dir.to_string_lossy())],
+            ) {
+                Err(e) if e.is_unknown_hash() && tries < LOAD_WAIT_TRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => {
+                    break other.map(drop).map_err(|e| {
+                        ClientError(format!("d.directory.set {}: {e}", dir.display()))
+                    })
+                }
+            }
+        };
+        if let Err(e) = set {
+            // Never leave it to download into the wrong place.
+            let _ = self.client.erase(&hash);
+            return Err(e);
+        }
+        self.client.start(&hash).map_err(Self::rpc)?;
+        Ok(Added::Added)
     }
 }
 
@@ -79,65 +131,162 @@ impl TorrentClient for Rtorrent {
     }
 
     fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
-        let downloads = self
-            .client
-            .downloads()
-            .map_err(|e| ClientError(e.to_string()))?;
+        let downloads = self.client.downloads().map_err(Self::rpc)?;
         downloads
             .into_iter()
             .map(|d| {
                 let info_hash = InfoHash::from_hex(&d.hash)
                     .map_err(|e| ClientError(format!("rtorrent d.hash: {e}")))?;
+                let dir = data_path(&d).parent().map(Path::to_path_buf);
                 Ok(ClientTorrent {
                     info_hash,
                     labelled: d.label == self.label,
+                    dir,
+                    complete: d.complete,
                     name: d.name,
                 })
             })
             .collect()
     }
 
-    fn add_metainfo(&self, metainfo: &[u8], _info_hash: InfoHash) -> Result<Added, ClientError> {
-        let commands = self.load_commands();
-        let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
-        self.client
-            .load_raw_start(metainfo, &commands)
-            .map_err(|e| ClientError(e.to_string()))?;
-        Ok(Added::Added)
+    /// The configured directory, else rtorrent's directory.default made
+    /// absolute the way rotation does (`~` is rtorrent's HOME).
+    fn download_root(&self) -> Result<PathBuf, ClientError> {
+        if let Some(dir) = &self.download_dir {
+            return Ok(dir.clone());
+        }
+        crate::rotate::gather::download_directory(&self.client)
+            .map_err(|e| ClientError(format!("{e}; or set download_dir in [follow]")))
     }
 
-    fn add_magnet(&self, uri: &str, _info_hash: InfoHash) -> Result<Added, ClientError> {
-        let commands = self.load_commands();
-        let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
+    fn add_metainfo(
+        &self,
+        metainfo: &[u8],
+        info_hash: InfoHash,
+        dir: &Path,
+    ) -> Result<Added, ClientError> {
+        self.load_into(
+            |commands| self.client.load_raw(metainfo, commands),
+            info_hash,
+            dir,
+        )
+    }
+
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, ClientError> {
+        self.load_into(
+            |commands| self.client.load_normal(uri, commands),
+            info_hash,
+            dir,
+        )
+    }
+
+    /// rtorrent has no move call: stop and close it, rename its data on
+    /// this machine, point it there, start it. Everything is checked
+    /// before it is stopped; a failed rename starts it where it was.
+    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), ClientError> {
+        let hash = torrent.info_hash.to_hex_upper();
+        let download = self.download(&hash, &torrent.name)?;
+        if download.label != self.label {
+            return Err(ClientError(format!(
+                "{} lost our label; not moved",
+                download.name
+            )));
+        }
+        let root = self.download_root()?;
+        let from = data_path(&download);
+        let to = dir.join(&download.name);
+        // `dir` is built from the root and checked listed parts; its
+        // directories may not exist yet, so it is compared as written.
+        if !is_inside(&from, &root) || !dir.starts_with(&root) {
+            return Err(ClientError(format!(
+                "{} or {} is outside the download directory {}; not moved",
+                from.display(),
+                dir.display(),
+                root.display()
+            )));
+        }
+        match std::fs::symlink_metadata(&from) {
+            Ok(meta) if !meta.file_type().is_symlink() => {}
+            Ok(_) => {
+                return Err(ClientError(format!(
+                    "{} is a symlink; not moved",
+                    from.display()
+                )))
+            }
+            Err(e) => {
+                return Err(ClientError(format!(
+                    "cannot move {}: {e} (is rtorrent's download directory on this machine?)",
+                    from.display()
+                )))
+            }
+        }
+        if std::fs::symlink_metadata(&to).is_ok() {
+            return Err(ClientError(format!(
+                "{} already exists; not overwriting it with {}",
+                to.display(),
+                from.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ClientError(format!("cannot create {}: {e}", dir.display())))?;
+        let was_started = download.started;
+        self.client.stop(&hash).map_err(Self::rpc)?;
         self.client
-            .load_start(uri, &commands)
-            .map_err(|e| ClientError(e.to_string()))?;
-        Ok(Added::Added)
+            .call("d.close", &[Value::str(hash.as_str())])
+            .map_err(Self::rpc)?;
+        let moved = std::fs::rename(&from, &to).map_err(|e| {
+            ClientError(format!(
+                "cannot move {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        });
+        let target = if moved.is_ok() {
+            dir.to_path_buf()
+        } else {
+            from.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        self.client
+            .call(
+                "d.directory.set",
+                &[
+                    Value::str(hash.as_str()),
+                    Value::str(target.to_string_lossy()),
+                ],
+            )
+            .map_err(Self::rpc)?;
+        if was_started {
+            self.client.start(&hash).map_err(Self::rpc)?;
+        }
+        moved
     }
 
     fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError> {
         let hash = torrent.info_hash.to_hex_upper();
-        let rpc = |e: crate::rtorrent::RpcError| ClientError(e.to_string());
-        let download = self
-            .client
-            .downloads()
-            .map_err(rpc)?
-            .into_iter()
-            .find(|d| d.hash.eq_ignore_ascii_case(&hash))
-            .ok_or_else(|| ClientError(format!("{} is no longer in rtorrent", torrent.name)))?;
+        let download = self.download(&hash, &torrent.name)?;
         if download.label != self.label {
             return Err(ClientError(format!(
                 "{} lost our label before removal; left alone",
                 download.name
             )));
         }
-        let files = self.client.files(&hash).map_err(rpc)?;
-        let root = self.deletable_root()?;
+        let files = self.client.files(&hash).map_err(Self::rpc)?;
+        let root = self.download_root()?;
         let data_path = data_path(&download);
         let parent = data_path
             .parent()
             .ok_or_else(|| ClientError(format!("data path {} has no parent", data_path.display())))?
             .to_path_buf();
+        // Checked before the erase: once erased, data outside the
+        // directory would be left behind with nothing pointing at it.
+        if !is_inside(&parent, &root) {
+            return Err(ClientError(format!(
+                "{}: its data {} is outside the download directory {}; left in rtorrent, nothing deleted",
+                download.name,
+                data_path.display(),
+                root.display()
+            )));
+        }
         let top = data_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -152,7 +301,7 @@ impl TorrentClient for Rtorrent {
                 rel
             })
             .collect();
-        self.client.erase(&hash).map_err(rpc)?;
+        self.client.erase(&hash).map_err(Self::rpc)?;
         let deleted = delete_torrent_files(&root, &parent, &relative).map_err(|e| {
             ClientError(format!("{}: erased from rtorrent, but {e}", download.name))
         })?;
@@ -166,9 +315,17 @@ impl TorrentClient for Rtorrent {
     }
 }
 
+/// `path` lies in `dir` (both resolved when they exist, so a symlink
+/// cannot lead out).
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    path.starts_with(&dir)
+}
+
 /// The file (single-file torrent) or directory (multi-file) holding the
 /// data; rtorrent leaves `d.base_path` empty until it opens the download.
-fn data_path(d: &crate::rtorrent::Download) -> PathBuf {
+fn data_path(d: &Download) -> PathBuf {
     if !d.base_path.is_empty() {
         return PathBuf::from(&d.base_path);
     }

@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::client::{Added, TorrentClient};
-use super::diff::{plan, ListingState};
+use super::diff::{listing_gap, plan, Allow, Copy, ListingState, Wanted, Withheld};
 use super::fetch::{Fetcher, Location, MAX_LISTING_BYTES};
 use super::listing::{self, ListedTorrent, TorrentSource};
 use crate::http::TlsOptions;
@@ -19,7 +20,7 @@ pub struct FollowOptions {
     pub listing: String,
     pub tls: TlsOptions,
     pub timeout: std::time::Duration,
-    pub allow_empty: bool,
+    pub allow: Allow,
     pub dry_run: bool,
 }
 
@@ -27,12 +28,14 @@ pub struct FollowOptions {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub added: usize,
+    pub moved: usize,
+    pub copied: usize,
     pub removed: usize,
     pub kept: usize,
     /// Things that went wrong; any of them makes the exit code non-zero.
     pub failures: Vec<String>,
     /// Why nothing was removed, when removals were withheld.
-    pub removals_withheld: Option<String>,
+    pub removals_withheld: Option<Withheld>,
 }
 
 impl Outcome {
@@ -49,11 +52,11 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
         Err(e) => return withheld(outcome, out, e),
     };
     let mut fetcher = Fetcher::new(options.tls.clone(), options.timeout);
-    let bytes = match fetcher.get(&location, MAX_LISTING_BYTES) {
+    let (bytes, transport_confirmed) = match fetcher.get_checked(&location, MAX_LISTING_BYTES) {
         Ok(b) => b,
         Err(e) => return withheld(outcome, out, format!("cannot fetch the listing: {e}")),
     };
-    let listed = match listing::parse(&bytes) {
+    let parsed = match listing::parse(&bytes) {
         Ok(l) => l,
         Err(e) => {
             return withheld(
@@ -63,13 +66,23 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
             )
         }
     };
-    log::info!("listing {location}: {} torrents", listed.len());
+    let listed = parsed.entries;
+    log::info!("listing {location}: {} entries", listed.len());
 
     // Entries given by URL alone are identified by fetching their .torrent.
     let mut fetched: HashMap<InfoHash, Vec<u8>> = HashMap::new();
     let mut by_hash: HashMap<InfoHash, &ListedTorrent> = HashMap::new();
-    let mut unidentified = 0usize;
+    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut unusable = 0usize;
     for entry in &listed {
+        let dir = match entry.dir() {
+            Ok(d) => d,
+            Err(e) => {
+                unusable += 1;
+                fail(&mut outcome, out, format!("line {}: {e}", entry.line));
+                continue;
+            }
+        };
         let hash = match entry.info_hash {
             Some(h) => h,
             None => match fetch_torrent(&mut fetcher, &location, entry) {
@@ -78,25 +91,35 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
                     hash
                 }
                 Err(e) => {
-                    unidentified += 1;
+                    unusable += 1;
                     fail(&mut outcome, out, format!("line {}: {e}", entry.line));
                     continue;
                 }
             },
         };
         by_hash.entry(hash).or_insert(entry);
+        match wanted.iter_mut().find(|w| w.info_hash == hash) {
+            Some(w) if !w.dirs.contains(&dir) => w.dirs.push(dir),
+            Some(_) => {}
+            None => wanted.push(Wanted {
+                info_hash: hash,
+                dirs: vec![dir],
+            }),
+        }
     }
-    let hashes: Vec<InfoHash> = listed
-        .iter()
-        .filter_map(|e| e.info_hash)
-        .chain(fetched.keys().copied())
-        .collect();
-    let state = if unidentified == 0 {
-        ListingState::Complete(hashes)
+    let mut gaps = Vec::new();
+    if unusable > 0 {
+        gaps.push(format!("{unusable} listed entries could not be used"));
+    }
+    if let Some(gap) = listing_gap(parsed.end, transport_confirmed) {
+        gaps.push(gap);
+    }
+    let state = if gaps.is_empty() {
+        ListingState::Complete(wanted)
     } else {
         ListingState::Partial {
-            known: hashes,
-            why: format!("{unidentified} listed .torrent files could not be loaded"),
+            known: wanted,
+            why: gaps.join("; "),
         }
     };
 
@@ -111,7 +134,18 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
             return outcome;
         }
     };
-    let plan = plan(&state, &torrents, options.allow_empty);
+    let root = match client.download_root() {
+        Ok(root) => root,
+        Err(e) => {
+            fail(
+                &mut outcome,
+                out,
+                format!("cannot tell where {} puts data: {e}", client.kind()),
+            );
+            return outcome;
+        }
+    };
+    let plan = plan(&state, &torrents, Some(&root), options.allow);
     outcome.kept = plan.keep.len();
     if let Some(why) = &plan.removals_withheld {
         log::warn!("removing nothing: {why}");
@@ -138,16 +172,71 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
             v.to_string()
         }
     };
-    for hash in &plan.add {
+    for m in &plan.moves {
+        let from = m
+            .torrent
+            .dir
+            .as_deref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} {} {}: {from} -> {} (not at its listed path; moved, not downloaded again)",
+            verb("move"),
+            m.torrent.info_hash.to_hex(),
+            m.torrent.name,
+            m.to.display()
+        );
+        if options.dry_run {
+            continue;
+        }
+        // A client's move renames over whatever is at the target (one of
+        // two same-named files mirrored flat, a file of the user's).
+        let target = m.to.join(&m.torrent.name);
+        if std::fs::symlink_metadata(&target).is_ok() {
+            fail(
+                &mut outcome,
+                out,
+                format!(
+                    "{}: cannot move to {}: {} already exists; not overwritten",
+                    m.torrent.name,
+                    m.to.display(),
+                    target.display()
+                ),
+            );
+            continue;
+        }
+        match client.relocate(&m.torrent, &m.to) {
+            Ok(()) => {
+                log::info!("{}: moved to {}", m.torrent.name, m.to.display());
+                outcome.moved += 1;
+            }
+            Err(e) => fail(
+                &mut outcome,
+                out,
+                format!("{}: cannot move to {}: {e}", m.torrent.name, m.to.display()),
+            ),
+        }
+    }
+    for (hash, dir) in &plan.add {
         let Some(entry) = by_hash.get(hash) else {
             continue;
         };
-        let _ = writeln!(out, "{} {} {}", verb("add"), hash.to_hex(), entry.display());
+        let target = dir.under(&root);
+        let _ = writeln!(
+            out,
+            "{} {} {} into {} (listed, not in {})",
+            verb("add"),
+            hash.to_hex(),
+            entry.display(),
+            target.display(),
+            client.kind()
+        );
         if options.dry_run {
             continue;
         }
         let result = match &entry.source {
-            TorrentSource::Magnet(m) => client.add_magnet(&m.to_uri(), *hash),
+            TorrentSource::Magnet(m) => client.add_magnet(&m.to_uri(), *hash, &target),
             _ => {
                 let bytes = match fetched.remove(hash) {
                     Some(b) => Ok(b),
@@ -164,7 +253,7 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
                     }),
                 };
                 match bytes {
-                    Ok(b) => client.add_metainfo(&b, *hash),
+                    Ok(b) => client.add_metainfo(&b, *hash, &target),
                     Err(e) => {
                         fail(&mut outcome, out, format!("{}: {e}", entry.display()));
                         continue;
@@ -175,8 +264,9 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
         match result {
             Ok(Added::Added) => {
                 log::info!(
-                    "{}: added, it is listed and was not in {}",
+                    "{}: added into {}, it is listed and was not in {}",
                     entry.display(),
+                    target.display(),
                     client.kind()
                 );
                 outcome.added += 1;
@@ -195,10 +285,29 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
             ),
         }
     }
+    for copy in &plan.copies {
+        match place_copy(copy, options.dry_run) {
+            Ok(None) => {}
+            Ok(Some(how)) => {
+                let _ = writeln!(
+                    out,
+                    "{} {} {} -> {} (identical file listed at several paths)",
+                    verb(how),
+                    copy.torrent.info_hash.to_hex(),
+                    copy.from.display(),
+                    copy.to.display()
+                );
+                if !options.dry_run {
+                    outcome.copied += 1;
+                }
+            }
+            Err(e) => fail(&mut outcome, out, e),
+        }
+    }
     for t in &plan.remove {
         let _ = writeln!(
             out,
-            "{} {} {}",
+            "{} {} {} (labelled, no longer listed; its data is deleted)",
             verb("remove"),
             t.info_hash.to_hex(),
             t.name
@@ -217,24 +326,82 @@ pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Wr
             Err(e) => fail(&mut outcome, out, format!("{}: cannot remove: {e}", t.name)),
         }
     }
+    let count = |planned: usize, done: usize| if options.dry_run { planned } else { done };
     let _ = writeln!(
         out,
-        "{}{} added, {} removed, {} kept, {} failed",
+        "{}{} added, {} removed, {} kept, {} moved, {} copied, {} failed",
         if options.dry_run { "dry run: " } else { "" },
-        if options.dry_run {
-            plan.add.len()
-        } else {
-            outcome.added
-        },
-        if options.dry_run {
-            plan.remove.len()
-        } else {
-            outcome.removed
-        },
+        count(plan.add.len(), outcome.added),
+        count(plan.remove.len(), outcome.removed),
         outcome.kept,
+        count(plan.moves.len(), outcome.moved),
+        outcome.copied,
         outcome.failures.len()
     );
     outcome
+}
+
+/// Puts one more copy of a complete torrent's file at a further listed
+/// path: a hard link when it can (no space used), else a copy written
+/// beside the target and renamed into place. `Ok(None)`: already there.
+/// Needs the download directory on this machine; says so when it is not.
+fn place_copy(copy: &Copy, dry_run: bool) -> Result<Option<&'static str>, String> {
+    let from_meta = std::fs::symlink_metadata(&copy.from).map_err(|e| {
+        format!(
+            "{}: cannot place the copy {}: {} is not readable here ({e}); is the download directory on another machine? The data is only at its first listed path",
+            copy.torrent.name,
+            copy.to.display(),
+            copy.from.display()
+        )
+    })?;
+    if !from_meta.is_file() {
+        return Err(format!(
+            "{}: {} is not a plain file; no copy placed at {}",
+            copy.torrent.name,
+            copy.from.display(),
+            copy.to.display()
+        ));
+    }
+    match std::fs::symlink_metadata(&copy.to) {
+        Ok(meta) if meta.is_file() && meta.len() == from_meta.len() => return Ok(None),
+        Ok(_) => {
+            return Err(format!(
+                "{}: {} exists and is not the listed file; not overwritten",
+                copy.torrent.name,
+                copy.to.display()
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", copy.to.display())),
+    }
+    if dry_run {
+        return Ok(Some("copy"));
+    }
+    let parent = copy.to.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    if std::fs::hard_link(&copy.from, &copy.to).is_ok() {
+        return Ok(Some("link"));
+    }
+    let partial: PathBuf = parent.join(format!(
+        ".{}.lowspace-copy",
+        copy.to
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    std::fs::copy(&copy.from, &partial)
+        .and_then(|_| std::fs::File::open(&partial)?.sync_all())
+        .and_then(|()| std::fs::rename(&partial, &copy.to))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            format!(
+                "cannot copy {} to {}: {e}",
+                copy.from.display(),
+                copy.to.display()
+            )
+        })?;
+    Ok(Some("copy"))
 }
 
 /// Downloads a listed .torrent and reads its info-hash.
@@ -256,6 +423,7 @@ fn fail(outcome: &mut Outcome, out: &mut dyn Write, message: String) {
 }
 
 fn withheld(mut outcome: Outcome, out: &mut dyn Write, why: String) -> Outcome {
+    let why = Withheld::Unavailable(why);
     log::error!("{why}; nothing was added or removed");
     let _ = writeln!(out, "removing nothing: {why}");
     outcome.removals_withheld = Some(why);
@@ -284,23 +452,43 @@ mod tests {
         fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
             Ok(self.torrents.borrow().clone())
         }
-        fn add_metainfo(&self, bytes: &[u8], hash: InfoHash) -> Result<Added, ClientError> {
+        fn download_root(&self) -> Result<PathBuf, ClientError> {
+            Ok(PathBuf::from("/srv/follow"))
+        }
+        fn add_metainfo(
+            &self,
+            bytes: &[u8],
+            hash: InfoHash,
+            dir: &Path,
+        ) -> Result<Added, ClientError> {
             let meta = Metainfo::from_bytes(bytes).map_err(|e| ClientError(e.to_string()))?;
             assert_eq!(meta.info_hash(), hash);
             self.torrents.borrow_mut().push(ClientTorrent {
                 info_hash: hash,
                 name: meta.name().to_string(),
                 labelled: true,
+                dir: Some(dir.to_path_buf()),
+                complete: false,
             });
             Ok(Added::Added)
         }
-        fn add_magnet(&self, _: &str, hash: InfoHash) -> Result<Added, ClientError> {
+        fn add_magnet(&self, _: &str, hash: InfoHash, dir: &Path) -> Result<Added, ClientError> {
             self.torrents.borrow_mut().push(ClientTorrent {
                 info_hash: hash,
                 name: "magnet".into(),
                 labelled: true,
+                dir: Some(dir.to_path_buf()),
+                complete: false,
             });
             Ok(Added::Added)
+        }
+        fn relocate(&self, t: &ClientTorrent, dir: &Path) -> Result<(), ClientError> {
+            for held in self.torrents.borrow_mut().iter_mut() {
+                if held.info_hash == t.info_hash {
+                    held.dir = Some(dir.to_path_buf());
+                }
+            }
+            Ok(())
         }
         fn remove_with_data(&self, t: &ClientTorrent) -> Result<(), ClientError> {
             self.torrents
@@ -326,7 +514,7 @@ mod tests {
             listing: listing.display().to_string(),
             tls: TlsOptions::default(),
             timeout: std::time::Duration::from_secs(5),
-            allow_empty: false,
+            allow: Allow::default(),
             dry_run: false,
         }
     }
@@ -345,7 +533,7 @@ mod tests {
         std::fs::write(
             dir.join("index.txt"),
             format!(
-                "# lowspace tree index v1\nsub/good.bin.torrent {}\nliar.torrent {claimed}\nmagnet:?xt=urn:btih:{magnet}\n",
+                "# lowspace tree index v2\nsub/good.bin.torrent {}\nliar.torrent {claimed}\nmagnet:?xt=urn:btih:{magnet}\n# end of index: 3 entries\n",
                 good_hash.to_hex()
             ),
         )
@@ -354,6 +542,8 @@ mod tests {
             info_hash: InfoHash::from_bytes([1; 20]),
             name: "old".into(),
             labelled: true,
+            dir: Some(PathBuf::from("/srv/follow")),
+            complete: true,
         };
         let client = FakeClient::default();
         client.torrents.borrow_mut().push(old.clone());
@@ -374,11 +564,45 @@ mod tests {
             .map(|t| t.name.clone())
             .collect();
         assert_eq!(held, ["good.bin", "magnet"]);
+        let dirs: Vec<PathBuf> = client
+            .torrents
+            .borrow()
+            .iter()
+            .filter_map(|t| t.dir.clone())
+            .collect();
+        assert_eq!(
+            dirs,
+            [PathBuf::from("/srv/follow/sub"), "/srv/follow".into()]
+        );
 
         // A listing that cannot be read removes nothing.
         std::fs::write(dir.join("index.txt"), "garbage line here\n").unwrap();
         let outcome = run(&options(&dir.join("index.txt")), &client, &mut Vec::new());
-        assert!(outcome.removals_withheld.unwrap().contains("line 1"));
+        assert!(outcome
+            .removals_withheld
+            .unwrap()
+            .to_string()
+            .contains("line 1"));
+
+        // Cut before its closing line: the listed one is added, the
+        // unlisted labelled ones stay.
+        std::fs::write(
+            dir.join("index.txt"),
+            format!(
+                "# lowspace tree index v2\nsub/good.bin.torrent {}\n",
+                good_hash.to_hex()
+            ),
+        )
+        .unwrap();
+        let client = FakeClient::default();
+        client.torrents.borrow_mut().push(old.clone());
+        let outcome = run(&options(&dir.join("index.txt")), &client, &mut Vec::new());
+        assert_eq!((outcome.added, outcome.removed), (1, 0));
+        assert!(matches!(
+            outcome.removals_withheld,
+            Some(Withheld::Incomplete(ref why)) if why.contains("cut off")
+        ));
+        assert_eq!(client.torrents.borrow().len(), 2);
         assert_eq!(client.torrents.borrow().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -8,7 +8,7 @@
 //! is fuzzed apart from the socket.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -114,10 +114,13 @@ impl Transmission {
         )))
     }
 
-    fn add(&self, mut arguments: Value, info_hash: InfoHash) -> Result<Added, ClientError> {
-        if let Some(dir) = &self.download_dir {
-            arguments["download-dir"] = json!(dir.to_string_lossy());
-        }
+    fn add(
+        &self,
+        mut arguments: Value,
+        info_hash: InfoHash,
+        dir: &Path,
+    ) -> Result<Added, ClientError> {
+        arguments["download-dir"] = json!(dir.to_string_lossy());
         arguments["paused"] = json!(false);
         let reply = self.call("torrent-add", arguments)?;
         let added = parse_added(&reply).map_err(|e| ClientError(format!("torrent-add: {e}")))?;
@@ -148,20 +151,53 @@ impl TorrentClient for Transmission {
     fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
         let reply = self.call(
             "torrent-get",
-            json!({ "fields": ["hashString", "name", "labels"] }),
+            json!({ "fields": ["hashString", "name", "labels", "downloadDir", "percentDone"] }),
         )?;
         parse_torrents(&reply, &self.label).map_err(|e| ClientError(format!("torrent-get: {e}")))
     }
 
-    fn add_metainfo(&self, metainfo: &[u8], info_hash: InfoHash) -> Result<Added, ClientError> {
+    /// The configured directory, else the daemon's own download-dir.
+    fn download_root(&self) -> Result<PathBuf, ClientError> {
+        if let Some(dir) = &self.download_dir {
+            return Ok(dir.clone());
+        }
+        let reply = self.call("session-get", json!({ "fields": ["download-dir"] }))?;
+        match reply.get("download-dir").and_then(Value::as_str) {
+            Some(dir) if Path::new(dir).is_absolute() => Ok(PathBuf::from(dir)),
+            other => Err(ClientError(format!(
+                "Transmission's download-dir is {other:?}; set download_dir in [follow]"
+            ))),
+        }
+    }
+
+    fn add_metainfo(
+        &self,
+        metainfo: &[u8],
+        info_hash: InfoHash,
+        dir: &Path,
+    ) -> Result<Added, ClientError> {
         self.add(
             json!({ "metainfo": crate::base64::encode(metainfo) }),
             info_hash,
+            dir,
         )
     }
 
-    fn add_magnet(&self, uri: &str, info_hash: InfoHash) -> Result<Added, ClientError> {
-        self.add(json!({ "filename": uri }), info_hash)
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, ClientError> {
+        self.add(json!({ "filename": uri }), info_hash, dir)
+    }
+
+    /// torrent-set-location with move: the daemon moves the data itself.
+    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), ClientError> {
+        self.call(
+            "torrent-set-location",
+            json!({
+                "ids": [torrent.info_hash.to_hex()],
+                "location": dir.to_string_lossy(),
+                "move": true
+            }),
+        )
+        .map(drop)
     }
 
     fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError> {
@@ -212,10 +248,18 @@ pub fn parse_torrents(arguments: &Value, label: &str) -> Result<Vec<ClientTorren
                 Some(Value::Array(labels)) => labels.iter().any(|l| l.as_str() == Some(label)),
                 Some(_) => return Err(format!("torrents[{i}].labels is not an array")),
             };
+            let dir = t
+                .get("downloadDir")
+                .and_then(Value::as_str)
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from);
+            let complete = t.get("percentDone").and_then(Value::as_f64) == Some(1.0);
             Ok(ClientTorrent {
                 info_hash,
                 name,
                 labelled,
+                dir,
+                complete,
             })
         })
         .collect()
@@ -247,7 +291,7 @@ mod tests {
     #[test]
     fn reads_torrent_get_and_labels() {
         let body = format!(
-            r#"{{"arguments":{{"torrents":[{{"hashString":"{H}","name":"a","labels":["x","lowspace-follow"]}},{{"hashString":"{}","name":"b","labels":[]}},{{"hashString":"{}","name":"c"}}]}},"result":"success"}}"#,
+            r#"{{"arguments":{{"torrents":[{{"hashString":"{H}","name":"a","labels":["x","lowspace-follow"],"downloadDir":"/srv/d/sub","percentDone":1}},{{"hashString":"{}","name":"b","labels":[]}},{{"hashString":"{}","name":"c"}}]}},"result":"success"}}"#,
             "1".repeat(40),
             "2".repeat(40)
         );
@@ -257,6 +301,9 @@ mod tests {
         assert_eq!(labelled, [true, false, false]);
         assert_eq!(ts[0].info_hash.to_hex(), H);
         assert_eq!(ts[1].name, "b");
+        assert_eq!(ts[0].dir.as_deref(), Some(Path::new("/srv/d/sub")));
+        assert!(ts[0].complete && !ts[1].complete);
+        assert_eq!(ts[1].dir, None);
     }
 
     #[test]

@@ -173,7 +173,7 @@ impl HttpClient {
             Scheme::Http => {
                 let mut tcp = tcp;
                 tcp.write_all(&wire).map_err(io_err)?;
-                self.read_response(&mut tcp, &url, deadline, head_request)?
+                self.read_response(&mut tcp, &url, deadline, head_request, false)?
             }
             Scheme::Https => {
                 let config = self.tls_config()?;
@@ -191,10 +191,11 @@ impl HttpClient {
                 stream
                     .write_all(&wire)
                     .map_err(|e| classify_tls_io(&url, e, self.read_timeout))?;
-                self.read_response(&mut stream, &url, deadline, head_request)?
+                self.read_response(&mut stream, &url, deadline, head_request, true)?
             }
         };
-        response::parse_response(&buf, self.max_body, head_request)
+        let (buf, end) = buf;
+        response::parse_response(&buf, self.max_body, head_request, end)
             .map_err(|source| HttpError::Response { url, source })
     }
 
@@ -232,14 +233,19 @@ impl HttpClient {
         }
     }
 
-    /// Reads until the response is complete, the peer closes, or a limit is hit.
+    /// Reads until the response is complete, the peer closes, or a limit is
+    /// hit; says which, so a body delimited by close is judged by how the
+    /// close came (`tls`: rustls reports a close without close_notify as
+    /// UnexpectedEof and a clean one as end of stream).
     fn read_response(
         &self,
         stream: &mut impl Read,
         url: &str,
         deadline: Instant,
         head_request: bool,
-    ) -> Result<Vec<u8>, HttpError> {
+        tls: bool,
+    ) -> Result<(Vec<u8>, response::ConnectionEnd), HttpError> {
+        use response::ConnectionEnd;
         let mut buf = Vec::new();
         let mut chunk = vec![0u8; 16 * 1024];
         let hard_cap = self.max_body.saturating_add(response::MAX_HEAD_BYTES);
@@ -251,16 +257,17 @@ impl HttpClient {
                 });
             }
             let n = match stream.read(&mut chunk) {
+                Ok(0) if tls => return Ok((buf, ConnectionEnd::CloseNotify)),
+                Ok(0) => return Ok((buf, ConnectionEnd::TcpClose)),
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                // A TLS peer that closes without close_notify: the framing
-                // check in the parser still catches a cut-off body.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => 0,
+                // Content-Length and chunked framing still prove a body
+                // whole; the parser refuses one delimited by this close.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => {
+                    return Ok((buf, ConnectionEnd::TlsCutOff))
+                }
                 Err(e) => return Err(classify_tls_io(url, e, self.read_timeout)),
             };
-            if n == 0 {
-                return Ok(buf);
-            }
             buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
             if buf.len() > hard_cap {
                 return Err(HttpError::Response {
@@ -271,7 +278,7 @@ impl HttpClient {
                 });
             }
             if response::is_complete(&buf, self.max_body, head_request) {
-                return Ok(buf);
+                return Ok((buf, ConnectionEnd::Framed));
             }
         }
     }

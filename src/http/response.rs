@@ -16,6 +16,66 @@ pub struct Response {
     pub reason: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// How the end of the body was known.
+    pub body_end: BodyEnd,
+}
+
+/// How the end of a body was known: only [`BodyEnd::Close`] leaves open
+/// whether the body was cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The status or method has no body.
+    NoBody,
+    /// Content-Length was matched.
+    ContentLength,
+    /// The last-chunk and its empty line came.
+    Chunked,
+    /// Delimited by close, and the TLS peer sent close_notify first: the
+    /// server itself ended the body.
+    CloseNotify,
+    /// Delimited by a plain TCP close: a complete body and one cut by a
+    /// dying proxy or a reset look alike, so callers that act on what is
+    /// missing from the body must confirm its end some other way.
+    Close,
+}
+
+impl BodyEnd {
+    /// The framing itself proves the body whole.
+    pub fn is_confirmed(self) -> bool {
+        self != BodyEnd::Close
+    }
+}
+
+/// How the connection ended, as the reader saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionEnd {
+    /// The reader stopped because [`is_complete`] said the framing was
+    /// satisfied, before any close.
+    Framed,
+    /// TLS close_notify, then the close.
+    CloseNotify,
+    /// A plain TCP close (FIN) on an unencrypted connection.
+    TcpClose,
+    /// A TLS connection closed without close_notify: a truncation attack
+    /// or a crashed server, never a clean end.
+    TlsCutOff,
+}
+
+/// Whether a body delimited by the connection's close is whole (RFC 9112
+/// 6.3 item 8 lets such a body end at close; RFC 8446 6.1 says a close
+/// without close_notify may be a truncation).
+pub fn close_delimited_end(end: ConnectionEnd) -> Result<BodyEnd, ResponseError> {
+    match end {
+        ConnectionEnd::CloseNotify => Ok(BodyEnd::CloseNotify),
+        ConnectionEnd::TcpClose => Ok(BodyEnd::Close),
+        ConnectionEnd::TlsCutOff => Err(ResponseError::Truncated(
+            "TLS closed without close_notify, and the body had no Content-Length or chunked framing",
+        )),
+        // The reader never stops early on a close-delimited body.
+        ConnectionEnd::Framed => Err(ResponseError::Truncated(
+            "the reader stopped before the server closed",
+        )),
+    }
 }
 
 impl Response {
@@ -219,32 +279,34 @@ pub fn framing(head: &Head, head_request: bool) -> Result<Framing, ResponseError
 }
 
 /// Parses a complete response: `buf` holds everything read until the server
-/// closed the connection (or until [`is_complete`] said so).
+/// closed the connection (or until [`is_complete`] said so), and `end` says
+/// which of the two happened.
 pub fn parse_response(
     buf: &[u8],
     max_body: usize,
     head_request: bool,
+    end: ConnectionEnd,
 ) -> Result<Response, ResponseError> {
     let head = parse_head(buf)?.ok_or(ResponseError::Truncated("no complete header block"))?;
     let rest = buf.get(head.body_start..).unwrap_or(&[]);
-    let body = match framing(&head, head_request)? {
-        Framing::NoBody => Vec::new(),
+    let (body, body_end) = match framing(&head, head_request)? {
+        Framing::NoBody => (Vec::new(), BodyEnd::NoBody),
         Framing::ContentLength(n) => {
             if n > max_body as u64 {
                 return Err(ResponseError::TooLarge { limit: max_body });
             }
             let n = n as usize;
             match rest.get(..n) {
-                Some(body) => body.to_vec(),
+                Some(body) => (body.to_vec(), BodyEnd::ContentLength),
                 None => return Err(ResponseError::Truncated("shorter than its Content-Length")),
             }
         }
-        Framing::Chunked => decode_chunked(rest, max_body)?.0,
+        Framing::Chunked => (decode_chunked(rest, max_body)?.0, BodyEnd::Chunked),
         Framing::UntilClose => {
             if rest.len() > max_body {
                 return Err(ResponseError::TooLarge { limit: max_body });
             }
-            rest.to_vec()
+            (rest.to_vec(), close_delimited_end(end)?)
         }
     };
     Ok(Response {
@@ -252,6 +314,7 @@ pub fn parse_response(
         reason: head.reason,
         headers: head.headers,
         body,
+        body_end,
     })
 }
 
@@ -355,8 +418,10 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b c \r\n\r\nhelloEXTRA",
             LIMIT,
             false,
+            ConnectionEnd::Framed,
         )
         .unwrap();
+        assert_eq!(r.body_end, BodyEnd::ContentLength);
         assert_eq!((r.status, r.reason.as_str()), (200, "OK"));
         assert_eq!(r.header("x-a"), Some("b c"));
         assert_eq!(r.body, b"hello");
@@ -365,29 +430,81 @@ mod tests {
     #[test]
     fn chunked_body_with_extensions_and_trailers() {
         let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n";
-        let r = parse_response(raw, LIMIT, false).unwrap();
+        let r = parse_response(raw, LIMIT, false, ConnectionEnd::TcpClose).unwrap();
         assert_eq!(r.body, b"Wikipedia");
         assert!(is_complete(raw, LIMIT, false));
     }
 
     #[test]
     fn read_to_close_and_no_body_statuses() {
-        let r = parse_response(b"HTTP/1.0 200 OK\r\n\r\nall of it", LIMIT, false).unwrap();
+        let r = parse_response(
+            b"HTTP/1.0 200 OK\r\n\r\nall of it",
+            LIMIT,
+            false,
+            ConnectionEnd::TcpClose,
+        )
+        .unwrap();
         assert_eq!(r.body, b"all of it");
-        let r = parse_response(b"HTTP/1.1 304 Not Modified\r\n\r\n", LIMIT, false).unwrap();
+        let r = parse_response(
+            b"HTTP/1.1 304 Not Modified\r\n\r\n",
+            LIMIT,
+            false,
+            ConnectionEnd::TcpClose,
+        )
+        .unwrap();
         assert!(r.body.is_empty());
         let r = parse_response(
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
             LIMIT,
             true,
+            ConnectionEnd::Framed,
         )
         .unwrap();
         assert!(r.body.is_empty());
     }
 
     #[test]
+    fn framing_decides_whether_a_body_is_whole() {
+        let close = b"HTTP/1.1 200 OK\r\n\r\nline 1\nline";
+        let length = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody";
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n";
+        let cut_chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n";
+        use ConnectionEnd::*;
+        let cases: &[(&[u8], ConnectionEnd, Result<BodyEnd, &str>)] = &[
+            (close, TcpClose, Ok(BodyEnd::Close)),
+            (close, CloseNotify, Ok(BodyEnd::CloseNotify)),
+            (close, TlsCutOff, Err("without close_notify")),
+            (close, Framed, Err("before the server closed")),
+            (length, Framed, Ok(BodyEnd::ContentLength)),
+            // A whole Content-Length body needs no close_notify.
+            (length, TlsCutOff, Ok(BodyEnd::ContentLength)),
+            (chunked, TlsCutOff, Ok(BodyEnd::Chunked)),
+            (chunked, Framed, Ok(BodyEnd::Chunked)),
+            (cut_chunked, TcpClose, Err("ended early")),
+            (cut_chunked, CloseNotify, Err("ended early")),
+        ];
+        for (raw, end, want) in cases {
+            let got = parse_response(raw, LIMIT, false, *end);
+            match (got, want) {
+                (Ok(r), Ok(w)) => assert_eq!(r.body_end, *w, "{end:?}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{end:?}: {e}"),
+                (got, want) => panic!("{end:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        assert!(!BodyEnd::Close.is_confirmed());
+        assert!(BodyEnd::CloseNotify.is_confirmed() && BodyEnd::Chunked.is_confirmed());
+    }
+
+    #[test]
     fn bare_lf_line_endings_are_tolerated() {
-        let r = parse_response(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", LIMIT, false).unwrap();
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+            LIMIT,
+            false,
+            ConnectionEnd::TcpClose,
+        )
+        .unwrap();
         assert_eq!(r.body, b"ok");
     }
 
@@ -404,7 +521,7 @@ mod tests {
         for raw in cases {
             assert!(
                 matches!(
-                    parse_response(raw, LIMIT, false),
+                    parse_response(raw, LIMIT, false, ConnectionEnd::TcpClose),
                     Err(ResponseError::Truncated(_))
                 ),
                 "{:?}",
@@ -429,7 +546,7 @@ mod tests {
         for raw in cases {
             assert!(
                 matches!(
-                    parse_response(raw, LIMIT, false),
+                    parse_response(raw, LIMIT, false, ConnectionEnd::TcpClose),
                     Err(ResponseError::Malformed(_))
                 ),
                 "{:?}",
@@ -444,7 +561,7 @@ mod tests {
     fn missing_crlf_after_chunk_data() {
         let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n";
         assert!(matches!(
-            parse_response(raw, LIMIT, false),
+            parse_response(raw, LIMIT, false, ConnectionEnd::TcpClose),
             Err(ResponseError::Malformed(_))
         ));
     }
@@ -453,22 +570,22 @@ mod tests {
     fn huge_sizes_hit_the_cap_without_allocating() {
         let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx";
         assert_eq!(
-            parse_response(raw, LIMIT, false),
+            parse_response(raw, LIMIT, false, ConnectionEnd::TcpClose),
             Err(ResponseError::TooLarge { limit: LIMIT })
         );
         let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\nx";
         assert!(matches!(
-            parse_response(raw, LIMIT, false),
+            parse_response(raw, LIMIT, false, ConnectionEnd::TcpClose),
             Err(ResponseError::Malformed(_))
         ));
         let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\n";
         assert_eq!(
-            parse_response(raw, LIMIT, false),
+            parse_response(raw, LIMIT, false, ConnectionEnd::TcpClose),
             Err(ResponseError::TooLarge { limit: LIMIT })
         );
         let raw = b"HTTP/1.0 200 OK\r\n\r\n0123456789";
         assert_eq!(
-            parse_response(raw, 4, false),
+            parse_response(raw, 4, false, ConnectionEnd::TcpClose),
             Err(ResponseError::TooLarge { limit: 4 })
         );
         let mut long_head = b"HTTP/1.1 200 OK\r\nX: ".to_vec();

@@ -4,10 +4,20 @@
 //! gives an unchanged file):
 //!
 //! ```text
-//! # lowspace tree index v1
+//! # lowspace tree index v2
 //! # <relative URL of the .torrent> <info-hash, 40 lower-case hex>
 //! movies/a%20b.mkv.torrent 0123456789abcdef0123456789abcdef01234567
+//! copies/a%20b.mkv.torrent 0123456789abcdef0123456789abcdef01234567
+//! # end of index: 2 entries
 //! ```
+//!
+//! The closing line counts the entry lines above it, so a reader knows an
+//! index that was cut (by a proxy, a half-finished copy) from a whole one,
+//! whatever the transport said; an index without it (v1, older lowspace)
+//! is read as possibly incomplete. One info-hash on several lines stands
+//! for several paths: identical files (same name and bytes: the info
+//! dictionary holds only the base name) in different directories make the
+//! same torrent, and a follower must hold the data at each of those paths.
 //!
 //! Paths are '/' separated and percent-encoded as URL paths: every byte but
 //! ASCII letters, digits, `-._~` and the '/' separators is written `%XX` (so
@@ -18,7 +28,7 @@
 use super::manifest::Manifest;
 
 /// Header line that names the format.
-pub const INDEX_HEADER: &str = "# lowspace tree index v1";
+pub const INDEX_HEADER: &str = "# lowspace tree index v2";
 /// File name of the index inside the output directory.
 pub const INDEX_NAME: &str = "index.txt";
 
@@ -38,6 +48,11 @@ pub fn render(manifest: &Manifest) -> String {
         text.push_str(&entry.info_hash);
         text.push('\n');
     }
+    text.push_str(&format!(
+        "{} {} entries\n",
+        crate::follow::listing::CLOSING_PREFIX,
+        manifest.files.len()
+    ));
     text
 }
 
@@ -79,5 +94,6 @@ mod tests {
             ]
         );
         assert!(text.starts_with(INDEX_HEADER));
+        assert!(text.ends_with("\n# end of index: 2 entries\n"), "{text}");
     }
 }

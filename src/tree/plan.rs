@@ -22,6 +22,9 @@ pub struct Settings {
     /// Fingerprint of everything outside the info dictionary.
     pub metadata: String,
     pub prune: bool,
+    /// Pruning more than 10 % of the torrents (and more than one) at once
+    /// is allowed (`--allow-mass-removal`).
+    pub allow_mass_prune: bool,
 }
 
 /// A source file as the plan sees it.
@@ -97,6 +100,9 @@ pub struct Plan {
     pub orphans_kept: Vec<String>,
     /// Pruning everything because the source looked empty was refused.
     pub prune_refused: bool,
+    /// Pruning this many of the manifest's torrents at once was refused
+    /// (more than 10 %, without `--allow-mass-removal`): (would prune, of).
+    pub mass_prune_refused: Option<(usize, usize)>,
 }
 
 /// Decides the run. `unscanned` are relative paths that could not be read
@@ -138,6 +144,15 @@ pub fn plan(
         } else {
             result.orphans_kept.push(rel.clone());
         }
+    }
+    // A source directory half there (one disk of a pool missing, a moved
+    // subtree) would make every follower delete that part's data.
+    let total = manifest.files.len();
+    if !settings.allow_mass_prune && crate::follow::diff::is_mass_removal(result.prune.len(), total)
+    {
+        result.mass_prune_refused = Some((result.prune.len(), total));
+        result.orphans_kept.append(&mut result.prune);
+        result.orphans_kept.sort();
     }
     result
 }
@@ -187,6 +202,7 @@ mod tests {
             private: false,
             metadata: "m1".into(),
             prune,
+            allow_mass_prune: false,
         }
     }
 
@@ -287,12 +303,44 @@ mod tests {
         let without = plan(&files, &known, &settings(false), &unscanned);
         assert!(without.prune.is_empty());
         assert_eq!(without.orphans_kept.len(), 4);
-        let with = plan(&files, &known, &settings(true), &unscanned);
+        let allowed = Settings {
+            allow_mass_prune: true,
+            ..settings(true)
+        };
+        let with = plan(&files, &known, &allowed, &unscanned);
         assert_eq!(with.prune, ["gone", "lockedness", "now-empty"]);
         assert_eq!(with.orphans_kept, ["locked/inside"]);
         assert!(!with.prune_refused);
         let root_unreadable = plan(&files, &known, &settings(true), &[".".to_string()]);
         assert!(root_unreadable.prune.is_empty());
+    }
+
+    #[test]
+    fn pruning_more_than_a_tenth_at_once_needs_allowing() {
+        let known = manifest(&[
+            ("a", 10, 1, 16384, false, "m1"),
+            ("b", 10, 1, 16384, false, "m1"),
+            ("c", 10, 1, 16384, false, "m1"),
+            ("d", 10, 1, 16384, false, "m1"),
+        ]);
+        let only_a = [candidate("a", 10, 1, true)];
+        let refused = plan(&only_a, &known, &settings(true), &[]);
+        assert_eq!(refused.mass_prune_refused, Some((3, 4)));
+        assert!(refused.prune.is_empty());
+        assert_eq!(refused.orphans_kept, ["b", "c", "d"]);
+        let allowed = Settings {
+            allow_mass_prune: true,
+            ..settings(true)
+        };
+        assert_eq!(plan(&only_a, &known, &allowed, &[]).prune, ["b", "c", "d"]);
+        // One at a time is always allowed.
+        let three = [
+            candidate("a", 10, 1, true),
+            candidate("b", 10, 1, true),
+            candidate("c", 10, 1, true),
+        ];
+        let one = plan(&three, &known, &settings(true), &[]);
+        assert_eq!((one.prune.len(), one.mass_prune_refused), (1, None));
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct Options {
     pub threads: usize,
     pub hidden: bool,
     pub prune: bool,
+    /// Let --prune remove more than 10 % of the torrents at once.
+    pub allow_mass_removal: bool,
     pub dry_run: bool,
     /// Per-file decisions at info level instead of debug.
     pub verbose: bool,
@@ -225,6 +227,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
         private: opts.private,
         metadata: fingerprint(opts),
         prune: opts.prune,
+        allow_mass_prune: opts.allow_mass_removal,
     };
     let decided = plan(&candidates, &manifest, &settings, &unscanned);
     log_plan(&decided, &found.files, detail);
@@ -298,6 +301,16 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
                 "; use --prune to remove it"
             }
         );
+    }
+    if let Some((would, of)) = decided.mass_prune_refused {
+        log::error!(
+            "--prune would remove {would} of the {of} torrents, more than 10 %: not pruning \
+             (followers would delete that data too); if the files really left, run once with \
+             --prune --allow-mass-removal"
+        );
+        summary.failures.push(format!(
+            "refused to prune {would} of {of} torrents at once (--allow-mass-removal allows it)"
+        ));
     }
     if decided.prune_refused {
         log::error!(
@@ -617,6 +630,12 @@ fn report_dry_run(decided: &Plan, files: &[SourceFile], out: &mut dyn Write) -> 
     for rel in &decided.prune {
         writeln!(out, "prune    {rel}.torrent (source gone)")?;
     }
+    if let Some((would, of)) = decided.mass_prune_refused {
+        writeln!(
+            out,
+            "not pruning: it would remove {would} of the {of} torrents, more than 10 % (--allow-mass-removal allows it)"
+        )?;
+    }
     writeln!(
         out,
         "dry run: {hash} to hash, {rewrite} to rewrite, {keep} unchanged, {} to prune; nothing written",
@@ -660,6 +679,7 @@ mod tests {
             threads: 0,
             hidden: false,
             prune: false,
+            allow_mass_removal: false,
             dry_run: false,
             verbose: false,
             progress: false,
