@@ -9,6 +9,7 @@ use super::bigfile::FileState;
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::process::{self, RunSpec};
 use crate::rtorrent::download::{download_from_row, file_from_row, DOWNLOAD_FIELDS, FILE_FIELDS};
+use crate::rtorrent::limit;
 use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, Client, Download, RpcError, TorrentFile};
 use crate::torrent::{InfoHash, Metainfo};
@@ -177,14 +178,24 @@ pub fn download_directory(client: &Client) -> Result<PathBuf, String> {
     directory_from_results(&mut results)
 }
 
-/// Every download and the download directory in one round trip
-/// (`system.multicall` of `d.multicall2` and the directory calls), so a
-/// run's reading costs the same with ten torrents or ten thousand.
-pub fn rtorrent_state(client: &Client) -> Result<(Vec<Download>, PathBuf), String> {
+/// What one round trip tells about rtorrent.
+pub struct RtorrentState {
+    pub downloads: Vec<Download>,
+    pub download_dir: PathBuf,
+    /// The most bytes one request may take (see [`limit::request_limit`]).
+    pub request_limit: usize,
+}
+
+/// Every download, the download directory and the request size limit in
+/// one round trip (`system.multicall` of `d.multicall2`, the directory
+/// calls and `network.xmlrpc.size_limit`), so a run's reading costs the
+/// same with ten torrents or ten thousand.
+pub fn rtorrent_state(client: &Client) -> Result<RtorrentState, String> {
     let mut params = vec![Value::str(""), Value::str("main")];
     params.extend(DOWNLOAD_FIELDS.iter().map(|f| Value::str(*f)));
     let mut calls = vec![Call::new("d.multicall2", params)];
     calls.extend(directory_calls());
+    calls.push(Call::new(limit::SIZE_LIMIT_COMMAND, vec![]));
     let mut results = client
         .multicall(&calls)
         .map_err(|e| e.to_string())?
@@ -203,7 +214,27 @@ pub fn rtorrent_state(client: &Client) -> Result<(Vec<Download>, PathBuf), Strin
         .iter()
         .map(|row| download_from_row(row).map_err(|e| format!("rtorrent's d.multicall2: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((downloads, directory_from_results(&mut results)?))
+    let download_dir = directory_from_results(&mut results)?;
+    // An rtorrent without the command (or a proxy hiding it) is taken to
+    // have the default limit, the smallest any 0.9 has shipped with.
+    let size_limit = match results.next() {
+        Some(Ok(v)) => v.as_i64(),
+        Some(Err(e)) => {
+            log::debug!(
+                "{}: {e}; assuming rtorrent's default",
+                limit::SIZE_LIMIT_COMMAND
+            );
+            None
+        }
+        None => None,
+    };
+    let request_limit = limit::request_limit(size_limit);
+    log::debug!("rtorrent takes requests of up to {request_limit} bytes");
+    Ok(RtorrentState {
+        downloads,
+        download_dir,
+        request_limit,
+    })
 }
 
 /// The torrent in file-by-file mode as rtorrent has it, in one round trip:
@@ -380,6 +411,8 @@ pub struct Gathered {
     pub disk: DiskSpace,
     /// Downloads rtorrent has that lowspace does not manage.
     pub unmanaged: Vec<Download>,
+    /// The most bytes one request to rtorrent may take.
+    pub request_limit: usize,
 }
 
 pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
@@ -387,7 +420,11 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
     for c in &corrupt {
         log::warn!("skipping {}: {}", c.file.display(), c.error);
     }
-    let (downloads, download_dir) = rtorrent_state(client)?;
+    let RtorrentState {
+        downloads,
+        download_dir,
+        request_limit,
+    } = rtorrent_state(client)?;
     let disk = disk_space(&download_dir)?;
     let ours: std::collections::HashSet<InfoHash> = managed.iter().map(|m| m.info_hash).collect();
     let loaded = loaded_from(&downloads);
@@ -411,6 +448,7 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
         download_dir,
         disk,
         unmanaged,
+        request_limit,
     })
 }
 

@@ -9,9 +9,11 @@
 //! - [`journal`]: the crash-safe record of torrents being finished.
 //! - [`delete`]: removing a finished torrent's own files and nothing else.
 //! - [`lock`]: one run at a time.
+//! - [`batches`]: cutting loads into requests rtorrent takes.
 //! - [`bigfile`]: file-by-file mode for a torrent bigger than the space
 //!   allows (decisions); `execute_files` carries them out.
 
+pub mod batches;
 pub mod bigfile;
 pub mod delete;
 pub mod execute;

@@ -168,6 +168,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         download_dir: gathered.download_dir.clone(),
         done_directory: settings.done_directory.clone(),
         now: gathered.snapshot.now,
+        request_limit: gathered.request_limit,
     };
     let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
     Ok(Some(RunReport {

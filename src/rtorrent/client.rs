@@ -129,15 +129,7 @@ impl Client {
         if calls.is_empty() {
             return Ok(Vec::new());
         }
-        let list = calls
-            .iter()
-            .map(|c| {
-                Value::Struct(vec![
-                    ("methodName".into(), Value::str(c.method.clone())),
-                    ("params".into(), Value::Array(c.params.clone())),
-                ])
-            })
-            .collect();
+        let list = calls.iter().map(multicall_entry).collect();
         let reply = self.call("system.multicall", &[Value::Array(list)])?;
         let shape = |reason: String| RpcError::Shape {
             method: "system.multicall".into(),
@@ -403,6 +395,14 @@ impl Client {
             _ => RpcError::Io { target, source: e },
         }
     }
+}
+
+/// One call as a member of `system.multicall`'s array.
+pub(super) fn multicall_entry(call: &Call) -> Value {
+    Value::Struct(vec![
+        ("methodName".into(), Value::str(call.method.clone())),
+        ("params".into(), Value::Array(call.params.clone())),
+    ])
 }
 
 fn rows<'v>(reply: &'v Value, method: &str) -> Result<&'v [Value], RpcError> {
