@@ -40,6 +40,16 @@ impl RotateArgs {
         }
         let outcome = report.outcome.unwrap_or_default();
         log::info!("{}", outcome_line(&outcome, report.round_trips));
+        // For scripts/bench: how much the run read, apart from rtorrent's
+        // replies (the kernel's count includes sockets).
+        if let Some(io) = crate::sys::self_io() {
+            log::debug!(
+                "I/O: read {} bytes (rchar), {} of them rtorrent's replies; {} bytes from storage (read_bytes)",
+                io.rchar,
+                report.rpc_bytes_received,
+                io.read_bytes
+            );
+        }
         if outcome.failures.is_empty() {
             Ok(())
         } else {

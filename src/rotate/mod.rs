@@ -7,6 +7,8 @@
 //! - [`plan`]: the pure decision from a snapshot, the settings and the
 //!   journal to the steps of this run, with the reason for each.
 //! - [`journal`]: the crash-safe record of torrents being finished.
+//! - [`scan_cache`]: what each managed .torrent parsed to, so a steady run
+//!   reads only the files that changed.
 //! - [`delete`]: removing a finished torrent's own files and nothing else.
 //! - [`lock`]: one run at a time.
 //! - [`batches`]: cutting loads into requests rtorrent takes.
@@ -23,4 +25,5 @@ pub mod journal;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod scan_cache;
 pub mod snapshot;
