@@ -322,7 +322,9 @@ mod tests {
                 read_bytes: 4096
             })
         );
-        assert!(parse_proc_io("wchar: 1\n").unwrap_err().contains("no rchar"));
+        assert!(parse_proc_io("wchar: 1\n")
+            .unwrap_err()
+            .contains("no rchar"));
         assert!(parse_proc_io("rchar: x\nread_bytes: 1\n")
             .unwrap_err()
             .contains("rchar is \"x\""));

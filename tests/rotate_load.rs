@@ -51,6 +51,14 @@ fn write_torrent(path: &Path, name: &str, pieces: u64) -> usize {
         .end()
         .finish();
     std::fs::write(path, &bytes).unwrap();
+    // Written an hour ago, as a managed directory's files usually were:
+    // rotate does not remember files changed in the last seconds.
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
     bytes.len()
 }
 
@@ -93,8 +101,14 @@ impl Rig {
     }
 
     fn rotate(&self) -> Output {
+        self.lowspace(&["rotate"])
+    }
+
+    fn lowspace(&self, args: &[&str]) -> Output {
         let config = self.config.display().to_string();
-        run_lowspace(self.tmp.path(), &["--config", &config, "rotate"], &[])
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        run_lowspace(self.tmp.path(), &all, &[])
     }
 
     fn client(&self) -> Client {
@@ -197,6 +211,20 @@ fn sixty_real_sized_torrents_load_in_one_run_under_the_default_limit() {
         "{log}"
     );
     assert!(!log.contains("too large"), "{log}");
+    assert!(
+        log.contains("managed directory: 60 .torrent files, 60 read"),
+        "{log}"
+    );
+
+    // The next run finds nothing changed: no .torrent is read again.
+    let out = rig.rotate();
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("managed directory: 60 .torrent files, 0 read (0 bytes), 60 from"),
+        "{log}"
+    );
+    assert!(log.contains("loaded 0,"), "{log}");
 }
 
 #[test]
@@ -219,6 +247,13 @@ fn a_torrent_over_the_limit_fails_alone_naming_the_rc_line() {
     assert!(
         line.contains("network.xmlrpc.size_limit.set = 1M") && line.contains(".rtorrent.rc"),
         "{line}"
+    );
+
+    let status = rig.lowspace(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains(big) && text.contains("cannot be loaded") && text.contains("size_limit.set"),
+        "{text}"
     );
 
     // With the limit raised as told, the next run loads it.

@@ -3,8 +3,38 @@
 //! the bytes need, and a torrent too big for any request set apart as its
 //! own failure so the others still load. Pure, so every case is tested.
 
-use crate::rtorrent::limit::{size_limit_rc_line, SCGI_CONTENT_CAP};
+use super::execute::ROTATE_LABEL;
+use crate::rtorrent::limit::{
+    base64_len, multicall_call_len, multicall_request_len, size_limit_rc_line, SCGI_CONTENT_CAP,
+};
+use crate::rtorrent::xmlrpc::Value;
+use crate::rtorrent::Call;
 use crate::size::human_size;
+
+/// The call that loads and starts one torrent from its bytes, labelled.
+pub fn load_call(torrent: Vec<u8>) -> Call {
+    Call::new(
+        "load.raw_start",
+        vec![
+            Value::str(""),
+            Value::Base64(torrent),
+            Value::str(format!("d.custom1.set={ROTATE_LABEL}")),
+        ],
+    )
+}
+
+/// Bytes one load of a .torrent of `file_bytes` adds to a request.
+pub fn load_call_len(file_bytes: u64) -> usize {
+    let bytes = usize::try_from(file_bytes).unwrap_or(usize::MAX);
+    multicall_call_len(&load_call(Vec::new())).saturating_add(base64_len(bytes))
+}
+
+/// Why a .torrent of `file_bytes` cannot be loaded under `limit`, if so:
+/// the request loading it alone would be larger.
+pub fn unloadable(file_bytes: u64, limit: usize) -> Option<String> {
+    let request = multicall_request_len(load_call_len(file_bytes));
+    (request > limit).then(|| too_big_reason(file_bytes, request, limit))
+}
 
 /// Which items go in which request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -152,6 +182,17 @@ mod tests {
         }
         let flat: Vec<usize> = packing.batches.concat();
         assert_eq!(flat, (0..60).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unloadable_at_the_exact_edge() {
+        // A 40 KB .torrent fits the default limit; one of 400 KB does not.
+        assert_eq!(unloadable(40_000, 512 * 1024), None);
+        let why = unloadable(400_000, 512 * 1024).unwrap();
+        assert!(why.contains("size_limit.set = 1M"), "{why}");
+        let need = multicall_request_len(load_call_len(400_000));
+        assert_eq!(unloadable(400_000, need), None);
+        assert!(unloadable(400_000, need - 1).is_some());
     }
 
     #[test]

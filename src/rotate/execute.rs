@@ -11,12 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::batches::{pack, too_big_reason};
+use super::batches::{load_call, load_call_len, pack, too_big_reason};
 use super::delete::delete_torrent_files;
 use super::journal::{Entry, Journal, Phase};
 use super::plan::{LoadStep, Plan, RemoveStep, SyncStep};
 use crate::rtorrent::limit;
-use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, Client};
 use crate::size::human_size;
 use crate::sync::{RelPath, Remote};
@@ -134,6 +133,10 @@ impl Executor<'_> {
                 "not loading {} torrent(s) this run: the space they were planned into depends on removals that failed",
                 plan.load.len()
             );
+        }
+        for (name, reason) in &plan.cannot_load {
+            log::error!("{name}: {reason}");
+            outcome.failures.push(format!("{name}: {reason}"));
         }
         if let Some(step) = &plan.file_mode {
             self.file_mode(step, &mut outcome)?;
@@ -291,15 +294,10 @@ impl Executor<'_> {
         if steps.is_empty() {
             return;
         }
-        let empty_call = limit::multicall_call_len(&load_call(Vec::new()));
         let mut sized: Vec<(&LoadStep, u64, usize)> = Vec::with_capacity(steps.len());
         for step in steps {
             match std::fs::metadata(&step.torrent_file) {
-                Ok(meta) => {
-                    let bytes = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-                    let call = empty_call.saturating_add(limit::base64_len(bytes));
-                    sized.push((step, meta.len(), call));
-                }
+                Ok(meta) => sized.push((step, meta.len(), load_call_len(meta.len()))),
                 Err(e) => outcome.failures.push(format!(
                     "{}: cannot read {}: {e}",
                     step.name,
@@ -387,18 +385,6 @@ impl Executor<'_> {
             }
         }
     }
-}
-
-/// The call that loads and starts one torrent from its bytes, labelled.
-fn load_call(torrent: Vec<u8>) -> Call {
-    Call::new(
-        "load.raw_start",
-        vec![
-            Value::str(""),
-            Value::Base64(torrent),
-            Value::str(format!("d.custom1.set={ROTATE_LABEL}")),
-        ],
-    )
 }
 
 pub(super) enum SyncFailure {

@@ -72,7 +72,10 @@ pub fn scan_managed(dir: &Path, cache: &ScanCache, now_ns: i64) -> Result<Scan, 
         scan.files += 1;
         let stamp = Stamp::of(&meta);
         // A name that is not UTF-8 is read every time rather than keyed lossily.
-        let name = path.file_name().and_then(|n| n.to_str()).map(str::to_string);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string);
         let cached = name.as_deref().and_then(|n| cache.get(n, stamp)).cloned();
         let parsed = match cached {
             Some(parsed) => parsed,
@@ -81,7 +84,7 @@ pub fn scan_managed(dir: &Path, cache: &ScanCache, now_ns: i64) -> Result<Scan, 
                 scan.read_bytes += stamp.size;
                 scan.changed = true;
                 match Metainfo::from_file(&path) {
-                    Ok(meta) => Parsed::Torrent(managed_from(&path, &meta)),
+                    Ok(meta) => Parsed::Torrent(managed_from(&path, &meta, stamp.size)),
                     Err(e) => Parsed::Corrupt(CorruptTorrent {
                         file: path.clone(),
                         error: e.to_string(),
@@ -115,7 +118,7 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-fn managed_from(path: &Path, meta: &Metainfo) -> ManagedTorrent {
+fn managed_from(path: &Path, meta: &Metainfo, file_bytes: u64) -> ManagedTorrent {
     let single_file = meta.is_single_file();
     let files = meta
         .files()
@@ -140,6 +143,7 @@ fn managed_from(path: &Path, meta: &Metainfo) -> ManagedTorrent {
         files,
         single_file,
         piece_length: meta.piece_length(),
+        file_bytes,
     }
 }
 
@@ -549,6 +553,7 @@ pub fn gather(
             disk_free: disk.free,
             now: now(),
             file_mode_files: None,
+            request_limit: Some(request_limit),
         },
         download_dir,
         disk,
@@ -603,8 +608,11 @@ mod tests {
         let tmp = temp_dir("scan-cache");
         let dir = &tmp.0;
         for (name, pieces) in [("a.bin", 2000), ("b.bin", 2001), ("c.bin", 2002)] {
-            std::fs::write(dir.join(format!("{name}.torrent")), torrent_bytes(name, pieces))
-                .unwrap();
+            std::fs::write(
+                dir.join(format!("{name}.torrent")),
+                torrent_bytes(name, pieces),
+            )
+            .unwrap();
         }
         std::fs::write(dir.join("broken.torrent"), b"d8:announce").unwrap();
 

@@ -80,7 +80,13 @@ enum RowParsed {
     /// info-hash (hex), name (None: the file name without `.torrent`),
     /// total size, piece length, files (None: single-file).
     #[serde(rename = "t")]
-    Torrent(String, Option<String>, u64, u64, Option<Vec<(Vec<String>, u64)>>),
+    Torrent(
+        String,
+        Option<String>,
+        u64,
+        u64,
+        Option<Vec<(Vec<String>, u64)>>,
+    ),
     /// Why it did not parse.
     #[serde(rename = "e")]
     Corrupt(String),
@@ -142,6 +148,7 @@ impl ScanCache {
                         files,
                         single_file,
                         piece_length,
+                        file_bytes: size,
                     })
                 }
                 RowParsed::Corrupt(error) => Parsed::Corrupt(CorruptTorrent { file, error }),
@@ -205,9 +212,7 @@ impl ScanCache {
     pub fn load(path: &Path, dir: &Path) -> (ScanCache, u64) {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return (ScanCache::new(dir), 0)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (ScanCache::new(dir), 0),
             Err(e) => {
                 log::warn!(
                     "cannot read {} ({e}); reading every .torrent file again",
@@ -253,7 +258,7 @@ pub fn cacheable(stamp: Stamp, now_ns: i64) -> bool {
 mod tests {
     use super::*;
 
-    fn torrent(dir: &Path, file: &str, name: &str, single: bool) -> Parsed {
+    fn torrent(dir: &Path, file: &str, name: &str, single: bool, bytes: u64) -> Parsed {
         let files = if single {
             vec![(vec![name.to_string()], 7)]
         } else {
@@ -267,6 +272,7 @@ mod tests {
             files,
             single_file: single,
             piece_length: 16384,
+            file_bytes: bytes,
         })
     }
 
@@ -283,8 +289,11 @@ mod tests {
         let dir = Path::new("/m");
         let mut cache = ScanCache::new(dir);
         let rows = [
-            ("one.bin.torrent", torrent(dir, "one.bin.torrent", "one.bin", true)),
-            ("x.torrent", torrent(dir, "x.torrent", "Łódź dir", false)),
+            (
+                "one.bin.torrent",
+                torrent(dir, "one.bin.torrent", "one.bin", true, 0),
+            ),
+            ("x.torrent", torrent(dir, "x.torrent", "Łódź dir", false, 1)),
             (
                 "bad.torrent",
                 Parsed::Corrupt(CorruptTorrent {
@@ -310,7 +319,7 @@ mod tests {
         let mut cache = ScanCache::new(dir);
         cache.entries.insert(
             "a.torrent".into(),
-            (stamp(5), torrent(dir, "a.torrent", "a", true)),
+            (stamp(5), torrent(dir, "a.torrent", "a", true, 5)),
         );
         assert!(cache.get("a.torrent", stamp(5)).is_some());
         assert!(cache.get("a.torrent", stamp(6)).is_none(), "size");
