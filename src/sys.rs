@@ -225,6 +225,39 @@ pub fn connect_from(
     Ok(stream)
 }
 
+/// Bytes this process has read, as the kernel counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IoCounters {
+    /// Every byte read() returned: files, pipes and sockets alike.
+    pub rchar: u64,
+    /// Bytes fetched from storage (0 for what the page cache held).
+    pub read_bytes: u64,
+}
+
+/// Parses /proc/PID/io (`rchar: N` lines and others).
+pub fn parse_proc_io(text: &str) -> Result<IoCounters, String> {
+    let field = |name: &str| -> Result<u64, String> {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .ok_or_else(|| format!("no {name} line"))?;
+        line.trim()
+            .parse()
+            .map_err(|_| format!("{name} is {:?}, not a number", line.trim()))
+    };
+    Ok(IoCounters {
+        rchar: field("rchar")?,
+        read_bytes: field("read_bytes")?,
+    })
+}
+
+/// This process's counters; None where /proc/self/io is missing (not
+/// Linux, or a kernel without task I/O accounting).
+pub fn self_io() -> Option<IoCounters> {
+    let text = std::fs::read_to_string("/proc/self/io").ok()?;
+    parse_proc_io(&text).ok()
+}
+
 /// 20 unpredictable bytes (DHT node ids, token secrets, peer ids), from
 /// the kernel; should /dev/urandom be missing, a SHA-1 of the time, the
 /// PID and a stack address, which is unique if not secret.
@@ -278,6 +311,25 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn proc_io_fields_and_errors() {
+        let text = "rchar: 12345\nwchar: 9\nsyscr: 3\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
+        assert_eq!(
+            parse_proc_io(text),
+            Ok(IoCounters {
+                rchar: 12345,
+                read_bytes: 4096
+            })
+        );
+        assert!(parse_proc_io("wchar: 1\n")
+            .unwrap_err()
+            .contains("no rchar"));
+        assert!(parse_proc_io("rchar: x\nread_bytes: 1\n")
+            .unwrap_err()
+            .contains("rchar is \"x\""));
+        assert!(self_io().is_some_and(|io| io.rchar > 0));
+    }
 
     #[test]
     fn poll_sees_a_readable_socket() {

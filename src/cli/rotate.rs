@@ -40,6 +40,17 @@ impl RotateArgs {
         }
         let outcome = report.outcome.unwrap_or_default();
         log::info!("{}", outcome_line(&outcome, report.round_trips));
+        // For scripts/bench: how much the run read. rchar counts read(2)
+        // on files and pipes; sockets are read with recv(2), which it does
+        // not count, so rtorrent's replies are given apart.
+        if let Some(io) = crate::sys::self_io() {
+            log::debug!(
+                "I/O: read {} bytes from files and pipes (rchar), {} bytes from storage (read_bytes); rtorrent's replies: {} bytes",
+                io.rchar,
+                io.read_bytes,
+                report.rpc_bytes_received
+            );
+        }
         if outcome.failures.is_empty() {
             Ok(())
         } else {

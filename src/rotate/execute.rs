@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::backoff;
+use super::batches::{load_call, load_call_len, pack, too_big_reason};
 use super::delete::delete_torrent_files;
 use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
-use crate::rtorrent::xmlrpc::Value;
+use crate::rtorrent::limit;
 use crate::rtorrent::{Call, Client};
 use crate::size::human_size;
 use crate::sync::{FailureKind, RelPath, Remote, Scope, SyncError};
@@ -27,10 +28,6 @@ use crate::torrent::InfoHash;
 /// The label lowspace puts on the torrents it loads (`d.custom1`), so they
 /// can be told apart in ruTorrent and similar front ends.
 pub const ROTATE_LABEL: &str = "lowspace";
-
-/// rtorrent refuses XML-RPC requests above its size limit (2 MiB by
-/// default); batches of loads stay well under it.
-const LOAD_BATCH_BYTES: usize = 512 * 1024;
 
 /// What a run did, for the closing log line and the exit code.
 #[derive(Debug, Default)]
@@ -52,6 +49,9 @@ pub struct Executor<'a> {
     pub download_dir: PathBuf,
     pub done_directory: Option<PathBuf>,
     pub now: u64,
+    /// The most bytes one request to rtorrent may take (see
+    /// [`limit::request_limit`]).
+    pub request_limit: usize,
 }
 
 impl Executor<'_> {
@@ -151,6 +151,10 @@ impl Executor<'_> {
             );
         }
         self.load(loads, &mut outcome);
+        for (name, reason) in &plan.cannot_load {
+            log::error!("{name}: {reason}");
+            outcome.failures.push(format!("{name}: {reason}"));
+        }
         if let Some(step) = &plan.file_mode {
             self.file_mode(step, &mut outcome)?;
         }
@@ -364,44 +368,70 @@ impl Executor<'_> {
 
     /// Loads torrents with `load.raw_start` (the bytes, not the path, so
     /// rtorrent needs no access to the managed directory and is not tied
-    /// to a file lowspace later removes), batched in `system.multicall`.
+    /// to a file lowspace later removes), batched in `system.multicall`
+    /// requests that each fit rtorrent's size limit, read one batch at a
+    /// time so memory stays at one request's worth.
     fn load(&mut self, steps: &[LoadStep], outcome: &mut Outcome) {
-        let mut batch: Vec<(Call, &LoadStep)> = Vec::new();
-        let mut batch_bytes = 0;
+        if steps.is_empty() {
+            return;
+        }
+        let mut sized: Vec<(&LoadStep, u64, usize)> = Vec::with_capacity(steps.len());
         for step in steps {
-            let bytes = match std::fs::read(&step.torrent_file) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    outcome.failures.push(format!(
+            match std::fs::metadata(&step.torrent_file) {
+                Ok(meta) => sized.push((step, meta.len(), load_call_len(meta.len()))),
+                Err(e) => outcome.failures.push(format!(
+                    "{}: cannot read {}: {e}",
+                    step.name,
+                    step.torrent_file.display()
+                )),
+            }
+        }
+        let sizes: Vec<usize> = sized.iter().map(|(_, _, call)| *call).collect();
+        let packing = pack(&sizes, limit::room_for_calls(self.request_limit));
+        for &i in &packing.too_big {
+            let (step, bytes, call) = sized[i];
+            let why = too_big_reason(
+                bytes,
+                limit::multicall_request_len(call),
+                self.request_limit,
+            );
+            log::error!("{}: {why}", step.name);
+            outcome.failures.push(format!("{}: {why}", step.name));
+        }
+        for batch in &packing.batches {
+            let mut calls = Vec::with_capacity(batch.len());
+            let mut batch_steps = Vec::with_capacity(batch.len());
+            for &i in batch {
+                let step = sized[i].0;
+                match std::fs::read(&step.torrent_file) {
+                    Ok(bytes) => {
+                        calls.push(load_call(bytes));
+                        batch_steps.push(step);
+                    }
+                    Err(e) => outcome.failures.push(format!(
                         "{}: cannot read {}: {e}",
                         step.name,
                         step.torrent_file.display()
-                    ));
-                    continue;
+                    )),
                 }
-            };
-            batch_bytes += bytes.len() * 4 / 3 + 256;
-            let call = Call::new(
-                "load.raw_start",
-                vec![
-                    Value::str(""),
-                    Value::Base64(bytes),
-                    Value::str(format!("d.custom1.set={ROTATE_LABEL}")),
-                ],
-            );
-            batch.push((call, step));
-            if batch_bytes >= LOAD_BATCH_BYTES {
-                self.send_loads(std::mem::take(&mut batch), outcome);
-                batch_bytes = 0;
             }
-        }
-        if !batch.is_empty() {
-            self.send_loads(batch, outcome);
+            self.send_loads(calls, batch_steps, outcome, true);
         }
     }
 
-    fn send_loads(&self, batch: Vec<(Call, &LoadStep)>, outcome: &mut Outcome) {
-        let (calls, steps): (Vec<Call>, Vec<&LoadStep>) = batch.into_iter().unzip();
+    /// Sends one batch. A batch refused as a whole (a .torrent that grew
+    /// since it was measured, a proxy with a smaller limit) is sent again
+    /// once as two halves, so one torrent does not sink the others.
+    fn send_loads(
+        &self,
+        mut calls: Vec<Call>,
+        mut steps: Vec<&LoadStep>,
+        outcome: &mut Outcome,
+        may_split: bool,
+    ) {
+        if calls.is_empty() {
+            return;
+        }
         match self.client.multicall(&calls) {
             Ok(results) => {
                 for (step, result) in steps.iter().zip(results) {
@@ -416,10 +446,24 @@ impl Executor<'_> {
                     }
                 }
             }
-            Err(e) => outcome.failures.push(format!(
-                "loading {}: {e}",
-                plural(steps.len() as u64, "torrent", "torrents")
-            )),
+            Err(e) if may_split && calls.len() > 1 => {
+                log::warn!(
+                    "rtorrent refused a request loading {} torrents ({e}); sending it again in two halves",
+                    calls.len()
+                );
+                let half = calls.len() / 2;
+                let calls_2 = calls.split_off(half);
+                let steps_2 = steps.split_off(half);
+                self.send_loads(calls, steps, outcome, false);
+                self.send_loads(calls_2, steps_2, outcome, false);
+            }
+            Err(e) => {
+                for step in steps {
+                    outcome
+                        .failures
+                        .push(format!("{}: not loaded: {e}", step.name));
+                }
+            }
         }
     }
 }

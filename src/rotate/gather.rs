@@ -6,17 +6,40 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::bigfile::FileState;
+use super::scan_cache::{cacheable, Parsed, ScanCache, Stamp};
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::process::{self, RunSpec};
 use crate::rtorrent::download::{download_from_row, file_from_row, DOWNLOAD_FIELDS, FILE_FIELDS};
+use crate::rtorrent::limit;
 use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, Client, Download, RpcError, TorrentFile};
 use crate::torrent::{InfoHash, Metainfo};
 
 /// Reads every `*.torrent` directly in `dir`. A file that does not parse is
 /// returned as corrupt with its reason, never stopping the run; an
-/// unreadable directory is an error.
+/// unreadable directory is an error. Reads every file (no cache).
 pub fn managed_torrents(dir: &Path) -> Result<(Vec<ManagedTorrent>, Vec<CorruptTorrent>), String> {
+    let scan = scan_managed(dir, &ScanCache::new(dir), now_ns())?;
+    Ok((scan.managed, scan.corrupt))
+}
+
+/// One look at the managed directory.
+pub struct Scan {
+    pub managed: Vec<ManagedTorrent>,
+    pub corrupt: Vec<CorruptTorrent>,
+    /// What to remember for the next run.
+    pub cache: ScanCache,
+    /// The cache to remember differs from the one given.
+    pub changed: bool,
+    /// .torrent files seen, and how many of them were read (not cached).
+    pub files: usize,
+    pub read: usize,
+    pub read_bytes: u64,
+}
+
+/// Like [`managed_torrents`], taking from `cache` every file whose size,
+/// modification time and inode are unchanged instead of reading it.
+pub fn scan_managed(dir: &Path, cache: &ScanCache, now_ns: i64) -> Result<Scan, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         format!(
             "cannot read the managed torrents directory {}: {e}",
@@ -26,27 +49,76 @@ pub fn managed_torrents(dir: &Path) -> Result<(Vec<ManagedTorrent>, Vec<CorruptT
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|ext| ext == "torrent") && p.is_file())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "torrent"))
         .collect();
     paths.sort();
-    let mut managed = Vec::new();
-    let mut corrupt = Vec::new();
+    let mut scan = Scan {
+        managed: Vec::new(),
+        corrupt: Vec::new(),
+        cache: ScanCache::new(dir),
+        changed: false,
+        files: 0,
+        read: 0,
+        read_bytes: 0,
+    };
     for path in paths {
-        match Metainfo::from_file(&path) {
-            Ok(meta) => managed.push(managed_from(&path, &meta)),
-            Err(e) => corrupt.push(CorruptTorrent {
-                file: path,
-                error: e.to_string(),
-            }),
+        // Gone or not a file since the listing: not a managed torrent.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
         }
+        scan.files += 1;
+        let stamp = Stamp::of(&meta);
+        // A name that is not UTF-8 is read every time rather than keyed lossily.
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string);
+        let cached = name.as_deref().and_then(|n| cache.get(n, stamp)).cloned();
+        let parsed = match cached {
+            Some(parsed) => parsed,
+            None => {
+                scan.read += 1;
+                scan.read_bytes += stamp.size;
+                scan.changed = true;
+                match Metainfo::from_file(&path) {
+                    Ok(meta) => Parsed::Torrent(managed_from(&path, &meta, stamp.size)),
+                    Err(e) => Parsed::Corrupt(CorruptTorrent {
+                        file: path.clone(),
+                        error: e.to_string(),
+                    }),
+                }
+            }
+        };
+        if let Some(name) = name.filter(|_| cacheable(stamp, now_ns)) {
+            scan.cache.entries.insert(name, (stamp, parsed.clone()));
+        }
+        match parsed {
+            Parsed::Torrent(t) => scan.managed.push(t),
+            Parsed::Corrupt(c) => scan.corrupt.push(c),
+        }
+    }
+    if scan.cache.entries.len() != cache.entries.len() {
+        scan.changed = true;
     }
     // Two files of the same torrent: manage it once, under the first name.
     let mut seen = std::collections::HashSet::new();
-    managed.retain(|t: &ManagedTorrent| seen.insert(t.info_hash));
-    Ok((managed, corrupt))
+    scan.managed
+        .retain(|t: &ManagedTorrent| seen.insert(t.info_hash));
+    Ok(scan)
 }
 
-fn managed_from(path: &Path, meta: &Metainfo) -> ManagedTorrent {
+/// Nanoseconds since the epoch.
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn managed_from(path: &Path, meta: &Metainfo, file_bytes: u64) -> ManagedTorrent {
     let single_file = meta.is_single_file();
     let files = meta
         .files()
@@ -71,6 +143,7 @@ fn managed_from(path: &Path, meta: &Metainfo) -> ManagedTorrent {
         files,
         single_file,
         piece_length: meta.piece_length(),
+        file_bytes,
     }
 }
 
@@ -177,14 +250,24 @@ pub fn download_directory(client: &Client) -> Result<PathBuf, String> {
     directory_from_results(&mut results)
 }
 
-/// Every download and the download directory in one round trip
-/// (`system.multicall` of `d.multicall2` and the directory calls), so a
-/// run's reading costs the same with ten torrents or ten thousand.
-pub fn rtorrent_state(client: &Client) -> Result<(Vec<Download>, PathBuf), String> {
+/// What one round trip tells about rtorrent.
+pub struct RtorrentState {
+    pub downloads: Vec<Download>,
+    pub download_dir: PathBuf,
+    /// The most bytes one request may take (see [`limit::request_limit`]).
+    pub request_limit: usize,
+}
+
+/// Every download, the download directory and the request size limit in
+/// one round trip (`system.multicall` of `d.multicall2`, the directory
+/// calls and `network.xmlrpc.size_limit`), so a run's reading costs the
+/// same with ten torrents or ten thousand.
+pub fn rtorrent_state(client: &Client) -> Result<RtorrentState, String> {
     let mut params = vec![Value::str(""), Value::str("main")];
     params.extend(DOWNLOAD_FIELDS.iter().map(|f| Value::str(*f)));
     let mut calls = vec![Call::new("d.multicall2", params)];
     calls.extend(directory_calls());
+    calls.push(Call::new(limit::SIZE_LIMIT_COMMAND, vec![]));
     let mut results = client
         .multicall(&calls)
         .map_err(|e| e.to_string())?
@@ -203,7 +286,27 @@ pub fn rtorrent_state(client: &Client) -> Result<(Vec<Download>, PathBuf), Strin
         .iter()
         .map(|row| download_from_row(row).map_err(|e| format!("rtorrent's d.multicall2: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((downloads, directory_from_results(&mut results)?))
+    let download_dir = directory_from_results(&mut results)?;
+    // An rtorrent without the command (or a proxy hiding it) is taken to
+    // have the default limit, the smallest any 0.9 has shipped with.
+    let size_limit = match results.next() {
+        Some(Ok(v)) => v.as_i64(),
+        Some(Err(e)) => {
+            log::debug!(
+                "{}: {e}; assuming rtorrent's default",
+                limit::SIZE_LIMIT_COMMAND
+            );
+            None
+        }
+        None => None,
+    };
+    let request_limit = limit::request_limit(size_limit);
+    log::debug!("rtorrent takes requests of up to {request_limit} bytes");
+    Ok(RtorrentState {
+        downloads,
+        download_dir,
+        request_limit,
+    })
 }
 
 /// The torrent in file-by-file mode as rtorrent has it, in one round trip:
@@ -380,14 +483,57 @@ pub struct Gathered {
     pub disk: DiskSpace,
     /// Downloads rtorrent has that lowspace does not manage.
     pub unmanaged: Vec<Download>,
+    /// The most bytes one request to rtorrent may take.
+    pub request_limit: usize,
 }
 
-pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
-    let (managed, corrupt) = managed_torrents(managed_dir)?;
+/// Where the scan cache lives, and whether this run may rewrite it
+/// (`status` and `--dry-run` only read it).
+pub struct CacheFile<'a> {
+    pub path: &'a Path,
+    pub write: bool,
+}
+
+/// Scans the managed directory through the cache, and saves the cache
+/// when it changed. Saving failing is a warning: the next run reads more.
+fn scan_with_cache(managed_dir: &Path, cache_file: &CacheFile) -> Result<Scan, String> {
+    let (cache, cache_bytes) = ScanCache::load(cache_file.path, managed_dir);
+    let scan = scan_managed(managed_dir, &cache, now_ns())?;
+    log::debug!(
+        "managed directory: {} .torrent files, {} read ({} bytes), {} from {} ({cache_bytes} bytes)",
+        scan.files,
+        scan.read,
+        scan.read_bytes,
+        scan.files - scan.read,
+        cache_file.path.display()
+    );
+    if cache_file.write && scan.changed {
+        if let Err(e) = scan.cache.save(cache_file.path) {
+            log::warn!(
+                "cannot write {} ({e}); the next run reads every .torrent file again",
+                cache_file.path.display()
+            );
+        }
+    }
+    Ok(scan)
+}
+
+pub fn gather(
+    managed_dir: &Path,
+    client: &Client,
+    cache_file: &CacheFile,
+) -> Result<Gathered, String> {
+    let Scan {
+        managed, corrupt, ..
+    } = scan_with_cache(managed_dir, cache_file)?;
     for c in &corrupt {
         log::warn!("skipping {}: {}", c.file.display(), c.error);
     }
-    let (downloads, download_dir) = rtorrent_state(client)?;
+    let RtorrentState {
+        downloads,
+        download_dir,
+        request_limit,
+    } = rtorrent_state(client)?;
     let disk = disk_space(&download_dir)?;
     let ours: std::collections::HashSet<InfoHash> = managed.iter().map(|m| m.info_hash).collect();
     let loaded = loaded_from(&downloads);
@@ -407,16 +553,148 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
             disk_free: disk.free,
             now: now(),
             file_mode_files: None,
+            request_limit: Some(request_limit),
         },
         download_dir,
         disk,
         unmanaged,
+        request_limit,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A single-file .torrent of `pieces` pieces named `name`.
+    fn torrent_bytes(name: &str, pieces: usize) -> Vec<u8> {
+        crate::torrent::bencode::Encoder::new()
+            .begin_dict()
+            .bytes(b"info")
+            .begin_dict()
+            .bytes(b"length")
+            .int(pieces as i64 * 16384)
+            .bytes(b"name")
+            .bytes(name.as_bytes())
+            .bytes(b"piece length")
+            .int(16384)
+            .bytes(b"pieces")
+            .bytes(&vec![7u8; pieces * 20])
+            .end()
+            .end()
+            .finish()
+    }
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn temp_dir(label: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("lowspace-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    /// Later than any file written here, so every file may be cached.
+    fn future() -> i64 {
+        now_ns() + 3600 * 1_000_000_000
+    }
+
+    #[test]
+    fn scan_cache_hit_change_removal() {
+        let tmp = temp_dir("scan-cache");
+        let dir = &tmp.0;
+        for (name, pieces) in [("a.bin", 2000), ("b.bin", 2001), ("c.bin", 2002)] {
+            std::fs::write(
+                dir.join(format!("{name}.torrent")),
+                torrent_bytes(name, pieces),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.join("broken.torrent"), b"d8:announce").unwrap();
+
+        let first = scan_managed(dir, &ScanCache::new(dir), future()).unwrap();
+        assert_eq!((first.files, first.read), (4, 4));
+        assert!(first.changed);
+        assert_eq!(first.managed.len(), 3);
+        assert_eq!(first.corrupt.len(), 1);
+
+        // Through the file, as the next run finds it.
+        let path = dir.join(".scan.json");
+        first.cache.save(&path).unwrap();
+        let (cache, _) = ScanCache::load(&path, dir);
+        let steady = scan_managed(dir, &cache, future()).unwrap();
+        assert_eq!((steady.files, steady.read, steady.read_bytes), (4, 0, 0));
+        assert!(!steady.changed);
+        assert_eq!(steady.managed, first.managed);
+        assert_eq!(steady.corrupt, first.corrupt);
+
+        // A different size: read again, and the new content is what counts.
+        std::fs::write(dir.join("a.bin.torrent"), torrent_bytes("a.bin", 3000)).unwrap();
+        // The same size, only the modification time moved: read again.
+        let b = std::fs::File::options()
+            .write(true)
+            .open(dir.join("b.bin.torrent"))
+            .unwrap();
+        b.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000))
+            .unwrap();
+        drop(b);
+        let changed = scan_managed(dir, &steady.cache, future()).unwrap();
+        assert_eq!(changed.read, 2);
+        assert!(changed.changed);
+        let a = changed.managed.iter().find(|t| t.name == "a.bin").unwrap();
+        assert_eq!(a.total_size, 3000 * 16384);
+
+        // A removed file leaves the cache.
+        std::fs::remove_file(dir.join("c.bin.torrent")).unwrap();
+        let removed = scan_managed(dir, &changed.cache, future()).unwrap();
+        assert_eq!((removed.files, removed.read), (3, 0));
+        assert!(removed.changed);
+        assert!(!removed.cache.entries.contains_key("c.bin.torrent"));
+        assert_eq!(removed.cache.entries.len(), 3);
+    }
+
+    #[test]
+    fn files_changed_just_now_are_not_remembered() {
+        let tmp = temp_dir("scan-racy");
+        let dir = &tmp.0;
+        std::fs::write(dir.join("a.torrent"), torrent_bytes("a", 10)).unwrap();
+        let scan = scan_managed(dir, &ScanCache::new(dir), now_ns()).unwrap();
+        assert_eq!(scan.managed.len(), 1);
+        assert!(scan.cache.entries.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_cache_means_reading_everything() {
+        let tmp = temp_dir("scan-damaged");
+        let dir = &tmp.0;
+        std::fs::write(dir.join("a.torrent"), torrent_bytes("a", 10)).unwrap();
+        let path = dir.join(".scan.json");
+        let good = scan_managed(dir, &ScanCache::new(dir), future()).unwrap();
+        good.cache.save(&path).unwrap();
+
+        let text = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+        let (cache, len) = ScanCache::load(&path, dir);
+        assert!(cache.entries.is_empty() && len > 0);
+        let scan = scan_managed(dir, &cache, future()).unwrap();
+        assert_eq!(scan.read, 1);
+        assert_eq!(scan.managed, good.managed);
+
+        // Written for another managed directory.
+        good.cache.save(&path).unwrap();
+        let (cache, _) = ScanCache::load(&path, Path::new("/elsewhere"));
+        assert!(cache.entries.is_empty());
+
+        // Unreadable (a directory where the file should be).
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let (cache, _) = ScanCache::load(&path, dir);
+        assert!(cache.entries.is_empty());
+    }
 
     #[test]
     fn df_output_in_gnu_and_busybox_shapes() {

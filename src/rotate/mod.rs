@@ -8,12 +8,16 @@
 //!   journal to the steps of this run, with the reason for each.
 //! - [`journal`]: the crash-safe record of torrents being finished.
 //! - [`backoff`]: when a torrent whose sync failed is tried again.
+//! - [`scan_cache`]: what each managed .torrent parsed to, so a steady run
+//!   reads only the files that changed.
 //! - [`delete`]: removing a finished torrent's own files and nothing else.
 //! - [`lock`]: one run at a time.
+//! - [`batches`]: cutting loads into requests rtorrent takes.
 //! - [`bigfile`]: file-by-file mode for a torrent bigger than the space
 //!   allows (decisions); `execute_files` carries them out.
 
 pub mod backoff;
+pub mod batches;
 pub mod bigfile;
 pub mod delete;
 pub mod execute;
@@ -23,4 +27,5 @@ pub mod journal;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod scan_cache;
 pub mod snapshot;

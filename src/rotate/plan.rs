@@ -3,6 +3,7 @@
 //! disk, the network or the clock, so every branch is table-tested below
 //! and `--dry-run` and `status` show exactly what a real run would decide.
 
+use super::batches::unloadable;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub enum TorrentState {
     Waiting { needs: u64, free: u64 },
     /// Bigger than the whole space limit.
     TooBig,
+    /// Its .torrent is too big for one request to rtorrent.
+    CannotLoad { reason: String },
     /// Will be loaded by this run.
     Loading,
     /// In rtorrent, not complete.
@@ -93,6 +96,7 @@ impl fmt::Display for TorrentState {
                 )
             }
             TorrentState::TooBig => f.write_str("too big for the space limit"),
+            TorrentState::CannotLoad { reason } => write!(f, "cannot be loaded: {reason}"),
             TorrentState::Loading => f.write_str("loading"),
             TorrentState::Downloading { completed, size } => {
                 let pct = if *size == 0 {
@@ -263,6 +267,9 @@ pub struct Plan {
     pub remove: Vec<RemoveStep>,
     pub sync: Vec<SyncStep>,
     pub load: Vec<LoadStep>,
+    /// Torrents that would load but whose .torrent no request to rtorrent
+    /// can carry: each is a failure of the run, and takes no space.
+    pub cannot_load: Vec<(String, String)>,
     /// The torrent in file-by-file mode, if any.
     pub file_mode: Option<FileModeStep>,
     /// The journal's file-mode torrent is no longer managed: drop the
@@ -568,6 +575,21 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         }
     }
     for torrent in waiting.iter().copied() {
+        // Set apart before the space is counted: it never loads, so it
+        // must not take the place of the torrents after it.
+        let unsendable = snapshot
+            .request_limit
+            .and_then(|limit| unloadable(torrent.file_bytes, limit));
+        if let Some(reason) = unsendable {
+            out.reasons.push(format!("{}: {reason}", torrent.name));
+            out.cannot_load.push((torrent.name.clone(), reason.clone()));
+            out.states.push((
+                torrent.info_hash,
+                torrent.name.clone(),
+                TorrentState::CannotLoad { reason },
+            ));
+            continue;
+        }
         if torrent.total_size > policy.space_limit {
             out.reasons.push(format!(
                 "{}: {} is bigger than the space limit {}; it needs file-by-file mode",

@@ -157,6 +157,7 @@ fn state_json(state: &TorrentState) -> Value {
             json!({"state": "waiting", "needs": needs, "free": free})
         }
         TorrentState::TooBig => json!({"state": "too_big"}),
+        TorrentState::CannotLoad { reason } => json!({"state": "cannot_load", "reason": reason}),
         TorrentState::Loading => json!({"state": "loading"}),
         TorrentState::Downloading { completed, size } => {
             json!({"state": "downloading", "completed": completed, "size": size})

@@ -58,6 +58,11 @@ pub fn journal_path(state_dir: &Path) -> PathBuf {
     state_dir.join("journal.json")
 }
 
+/// What each managed .torrent parsed to (see [`super::scan_cache`]).
+pub fn scan_cache_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("scan.json")
+}
+
 /// What a run saw, decided and did.
 pub struct RunReport {
     pub gathered: Gathered,
@@ -65,6 +70,8 @@ pub struct RunReport {
     /// None for a dry run.
     pub outcome: Option<Outcome>,
     pub round_trips: u64,
+    /// Bytes of rtorrent's replies.
+    pub rpc_bytes_received: u64,
 }
 
 /// Reads the files of the torrent in file-by-file mode into the snapshot
@@ -102,8 +109,14 @@ fn observe(
     settings: &RotateSettings,
     client: &Client,
     journal: &Journal,
+    write_cache: bool,
 ) -> Result<(Gathered, Plan), RotateError> {
-    let mut gathered = gather::gather(&settings.managed_torrents_directory, client)
+    let cache_path = scan_cache_path(&state_directory(settings));
+    let cache_file = gather::CacheFile {
+        path: &cache_path,
+        write: write_cache,
+    };
+    let mut gathered = gather::gather(&settings.managed_torrents_directory, client, &cache_file)
         .map_err(RotateError::Failed)?;
     add_file_mode_files(&mut gathered, journal, client);
     let plan = plan(
@@ -119,7 +132,7 @@ pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
     let (settings, client) = settings(config)?;
     let journal = Journal::load(&journal_path(&state_directory(settings)))
         .map_err(|e| RotateError::Failed(e.to_string()))?;
-    let (gathered, plan) = observe(settings, &client, &journal)?;
+    let (gathered, plan) = observe(settings, &client, &journal, false)?;
     Ok((gathered, plan, client))
 }
 
@@ -156,7 +169,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
 
     let journal_file = journal_path(&state_dir);
     let journal = Journal::load(&journal_file).map_err(|e| RotateError::Failed(e.to_string()))?;
-    let (gathered, plan) = observe(settings, &client, &journal)?;
+    let (gathered, plan) = observe(settings, &client, &journal, !dry_run)?;
     for reason in &plan.reasons {
         log::info!("{reason}");
     }
@@ -166,6 +179,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
             plan,
             outcome: None,
             round_trips: client.round_trips(),
+            rpc_bytes_received: client.bytes_received(),
         }));
     }
 
@@ -178,6 +192,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         download_dir: gathered.download_dir.clone(),
         done_directory: settings.done_directory.clone(),
         now: gathered.snapshot.now,
+        request_limit: gathered.request_limit,
     };
     let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
     Ok(Some(RunReport {
@@ -185,5 +200,6 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         plan,
         outcome: Some(outcome),
         round_trips: client.round_trips(),
+        rpc_bytes_received: client.bytes_received(),
     }))
 }

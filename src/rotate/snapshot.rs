@@ -22,6 +22,9 @@ pub struct ManagedTorrent {
     /// Bytes per piece: in file-by-file mode a piece may straddle two
     /// files, so each selected file keeps one piece of margin.
     pub piece_length: u64,
+    /// Bytes of the .torrent file: loading sends them to rtorrent, whose
+    /// request size limit they may pass.
+    pub file_bytes: u64,
 }
 
 /// A .torrent file in the managed directory that did not parse.
@@ -64,4 +67,7 @@ pub struct Snapshot {
     /// The files of the torrent in file-by-file mode, when the journal has
     /// one and rtorrent holds it.
     pub file_mode_files: Option<Vec<FileState>>,
+    /// The most bytes one request to rtorrent may take; None when unknown
+    /// (nothing is then refused for its size in advance).
+    pub request_limit: Option<usize>,
 }

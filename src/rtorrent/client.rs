@@ -60,6 +60,7 @@ pub struct Client {
     options: ClientOptions,
     http: Option<HttpClient>,
     round_trips: AtomicU64,
+    bytes_received: AtomicU64,
 }
 
 impl Client {
@@ -86,6 +87,7 @@ impl Client {
             options,
             http,
             round_trips: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
         }
     }
 
@@ -98,11 +100,19 @@ impl Client {
         self.round_trips.load(Ordering::Relaxed)
     }
 
+    /// Reply bodies read from rtorrent since this client was made, to
+    /// tell them apart from file reads in the process's I/O counters.
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes_received.load(Ordering::Relaxed)
+    }
+
     /// One XML-RPC call; a fault becomes [`RpcError::Fault`] naming `method`.
     pub fn call(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
         let body = xmlrpc::method_call(method, params);
         let started = std::time::Instant::now();
         let reply = self.exchange(body.as_bytes())?;
+        self.bytes_received
+            .fetch_add(reply.len() as u64, Ordering::Relaxed);
         log::trace!(
             "{method}: {} bytes out, {} bytes back in {:?}",
             body.len(),
@@ -129,15 +139,7 @@ impl Client {
         if calls.is_empty() {
             return Ok(Vec::new());
         }
-        let list = calls
-            .iter()
-            .map(|c| {
-                Value::Struct(vec![
-                    ("methodName".into(), Value::str(c.method.clone())),
-                    ("params".into(), Value::Array(c.params.clone())),
-                ])
-            })
-            .collect();
+        let list = calls.iter().map(multicall_entry).collect();
         let reply = self.call("system.multicall", &[Value::Array(list)])?;
         let shape = |reason: String| RpcError::Shape {
             method: "system.multicall".into(),
@@ -403,6 +405,14 @@ impl Client {
             _ => RpcError::Io { target, source: e },
         }
     }
+}
+
+/// One call as a member of `system.multicall`'s array.
+pub(super) fn multicall_entry(call: &Call) -> Value {
+    Value::Struct(vec![
+        ("methodName".into(), Value::str(call.method.clone())),
+        ("params".into(), Value::Array(call.params.clone())),
+    ])
 }
 
 fn rows<'v>(reply: &'v Value, method: &str) -> Result<&'v [Value], RpcError> {

@@ -8,10 +8,12 @@
 //!   `d.multicall2`/`f.multicall` and writes into `system.multicall`, and
 //!   counts its round trips.
 //! - [`error`]: [`RpcError`], worded for the user.
+//! - [`limit`]: the request size rtorrent takes, and ours.
 
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod limit;
 pub mod scgi;
 pub mod url;
 pub mod xmlrpc;

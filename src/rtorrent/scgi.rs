@@ -12,16 +12,31 @@ use crate::http::response::{find_header, header_block_end, parse_header_lines};
 
 /// The bytes of one SCGI request carrying `body`.
 pub fn encode_request(body: &[u8]) -> Vec<u8> {
+    let head = request_head(body.len());
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Everything of a request before its body: the header netstring and
+/// its closing comma.
+fn request_head(body_len: usize) -> Vec<u8> {
     let headers = format!(
-        "CONTENT_LENGTH\0{}\0SCGI\x001\0REQUEST_METHOD\0POST\0REQUEST_URI\0/RPC2\0",
-        body.len()
+        "CONTENT_LENGTH\0{body_len}\0SCGI\x001\0REQUEST_METHOD\0POST\0REQUEST_URI\0/RPC2\0"
     );
-    let mut out = Vec::with_capacity(headers.len() + body.len() + 16);
+    let mut out = Vec::with_capacity(headers.len() + 8);
     out.extend_from_slice(format!("{}:", headers.len()).as_bytes());
     out.extend_from_slice(headers.as_bytes());
     out.push(b',');
-    out.extend_from_slice(body);
     out
+}
+
+/// Bytes the SCGI framing adds to a body of `body_len` bytes; it never
+/// shrinks as the body grows, so the framing of the largest body allowed
+/// bounds every smaller one.
+pub fn framing_len(body_len: usize) -> usize {
+    request_head(body_len).len()
 }
 
 /// Why an SCGI reply could not be used.
@@ -120,6 +135,15 @@ mod tests {
         let len: usize = len.parse().unwrap();
         assert!(rest[..len].starts_with("CONTENT_LENGTH\u{0}6\u{0}SCGI\u{0}1\u{0}"));
         assert_eq!(&rest[len..], ",<xml/>");
+    }
+
+    #[test]
+    fn framing_len_is_what_encode_request_adds() {
+        for n in [0, 9, 10, 99_999, 100_000, 524_288, 2 << 20] {
+            let body = vec![b'x'; n];
+            assert_eq!(encode_request(&body).len(), n + framing_len(n), "{n}");
+            assert!(framing_len(n) <= framing_len(2 << 20));
+        }
     }
 
     #[test]

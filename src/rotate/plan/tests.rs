@@ -21,6 +21,7 @@ fn managed(n: u8, size: u64) -> ManagedTorrent {
         files: vec![(vec![format!("t{n}")], size)],
         single_file: true,
         piece_length: 256 * 1024,
+        file_bytes: 40_000,
     }
 }
 
@@ -36,6 +37,7 @@ fn multi(n: u8, files: &[(&str, u64)]) -> ManagedTorrent {
             .collect(),
         single_file: false,
         piece_length: 256 * 1024,
+        file_bytes: 40_000,
     }
 }
 
@@ -75,6 +77,7 @@ fn snapshot(managed: Vec<ManagedTorrent>, loaded: Vec<Loaded>) -> Snapshot {
         disk_free: 100 * GIB,
         now: NOW,
         file_mode_files: None,
+        request_limit: Some(512 * 1024),
     }
 }
 
@@ -805,4 +808,37 @@ fn a_file_mode_torrent_whose_file_is_gone_is_let_go() {
     j.file_mode = Some(file_mode_record(1));
     let p = plan(&snapshot(vec![], vec![]), &policy(100 * MIB), &j);
     assert!(p.forget_file_mode && p.file_mode.is_none());
+}
+
+#[test]
+fn a_torrent_no_request_can_carry_is_set_apart_and_takes_no_space() {
+    let mut huge = managed(2, 5 * MIB);
+    huge.file_bytes = 600_000;
+    let p = plan(
+        &snapshot(
+            vec![managed(1, 10 * MIB), huge, managed(3, 20 * MIB)],
+            vec![],
+        ),
+        &policy(30 * MIB),
+        &journal(vec![]),
+    );
+    assert_eq!(names(&p.load), ["t1", "t3"]);
+    assert_eq!(p.cannot_load.len(), 1);
+    let (name, reason) = &p.cannot_load[0];
+    assert_eq!(name, "t2");
+    assert!(
+        reason.contains("network.xmlrpc.size_limit.set = 1M"),
+        "{reason}"
+    );
+    assert!(p
+        .states
+        .iter()
+        .any(|(_, n, s)| n == "t2" && matches!(s, TorrentState::CannotLoad { .. })));
+
+    // Unknown limit: nothing is refused in advance.
+    let mut snap = snapshot(vec![managed(1, MIB)], vec![]);
+    snap.managed[0].file_bytes = 600_000;
+    snap.request_limit = None;
+    let p = plan(&snap, &policy(30 * MIB), &journal(vec![]));
+    assert_eq!(names(&p.load), ["t1"]);
 }
