@@ -95,10 +95,13 @@ fn rsync_remote(sshd: &Sshd, remote_dir: &Path, key: Option<&Path>) -> RemoteSet
     RemoteSettings::Rsync {
         host: "root@127.0.0.1".to_string(),
         path: remote_dir.display().to_string(),
-        ssh_command: Some(match key {
-            Some(k) => sshd.ssh_command_with(k),
-            None => sshd.ssh_command(),
-        }),
+        ssh_command: Some(
+            lowspace::config::split_command_line(&match key {
+                Some(k) => sshd.ssh_command_with(k),
+                None => sshd.ssh_command(),
+            })
+            .unwrap(),
+        ),
     }
 }
 
