@@ -92,7 +92,7 @@ impl RcloneRemote {
         let out = process::run_streaming(&spec, |stdout| {
             let mut found = false;
             read_lsjson(stdout, &mut |entry| {
-                found |= entry.is_dir && entry.path == path.file_name();
+                found |= entry.is_dir && decode_name(&entry.path) == path.file_name();
             })
             .map(|()| found)
         })
@@ -291,6 +291,31 @@ pub fn read_lsjson(
     de.end().map_err(failed)
 }
 
+/// A name as rclone lists it back to the name on disk. rclone shows names
+/// in its own "standard" encoding whatever the backend: control characters
+/// as the Unicode control pictures (a newline as `␊`, DEL as `␡`), and any
+/// character that would read as such an encoding quoted with a leading
+/// `‛` (a real `␊` as `‛␊`, a real `‛` as `‛‛`).
+pub fn decode_name(listed: &str) -> String {
+    const QUOTE: char = '\u{201B}';
+    let mut out = String::with_capacity(listed.len());
+    let mut chars = listed.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            QUOTE => match chars.next() {
+                Some(quoted) => out.push(quoted),
+                None => out.push(QUOTE),
+            },
+            '\u{2400}'..='\u{241F}' => {
+                out.extend(char::from_u32(u32::from(c) - 0x2400));
+            }
+            '\u{2421}' => out.push('\u{7F}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Places the entries of a listing of `root` (names relative to `root`)
 /// under the remote root. Listing a file `T` gives one entry `T`, and so
 /// does a directory `T` holding only a file `T`: an entry named like the
@@ -324,9 +349,10 @@ impl<'a> Placer<'a> {
             log::debug!("ignoring {} of unknown size", entry.path);
             return;
         };
-        let rel = match RelPath::new(&entry.path) {
+        let name = decode_name(&entry.path);
+        let rel = match RelPath::new(&name) {
             Ok(rel) => rel,
-            Err(e) => return skip_unusable(&entry.path, &e),
+            Err(e) => return skip_unusable(&name, &e),
         };
         self.files += 1;
         if rel.as_str() == self.root.file_name() && self.own_name.is_none() {
@@ -419,6 +445,21 @@ mod tests {
         assert_eq!((placer.files, placer.own_name), (1, Some(42)));
         assert!(place("T", b"[]").unwrap().1.is_empty());
         assert!(place("T", b" [ ] \n").unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn names_in_rclone_encoding_are_decoded() {
+        for (listed, name) in [
+            ("new\u{240A}line", "new\nline"),
+            ("tab\u{2409}here\u{2421}", "tab\there\u{7F}"),
+            ("lit\u{201B}\u{240A}eral", "lit\u{240A}eral"),
+            ("\u{201B}\u{201B}x", "\u{201B}x"),
+            ("\u{201B}\u{201B}\u{201B}\u{240A}", "\u{201B}\u{240A}"),
+            ("a\u{FF0F}b Ünï", "a\u{FF0F}b Ünï"),
+            ("end\u{201B}", "end\u{201B}"),
+        ] {
+            assert_eq!(decode_name(listed), name, "{listed:?}");
+        }
     }
 
     #[test]
