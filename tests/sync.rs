@@ -700,3 +700,48 @@ fn rclone_verifies_a_torrent_of_3000_files() {
     assert_same_tree(&local, &remote_dir);
     assert_mismatch_is_named(&syncer, &remote_dir, &files);
 }
+
+/// Peak resident memory of this process since the last reset, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Measurement, not a check (run with --ignored --nocapture): time and
+/// peak memory of verifying listings of 3,000 and 30,000 files through
+/// rsync over sshd and through rclone.
+#[test]
+#[ignore]
+fn measure_verification_of_big_listings() {
+    lang_c();
+    let tmp = TempDir::new("sync-measure");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let conf = tmp.join("rclone.conf");
+    std::fs::write(&conf, "[disk]\ntype = local\n").unwrap();
+    for count in [3_000, 30_000] {
+        let top = format!("Fotos {count}");
+        let local = tmp.join("downloads");
+        let files = make_photo_torrent(&local, &top, count);
+        let rsync_dir = tmp.join("rsync remote");
+        let rclone_dir = tmp.join("rclone remote");
+        let rsync = Syncer::new(&rsync_remote(&sshd, &rsync_dir, None), &settings(1));
+        let rclone = Syncer::new(&rclone_remote(&conf, "disk", &rclone_dir), &settings(1));
+        for (name, syncer) in [("rsync over ssh", &rsync), ("rclone local", &rclone)] {
+            syncer.push(&local, &[p(&top)]).unwrap();
+            // Resets VmHWM to the current RSS (Linux 4.0+).
+            std::fs::write("/proc/self/clear_refs", "5").unwrap();
+            let before = peak_rss_kib();
+            let started = Instant::now();
+            let v = syncer.verify(&files).unwrap();
+            let took = started.elapsed();
+            let peak = peak_rss_kib();
+            assert!(v.is_complete(), "{v}");
+            eprintln!(
+                "{count} files, {name}: verified in {took:.2?}; peak RSS {peak} KiB \
+                 ({} KiB above the {before} KiB before)",
+                peak.saturating_sub(before)
+            );
+        }
+    }
+}
