@@ -108,8 +108,8 @@ impl Default for Programs {
 /// Bounds shared by every backend call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
-    /// Idle/no-progress timeout handed to the tools; also the wall cap of
-    /// short remote commands (listing, mkdir, probe).
+    /// Idle/no-progress timeout handed to the tools and to listings; also
+    /// the wall cap of short remote commands (mkdir, probe).
     pub timeout: Duration,
 }
 
