@@ -3,9 +3,12 @@
 //! Every external program is a place where a run can hang (a remote that
 //! stops answering, a full disk that blocks a writer), so every run here is
 //! bounded: a wall-clock limit, and optionally an idle limit that fires when
-//! the program prints nothing for a while. Output is kept bounded too (the
-//! last [`OUTPUT_TAIL`] bytes of each stream): error messages are at the end,
-//! and a chatty program must not grow our memory on a small box.
+//! the program prints nothing for a while. Output is kept bounded too: [`run`]
+//! keeps the last [`OUTPUT_TAIL`] bytes of each stream (error messages are at
+//! the end, and a chatty program must not grow our memory on a small box);
+//! [`run_streaming`] hands standard output to a parser as it arrives, for
+//! output that is the result (a remote listing of any length), with at most
+//! a few chunks in flight. Both are the same run, with the same limits.
 //!
 //! The pipes are read by one thread each, so a program that fills its stderr
 //! pipe never blocks waiting for us. A program that outlives its limit is
@@ -16,9 +19,9 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -198,13 +201,6 @@ impl Tail {
     }
 }
 
-/// What the reader threads share with the waiting thread.
-struct Shared {
-    stdout: Tail,
-    stderr: Tail,
-    last_output: Instant,
-}
-
 /// Asks the kernel to SIGKILL the child when lowspace dies. Without it a
 /// SIGKILLed run leaves its rsync running on as an orphan, and that orphan
 /// can overwrite a copy the next run has verified with bytes read from a
@@ -237,8 +233,64 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// Runs a program to its end or to one of its limits.
+/// Runs a program to its end or to one of its limits, keeping the tail of
+/// its output.
 pub fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
+    let streamed = run_streaming(spec, |stdout| {
+        let mut tail = Tail::default();
+        loop {
+            let chunk = match stdout.fill_buf() {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => chunk,
+            };
+            let n = chunk.len();
+            tail.push(chunk, OUTPUT_TAIL);
+            stdout.consume(n);
+        }
+        tail
+    })?;
+    Ok(RunOutput {
+        ended: streamed.ended,
+        truncated: streamed.value.dropped || streamed.stderr_truncated,
+        stdout: streamed.value.bytes,
+        stderr: streamed.stderr,
+        elapsed: streamed.elapsed,
+    })
+}
+
+/// A finished run whose standard output went to a reader as it came.
+#[derive(Debug)]
+pub struct Streamed<T> {
+    pub ended: Ended,
+    /// What the reader made of standard output.
+    pub value: T,
+    /// The last [`OUTPUT_TAIL`] bytes of standard error.
+    pub stderr: Vec<u8>,
+    pub stderr_truncated: bool,
+    pub elapsed: Duration,
+}
+
+impl<T> Streamed<T> {
+    pub fn success(&self) -> bool {
+        self.ended == Ended::Exited(0)
+    }
+
+    /// Standard error as text (lossy), for messages.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Runs a program and hands its standard output to `read_stdout` as it
+/// arrives, so output of any length (a listing of 100,000 files) is parsed
+/// in bounded memory. The program's limits hold while `read_stdout` reads:
+/// once one is reached the program is killed and the next read fails with
+/// `TimedOut`. Whatever `read_stdout` leaves unread is read and dropped, so
+/// the program ends by itself (or by its limits), never blocked on a pipe.
+pub fn run_streaming<T>(
+    spec: &RunSpec,
+    read_stdout: impl FnOnce(&mut dyn BufRead) -> T,
+) -> Result<Streamed<T>, RunError> {
     let program_name = spec.program.to_string_lossy().into_owned();
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -283,21 +335,23 @@ pub fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
     })?;
 
     let shared = Arc::new(Mutex::new(Shared {
-        stdout: Tail::default(),
         stderr: Tail::default(),
         last_output: start,
     }));
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let mut readers = 0;
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Vec<u8>>(STDOUT_CHUNKS_IN_FLIGHT);
     if let Some(out) = child.stdout.take() {
-        spawn_reader(out, Arc::clone(&shared), done_tx.clone(), true);
-        readers += 1;
+        spawn_stdout_reader(out, Arc::clone(&shared), chunk_tx);
+    } else {
+        drop(chunk_tx);
     }
-    if let Some(err) = child.stderr.take() {
-        spawn_reader(err, Arc::clone(&shared), done_tx.clone(), false);
-        readers += 1;
-    }
-    drop(done_tx);
+    let (stderr_done_tx, stderr_done_rx) = mpsc::channel::<()>();
+    let has_stderr = match child.stderr.take() {
+        Some(err) => {
+            spawn_stderr_reader(err, Arc::clone(&shared), stderr_done_tx);
+            true
+        }
+        None => false,
+    };
     if let (Some(mut input), Some(bytes)) = (child.stdin.take(), spec.stdin.clone()) {
         // A program that never reads its input must not block us: write
         // from a thread; a broken pipe just means it did not want it.
@@ -306,56 +360,43 @@ pub fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
         });
     }
 
-    let ended = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                break match status.code() {
-                    Some(code) => Ended::Exited(code),
-                    None => Ended::Signalled,
-                };
-            }
-            Ok(None) => {}
-            Err(error) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(RunError::Spawn {
-                    program: program_name,
-                    error,
-                });
-            }
-        }
-        let elapsed = start.elapsed();
-        let over = if elapsed >= spec.wall_timeout {
-            Some(Ended::WallTimeout(spec.wall_timeout))
-        } else {
-            spec.idle_timeout.and_then(|idle| {
-                let last = shared.lock().map(|s| s.last_output).unwrap_or(start);
-                (last.elapsed() >= idle).then_some(Ended::IdleTimeout(idle))
-            })
-        };
-        if let Some(over) = over {
-            log::warn!(
-                "killing {program_name} (pid {}): {}",
-                child.id(),
-                match over {
-                    Ended::IdleTimeout(d) => format!("no output for {}s", d.as_secs()),
-                    _ => format!("still running after {}s", spec.wall_timeout.as_secs()),
-                }
-            );
-            let _ = child.kill();
-            let _ = child.wait();
-            break over;
-        }
-        thread::sleep(POLL);
+    let mut watch = Watch {
+        child: &mut child,
+        program: &program_name,
+        spec,
+        start,
+        shared: &shared,
+        chunks: chunk_rx,
+        pending: Vec::new(),
+        pos: 0,
+        stdout_closed: false,
+        ended: None,
+        exited_at: None,
+        wait_error: None,
     };
+    let value = read_stdout(&mut watch);
+    let _ = io::copy(&mut watch, &mut io::sink());
+    while watch.ended.is_none() {
+        let _ = watch.check();
+        if watch.ended.is_none() {
+            thread::sleep(POLL);
+        }
+    }
+    let ended = watch.ended.unwrap_or(Ended::Signalled);
+    let exited_at = watch.exited_at.unwrap_or_else(Instant::now);
+    if let Some(error) = watch.wait_error.take() {
+        return Err(RunError::Spawn {
+            program: program_name,
+            error,
+        });
+    }
+    drop(watch);
 
-    // The readers end when every holder of the pipes has closed them.
-    let grace_end = Instant::now() + READER_GRACE;
-    for _ in 0..readers {
-        let left = grace_end.saturating_duration_since(Instant::now());
-        if done_rx.recv_timeout(left).is_err() {
-            log::debug!("{program_name}: output pipe still open after exit; not waiting for it");
-            break;
+    // The stderr reader ends when every holder of the pipe has closed it.
+    if has_stderr {
+        let left = (exited_at + READER_GRACE).saturating_duration_since(Instant::now());
+        if stderr_done_rx.recv_timeout(left).is_err() {
+            log::debug!("{program_name}: stderr still open after exit; not waiting for it");
         }
     }
     let elapsed = start.elapsed();
@@ -363,21 +404,199 @@ pub fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
         program: program_name.clone(),
         error: io::Error::other("output reader panicked"),
     })?;
-    let truncated = guard.stdout.dropped || guard.stderr.dropped;
-    Ok(RunOutput {
+    Ok(Streamed {
         ended,
-        stdout: std::mem::take(&mut guard.stdout.bytes),
+        value,
+        stderr_truncated: guard.stderr.dropped,
         stderr: std::mem::take(&mut guard.stderr.bytes),
-        truncated,
         elapsed,
     })
 }
 
-fn spawn_reader(
+/// Bytes read from the pipe at a time, and so the size of one chunk.
+const CHUNK: usize = 64 * 1024;
+
+/// Chunks of standard output in flight between the reader thread and the
+/// consumer: a slow consumer holds the program back (through the pipe)
+/// rather than growing our memory.
+const STDOUT_CHUNKS_IN_FLIGHT: usize = 2;
+
+/// What the reader threads share with the waiting thread.
+struct Shared {
+    stderr: Tail,
+    last_output: Instant,
+}
+
+/// The consumer's view of standard output, enforcing the run's limits
+/// while it reads.
+struct Watch<'a> {
+    child: &'a mut Child,
+    program: &'a str,
+    spec: &'a RunSpec,
+    start: Instant,
+    shared: &'a Mutex<Shared>,
+    chunks: mpsc::Receiver<Vec<u8>>,
+    pending: Vec<u8>,
+    pos: usize,
+    stdout_closed: bool,
+    ended: Option<Ended>,
+    /// When the program ended (by itself or killed).
+    exited_at: Option<Instant>,
+    wait_error: Option<io::Error>,
+}
+
+impl Watch<'_> {
+    /// Notes whether the program has ended; kills it when it ran over a
+    /// limit. Fails (`TimedOut`) once it was killed for that.
+    fn check(&mut self) -> io::Result<()> {
+        if self.ended.is_none() {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.ended = Some(match status.code() {
+                        Some(code) => Ended::Exited(code),
+                        None => Ended::Signalled,
+                    });
+                    self.exited_at = Some(Instant::now());
+                }
+                Ok(None) => {
+                    if let Some(over) = self.over_limit() {
+                        log::warn!(
+                            "killing {} (pid {}): {}",
+                            self.program,
+                            self.child.id(),
+                            match over {
+                                Ended::IdleTimeout(d) => format!("no output for {}s", d.as_secs()),
+                                _ => format!(
+                                    "still running after {}s",
+                                    self.spec.wall_timeout.as_secs()
+                                ),
+                            }
+                        );
+                        let _ = self.child.kill();
+                        let _ = self.child.wait();
+                        self.ended = Some(over);
+                        self.exited_at = Some(Instant::now());
+                    }
+                }
+                Err(error) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    self.ended = Some(Ended::Signalled);
+                    self.exited_at = Some(Instant::now());
+                    self.wait_error = Some(error);
+                }
+            }
+        }
+        match self.ended {
+            Some(Ended::WallTimeout(_) | Ended::IdleTimeout(_)) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{} was killed: it ran over its time limit", self.program),
+            )),
+            _ if self.wait_error.is_some() => Err(io::Error::other(format!(
+                "cannot wait for {}",
+                self.program
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn over_limit(&self) -> Option<Ended> {
+        if self.start.elapsed() >= self.spec.wall_timeout {
+            return Some(Ended::WallTimeout(self.spec.wall_timeout));
+        }
+        let idle = self.spec.idle_timeout?;
+        let last = self
+            .shared
+            .lock()
+            .map(|s| s.last_output)
+            .unwrap_or(self.start);
+        (last.elapsed() >= idle).then_some(Ended::IdleTimeout(idle))
+    }
+}
+
+impl BufRead for Watch<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos >= self.pending.len() && !self.stdout_closed {
+            match self.chunks.recv_timeout(POLL) {
+                Ok(chunk) => {
+                    self.pending = chunk;
+                    self.pos = 0;
+                    // Taking a chunk is progress even when the program had
+                    // to wait for us to take it.
+                    if let Ok(mut s) = self.shared.lock() {
+                        s.last_output = Instant::now();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.stdout_closed = true,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // A helper the program started (rsync's ssh) may hold
+                    // the pipe open after the program ended.
+                    if self
+                        .exited_at
+                        .is_some_and(|at| at.elapsed() >= READER_GRACE)
+                    {
+                        log::debug!(
+                            "{}: output pipe still open after exit; not waiting for it",
+                            self.program
+                        );
+                        self.stdout_closed = true;
+                    }
+                }
+            }
+            // Also between chunks, so a fast talker still meets its wall limit.
+            self.check()?;
+        }
+        Ok(self.pending.get(self.pos..).unwrap_or(&[]))
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = self.pos.saturating_add(amount).min(self.pending.len());
+    }
+}
+
+impl Read for Watch<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), available.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+fn spawn_stdout_reader(
+    mut pipe: impl Read + Send + 'static,
+    shared: Arc<Mutex<Shared>>,
+    chunks: mpsc::SyncSender<Vec<u8>>,
+) {
+    thread::spawn(move || {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if let Ok(mut s) = shared.lock() {
+                        s.last_output = Instant::now();
+                    }
+                    let chunk = buf.get(..n).unwrap_or(&[]).to_vec();
+                    // The consumer is gone: nobody wants the rest.
+                    if chunks.send(chunk).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+fn spawn_stderr_reader(
     mut pipe: impl Read + Send + 'static,
     shared: Arc<Mutex<Shared>>,
     done: mpsc::Sender<()>,
-    is_stdout: bool,
 ) {
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -386,12 +605,7 @@ fn spawn_reader(
                 Ok(0) => break,
                 Ok(n) => {
                     let Ok(mut s) = shared.lock() else { break };
-                    let chunk = buf.get(..n).unwrap_or(&[]);
-                    if is_stdout {
-                        s.stdout.push(chunk, OUTPUT_TAIL);
-                    } else {
-                        s.stderr.push(chunk, OUTPUT_TAIL);
-                    }
+                    s.stderr.push(buf.get(..n).unwrap_or(&[]), OUTPUT_TAIL);
                     s.last_output = Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -482,6 +696,52 @@ mod tests {
         assert_eq!(out.stdout.len(), OUTPUT_TAIL);
         assert!(out.stdout.ends_with(b"aEND"));
         assert!(out.truncated);
+    }
+
+    #[test]
+    fn streams_output_of_any_length_to_the_reader() {
+        // 20 MB of numbered lines, far beyond what run() keeps.
+        let spec = sh("seq 1 2500000", Duration::from_secs(60));
+        let out = run_streaming(&spec, |stdout| {
+            let (mut lines, mut last) = (0u64, String::new());
+            let mut line = String::new();
+            while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+                lines += 1;
+                std::mem::swap(&mut last, &mut line);
+                line.clear();
+            }
+            (lines, last)
+        })
+        .unwrap();
+        assert!(out.success(), "{:?}", out.ended);
+        assert_eq!(out.value, (2_500_000, "2500000\n".to_string()));
+    }
+
+    #[test]
+    fn streaming_reader_meets_the_wall_timeout_of_a_fast_talker() {
+        let started = Instant::now();
+        let spec = sh("exec yes", Duration::from_millis(700)).idle_timeout(Duration::from_secs(30));
+        let out = run_streaming(&spec, |stdout| io::copy(stdout, &mut io::sink())).unwrap();
+        assert_eq!(out.ended, Ended::WallTimeout(Duration::from_millis(700)));
+        let err = out.value.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn streaming_reader_that_stops_early_lets_the_program_finish() {
+        let spec = sh(
+            "seq 1 300000; echo done >&2; exit 4",
+            Duration::from_secs(30),
+        );
+        let out = run_streaming(&spec, |stdout| {
+            let mut first = String::new();
+            stdout.read_line(&mut first).map(|_| first)
+        })
+        .unwrap();
+        assert_eq!(out.value.as_deref().ok(), Some("1\n"));
+        assert_eq!(out.ended, Ended::Exited(4));
+        assert_eq!(out.stderr_text(), "done\n");
     }
 
     #[test]

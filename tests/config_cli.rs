@@ -54,11 +54,16 @@ max_seed_time = "2d"
 service = "rsync"
 host = "me@nas"
 path = "/volume1/torrents"
+ssh_command = 'ssh -p 2222 -i "/home/pi/my keys/nas"'
 "#,
     );
     let run = config_of(home.path(), &file, &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let out = &run.stdout;
+    assert!(
+        out.contains(r#"ssh_command = ["ssh", "-p", "2222", "-i", "/home/pi/my keys/nas"]"#),
+        "{out}"
+    );
     assert!(out.contains(&format!("{} (TOML)", file.display())), "{out}");
     assert!(out.contains("space_limit = 3221225472"), "{out}");
     assert!(out.contains("required_ratio = 1.0"), "{out}");

@@ -451,6 +451,64 @@ fn rsync_over_a_real_sshd_with_a_home_relative_download_directory() {
     rig.assert_rotation_complete(&[]);
 }
 
+/// Issue 13: a torrent of thousands of files never verified (its listing
+/// was cut to 64 KiB) and was retried forever. One of 3,000 files in nested
+/// non-ASCII directories goes through rtorrent, rsync over sshd (ssh_command
+/// as a TOML list with a key path holding a space) and verification.
+#[test]
+fn rsync_rotates_a_torrent_of_3000_files() {
+    let names = ["-leading dash.jpg", "it's quoted.jpg", " leading space.jpg"];
+    let files: Vec<(String, usize)> = (0..3_000)
+        .map(|i| {
+            let name = match names.get(i) {
+                Some(name) => name.to_string(),
+                None => format!("IMG_{i:04} ü.jpg"),
+            };
+            (
+                format!(
+                    "Fotos Ünïcödé/{} Été/Tag {:02} – ファイル/{name}",
+                    2015 + i / 600,
+                    (i / 30) % 20 + 1
+                ),
+                1_000 + (i * 37) % 4_000,
+            )
+        })
+        .collect();
+    let mut rig = Rig::new("rotate-rsync-3000", &as_refs(&files));
+    let sshd = Sshd::start(&rig.tmp.join("sshd"));
+    let keys = rig.tmp.join("my keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::copy(&sshd.key, keys.join("nas key")).unwrap();
+    let remote = format!(
+        "service = \"rsync\"\nhost = \"root@127.0.0.1\"\npath = \"{}\"\n\
+         ssh_command = [\"ssh\", \"-p\", \"{}\", \"-i\", \"{}\", \"-o\", \"StrictHostKeyChecking=no\", \
+         \"-o\", \"UserKnownHostsFile=/dev/null\", \"-o\", \"LogLevel=ERROR\"]",
+        rig.remote_dir.display(),
+        sshd.port,
+        keys.join("nas key").display()
+    );
+    rig.configure(rig.total() * 2, 0.0, &remote);
+    let check = rig.lowspace(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        stderr(&check)
+    );
+    let (runs, logs) = rig.rotate_until_done(&[]);
+    rig.assert_rotation_complete(&[]);
+    assert_eq!(
+        files_under(&rig.remote_dir.join("Fotos Ünïcödé")).len(),
+        3_000
+    );
+    assert!(
+        !logs.contains("unexpected listing"),
+        "{}",
+        tail(&logs, 4000)
+    );
+    eprintln!("rotated 3,000 files in {runs} runs");
+}
+
 #[test]
 fn rclone_sftp_over_a_real_sshd() {
     let files = mixed_files();

@@ -95,10 +95,13 @@ fn rsync_remote(sshd: &Sshd, remote_dir: &Path, key: Option<&Path>) -> RemoteSet
     RemoteSettings::Rsync {
         host: "root@127.0.0.1".to_string(),
         path: remote_dir.display().to_string(),
-        ssh_command: Some(match key {
-            Some(k) => sshd.ssh_command_with(k),
-            None => sshd.ssh_command(),
-        }),
+        ssh_command: Some(
+            lowspace::config::split_command_line(&match key {
+                Some(k) => sshd.ssh_command_with(k),
+                None => sshd.ssh_command(),
+            })
+            .unwrap(),
+        ),
     }
 }
 
@@ -517,4 +520,228 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(path);
     }
     out
+}
+
+// ------------------------------------------------- torrents of real size
+
+/// A torrent-like tree of `count` files of a few KB in nested non-ASCII
+/// directories, with the names that trip shells and parsers (spaces, a
+/// leading dash, a quote, a backslash sequence, a newline); returns the
+/// files and sizes written, sorted.
+fn make_photo_torrent(root: &Path, top: &str, count: usize) -> Vec<(RelPath, u64)> {
+    let odd = [
+        "-rf kein Befehl.jpg",
+        "it's mine.jpg",
+        r"back\#123slash.jpg",
+        "zeile\nzwei.jpg",
+        " führendes Leerzeichen.jpg",
+    ];
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let year = 2015 + i / 600;
+        let day = (i / 30) % 20 + 1;
+        let name = match odd.get(i) {
+            Some(name) => name.to_string(),
+            None => format!("IMG_{i:04} ü.jpg"),
+        };
+        let rel = format!("{top}/{year} Été/Tag {day:02} – Ünïcödé/{name}");
+        let size = 1_000 + (i * 37) % 4_000;
+        let path = root.join(&rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let bytes: Vec<u8> = (0..size).map(|n| ((n * 31 + i * 7) % 251) as u8).collect();
+        std::fs::write(&path, bytes).unwrap();
+        out.push((p(&rel), size as u64));
+    }
+    out.sort();
+    out
+}
+
+/// The remote tree is byte-identical to the local one: the same files,
+/// nothing else, and the same bytes in each.
+fn assert_same_tree(local: &Path, remote: &Path) {
+    let here = support::files::files_under(local);
+    let there = support::files::files_under(remote);
+    assert_eq!(here.len(), there.len(), "file counts differ");
+    assert_eq!(here, there);
+    for rel in &here {
+        assert_eq!(
+            std::fs::read(local.join(rel)).unwrap(),
+            std::fs::read(remote.join(rel)).unwrap(),
+            "{}",
+            rel.display()
+        );
+    }
+}
+
+/// Breaks one remote file's size and removes another: verification must
+/// say which, and not pass the copy.
+fn assert_mismatch_is_named(syncer: &Syncer, remote_root: &Path, files: &[(RelPath, u64)]) {
+    let (shrunk, size) = &files[1_234];
+    std::fs::write(remote_root.join(shrunk), vec![0u8; *size as usize - 1]).unwrap();
+    let (gone, _) = &files[2_345];
+    std::fs::remove_file(remote_root.join(gone)).unwrap();
+    let v = syncer.verify(files).unwrap();
+    eprintln!("user sees: {v}");
+    assert!(!v.is_complete());
+    assert_eq!(v.verified, files.len() - 2);
+    assert_eq!(v.missing, vec![gone.clone()]);
+    assert_eq!(v.wrong_size.len(), 1, "{v}");
+    assert_eq!(v.wrong_size[0].path, *shrunk);
+    assert_eq!(v.wrong_size[0].found, size - 1);
+    assert!(v.to_string().contains(shrunk.as_str()), "{v}");
+    assert!(v.to_string().contains(gone.as_str()), "{v}");
+}
+
+#[test]
+fn rsync_verifies_a_torrent_of_3000_files_with_a_quoted_ssh_command() {
+    lang_c();
+    let tmp = TempDir::new("sync-rsync-3000");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    let files = make_photo_torrent(&local, "Fotos Ünïcödé", 3_000);
+    // The key sits in a directory with a space: ssh_command must quote it,
+    // and the transfer (rsync -e) and the listing must read it alike.
+    let keys = tmp.join("my keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::copy(&sshd.key, keys.join("nas key")).unwrap();
+    let line = format!(
+        "ssh -p {} -i \"{}\" -o StrictHostKeyChecking=no -o 'UserKnownHostsFile /dev/null' -o LogLevel=ERROR",
+        sshd.port,
+        keys.join("nas key").display()
+    );
+    let remote_dir = tmp.join("remote/big storage");
+    let remote = RemoteSettings::Rsync {
+        host: "root@127.0.0.1".to_string(),
+        path: remote_dir.display().to_string(),
+        ssh_command: Some(lowspace::config::split_command_line(&line).unwrap()),
+    };
+    let syncer = Syncer::new(&remote, &settings(2));
+    syncer.probe().unwrap();
+    assert_eq!(syncer.verify(&files).unwrap().missing.len(), 3_000);
+
+    syncer.push(&local, &[p("Fotos Ünïcödé")]).unwrap();
+    let started = Instant::now();
+    let v = syncer.verify(&files).unwrap();
+    eprintln!("verified 3,000 files over ssh in {:?}", started.elapsed());
+    assert!(v.is_complete(), "{v}");
+    assert_eq!(v.verified, 3_000);
+    assert_same_tree(&local, &remote_dir);
+
+    assert_mismatch_is_named(&syncer, &remote_dir, &files);
+}
+
+#[test]
+fn rsync_remote_with_busybox_find_copies_and_verifies() {
+    lang_c();
+    let busybox = require_program("busybox");
+    let tmp = TempDir::new("sync-busybox");
+    // The remote's tools come from BusyBox first (find has no -printf
+    // there), as on a NAS box; rsync itself is the real one.
+    let tools = tmp.join("busybox-bin");
+    std::fs::create_dir_all(&tools).unwrap();
+    for tool in [
+        "find", "ls", "wc", "stat", "du", "mkdir", "rm", "printf", "cat",
+    ] {
+        std::os::unix::fs::symlink(&busybox, tools.join(tool)).unwrap();
+    }
+    let path = format!("{}:/usr/bin:/bin", tools.display());
+    let sshd = Sshd::start_with(&tmp.join("sshd"), &format!("SetEnv PATH={path}\n"));
+    let ssh = lowspace::config::split_command_line(&sshd.ssh_command()).unwrap();
+    let which = std::process::Command::new(&ssh[0])
+        .args(&ssh[1..])
+        .args([
+            "root@127.0.0.1",
+            "command -v find; find . -maxdepth 0 -printf x",
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&which.stdout);
+    assert_eq!(
+        shown.lines().next(),
+        Some(&*tools.join("find").display().to_string())
+    );
+    assert!(
+        !which.status.success() && shown.trim_end().ends_with("/find"),
+        "the remote find must not be GNU find: {shown}"
+    );
+
+    let local = tmp.join("downloads");
+    let files = make_photo_torrent(&local, "Fotos", 3_000);
+    let remote_dir = tmp.join("nas share");
+    let syncer = Syncer::new(&rsync_remote(&sshd, &remote_dir, None), &settings(2));
+    syncer.probe().unwrap();
+    syncer.push(&local, &[p("Fotos")]).unwrap();
+    let v = syncer.verify(&files).unwrap();
+    assert!(v.is_complete(), "{v}");
+    assert_same_tree(&local, &remote_dir);
+    assert_mismatch_is_named(&syncer, &remote_dir, &files);
+}
+
+#[test]
+fn rclone_verifies_a_torrent_of_3000_files() {
+    lang_c();
+    require_program("rclone");
+    let tmp = TempDir::new("sync-rclone-3000");
+    let conf = tmp.join("rclone.conf");
+    std::fs::write(&conf, "[disk]\ntype = local\n").unwrap();
+    let local = tmp.join("downloads");
+    let files = make_photo_torrent(&local, "Fotos Ünïcödé", 3_000);
+    let remote_dir = tmp.join("remote");
+    let syncer = Syncer::new(&rclone_remote(&conf, "disk", &remote_dir), &settings(2));
+    syncer.push(&local, &[p("Fotos Ünïcödé")]).unwrap();
+    let started = Instant::now();
+    let v = syncer.verify(&files).unwrap();
+    eprintln!(
+        "verified 3,000 files through rclone in {:?}",
+        started.elapsed()
+    );
+    assert!(v.is_complete(), "{v}");
+    assert_eq!(v.verified, 3_000);
+    assert_same_tree(&local, &remote_dir);
+    assert_mismatch_is_named(&syncer, &remote_dir, &files);
+}
+
+/// Peak resident memory of this process since the last reset, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Measurement, not a check (run with --ignored --nocapture): time and
+/// peak memory of verifying listings of 3,000 and 30,000 files through
+/// rsync over sshd and through rclone.
+#[test]
+#[ignore]
+fn measure_verification_of_big_listings() {
+    lang_c();
+    let tmp = TempDir::new("sync-measure");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let conf = tmp.join("rclone.conf");
+    std::fs::write(&conf, "[disk]\ntype = local\n").unwrap();
+    for count in [3_000, 30_000] {
+        let top = format!("Fotos {count}");
+        let local = tmp.join("downloads");
+        let files = make_photo_torrent(&local, &top, count);
+        let rsync_dir = tmp.join("rsync remote");
+        let rclone_dir = tmp.join("rclone remote");
+        let rsync = Syncer::new(&rsync_remote(&sshd, &rsync_dir, None), &settings(1));
+        let rclone = Syncer::new(&rclone_remote(&conf, "disk", &rclone_dir), &settings(1));
+        for (name, syncer) in [("rsync over ssh", &rsync), ("rclone local", &rclone)] {
+            syncer.push(&local, &[p(&top)]).unwrap();
+            // Resets VmHWM to the current RSS (Linux 4.0+).
+            std::fs::write("/proc/self/clear_refs", "5").unwrap();
+            let before = peak_rss_kib();
+            let started = Instant::now();
+            let v = syncer.verify(&files).unwrap();
+            let took = started.elapsed();
+            let peak = peak_rss_kib();
+            assert!(v.is_complete(), "{v}");
+            eprintln!(
+                "{count} files, {name}: verified in {took:.2?}; peak RSS {peak} KiB \
+                 ({} KiB above the {before} KiB before)",
+                peak.saturating_sub(before)
+            );
+        }
+    }
 }

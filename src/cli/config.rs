@@ -407,8 +407,9 @@ fn render_remote(out: &mut String, config: &Config, remote: &RemoteSettings, sho
             let _ = writeln!(out, "host = {}", quoted(host));
             let _ = writeln!(out, "path = {}", quoted(path));
             match ssh_command {
-                Some(cmd) => {
-                    let _ = writeln!(out, "ssh_command = {}", quoted(cmd));
+                Some(words) => {
+                    let words: Vec<String> = words.iter().map(|w| quoted(w)).collect();
+                    let _ = writeln!(out, "ssh_command = [{}]", words.join(", "));
                 }
                 None => out.push_str("# ssh_command: not set (rsync's default, ssh)\n"),
             }

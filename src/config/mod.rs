@@ -17,10 +17,12 @@ use log::LevelFilter;
 
 use crate::cli::Env;
 
+mod command_line;
 mod ini;
 mod raw;
 mod read;
 
+pub use command_line::{split_command_line, CommandLineError};
 pub use raw::{RawSection, RawValue};
 pub use read::looks_like_host_port;
 
@@ -91,7 +93,9 @@ pub enum RemoteSettings {
     Rsync {
         host: String,
         path: String,
-        ssh_command: Option<String>,
+        /// The ssh program and its options, split once into words
+        /// ([`split_command_line`]) for both the transfer and the listing.
+        ssh_command: Option<Vec<String>>,
     },
     /// rclone to `remote:path`, with RCLONE_* variables from the config.
     Rclone {

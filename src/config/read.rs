@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::command_line::split_command_line;
 use super::raw::{RawEntry, RawSection, RawValue};
 use super::{
     Config, ConfigError, ConfigFormat, FishSettings, FollowClient, FollowSettings, RemoteSettings,
@@ -93,6 +94,36 @@ impl<'a> SectionReader<'a> {
             }
             RawValue::Str(s) => Ok(Some(s.trim().to_string())),
             other => Err(self.error(entry, format!("expected a string, found {}", other.kind()))),
+        }
+    }
+
+    /// A command as its words: a string split like a shell line
+    /// ([`split_command_line`]), or a list of words as they are.
+    fn command_line(&mut self, key: &'static str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(entry) = self.entry(key) else {
+            return Ok(None);
+        };
+        match &entry.value {
+            RawValue::Str(s) => split_command_line(s)
+                .map(Some)
+                .map_err(|e| self.error(entry, e)),
+            RawValue::List(words) => match words.first() {
+                None => Err(self.error(
+                    entry,
+                    "expected the program and its options, such as [\"ssh\", \"-p\", \"2222\"], found an empty list",
+                )),
+                Some(program) if program.trim().is_empty() => {
+                    Err(self.error(entry, "the program name (the first item) is empty"))
+                }
+                Some(_) => Ok(Some(words.clone())),
+            },
+            other => Err(self.error(
+                entry,
+                format!(
+                    "expected a command such as \"ssh -p 2222\" or [\"ssh\", \"-p\", \"2222\"], found {}",
+                    other.kind()
+                ),
+            )),
         }
     }
 
@@ -487,7 +518,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
             let service = r.string("service")?;
             let host = r.string("host")?;
             let remote_path = r.string("path")?;
-            let ssh_command = r.string("ssh_command")?;
+            let ssh_command = r.command_line("ssh_command")?;
             let rclone_remote = r.string("rclone_remote")?;
             let env = r.env_table("rclone_env")?;
             let sync = sync_settings(&mut r, "timeout", "retries")?;
@@ -805,7 +836,7 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
     let remote_path = r.string("remote_path")?;
     let rclone_remote = r.string("rclone_remote")?;
     let rclone_path = r.string("rclone_path")?;
-    let ssh_command = r.string("ssh_command")?;
+    let ssh_command = r.command_line("ssh_command")?;
     let local_path = r.absolute_path("local_path")?;
     let sync = sync_settings(&mut r, "sync_timeout", "sync_retries")?;
 

@@ -250,6 +250,17 @@ fn each_error_says_where_and_what() {
         ("[fish]\nload_path = \"torrents\"\n", false, "load_path: expected an absolute path, found \"torrents\"", Some(2)),
         ("[fish]\nno_dht = true\n", false, "unknown key \"no_dht\" in [fish]", Some(2)),
         ("[fsh]\n", false, "did you mean [fish]?", Some(1)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = \"ssh -i '/my keys\"\n", false, "ssh_command: the single quote at character 8 is never closed", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = 'ssh -i \"/my keys'\n", false, "ssh_command: the double quote at character 8 is never closed", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = 'ssh x\\'\n", false, "ssh_command: ends in a backslash", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = \"ssh -i $HOME/k\"\n", false, "ssh_command: '$' at character 8 would need a shell", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = \"''\"\n", false, "ssh_command: the program name is empty", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = \" \"\n", false, "ssh_command: expected a command such as \"ssh -p 2222\", found only blanks", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = []\n", false, "ssh_command: expected the program and its options", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = [\"\", \"-p\"]\n", false, "ssh_command: the program name (the first item) is empty", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = 22\n", false, "ssh_command: expected a command such as", Some(5)),
+        ("[remote]\nservice = \"rsync\"\nhost = \"h\"\npath = \"/p\"\nssh_command = [\"ssh\", 22]\n", false, "ssh_command: expected a command such as", Some(5)),
+        ("[main]\nmanaged_torrents_directory = /m\nspace_limit = 1\nssh_command = ssh -i \"/my keys\n", true, "ssh_command: the double quote at character 8 is never closed", Some(4)),
     ];
     for (text, is_ini, fragment, line) in cases {
         let err = if *is_ini { ini(text) } else { toml(text) }.expect_err(text);
@@ -266,6 +277,28 @@ fn each_error_says_where_and_what() {
         };
         assert!(shown.contains(file), "{shown}");
     }
+}
+
+#[test]
+fn ssh_command_as_a_line_or_a_list() {
+    let words = |c: Config| match c.remote {
+        Some(RemoteSettings::Rsync { ssh_command, .. }) => ssh_command,
+        other => panic!("{other:?}"),
+    };
+    let want: Vec<String> = ["ssh", "-p", "2222", "-i", "/home/pi/my keys/nas"]
+        .map(String::from)
+        .to_vec();
+    let head = "[remote]\nservice = \"rsync\"\nhost = \"pi@nas\"\npath = \"/v\"\n";
+    for line in [
+        r#"ssh_command = 'ssh -p 2222 -i "/home/pi/my keys/nas"'"#,
+        r#"ssh_command = "ssh -p 2222 -i '/home/pi/my keys/nas'""#,
+        r#"ssh_command = ["ssh", "-p", "2222", "-i", "/home/pi/my keys/nas"]"#,
+    ] {
+        let c = toml(&format!("{head}{line}\n")).unwrap();
+        assert_eq!(words(c), Some(want.clone()), "{line}");
+    }
+    let legacy = format!("{SEED_000}ssh_command = ssh -p 2222 -i \"/home/pi/my keys/nas\"\n");
+    assert_eq!(words(ini(&legacy).unwrap()), Some(want));
 }
 
 #[test]

@@ -10,13 +10,12 @@
 //! Copies run in this process and are not time-bounded: a hung NFS server
 //! blocks the kernel call itself (mount NFS with `soft,timeo=` to bound it).
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::{explain, FailureKind, SyncError};
-use super::{probe_name, Backend, RelPath};
+use super::{probe_name, Backend, ListingSink, RelPath};
 use crate::fsutil::sync_dir;
 
 pub(crate) struct LocalRemote {
@@ -127,11 +126,9 @@ impl Backend for LocalRemote {
         Ok(())
     }
 
-    fn list_once(&self, path: &RelPath) -> Result<BTreeMap<RelPath, u64>, SyncError> {
+    fn list_once(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError> {
         self.check_base()?;
-        let mut out = BTreeMap::new();
-        self.walk(path, &mut out)?;
-        Ok(out)
+        self.walk(path, sink)
     }
 
     fn probe_once(&self) -> Result<(), SyncError> {
@@ -147,7 +144,7 @@ impl Backend for LocalRemote {
 }
 
 impl LocalRemote {
-    fn walk(&self, rel: &RelPath, out: &mut BTreeMap<RelPath, u64>) -> Result<(), SyncError> {
+    fn walk(&self, rel: &RelPath, out: &mut dyn ListingSink) -> Result<(), SyncError> {
         let path = self.base.join(rel);
         let meta = match fs::symlink_metadata(&path) {
             Ok(meta) => meta,
@@ -155,7 +152,7 @@ impl LocalRemote {
             Err(e) => return Err(self.io_failure("reading", &path, &e)),
         };
         if meta.is_file() {
-            out.insert(rel.clone(), meta.len());
+            out.file(rel.clone(), meta.len());
         } else if meta.is_dir() {
             let entries = fs::read_dir(&path).map_err(|e| self.io_failure("listing", &path, &e))?;
             for entry in entries {

@@ -12,8 +12,9 @@
 //!
 //! The data-safety rule lives in the split between `push` and `verify`:
 //! pushing never proves anything; only [`Remote::verify`], which lists the
-//! remote and compares (path, size) pairs ([`compare`]), says a local copy
-//! may go. Each call is bounded: `SyncSettings.retries` attempts with
+//! remote and compares (path, size) pairs ([`Tally`]), says a local copy
+//! may go. Listings are streamed from the tool into the tally as they are
+//! read ([`ListingSink`]), so their length is not limited by memory. Each call is bounded: `SyncSettings.retries` attempts with
 //! back-off ([`retry`]), each attempt bounded by `SyncSettings.timeout` and
 //! a wall cap, failures classified into kinds with a message that says what
 //! to do ([`error`]).
@@ -26,6 +27,7 @@ use std::time::Duration;
 use crate::config::{RemoteSettings, SyncSettings};
 
 pub mod error;
+pub mod listing;
 mod local;
 pub mod rclone;
 mod relpath;
@@ -35,9 +37,10 @@ pub mod source;
 mod verify;
 
 pub use error::{classify_failure, FailureKind, Scope, SyncError, Tool};
+pub use listing::{ListingError, ListingSink};
 pub use relpath::{RelPath, RelPathError};
 pub use retry::{backoff_delay, RealSleeper, Sleeper};
-pub use verify::{compare, Verification, WrongSize};
+pub use verify::{compare, Tally, Verification, WrongSize};
 
 /// What the rotate job needs from a place with space.
 pub trait Remote {
@@ -49,18 +52,26 @@ pub trait Remote {
     /// anything anywhere and proves nothing: call [`Remote::verify`].
     fn push(&self, local_root: &Path, paths: &[RelPath]) -> Result<(), SyncError>;
 
-    /// The regular files (with sizes) the remote has at or under `path`,
-    /// keyed by their path from the remote root. A path the remote does not
-    /// have gives an empty listing.
-    fn list(&self, path: &RelPath) -> Result<BTreeMap<RelPath, u64>, SyncError>;
+    /// Streams the regular files (with sizes) the remote has at or under
+    /// `path` into `sink`, by their path from the remote root. A path the
+    /// remote does not have lists nothing.
+    fn list_into(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError>;
 
-    /// Lists the remote and compares it with `expected`.
-    fn verify(&self, expected: &[(RelPath, u64)]) -> Result<Verification, SyncError> {
+    /// The whole listing of `path` (see [`Remote::list_into`]).
+    fn list(&self, path: &RelPath) -> Result<BTreeMap<RelPath, u64>, SyncError> {
         let mut listing = BTreeMap::new();
+        self.list_into(path, &mut listing)?;
+        Ok(listing)
+    }
+
+    /// Lists the remote and compares it with `expected`, keeping only the
+    /// expected files' sizes.
+    fn verify(&self, expected: &[(RelPath, u64)]) -> Result<Verification, SyncError> {
+        let mut tally = Tally::new(expected);
         for root in listing_roots(expected) {
-            listing.extend(self.list(&root)?);
+            self.list_into(&root, &mut tally)?;
         }
-        Ok(compare(expected, &listing))
+        Ok(tally.finish())
     }
 
     /// Writes and removes a small file at the remote root: is the remote
@@ -97,8 +108,8 @@ impl Default for Programs {
 /// Bounds shared by every backend call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
-    /// Idle/no-progress timeout handed to the tools; also the wall cap of
-    /// short remote commands (listing, mkdir, probe).
+    /// Idle/no-progress timeout handed to the tools and to listings; also
+    /// the wall cap of short remote commands (mkdir, probe).
     pub timeout: Duration,
 }
 
@@ -115,6 +126,13 @@ pub fn transfer_wall_cap(bytes: u64, timeout: Duration) -> Duration {
         .saturating_add(Duration::from_secs(bytes / MIN_TRANSFER_RATE))
 }
 
+/// The wall-clock cap of one listing. Its stalls are caught by the idle
+/// timeout; this only bounds a remote that trickles forever. Four times the
+/// timeout leaves room for walking a tree of 100,000 files on a slow disk.
+pub fn listing_wall_cap(timeout: Duration) -> Duration {
+    timeout.saturating_mul(4)
+}
+
 /// One backend's single attempts; [`Syncer`] adds retries and checks.
 pub(crate) trait Backend: Send + Sync {
     fn describe(&self) -> String;
@@ -124,7 +142,7 @@ pub(crate) trait Backend: Send + Sync {
         paths: &[RelPath],
         files: &[(RelPath, u64)],
     ) -> Result<(), SyncError>;
-    fn list_once(&self, path: &RelPath) -> Result<BTreeMap<RelPath, u64>, SyncError>;
+    fn list_once(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError>;
     fn probe_once(&self) -> Result<(), SyncError>;
 }
 
@@ -214,8 +232,11 @@ impl Remote for Syncer {
         self.retrying("push", || self.backend.push_once(local_root, paths, &files))
     }
 
-    fn list(&self, path: &RelPath) -> Result<BTreeMap<RelPath, u64>, SyncError> {
-        self.retrying("list", || self.backend.list_once(path))
+    fn list_into(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError> {
+        self.retrying("list", || {
+            sink.restart(path);
+            self.backend.list_once(path, sink)
+        })
     }
 
     fn probe(&self) -> Result<(), SyncError> {

@@ -6,17 +6,27 @@
 //! own retries are turned down (`--retries 1`), so the attempts per run are
 //! the ones lowspace counts; `--timeout`/`--contimeout` bound stalls.
 //!
-//! Listing: `rclone lsjson -R --files-only remote:base/PATH` (JSON keeps
-//! every name intact). A path that is a single file lists as that file.
+//! Listing: `rclone lsjson -R --files-only --no-mimetype --no-modtime
+//! remote:base/PATH` (JSON keeps every name intact; the two `--no-` flags
+//! spare remotes such as S3 a request per file for what verification does
+//! not use). The array is read element by element as rclone prints it
+//! ([`read_lsjson`]), so its length is not limited by memory. A path that
+//! is a single file lists as that file.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::error::{failure_from_run, FailureKind, SyncError, Tool};
-use super::{probe_name, transfer_wall_cap, Backend, Limits, RelPath};
+use super::listing::skip_unusable;
+use super::{
+    listing_wall_cap, probe_name, transfer_wall_cap, Backend, Limits, ListingError, ListingSink,
+    RelPath,
+};
 use crate::process::{self, Ended, RunOutput, RunSpec};
 
 pub(crate) struct RcloneRemote {
@@ -71,27 +81,39 @@ impl RcloneRemote {
         )
     }
 
-    /// Whether `path` is a directory, from a listing of its parent.
+    /// Whether `path` is a directory, from a listing of its parent (which
+    /// may hold thousands of torrents: streamed too).
     fn is_dir(&self, path: &RelPath) -> Result<bool, SyncError> {
         let spec = self
-            .spec(self.limits.timeout)
-            .args(["lsjson", "--dirs-only"])
+            .spec(listing_wall_cap(self.limits.timeout))
+            .args(["lsjson", "--dirs-only", "--no-mimetype", "--no-modtime"])
             .arg(self.target(path.parent().as_ref()));
-        let out = self.run(&spec)?;
+        log::debug!("running {}", spec.display());
+        let out = process::run_streaming(&spec, |stdout| {
+            let mut found = false;
+            read_lsjson(stdout, &mut |entry| {
+                found |= entry.is_dir && decode_name(&entry.path) == path.file_name();
+            })
+            .map(|()| found)
+        })
+        .map_err(|e| SyncError::from_run_error(&e))?;
         if !out.success() {
-            return Err(self.fail(&out));
+            return Err(self.fail_with(out.ended, &out.stderr_text()));
         }
-        let dirs: Vec<LsjsonEntry> = serde_json::from_slice(&out.stdout)
-            .map_err(|e| self.bad_listing(path, &e.to_string()))?;
-        Ok(dirs.iter().any(|d| d.is_dir && d.path == path.file_name()))
+        out.value
+            .map_err(|e| self.bad_listing(path, &e.to_string()))
     }
 
     fn fail(&self, out: &RunOutput) -> SyncError {
+        self.fail_with(out.ended, &out.stderr_text())
+    }
+
+    fn fail_with(&self, ended: Ended, stderr: &str) -> SyncError {
         failure_from_run(
             Tool::Rclone,
             &self.describe(),
-            out.ended,
-            &out.stderr_text(),
+            ended,
+            stderr,
             self.limits.timeout.as_secs(),
         )
     }
@@ -129,12 +151,23 @@ impl Backend for RcloneRemote {
         Ok(())
     }
 
-    fn list_once(&self, path: &RelPath) -> Result<BTreeMap<RelPath, u64>, SyncError> {
+    fn list_once(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError> {
         let spec = self
-            .spec(self.limits.timeout)
-            .args(["lsjson", "-R", "--files-only"])
+            .spec(listing_wall_cap(self.limits.timeout))
+            .args([
+                "lsjson",
+                "-R",
+                "--files-only",
+                "--no-mimetype",
+                "--no-modtime",
+            ])
             .arg(self.target(Some(path)));
-        let out = self.run(&spec)?;
+        log::debug!("running {}", spec.display());
+        let mut placer = Placer::new(path);
+        let out = process::run_streaming(&spec, |stdout| {
+            read_lsjson(stdout, &mut |entry| placer.entry(entry, sink))
+        })
+        .map_err(|e| SyncError::from_run_error(&e))?;
         if !out.success() {
             // rclone's exit code 3 is "directory not found": nothing copied yet.
             let text = out.stderr_text().to_ascii_lowercase();
@@ -142,13 +175,26 @@ impl Backend for RcloneRemote {
                 || text.contains("directory not found")
                 || text.contains("object not found")
             {
-                return Ok(BTreeMap::new());
+                return Ok(());
             }
-            return Err(self.fail(&out));
+            return Err(self.fail_with(out.ended, &out.stderr_text()));
         }
-        let entries = parse_lsjson(&out.stdout).map_err(|why| self.bad_listing(path, &why))?;
-        let root_is_file = is_ambiguous(path, &entries) && !self.is_dir(path)?;
-        Ok(place_entries(path, entries, root_is_file))
+        out.value
+            .map_err(|e| self.bad_listing(path, &e.to_string()))?;
+        if let Some(size) = placer.own_name {
+            let root_is_file = placer.files == 1 && !self.is_dir(path)?;
+            let own = RelPath::new(path.file_name())
+                .map_err(|e| SyncError::new(FailureKind::Other, e.to_string()))?;
+            sink.file(
+                if root_is_file {
+                    path.clone()
+                } else {
+                    path.join(&own)
+                },
+                size,
+            );
+        }
+        Ok(())
     }
 
     fn probe_once(&self) -> Result<(), SyncError> {
@@ -203,63 +249,124 @@ pub fn target(remote: &str, base: &str, rel: Option<&RelPath>) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct LsjsonEntry {
+/// One element of `rclone lsjson` output; other fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LsjsonEntry {
     #[serde(rename = "Path")]
-    path: String,
+    pub path: String,
     #[serde(rename = "Size")]
-    size: i64,
+    pub size: i64,
     #[serde(rename = "IsDir", default)]
-    is_dir: bool,
+    pub is_dir: bool,
 }
 
-/// Parses `rclone lsjson` output into (path, size) of its files. Entries
-/// of unknown size (-1) are left out: they cannot prove a copy.
-pub fn parse_lsjson(json: &[u8]) -> Result<Vec<(RelPath, u64)>, String> {
-    let entries: Vec<LsjsonEntry> =
-        serde_json::from_slice(json).map_err(|e| format!("not rclone lsjson output: {e}"))?;
-    let mut out = Vec::new();
-    for entry in entries {
-        if entry.is_dir {
-            continue;
+/// Reads an `rclone lsjson` array element by element, handing each to
+/// `each`; memory holds one element at a time, whatever the array's length.
+pub fn read_lsjson(
+    input: impl Read,
+    each: &mut dyn FnMut(LsjsonEntry),
+) -> Result<(), ListingError> {
+    struct Elements<'a>(&'a mut dyn FnMut(LsjsonEntry));
+    impl<'de> Visitor<'de> for Elements<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of lsjson entries")
         }
-        let rel = RelPath::new(&entry.path).map_err(|e| e.to_string())?;
-        match u64::try_from(entry.size) {
-            Ok(size) => out.push((rel, size)),
-            Err(_) => log::debug!("ignoring {rel} of unknown size"),
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(entry) = seq.next_element::<LsjsonEntry>()? {
+                (self.0)(entry);
+            }
+            Ok(())
         }
     }
-    Ok(out)
+    let failed = |e: serde_json::Error| {
+        if e.is_io() {
+            ListingError::Read(e.into())
+        } else {
+            ListingError::Json(e.to_string())
+        }
+    };
+    let mut de = serde_json::Deserializer::from_reader(input);
+    (&mut de).deserialize_seq(Elements(each)).map_err(failed)?;
+    de.end().map_err(failed)
 }
 
-/// Listing a file `T` gives one entry `T`; listing a directory `T` that
-/// holds only a file `T` gives the same. Only then must the caller find out
-/// which one `root` is.
-pub fn is_ambiguous(root: &RelPath, entries: &[(RelPath, u64)]) -> bool {
-    matches!(entries, [(only, _)] if only.as_str() == root.file_name())
-}
-
-/// Keys a listing of `root` by paths from the remote root.
-pub fn place_entries(
-    root: &RelPath,
-    entries: Vec<(RelPath, u64)>,
-    root_is_file: bool,
-) -> BTreeMap<RelPath, u64> {
-    entries
-        .into_iter()
-        .map(|(rel, size)| {
-            if root_is_file {
-                (root.clone(), size)
-            } else {
-                (root.join(&rel), size)
+/// A name as rclone lists it back to the name on disk. rclone shows names
+/// in its own "standard" encoding whatever the backend: control characters
+/// as the Unicode control pictures (a newline as `␊`, DEL as `␡`), and any
+/// character that would read as such an encoding quoted with a leading
+/// `‛` (a real `␊` as `‛␊`, a real `‛` as `‛‛`).
+pub fn decode_name(listed: &str) -> String {
+    const QUOTE: char = '\u{201B}';
+    let mut out = String::with_capacity(listed.len());
+    let mut chars = listed.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            QUOTE => match chars.next() {
+                Some(quoted) => out.push(quoted),
+                None => out.push(QUOTE),
+            },
+            '\u{2400}'..='\u{241F}' => {
+                out.extend(char::from_u32(u32::from(c) - 0x2400));
             }
-        })
-        .collect()
+            '\u{2421}' => out.push('\u{7F}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Places the entries of a listing of `root` (names relative to `root`)
+/// under the remote root. Listing a file `T` gives one entry `T`, and so
+/// does a directory `T` holding only a file `T`: an entry named like the
+/// root waits until the end, when only a lone one is ambiguous.
+#[derive(Debug)]
+pub struct Placer<'a> {
+    root: &'a RelPath,
+    /// Files seen with a usable name and size.
+    pub files: u64,
+    /// The size of the entry named like the root, placed by the caller.
+    pub own_name: Option<u64>,
+}
+
+impl<'a> Placer<'a> {
+    pub fn new(root: &'a RelPath) -> Placer<'a> {
+        Placer {
+            root,
+            files: 0,
+            own_name: None,
+        }
+    }
+
+    /// Takes one entry: skipped (directories, unknown sizes, unusable
+    /// names), held back (named like the root), or passed to `sink`.
+    pub fn entry(&mut self, entry: LsjsonEntry, sink: &mut dyn ListingSink) {
+        if entry.is_dir {
+            return;
+        }
+        let Ok(size) = u64::try_from(entry.size) else {
+            // Unknown size (-1): it cannot prove a copy.
+            log::debug!("ignoring {} of unknown size", entry.path);
+            return;
+        };
+        let name = decode_name(&entry.path);
+        let rel = match RelPath::new(&name) {
+            Ok(rel) => rel,
+            Err(e) => return skip_unusable(&name, &e),
+        };
+        self.files += 1;
+        if rel.as_str() == self.root.file_name() && self.own_name.is_none() {
+            self.own_name = Some(size);
+            return;
+        }
+        sink.file(self.root.join(&rel), size);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn p(s: &str) -> RelPath {
         RelPath::new(s).unwrap()
@@ -299,6 +406,17 @@ mod tests {
         assert_eq!(common_flags(std::time::Duration::ZERO)[0], "--timeout=1s");
     }
 
+    fn place(
+        root: &str,
+        json: &[u8],
+    ) -> Result<(Placer<'static>, BTreeMap<RelPath, u64>), ListingError> {
+        let root: &'static RelPath = Box::leak(Box::new(p(root)));
+        let mut placer = Placer::new(root);
+        let mut found = BTreeMap::new();
+        read_lsjson(json, &mut |entry| placer.entry(entry, &mut found))?;
+        Ok((placer, found))
+    }
+
     #[test]
     fn lsjson_parsing() {
         let json = br#"[
@@ -306,42 +424,102 @@ mod tests {
 {"Path":"sub/b c","Name":"b c","Size":0,"IsDir":false},
 {"Path":"sub","Name":"sub","Size":-1,"IsDir":true},
 {"Path":"doc","Name":"doc","Size":-1,"IsDir":false},
-{"Path":"caf\u00e9","Name":"caf\u00e9","Size":3,"IsDir":false}
+{"Path":"caf\u00e9","Name":"caf\u00e9","Size":3,"IsDir":false},
+{"Path":"T","Name":"T","Size":8,"IsDir":false},
+{"Path":"../x","Name":"x","Size":1,"IsDir":false}
 ]"#;
-        let entries = parse_lsjson(json).unwrap();
-        assert!(!is_ambiguous(&p("T"), &entries));
-        let got = place_entries(&p("T"), entries, false);
+        let (placer, got) = place("T", json).unwrap();
         let want: BTreeMap<RelPath, u64> = [(p("T/a"), 5), (p("T/sub/b c"), 0), (p("T/café"), 3)]
             .into_iter()
             .collect();
         assert_eq!(got, want);
-        let single =
-            parse_lsjson(br#"[{"Path":"single.iso","Name":"single.iso","Size":42,"IsDir":false}]"#)
-                .unwrap();
-        let root = p("dir/single.iso");
-        assert!(is_ambiguous(&root, &single));
-        assert_eq!(
-            place_entries(&root, single.clone(), true).get(&root),
-            Some(&42)
-        );
-        assert_eq!(
-            place_entries(&root, single, false).get(&p("dir/single.iso/single.iso")),
-            Some(&42)
-        );
-        assert!(parse_lsjson(b"[]").unwrap().is_empty());
+        // The entry named like the root waits; with others beside it the
+        // root is a directory.
+        assert_eq!((placer.files, placer.own_name), (4, Some(8)));
+        let (placer, got) = place(
+            "dir/single.iso",
+            br#"[{"Path":"single.iso","Name":"single.iso","Size":42,"IsDir":false}]"#,
+        )
+        .unwrap();
+        assert!(got.is_empty());
+        assert_eq!((placer.files, placer.own_name), (1, Some(42)));
+        assert!(place("T", b"[]").unwrap().1.is_empty());
+        assert!(place("T", b" [ ] \n").unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn names_in_rclone_encoding_are_decoded() {
+        for (listed, name) in [
+            ("new\u{240A}line", "new\nline"),
+            ("tab\u{2409}here\u{2421}", "tab\there\u{7F}"),
+            ("lit\u{201B}\u{240A}eral", "lit\u{240A}eral"),
+            ("\u{201B}\u{201B}x", "\u{201B}x"),
+            ("\u{201B}\u{201B}\u{201B}\u{240A}", "\u{201B}\u{240A}"),
+            ("a\u{FF0F}b Ünï", "a\u{FF0F}b Ünï"),
+            ("end\u{201B}", "end\u{201B}"),
+        ] {
+            assert_eq!(decode_name(listed), name, "{listed:?}");
+        }
+    }
+
+    #[test]
+    fn lsjson_is_read_element_by_element() {
+        // 200,000 entries (about 12 MB of JSON) from a reader that yields
+        // a few bytes at a time: only counts are kept.
+        struct Generated {
+            next: u64,
+            total: u64,
+            pending: Vec<u8>,
+        }
+        impl Read for Generated {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.pending.is_empty() {
+                    self.pending = match self.next {
+                        n if n == self.total => b"]".to_vec(),
+                        n if n > self.total => return Ok(0),
+                        n => format!(
+                            "{}{{\"Path\":\"d/f{n}\",\"Name\":\"f{n}\",\"Size\":{n},\"IsDir\":false}}",
+                            if n == 0 { "[" } else { "," }
+                        )
+                        .into_bytes(),
+                    };
+                    self.next += 1;
+                }
+                let n = buf.len().min(self.pending.len()).min(7);
+                buf[..n].copy_from_slice(&self.pending[..n]);
+                self.pending.drain(..n);
+                Ok(n)
+            }
+        }
+        let (mut count, mut sum) = (0u64, 0u64);
+        let input = Generated {
+            next: 0,
+            total: 200_000,
+            pending: Vec::new(),
+        };
+        read_lsjson(std::io::BufReader::new(input), &mut |e| {
+            count += 1;
+            sum += e.size as u64;
+        })
+        .unwrap();
+        assert_eq!(count, 200_000);
+        assert_eq!(sum, 199_999 * 200_000 / 2);
     }
 
     #[test]
     fn lsjson_errors() {
-        for bad in [
-            &b""[..],
-            b"{",
-            b"[{\"Path\":\"../x\",\"Size\":1}]",
-            b"[{\"Size\":1}]",
+        for (bad, text) in [
+            (&b""[..], "not rclone lsjson output: EOF while parsing"),
+            (b"{", "invalid type: map, expected an array"),
+            (b"[{\"Size\":1}]", "missing field `Path`"),
+            (b"[{\"Path\":\"a\",\"Size\":\"1\"}]", "invalid type: string"),
+            (b"[{\"Path\":\"a\",\"Size\":1}", "EOF while parsing a list"),
+            (b"[] []", "trailing characters"),
         ] {
+            let err = place("T", bad).unwrap_err();
             assert!(
-                parse_lsjson(bad).is_err(),
-                "{:?}",
+                err.to_string().contains(text),
+                "{:?}: {err}",
                 String::from_utf8_lossy(bad)
             );
         }

@@ -7,24 +7,42 @@
 //! names to the remote without a shell, so spaces and non-ASCII bytes need
 //! no quoting and pass unchanged whatever LANG is.
 //!
-//! Listing: `ssh HOST find PATH -type f -printf '%s %P\0'`: NUL-separated
-//! records survive any byte in a name (newlines included). This needs GNU
-//! find on the remote (any Linux distribution; busybox's find lacks
-//! -printf, which [`probe`](super::Remote::probe) reports).
+//! Listing: `rsync --list-only -r --no-h -8 --protect-args -e SSH
+//! HOST:BASE/PATH`, read line by line as it arrives ([`read_list_only`]).
+//! The remote needs nothing beyond the rsync the push needs already: no
+//! shell tool at all, so BusyBox and BSD boxes (whose `find` has no
+//! `-printf`) list like any Linux. The other candidates were worse: a POSIX
+//! `find -exec ls -ln` has no robust name framing (ls escapes nothing, a
+//! newline in a name breaks the line), and `find -exec sh -c 'wc -c'`
+//! reads every byte of every file on BusyBox. rsync's format is exact:
+//! `PERMS SIZE DATE TIME NAME`, one entry a line, where `--no-h` gives bare
+//! digits (the default groups them as "1,234,567"), and every byte of a
+//! name that could break the line (control characters, newlines; without
+//! `-8` also non-ASCII) is written `\#ooo` in octal, a literal `\#ddd` in
+//! a name having its backslash escaped too, so decoding is unambiguous.
+//! Names come out relative to the listed path's parent, for a file and for
+//! a directory alike.
 //!
-//! `ssh_command` from the configuration is a whole command line split on
-//! whitespace ("ssh -p 2222 -i /home/pi/.ssh/nas"); there is no quoting,
-//! so no argument may contain a space. When the program is `ssh`, lowspace
-//! adds `-o BatchMode=yes` (never wait for a password nobody types) and
+//! `ssh_command` from the configuration arrives as words (split once, in
+//! [`crate::config::split_command_line`]). The ssh runs (mkdir, probe)
+//! start those words directly; rsync's `-e` gets them re-quoted in rsync's
+//! own syntax ([`rsync_shell_arg`]), so both run the same argv whatever the
+//! words hold. When the program is `ssh`, lowspace adds
+//! `-o BatchMode=yes` (never wait for a password nobody types) and
 //! `-o ConnectTimeout=N`; options given in ssh_command come first and win.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::time::Duration;
 
 use super::error::{failure_from_run, FailureKind, SyncError, Tool};
-use super::{probe_name, transfer_wall_cap, Backend, Limits, RelPath};
+use super::listing::skip_unusable;
+use super::{
+    listing_wall_cap, probe_name, transfer_wall_cap, Backend, Limits, ListingError, ListingSink,
+    RelPath,
+};
 use crate::process::{self, Ended, RunSpec};
 
 pub(crate) struct RsyncRemote {
@@ -39,7 +57,7 @@ impl RsyncRemote {
     pub fn new(
         host: &str,
         path: &str,
-        ssh_command: Option<&str>,
+        ssh_command: Option<&[String]>,
         rsync: OsString,
         limits: Limits,
     ) -> RsyncRemote {
@@ -61,6 +79,16 @@ impl RsyncRemote {
             .args(options)
             .arg(&self.host)
             .arg(remote_command)
+    }
+
+    fn fail(&self, tool: Tool, ended: Ended, stderr: &str) -> SyncError {
+        failure_from_run(
+            tool,
+            &self.describe(),
+            ended,
+            stderr,
+            self.limits.timeout.as_secs(),
+        )
     }
 
     /// Runs a command on the remote; returns its standard output.
@@ -105,7 +133,7 @@ impl Backend for RsyncRemote {
         let spec = RunSpec::new(&self.rsync, transfer_wall_cap(bytes, self.limits.timeout)).args(
             push_args(
                 self.limits.timeout,
-                &self.ssh.join(" "),
+                &rsync_shell_arg(&self.ssh),
                 &root,
                 paths,
                 &self.host,
@@ -126,28 +154,31 @@ impl Backend for RsyncRemote {
         ))
     }
 
-    fn list_once(&self, path: &RelPath) -> Result<BTreeMap<RelPath, u64>, SyncError> {
-        let target = remote_join(&self.base, path);
-        let spec = self.ssh_spec(find_command(&target), self.limits.timeout);
-        let out = process::run(&spec).map_err(|e| SyncError::from_run_error(&e))?;
+    fn list_once(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError> {
+        let spec = RunSpec::new(&self.rsync, listing_wall_cap(self.limits.timeout))
+            .idle_timeout(self.limits.timeout)
+            .args(list_args(
+                self.limits.timeout,
+                &rsync_shell_arg(&self.ssh),
+                &self.host,
+                &remote_join(&self.base, path),
+            ));
+        log::debug!("running {}", spec.display());
+        let out = process::run_streaming(&spec, |stdout| read_list_only(stdout, path, sink))
+            .map_err(|e| SyncError::from_run_error(&e))?;
         let stderr = out.stderr_text();
         if !out.success() {
-            // find says so when the path is not there: nothing copied yet.
-            let absent = out.ended == Ended::Exited(1)
-                && out.stdout.is_empty()
+            // rsync says so when the path (link_stat) or a directory above
+            // it (change_dir) is not there: nothing copied yet.
+            let absent = out.ended == Ended::Exited(23)
+                && (stderr.contains("link_stat") || stderr.contains("change_dir"))
                 && stderr.contains("No such file or directory");
             if absent {
-                return Ok(BTreeMap::new());
+                return Ok(());
             }
-            return Err(failure_from_run(
-                Tool::Ssh,
-                &self.describe(),
-                out.ended,
-                &stderr,
-                self.limits.timeout.as_secs(),
-            ));
+            return Err(self.fail(Tool::Rsync, out.ended, &stderr));
         }
-        parse_find_listing(path, &out.stdout).map_err(|why| {
+        out.value.map_err(|why| {
             SyncError::new(
                 FailureKind::Other,
                 format!(
@@ -170,21 +201,49 @@ impl Backend for RsyncRemote {
                 ),
             ));
         }
-        self.remote(probe_script(&self.base, &probe_name()))?;
-        Ok(())
+        let probe = probe_name();
+        let rel =
+            RelPath::new(&probe).map_err(|e| SyncError::new(FailureKind::Other, e.to_string()))?;
+        self.remote(probe_script(&self.base, &probe))?;
+        // The file just written must show in a listing as verification
+        // reads it, or no copy could ever be verified there.
+        let mut listing = BTreeMap::new();
+        let listed = self
+            .list_once(&rel, &mut listing)
+            .map(|()| listing.get(&rel).copied());
+        let removed = self.remote(format!(
+            "rm -f -- {}",
+            shell_quote(&remote_join(&self.base, &rel))
+        ));
+        match listed? {
+            Some(size) if size == PROBE_CONTENT.len() as u64 => {}
+            found => {
+                return Err(SyncError::new(
+                    FailureKind::Other,
+                    format!(
+                        "{}: the probe file {probe} was written but its listing (rsync --list-only) shows {}; verification cannot work there",
+                        self.describe(),
+                        match found {
+                            Some(size) => format!("{size} bytes instead of {}", PROBE_CONTENT.len()),
+                            None => "nothing".to_string(),
+                        }
+                    ),
+                ))
+            }
+        }
+        removed.map(|_| ())
     }
 }
 
-/// The ssh command line: the configured one split on whitespace (default
-/// `ssh`), plus batch mode and a connect timeout when it is ssh.
-pub fn ssh_argv(ssh_command: Option<&str>, timeout: Duration) -> Vec<String> {
-    let mut argv: Vec<String> = ssh_command
-        .unwrap_or("ssh")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    if argv.is_empty() {
-        argv.push("ssh".to_string());
+/// What the probe writes on the remote.
+const PROBE_CONTENT: &str = "lowspace probe\n";
+
+/// The ssh command line: the configured words (default `ssh`), plus batch
+/// mode and a connect timeout when it is ssh.
+pub fn ssh_argv(ssh_command: Option<&[String]>, timeout: Duration) -> Vec<String> {
+    let mut argv: Vec<String> = ssh_command.map(<[String]>::to_vec).unwrap_or_default();
+    if argv.first().is_none_or(|p| p.is_empty()) {
+        argv = vec!["ssh".to_string()];
     }
     let is_ssh = argv
         .first()
@@ -244,6 +303,38 @@ pub fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
+/// `argv` as one rsync `-e` argument. rsync splits `-e` itself, on spaces,
+/// with `'` and `"` quoting and a doubled quote character inside quotes
+/// standing for itself (and no backslash escapes); every word is written
+/// in double quotes with its `"` doubled, so rsync gets back exactly these
+/// words, spaces, quotes, backslashes and empty words included.
+pub fn rsync_shell_arg(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The arguments of one rsync listing of `target` on `host`.
+pub fn list_args(timeout: Duration, ssh_command: &str, host: &str, target: &str) -> Vec<OsString> {
+    [
+        "--list-only",
+        "-r",
+        // Sizes as bare digits, and names as raw bytes but for the
+        // line-breaking ones (see the module documentation).
+        "--no-h",
+        "-8",
+        "--protect-args",
+        &format!("--timeout={}", timeout.as_secs().max(1)),
+        "-e",
+        ssh_command,
+        &format!("{host}:{target}"),
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect()
+}
+
 /// The arguments of one rsync push.
 pub fn push_args(
     timeout: Duration,
@@ -280,16 +371,8 @@ pub fn push_args(
     args
 }
 
-/// The remote command listing regular files with sizes, NUL-separated.
-pub fn find_command(target: &str) -> String {
-    format!(
-        "LC_ALL=C find {} -type f -printf '%s %P\\0'",
-        shell_quote(target)
-    )
-}
-
-/// The remote script behind `probe`: tools installed, directory creatable,
-/// a file writable and removable.
+/// The remote script behind `probe`: rsync installed, directory
+/// creatable, a file writable (its listing and removal follow).
 pub fn probe_script(base: &str, probe: &str) -> String {
     let dir = if base.is_empty() { "." } else { base };
     let dir_q = shell_quote(dir);
@@ -297,50 +380,186 @@ pub fn probe_script(base: &str, probe: &str) -> String {
     format!(
         "command -v rsync >/dev/null 2>&1 || {{ echo 'rsync: command not found on the remote (install rsync there)' >&2; exit 127; }}; \
          mkdir -p -- {dir_q} || exit 1; \
-         LC_ALL=C find {dir_q} -maxdepth 0 -printf '' >/dev/null 2>&1 || {{ echo 'the remote find has no -printf: find: command not found (install GNU findutils there)' >&2; exit 127; }}; \
-         printf 'lowspace probe\\n' > {file_q} || exit 1; \
-         rm -f -- {file_q}"
+         printf 'lowspace probe\\n' > {file_q}"
     )
 }
 
-/// Parses `find -printf '%s %P\0'` output for a listing of `root`. An
-/// empty `%P` is `root` itself (it is a file).
-pub fn parse_find_listing(root: &RelPath, output: &[u8]) -> Result<BTreeMap<RelPath, u64>, String> {
-    let mut out = BTreeMap::new();
-    let records = output.strip_suffix(b"\0").unwrap_or(output);
-    if records.is_empty() {
-        return Ok(out);
-    }
-    for record in records.split(|b| *b == 0) {
-        let space = record.iter().position(|b| *b == b' ').ok_or_else(|| {
-            format!(
-                "record without a size: {:?}",
-                String::from_utf8_lossy(record)
-            )
-        })?;
-        let (size, name) = record.split_at(space);
-        let name = name.get(1..).unwrap_or(&[]);
-        let size: u64 = std::str::from_utf8(size)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad size {:?}", String::from_utf8_lossy(size)))?;
-        let Ok(name) = std::str::from_utf8(name) else {
-            // Not a name lowspace could have written; it cannot be expected.
-            log::debug!(
-                "ignoring remote file with a non-UTF-8 name: {}",
-                String::from_utf8_lossy(name)
-            );
-            continue;
+/// The longest line a listing may have: a 4096-byte path with every byte
+/// escaped (5 bytes each) and the fields before it fit well within.
+pub const MAX_LIST_LINE: usize = 64 * 1024;
+
+/// Reads `rsync --list-only` output for a listing of `root` into `sink`,
+/// one line at a time (memory bounded by [`MAX_LIST_LINE`]). Names that
+/// are not UTF-8 or not safe relative paths are skipped and logged; lines
+/// that are not listing entries fail the listing.
+pub fn read_list_only(
+    input: &mut dyn BufRead,
+    root: &RelPath,
+    sink: &mut dyn ListingSink,
+) -> Result<(), ListingError> {
+    let parent = root.parent();
+    let own_name = root.file_name();
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let read = Read::take(&mut *input, MAX_LIST_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(ListingError::Read)?;
+        if read == 0 {
+            return Ok(());
+        }
+        number += 1;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        } else if line.len() > MAX_LIST_LINE {
+            return Err(ListingError::LineTooLong {
+                line: number,
+                limit: MAX_LIST_LINE,
+            });
+        }
+        let (size, name) = match parse_list_line(&line) {
+            Ok(Some(entry)) => entry,
+            Ok(None) => continue,
+            Err(why) => return Err(ListingError::Line { line: number, why }),
         };
-        let path = if name.is_empty() {
-            root.clone()
-        } else {
-            match RelPath::new(name) {
-                Ok(rel) => root.join(&rel),
-                Err(e) => return Err(e.to_string()),
+        let name = match String::from_utf8(name) {
+            Ok(name) => name,
+            Err(e) => {
+                // Not a name lowspace could have written: never expected.
+                log::debug!(
+                    "ignoring remote file with a non-UTF-8 name: {}",
+                    String::from_utf8_lossy(e.as_bytes())
+                );
+                continue;
             }
         };
-        out.insert(path, size);
+        let rel = match RelPath::new(&name) {
+            Ok(rel) => rel,
+            Err(e) => {
+                skip_unusable(&name, &e);
+                continue;
+            }
+        };
+        let inside = rel.as_str() == own_name
+            || rel
+                .as_str()
+                .strip_prefix(own_name)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if !inside {
+            skip_unusable(&name, &format!("it is not under the listed {root}"));
+            continue;
+        }
+        let path = match &parent {
+            Some(parent) => parent.join(&rel),
+            None => rel,
+        };
+        sink.file(path, size);
+    }
+}
+
+/// One line of `rsync --list-only --no-h` output: the size and (decoded)
+/// name of a regular file; `None` for directories, links and devices.
+pub fn parse_list_line(line: &[u8]) -> Result<Option<(u64, Vec<u8>)>, String> {
+    let shown = || String::from_utf8_lossy(line).into_owned();
+    let shape = || {
+        format!(
+            "expected PERMISSIONS SIZE DATE TIME NAME, found {:?}",
+            shown()
+        )
+    };
+    // PERMS, blanks (the size is right-aligned), SIZE, DATE, TIME, then
+    // one space and the name, which may itself start with spaces.
+    let (perms, rest) = split_field(line).ok_or_else(shape)?;
+    let (size, rest) = split_field(trim_blanks(rest)).ok_or_else(shape)?;
+    let (_date, rest) = split_field(rest).ok_or_else(shape)?;
+    let (_time, name) = split_field(rest).ok_or_else(shape)?;
+    if perms.len() < 10 || name.is_empty() {
+        return Err(shape());
+    }
+    if perms.first() != Some(&b'-') {
+        return Ok(None);
+    }
+    let size = parse_size(size).ok_or_else(|| {
+        format!(
+            "bad size {:?} in {:?}",
+            String::from_utf8_lossy(size),
+            shown()
+        )
+    })?;
+    let name = unescape_name(name).map_err(|why| format!("{why} in {:?}", shown()))?;
+    Ok(Some((size, name)))
+}
+
+/// The field up to the next space, and what follows that space.
+fn split_field(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = text.iter().position(|b| *b == b' ')?;
+    let (field, rest) = text.split_at(space);
+    if field.is_empty() {
+        return None;
+    }
+    Some((field, rest.get(1..).unwrap_or(&[])))
+}
+
+fn trim_blanks(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|b| *b != b' ').unwrap_or(text.len());
+    text.get(start..).unwrap_or(&[])
+}
+
+/// Bare digits, or digits grouped by threes with `,` `.` or `'` (what
+/// rsync prints without `--no-h`, by locale); a unit suffix is refused.
+pub fn parse_size(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let separator = text.chars().find(|c| !c.is_ascii_digit())?;
+    if !matches!(separator, ',' | '.' | '\'') {
+        return None;
+    }
+    let mut groups = text.split(separator);
+    let first = groups.next()?;
+    if first.is_empty() || first.len() > 3 {
+        return None;
+    }
+    let mut digits = first.to_string();
+    for group in groups {
+        if group.len() != 3 || !group.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.push_str(group);
+    }
+    if !first.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Undoes rsync's `\#ooo` escapes (three octal digits, one byte).
+pub fn unescape_name(name: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(name.len());
+    let mut i = 0;
+    while let Some(&b) = name.get(i) {
+        if b == b'\\' && name.get(i + 1) == Some(&b'#') {
+            if let Some(digits) = name.get(i + 2..i + 5) {
+                if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                    let value = digits
+                        .iter()
+                        .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                    let byte = u8::try_from(value).map_err(|_| {
+                        format!(
+                            "escape \\#{} is not a byte",
+                            String::from_utf8_lossy(digits)
+                        )
+                    })?;
+                    out.push(byte);
+                    i += 5;
+                    continue;
+                }
+            }
+        }
+        out.push(b);
+        i += 1;
     }
     Ok(out)
 }
@@ -356,13 +575,15 @@ mod tests {
     #[test]
     fn ssh_command_lines() {
         let t = Duration::from_secs(300);
+        let words =
+            |line: &str| -> Vec<String> { crate::config::split_command_line(line).unwrap() };
         assert_eq!(
             ssh_argv(None, t),
             ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=60"]
         );
         assert_eq!(
             ssh_argv(
-                Some("  /usr/bin/ssh -p 2222   -i key "),
+                Some(&words("  /usr/bin/ssh -p 2222   -i key ")),
                 Duration::from_secs(5)
             ),
             [
@@ -377,8 +598,62 @@ mod tests {
                 "ConnectTimeout=5"
             ]
         );
-        assert_eq!(ssh_argv(Some("dbclient -y"), t), ["dbclient", "-y"]);
-        assert_eq!(ssh_argv(Some("   "), Duration::ZERO)[0], "ssh");
+        assert_eq!(ssh_argv(Some(&words("dbclient -y")), t), ["dbclient", "-y"]);
+        assert_eq!(ssh_argv(Some(&[]), Duration::ZERO)[0], "ssh");
+        assert_eq!(
+            ssh_argv(Some(&words(r#"ssh -i "/home/pi/my keys/nas""#)), t)[..3],
+            ["ssh", "-i", "/home/pi/my keys/nas"]
+        );
+    }
+
+    /// rsync's own splitting of `-e`, as in rsync's main.c (do_cmd), to
+    /// check that what we write comes back as the same words.
+    fn rsync_split(arg: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut chars = arg.chars().peekable();
+        loop {
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+            if chars.peek().is_none() {
+                return words;
+            }
+            let (mut word, mut quote) = (String::new(), None);
+            while let Some(c) = chars.next() {
+                match (c, quote) {
+                    (' ', None) => break,
+                    ('\'' | '"', None) => quote = Some(c),
+                    (c, Some(q)) if c == q => {
+                        if chars.peek() == Some(&q) {
+                            word.push(q);
+                            chars.next();
+                        } else {
+                            quote = None;
+                        }
+                    }
+                    (c, _) => word.push(c),
+                }
+            }
+            words.push(word);
+        }
+    }
+
+    #[test]
+    fn rsync_e_argument_gives_back_the_same_words() {
+        let cases: &[&[&str]] = &[
+            &["ssh"],
+            &["ssh", "-p", "2222", "-i", "/home/pi/my keys/nas"],
+            &["ssh", "-o", "ProxyCommand=ssh -W %h:%p \"gw\"", "it's", ""],
+            &["/opt/my ssh/ssh", "back\\slash", "tab\there", "ünï"],
+        ];
+        for words in cases {
+            let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+            assert_eq!(rsync_split(&rsync_shell_arg(&words)), words);
+        }
+        assert_eq!(
+            rsync_shell_arg(&["ssh".into(), "say \"hi\"".into()]),
+            r#""ssh" "say ""hi""""#
+        );
     }
 
     #[test]
@@ -418,7 +693,7 @@ mod tests {
     fn push_arguments_anchor_each_path() {
         let args = push_args(
             Duration::from_secs(30),
-            "ssh -p 22",
+            r#""ssh" "-p" "22""#,
             Path::new("/data/dl"),
             &[p("My Torrent"), p("Other/sub/f.bin")],
             "nas",
@@ -434,7 +709,7 @@ mod tests {
                 "--protect-args",
                 "--relative",
                 "-e",
-                "ssh -p 22",
+                r#""ssh" "-p" "22""#,
                 "/data/dl/./My Torrent",
                 "/data/dl/./Other/sub/f.bin",
                 "nas:/srv/"
@@ -445,54 +720,116 @@ mod tests {
         assert_eq!(home.get(2).unwrap(), "--timeout=1");
     }
 
-    #[test]
-    fn find_listing_parsing() {
-        let root = p("T");
-        let out = b"5 a\x0012 sub/b c\x000 .x.abcd\x003 caf\xc3\xa9\x00";
-        let got = parse_find_listing(&root, out).unwrap();
-        let want: BTreeMap<RelPath, u64> = [
-            (p("T/a"), 5),
-            (p("T/sub/b c"), 12),
-            (p("T/.x.abcd"), 0),
-            (p("T/café"), 3),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(got, want);
-        // The root itself is a file.
-        let single = parse_find_listing(&p("single.iso"), b"42 \x00").unwrap();
-        assert_eq!(single.get(&p("single.iso")), Some(&42));
-        assert!(parse_find_listing(&root, b"").unwrap().is_empty());
-        // Names with a newline are fine: records end at NUL.
-        let nl = parse_find_listing(&root, b"1 a\nb\x00").unwrap();
-        assert_eq!(nl.get(&p("T/a\nb")), Some(&1));
-        // Non-UTF-8 names are skipped, not fatal.
-        assert!(parse_find_listing(&root, b"1 \xff\x00").unwrap().is_empty());
+    fn listing(root: &str, output: &[u8]) -> Result<BTreeMap<RelPath, u64>, ListingError> {
+        let mut found = BTreeMap::new();
+        read_list_only(&mut &output[..], &p(root), &mut found).map(|()| found)
     }
 
     #[test]
-    fn find_listing_errors() {
-        let root = p("T");
-        for bad in [
-            &b"nospace\x00"[..],
-            b"x a\x00",
-            b"-1 a\x00",
-            b"1 ../up\x00",
-            b"1 /abs\x00",
-        ] {
-            assert!(parse_find_listing(&root, bad).is_err(), "{bad:?}");
+    fn list_only_parsing() {
+        // Real rsync 3.x output (--no-h -8) for a directory root, with a
+        // leading-space name, a leading dash, a quote, an escaped backslash
+        // sequence, a newline, a symlink and non-ASCII names.
+        let out = b"drwxr-xr-x        4096 2026/11/30 06:37:14 T\n\
+-rw-r--r--           1 2026/11/30 06:37:14 T/ lead space\n\
+-rw-r--r--           1 2026/11/30 06:37:14 T/-dash\n\
+-rw-r--r--           1 2026/11/30 06:37:14 T/back\\#134#123slash\n\
+-rw-r--r--     1234567 2026/11/30 06:37:14 T/big\n\
+-rw-r--r--           2 2026/11/30 06:37:14 T/it's\n\
+lrwxrwxrwx           3 2026/11/30 06:37:14 T/link -> big\n\
+-rw-r--r--           1 2026/11/30 06:37:14 T/new\\#012line\n\
+drwxr-xr-x        4096 2026/11/30 06:37:14 T/sub dir\n\
+-rw-r--r--           5 2026/11/30 06:37:14 T/sub dir/\xc3\x89t\xc3\xa9/\xc3\xbc a.jpg\n\
+-rw-r--r--           7 2026/11/30 06:37:14 T/sub dir/\\#303\\#274 escaped.jpg\n\
+-rw-r--r--  12345678901 2026/11/30 06:37:14 T/huge\n";
+        let got = listing("T", out).unwrap();
+        let want: BTreeMap<RelPath, u64> = [
+            ("T/ lead space", 1),
+            ("T/-dash", 1),
+            ("T/back\\#123slash", 1),
+            ("T/big", 1_234_567),
+            ("T/it's", 2),
+            ("T/new\nline", 1),
+            ("T/sub dir/Été/ü a.jpg", 5),
+            ("T/sub dir/ü escaped.jpg", 7),
+            ("T/huge", 12_345_678_901),
+        ]
+        .into_iter()
+        .map(|(s, n)| (p(s), n))
+        .collect();
+        assert_eq!(got, want);
+        // A file root below the top: names are relative to its parent.
+        let single = listing(
+            "dir/single.iso",
+            b"-rw-r--r--          42 2026/01/01 00:00:00 single.iso\n",
+        )
+        .unwrap();
+        assert_eq!(single.get(&p("dir/single.iso")), Some(&42));
+        assert!(listing("T", b"").unwrap().is_empty());
+        // Grouped sizes (rsync without --no-h) read the same.
+        let grouped = listing(
+            "T",
+            b"-rw-r--r--      1,234,567 2026/01/01 00:00:00 T/a\n-rw-r--r--  1.234 2026/01/01 00:00:00 T/b",
+        )
+        .unwrap();
+        assert_eq!(grouped.get(&p("T/a")), Some(&1_234_567));
+        assert_eq!(grouped.get(&p("T/b")), Some(&1_234));
+    }
+
+    #[test]
+    fn list_only_entries_that_cannot_be_used_are_skipped() {
+        let out = b"-rw-r--r--   1 2026/01/01 00:00:00 T/\xff bad utf8\n\
+-rw-r--r--   1 2026/01/01 00:00:00 T/\\#377\n\
+-rw-r--r--   1 2026/01/01 00:00:00 T/../up\n\
+-rw-r--r--   1 2026/01/01 00:00:00 T/a\\#000b\n\
+-rw-r--r--   1 2026/01/01 00:00:00 Other/x\n\
+-rw-r--r--   1 2026/01/01 00:00:00 Tx\n\
+-rw-r--r--   3 2026/01/01 00:00:00 T/ok\n";
+        let got = listing("T", out).unwrap();
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), vec![(p("T/ok"), 3)]);
+    }
+
+    #[test]
+    fn list_only_errors() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"nonsense\n", "line 1: expected PERMISSIONS SIZE DATE TIME NAME, found \"nonsense\""),
+            (b"-rw-r--r-- 1\n", "line 1: expected PERMISSIONS"),
+            (b"-rw-r--r-- 1 2026\n", "line 1: expected PERMISSIONS"),
+            (b"-rw-r--r-- 1 2026/01/01\n", "line 1: expected PERMISSIONS"),
+            (b"-rw-r--r-- 1 2026/01/01 00:00:00 \n", "line 1: expected PERMISSIONS"),
+            (b"-rw 1 2026/01/01 00:00:00 T/a\n", "line 1: expected PERMISSIONS"),
+            (b"\n", "line 1: expected PERMISSIONS"),
+            (b"-rw-r--r-- 1.5K 2026/01/01 00:00:00 T/a\n", "line 1: bad size \"1.5K\""),
+            (b"-rw-r--r-- 1,23 2026/01/01 00:00:00 T/a\n", "bad size \"1,23\""),
+            (b"-rw-r--r-- -1 2026/01/01 00:00:00 T/a\n", "bad size \"-1\""),
+            (b"-rw-r--r-- 99999999999999999999 2026/01/01 00:00:00 T/a\n", "bad size"),
+            (
+                b"-rw-r--r-- 1 2026/01/01 00:00:00 T/a\n-rw-r--r-- 1 2026/01/01 00:00:00 T/\\#777\n",
+                "line 2: escape \\#777 is not a byte",
+            ),
+        ];
+        for (output, text) in cases {
+            let err = listing("T", output).unwrap_err();
+            assert!(err.to_string().contains(text), "{output:?}: {err}");
         }
+        let mut long = b"-rw-r--r-- 1 2026/01/01 00:00:00 T/".to_vec();
+        long.resize(MAX_LIST_LINE + 10, b'x');
+        let err = listing("T", &long).unwrap_err();
+        assert!(
+            matches!(err, ListingError::LineTooLong { line: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn remote_commands_are_quoted() {
-        assert_eq!(
-            find_command("/srv/it's here"),
-            r"LC_ALL=C find '/srv/it'\''s here' -type f -printf '%s %P\0'"
-        );
         let script = probe_script("/srv/x y", ".lowspace-probe-1");
         assert!(script.contains("mkdir -p -- '/srv/x y'"));
         assert!(script.contains("> '/srv/x y/.lowspace-probe-1'"));
+        assert!(
+            !script.contains("find"),
+            "the remote needs no find: {script}"
+        );
         assert!(probe_script("", "p").contains("'./p'"));
     }
 }

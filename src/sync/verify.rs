@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::RelPath;
+use super::{ListingSink, RelPath};
 
 /// A file the remote has, but not at the size expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,23 +74,88 @@ fn list_some<T: fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String
     out.join(", ")
 }
 
+/// Expected files and the sizes a listing showed for them; nothing else
+/// of the listing is kept.
+#[derive(Debug)]
+pub struct Tally<'a> {
+    files: BTreeMap<&'a str, Slot<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot<'a> {
+    path: &'a RelPath,
+    expected: u64,
+    found: Option<u64>,
+}
+
+impl<'a> Tally<'a> {
+    /// A tally of `expected`; a path expected twice is checked once (the
+    /// last size given wins).
+    pub fn new(expected: &'a [(RelPath, u64)]) -> Tally<'a> {
+        let files = expected
+            .iter()
+            .map(|(path, size)| {
+                (
+                    path.as_str(),
+                    Slot {
+                        path,
+                        expected: *size,
+                        found: None,
+                    },
+                )
+            })
+            .collect();
+        Tally { files }
+    }
+
+    /// The verdict on what the listings showed.
+    pub fn finish(self) -> Verification {
+        let mut result = Verification::default();
+        for slot in self.files.into_values() {
+            match slot.found {
+                None => result.missing.push(slot.path.clone()),
+                Some(found) if found != slot.expected => result.wrong_size.push(WrongSize {
+                    path: slot.path.clone(),
+                    expected: slot.expected,
+                    found,
+                }),
+                Some(_) => result.verified += 1,
+            }
+        }
+        result
+    }
+}
+
+impl ListingSink for Tally<'_> {
+    fn file(&mut self, path: RelPath, size: u64) {
+        if let Some(slot) = self.files.get_mut(path.as_str()) {
+            slot.found = Some(size);
+        }
+    }
+
+    fn restart(&mut self, root: &RelPath) {
+        let root = root.as_str();
+        let from = (std::ops::Bound::Included(root), std::ops::Bound::Unbounded);
+        for (path, slot) in self.files.range_mut::<str, _>(from) {
+            if !path.starts_with(root) {
+                break;
+            }
+            let under = path.len() == root.len() || path.as_bytes().get(root.len()) == Some(&b'/');
+            if under {
+                slot.found = None;
+            }
+        }
+    }
+}
+
 /// Compares expected (path, size) pairs with a remote listing. Extra remote
 /// files are ignored. A path expected twice is checked once.
 pub fn compare(expected: &[(RelPath, u64)], listing: &BTreeMap<RelPath, u64>) -> Verification {
-    let wanted: BTreeMap<&RelPath, u64> = expected.iter().map(|(p, s)| (p, *s)).collect();
-    let mut result = Verification::default();
-    for (path, size) in wanted {
-        match listing.get(path) {
-            None => result.missing.push(path.clone()),
-            Some(&found) if found != size => result.wrong_size.push(WrongSize {
-                path: path.clone(),
-                expected: size,
-                found,
-            }),
-            Some(_) => result.verified += 1,
-        }
+    let mut tally = Tally::new(expected);
+    for (path, size) in listing {
+        tally.file(path.clone(), *size);
     }
-    result
+    tally.finish()
 }
 
 #[cfg(test)]
@@ -184,6 +249,20 @@ mod tests {
                 case.name
             );
         }
+    }
+
+    #[test]
+    fn a_retry_forgets_only_what_was_under_its_root() {
+        let expected = [(p("T/a"), 1), (p("T 2/b"), 2), (p("T2"), 3), (p("T"), 4)];
+        let mut tally = Tally::new(&expected);
+        for (path, size) in [("T/a", 1), ("T 2/b", 2), ("T2", 3), ("T", 4)] {
+            tally.file(p(path), size);
+        }
+        tally.restart(&p("T"));
+        tally.file(p("unexpected"), 9);
+        let v = tally.finish();
+        assert_eq!(v.missing, vec![p("T"), p("T/a")]);
+        assert_eq!(v.verified, 2);
     }
 
     #[test]

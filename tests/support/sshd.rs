@@ -33,6 +33,12 @@ fn keygen(path: &Path) {
 impl Sshd {
     /// Starts sshd with its files in `dir` and waits until it accepts connections.
     pub fn start(dir: &Path) -> Sshd {
+        Sshd::start_with(dir, "")
+    }
+
+    /// Same, with extra sshd_config lines (such as `SetEnv PATH=...` to
+    /// give the remote other tools).
+    pub fn start_with(dir: &Path, extra_config: &str) -> Sshd {
         require_program("sshd");
         require_program("ssh");
         std::fs::create_dir_all(dir).unwrap();
@@ -54,7 +60,7 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
                  PidFile {}\nStrictModes no\nPermitRootLogin yes\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nSubsystem sftp internal-sftp\n\
-                 LogLevel ERROR\nMaxStartups 100\n",
+                 LogLevel ERROR\nMaxStartups 100\n{extra_config}",
                 host_key.display(),
                 authorized.display(),
                 dir.join("sshd.pid").display()
