@@ -39,6 +39,7 @@ fn settings(retries: u32) -> SyncSettings {
     SyncSettings {
         timeout: Duration::from_secs(20),
         retries,
+        ..SyncSettings::default()
     }
 }
 

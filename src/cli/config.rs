@@ -377,6 +377,14 @@ fn render_rotate(out: &mut String, rotate: &RotateSettings) {
         }
         None => out.push_str("# done_directory: not set (finished .torrent files are deleted)\n"),
     }
+    match &rotate.completed_directory {
+        Some(dir) => {
+            let _ = writeln!(out, "completed_directory = {}", quoted_path(dir));
+        }
+        None => out.push_str(
+            "# completed_directory: not set (data is deleted only inside rtorrent's download directory)\n",
+        ),
+    }
     match &rotate.state_directory {
         Some(dir) => {
             let _ = writeln!(out, "state_directory = {}", quoted_path(dir));
@@ -435,6 +443,7 @@ fn render_remote(out: &mut String, config: &Config, remote: &RemoteSettings, sho
         quoted(&human_duration(config.sync.timeout))
     );
     let _ = writeln!(out, "retries = {}", config.sync.retries);
+    let _ = writeln!(out, "verify = {}", quoted(config.sync.verify.name()));
     if !env.is_empty() {
         out.push_str("\n[remote.rclone_env]\n");
         for (name, value) in env {
@@ -460,6 +469,7 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
             "max_seed_time": r.max_seed_time.map(|d| d.as_secs()),
             "reserve": r.reserve,
             "done_directory": r.done_directory.as_deref().map(path_text),
+            "completed_directory": r.completed_directory.as_deref().map(path_text),
             "state_directory": path_text(
                 &r.state_directory
                     .clone()
@@ -504,6 +514,7 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
         if let Some(map) = value.as_object_mut() {
             map.insert("timeout".into(), config.sync.timeout.as_secs().into());
             map.insert("retries".into(), config.sync.retries.into());
+            map.insert("verify".into(), config.sync.verify.name().into());
         }
         value
     });

@@ -81,6 +81,9 @@ pub struct RotateSettings {
     pub reserve: u64,
     /// Where finished .torrent files go instead of being deleted.
     pub done_directory: Option<PathBuf>,
+    /// Where rtorrent moves finished downloads ("move on completion"), if
+    /// anywhere: a second directory rotate may delete a torrent's data from.
+    pub completed_directory: Option<PathBuf>,
     /// Where the journal and lock live (default: the managed directory's
     /// `.lowspace` subdirectory).
     pub state_directory: Option<PathBuf>,
@@ -114,6 +117,29 @@ pub struct SyncSettings {
     pub timeout: Duration,
     /// Attempts per run before the run gives up on the remote.
     pub retries: u32,
+    /// How a copy is checked before the local data goes.
+    pub verify: VerifyMode,
+}
+
+/// `[remote] verify`: what proves a remote copy before anything local is
+/// deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyMode {
+    /// Every file listed on the remote with its expected size.
+    #[default]
+    Size,
+    /// Size, then the SHA-1 of every file computed on both sides (reads
+    /// every byte twice: locally and on the remote).
+    Hash,
+}
+
+impl VerifyMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            VerifyMode::Size => "size",
+            VerifyMode::Hash => "hash",
+        }
+    }
 }
 
 impl Default for SyncSettings {
@@ -121,6 +147,7 @@ impl Default for SyncSettings {
         SyncSettings {
             timeout: Duration::from_secs(300),
             retries: 3,
+            verify: VerifyMode::Size,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::command_line::split_command_line;
 use super::raw::{RawEntry, RawSection, RawValue};
 use super::{
     Config, ConfigError, ConfigFormat, FishSettings, FollowClient, FollowSettings, RemoteSettings,
-    RotateSettings, RtorrentSettings, SyncSettings, TreeSettings, DEFAULT_FOLLOW_LABEL,
+    RotateSettings, RtorrentSettings, SyncSettings, TreeSettings, VerifyMode, DEFAULT_FOLLOW_LABEL,
 };
 use crate::logging::parse_level;
 use crate::size::{parse_duration, parse_size};
@@ -389,6 +389,7 @@ const ROTATE_KEYS: &[&str] = &[
     "max_seed_time",
     "reserve",
     "done_directory",
+    "completed_directory",
     "state_directory",
 ];
 
@@ -401,6 +402,7 @@ const REMOTE_KEYS: &[&str] = &[
     "rclone_env",
     "timeout",
     "retries",
+    "verify",
 ];
 
 /// The `[main]` keys beyond rotation's: both seed versions' and the new ones.
@@ -418,6 +420,7 @@ const LEGACY_KEYS: &[&str] = &[
     "local_path",
     "sync_timeout",
     "sync_retries",
+    "sync_verify",
 ];
 
 const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote", "tree", "follow", "fish"];
@@ -521,7 +524,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
             let ssh_command = r.command_line("ssh_command")?;
             let rclone_remote = r.string("rclone_remote")?;
             let env = r.env_table("rclone_env")?;
-            let sync = sync_settings(&mut r, "timeout", "retries")?;
+            let sync = sync_settings(&mut r, "timeout", "retries", "verify")?;
             let service =
                 service.ok_or_else(|| r.missing("service = \"rsync\", \"rclone\" or \"local\""))?;
             let need = |value: Option<String>, key: &str| value.ok_or_else(|| r.missing(key));
@@ -620,6 +623,7 @@ fn rotate_settings(r: &mut SectionReader) -> Result<RotateSettings, ConfigError>
     let max_seed_time = r.duration("max_seed_time")?;
     let reserve = r.size("reserve")?.unwrap_or(0);
     let done_directory = r.absolute_path("done_directory")?;
+    let completed_directory = r.absolute_path("completed_directory")?;
     let state_directory = r.absolute_path("state_directory")?;
     let managed_torrents_directory =
         managed.ok_or_else(|| r.missing("managed_torrents_directory"))?;
@@ -643,6 +647,7 @@ fn rotate_settings(r: &mut SectionReader) -> Result<RotateSettings, ConfigError>
         max_seed_time,
         reserve,
         done_directory,
+        completed_directory,
         state_directory,
     })
 }
@@ -790,11 +795,27 @@ fn sync_settings(
     r: &mut SectionReader,
     timeout_key: &'static str,
     retries_key: &'static str,
+    verify_key: &'static str,
 ) -> Result<SyncSettings, ConfigError> {
     let defaults = SyncSettings::default();
     let timeout = r.duration(timeout_key)?.unwrap_or(defaults.timeout);
     let retries = r.count(retries_key)?.unwrap_or(defaults.retries);
-    Ok(SyncSettings { timeout, retries })
+    let verify = match r.string(verify_key)?.as_deref() {
+        None => defaults.verify,
+        Some("size") => VerifyMode::Size,
+        Some("hash") => VerifyMode::Hash,
+        Some(other) => {
+            return Err(r.error_at(
+                verify_key,
+                format!("expected \"size\" or \"hash\", found \"{other}\""),
+            ))
+        }
+    };
+    Ok(SyncSettings {
+        timeout,
+        retries,
+        verify,
+    })
 }
 
 /// The original driver's `[main]` section, every key of both versions.
@@ -838,7 +859,7 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
     let rclone_path = r.string("rclone_path")?;
     let ssh_command = r.command_line("ssh_command")?;
     let local_path = r.absolute_path("local_path")?;
-    let sync = sync_settings(&mut r, "sync_timeout", "sync_retries")?;
+    let sync = sync_settings(&mut r, "sync_timeout", "sync_retries", "sync_verify")?;
 
     // The first version of the driver called the rsync target remote_host
     // and remote_path; they still work, with a nudge.

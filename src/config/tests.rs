@@ -146,7 +146,8 @@ RCLONE_CONFIG = "/etc/rclone.conf"
         c.sync,
         SyncSettings {
             timeout: std::time::Duration::from_secs(90),
-            retries: 5
+            retries: 5,
+            verify: crate::config::VerifyMode::Size,
         }
     );
     assert_eq!(

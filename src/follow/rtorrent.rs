@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::client::{Added, ClientError, ClientTorrent, TorrentClient};
-use crate::rotate::delete::delete_torrent_files;
+use crate::rotate::delete::{check_deletable, delete_torrent_files, DataRoots};
 use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Client, Download};
 use crate::torrent::InfoHash;
@@ -273,20 +273,10 @@ impl TorrentClient for Rtorrent {
         let files = self.client.files(&hash).map_err(Self::rpc)?;
         let root = self.download_root()?;
         let data_path = data_path(&download);
-        let parent = data_path
-            .parent()
-            .ok_or_else(|| ClientError(format!("data path {} has no parent", data_path.display())))?
-            .to_path_buf();
-        // Checked before the erase: once erased, data outside the
-        // directory would be left behind with nothing pointing at it.
-        if !is_inside(&parent, &root) {
-            return Err(ClientError(format!(
-                "{}: its data {} is outside the download directory {}; left in rtorrent, nothing deleted",
-                download.name,
-                data_path.display(),
-                root.display()
-            )));
-        }
+        let roots = DataRoots {
+            download_dir: root.clone(),
+            completed_dir: None,
+        };
         let top = data_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -301,8 +291,17 @@ impl TorrentClient for Rtorrent {
                 rel
             })
             .collect();
+        // Checked before the erase, with the deletion's own guard: once
+        // erased, data that cannot be deleted would be left behind with
+        // nothing pointing at it.
+        check_deletable(&roots, &data_path, &relative).map_err(|e| {
+            ClientError(format!(
+                "{}: {e}; left in rtorrent, nothing deleted",
+                download.name
+            ))
+        })?;
         self.client.erase(&hash).map_err(Self::rpc)?;
-        let deleted = delete_torrent_files(&root, &parent, &relative).map_err(|e| {
+        let deleted = delete_torrent_files(&roots, &data_path, &relative).map_err(|e| {
             ClientError(format!("{}: erased from rtorrent, but {e}", download.name))
         })?;
         log::info!(

@@ -12,13 +12,35 @@ use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+/// The directories a torrent's data may be deleted from: rtorrent's
+/// download directory, and where rtorrent moves finished downloads when
+/// the user said so (`[rotate] completed_directory`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataRoots {
+    pub download_dir: PathBuf,
+    pub completed_dir: Option<PathBuf>,
+}
+
+impl DataRoots {
+    fn all(&self) -> impl Iterator<Item = &Path> {
+        std::iter::once(self.download_dir.as_path()).chain(self.completed_dir.as_deref())
+    }
+}
+
 /// Why some data was not deleted.
 #[derive(Debug)]
 pub enum DeleteError {
-    /// The data path is not under the download directory.
+    /// The data path is not under the download directory (nor the
+    /// configured completed directory).
     OutsideDownloadDirectory {
         path: PathBuf,
         download_dir: PathBuf,
+        completed_dir: Option<PathBuf>,
+    },
+    /// rtorrent's data path for the torrent is empty, relative or has no
+    /// parent directory, so where its files are is not known.
+    NoDataPath {
+        path: PathBuf,
     },
     /// A path component is a symlink, `..`, or absolute.
     Unsafe {
@@ -34,11 +56,35 @@ pub enum DeleteError {
 impl fmt::Display for DeleteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeleteError::OutsideDownloadDirectory { path, download_dir } => write!(
+            DeleteError::OutsideDownloadDirectory {
+                path,
+                download_dir,
+                completed_dir: None,
+            } => write!(
                 f,
-                "refusing to delete {}: it is not inside rtorrent's download directory {}",
+                "refusing to delete {}: it is not inside rtorrent's download directory {}; \
+                 if rtorrent moves finished downloads there, set [rotate] completed_directory \
+                 to that directory",
                 path.display(),
                 download_dir.display()
+            ),
+            DeleteError::OutsideDownloadDirectory {
+                path,
+                download_dir,
+                completed_dir: Some(completed),
+            } => write!(
+                f,
+                "refusing to delete {}: it is neither inside rtorrent's download directory {} \
+                 nor inside [rotate] completed_directory {}",
+                path.display(),
+                download_dir.display(),
+                completed.display()
+            ),
+            DeleteError::NoDataPath { path } => write!(
+                f,
+                "refusing to delete: rtorrent's data path \"{}\" is not an absolute path \
+                 with a parent directory",
+                path.display()
             ),
             DeleteError::Unsafe { path, why } => {
                 write!(f, "refusing to delete {}: {why}", path.display())
@@ -61,32 +107,89 @@ pub struct Deleted {
     pub kept_dirs: Vec<PathBuf>,
 }
 
-/// Deletes `files` (paths relative to `root`, the parent of the torrent's
-/// data path) and the directories they leave empty. `root` must be the
-/// download directory or inside it. Files already gone are fine: a run that
-/// died half-way through deleting continues here.
-pub fn delete_torrent_files(
-    download_dir: &Path,
-    root: &Path,
+/// What [`check_deletable`] found: where the files are, and the real
+/// directories on the way to them.
+#[derive(Debug)]
+pub struct Deletable {
+    /// The parent of the torrent's data path; its files are relative to it.
+    pub root: PathBuf,
+    /// Each file that exists, with the directories on the way.
+    files: Vec<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+/// Whether the data of a torrent whose data path is `base_path` may be
+/// deleted, touching nothing: the path is absolute with a parent, that
+/// parent lies inside one of `roots`, every file name is a plain name, no
+/// directory on the way is a symlink, and no listed file is a directory.
+/// [`delete_torrent_files`] runs exactly this check first, so a torrent
+/// that passes it before being erased from rtorrent cannot be refused
+/// afterwards for a reason of the guard's. Files already gone are fine.
+pub fn check_deletable(
+    roots: &DataRoots,
+    base_path: &Path,
     files: &[Vec<String>],
-) -> Result<Deleted, DeleteError> {
-    ensure_inside(download_dir, root)?;
-    let mut done = Deleted::default();
+) -> Result<Deletable, DeleteError> {
+    let root = match base_path.parent() {
+        Some(p) if base_path.is_absolute() && !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => {
+            return Err(DeleteError::NoDataPath {
+                path: base_path.to_path_buf(),
+            })
+        }
+    };
+    if !roots.all().any(|dir| is_inside(&root, dir)) {
+        return Err(DeleteError::OutsideDownloadDirectory {
+            path: base_path.to_path_buf(),
+            download_dir: roots.download_dir.clone(),
+            completed_dir: roots.completed_dir.clone(),
+        });
+    }
+    let mut found = Vec::new();
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for rel in files {
-        let walked = walk_to(root, rel)?;
+        let walked = walk_to(&root, rel)?;
         dirs.extend(walked.dirs);
         if !walked.reachable {
             continue;
         }
-        let path = walked.path;
-        match std::fs::symlink_metadata(&path) {
+        match std::fs::symlink_metadata(&walked.path) {
             Ok(meta) if meta.is_dir() => {
                 return Err(DeleteError::Unsafe {
-                    path,
+                    path: walked.path,
                     why: "the torrent lists it as a file but it is a directory".into(),
                 })
             }
+            Ok(_) => found.push(walked.path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(DeleteError::Io {
+                    path: walked.path,
+                    error,
+                })
+            }
+        }
+    }
+    Ok(Deletable {
+        root,
+        files: found,
+        dirs,
+    })
+}
+
+/// Deletes `files` (paths relative to the parent of `base_path`, the
+/// torrent's data path) and the directories they leave empty, after
+/// [`check_deletable`] passed. Files already gone are fine: a run that
+/// died half-way through deleting continues here.
+pub fn delete_torrent_files(
+    roots: &DataRoots,
+    base_path: &Path,
+    files: &[Vec<String>],
+) -> Result<Deleted, DeleteError> {
+    let checked = check_deletable(roots, base_path, files)?;
+    let mut done = Deleted::default();
+    for path in checked.files {
+        match std::fs::symlink_metadata(&path) {
             Ok(meta) => {
                 std::fs::remove_file(&path).map_err(|error| DeleteError::Io {
                     path: path.clone(),
@@ -101,6 +204,7 @@ pub fn delete_torrent_files(
             Err(error) => return Err(DeleteError::Io { path, error }),
         }
     }
+    let dirs = checked.dirs;
     // Deepest first, so parents empty out after their children.
     let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
@@ -162,6 +266,7 @@ fn ensure_inside(download_dir: &Path, root: &Path) -> Result<(), DeleteError> {
         Err(DeleteError::OutsideDownloadDirectory {
             path: root.to_path_buf(),
             download_dir: download_dir.to_path_buf(),
+            completed_dir: None,
         })
     }
 }
@@ -259,6 +364,13 @@ mod tests {
         dir
     }
 
+    fn roots(dl: &Path) -> DataRoots {
+        DataRoots {
+            download_dir: dl.to_path_buf(),
+            completed_dir: None,
+        }
+    }
+
     fn v(path: &str) -> Vec<String> {
         path.split('/').map(String::from).collect()
     }
@@ -293,13 +405,18 @@ mod tests {
         fs::write(dl.join("T/a.bin"), b"aaaa").unwrap();
         fs::write(dl.join("T/sub/b.bin"), b"bb").unwrap();
         fs::write(dl.join("neighbour.iso"), b"keep").unwrap();
-        let done = delete_torrent_files(&dl, &dl, &[v("T/a.bin"), v("T/sub/b.bin")]).unwrap();
+        let done = delete_torrent_files(
+            &roots(&dl),
+            &dl.join("T"),
+            &[v("T/a.bin"), v("T/sub/b.bin")],
+        )
+        .unwrap();
         assert_eq!((done.files, done.bytes), (2, 6));
         assert!(!dl.join("T").exists());
         assert_eq!(fs::read(dl.join("neighbour.iso")).unwrap(), b"keep");
         // Again: everything already gone is not an error (crash recovery).
         assert_eq!(
-            delete_torrent_files(&dl, &dl, &[v("T/a.bin")])
+            delete_torrent_files(&roots(&dl), &dl.join("T"), &[v("T/a.bin")])
                 .unwrap()
                 .files,
             0
@@ -313,7 +430,7 @@ mod tests {
         fs::create_dir_all(dl.join("T")).unwrap();
         fs::write(dl.join("T/a.bin"), b"a").unwrap();
         fs::write(dl.join("T/notes.txt"), b"mine").unwrap();
-        let done = delete_torrent_files(&dl, &dl, &[v("T/a.bin")]).unwrap();
+        let done = delete_torrent_files(&roots(&dl), &dl.join("T"), &[v("T/a.bin")]).unwrap();
         assert_eq!(done.kept_dirs, vec![dl.join("T")]);
         assert!(dl.join("T/notes.txt").exists());
         fs::remove_dir_all(&dl).unwrap();
@@ -325,7 +442,7 @@ mod tests {
         let outside = tmp("link-outside");
         fs::write(outside.join("precious"), b"x").unwrap();
         std::os::unix::fs::symlink(&outside, dl.join("T")).unwrap();
-        let err = delete_torrent_files(&dl, &dl, &[v("T/precious")]).unwrap_err();
+        let err = delete_torrent_files(&roots(&dl), &dl.join("T"), &[v("T/precious")]).unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
         assert!(outside.join("precious").exists());
         fs::remove_dir_all(&dl).unwrap();
@@ -345,18 +462,73 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    delete_torrent_files(&dl, &dl, std::slice::from_ref(&bad)),
+                    delete_torrent_files(&roots(&dl), &dl.join("T"), std::slice::from_ref(&bad)),
                     Err(DeleteError::Unsafe { .. })
                 ),
                 "{bad:?}"
             );
         }
-        let err = delete_torrent_files(&dl, &other, &[v("x")]).unwrap_err();
+        let err = delete_torrent_files(&roots(&dl), &other.join("x"), &[v("x")]).unwrap_err();
         assert!(
             matches!(err, DeleteError::OutsideDownloadDirectory { .. }),
             "{err}"
         );
         fs::remove_dir_all(&dl).unwrap();
         fs::remove_dir_all(&other).unwrap();
+    }
+
+    #[test]
+    fn the_check_touches_nothing_and_agrees_with_the_deletion() {
+        let dl = tmp("check");
+        let done_dir = tmp("check-completed");
+        let elsewhere = tmp("check-elsewhere");
+        for dir in [&dl, &done_dir, &elsewhere] {
+            fs::create_dir_all(dir.join("T/sub")).unwrap();
+            fs::write(dir.join("T/a.bin"), b"aaaa").unwrap();
+            fs::write(dir.join("T/sub/b.bin"), b"bb").unwrap();
+        }
+        let files = [v("T/a.bin"), v("T/sub/b.bin")];
+        let with_completed = DataRoots {
+            download_dir: dl.clone(),
+            completed_dir: Some(done_dir.clone()),
+        };
+        // (roots, base path, passes)
+        let cases: Vec<(DataRoots, PathBuf, bool)> = vec![
+            (roots(&dl), dl.join("T"), true),
+            (roots(&dl), done_dir.join("T"), false),
+            (with_completed.clone(), done_dir.join("T"), true),
+            (with_completed.clone(), elsewhere.join("T"), false),
+            (roots(&dl), PathBuf::from("T"), false),
+            (roots(&dl), PathBuf::from(""), false),
+            (roots(&dl), PathBuf::from("/"), false),
+        ];
+        for (r, base, passes) in &cases {
+            let checked = check_deletable(r, base, &files);
+            assert_eq!(checked.is_ok(), *passes, "{base:?}: {checked:?}");
+            // Nothing was touched by the check.
+            for dir in [&dl, &done_dir, &elsewhere] {
+                assert_eq!(fs::read(dir.join("T/a.bin")).unwrap(), b"aaaa");
+            }
+            // The deletion refuses exactly what the check refuses.
+            if !passes {
+                assert!(delete_torrent_files(r, base, &files).is_err(), "{base:?}");
+            }
+        }
+        let err = check_deletable(&roots(&dl), &done_dir.join("T"), &files).unwrap_err();
+        assert!(
+            err.to_string().contains("[rotate] completed_directory"),
+            "{err}"
+        );
+        let err = check_deletable(&roots(&dl), Path::new("T"), &files).unwrap_err();
+        assert!(matches!(err, DeleteError::NoDataPath { .. }), "{err}");
+        let done = delete_torrent_files(&with_completed, &done_dir.join("T"), &files).unwrap();
+        assert_eq!((done.files, done.bytes), (2, 6));
+        assert!(!done_dir.join("T").exists());
+        for dir in [&dl, &elsewhere] {
+            assert_eq!(fs::read(dir.join("T/sub/b.bin")).unwrap(), b"bb");
+        }
+        for dir in [dl, done_dir, elsewhere] {
+            fs::remove_dir_all(dir).unwrap();
+        }
     }
 }

@@ -5,7 +5,12 @@
 //! Order of a torrent's removal, and why:
 //! 1. copy to the remote, then verify every file's path and size there;
 //! 2. journal `Verified` (from now on the torrent is never loaded again);
-//! 3. erase it from rtorrent (journal `Erased`), so rtorrent stops writing;
+//! 3. check that its data may be deleted (inside the download directory or
+//!    `[rotate] completed_directory`, no symlink on the way: the deletion's
+//!    own guard), then erase it from rtorrent (journal `Erased`), so
+//!    rtorrent stops writing. A torrent that fails the check is not erased:
+//!    it goes back to seeding and backs off. The same check runs before the
+//!    copy, so such a torrent costs no transfer;
 //! 4. delete its own files (journal `DataDeleted`);
 //! 5. remove or archive its .torrent, then drop its journal entry.
 
@@ -15,7 +20,7 @@ use std::time::Duration;
 
 use super::backoff;
 use super::batches::{load_call, load_call_len, pack, too_big_reason};
-use super::delete::delete_torrent_files;
+use super::delete::{check_deletable, delete_torrent_files, DataRoots};
 use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
@@ -47,6 +52,9 @@ pub struct Executor<'a> {
     pub journal: Journal,
     pub journal_path: PathBuf,
     pub download_dir: PathBuf,
+    /// Where rtorrent moves finished downloads, if configured: data there
+    /// may be deleted too.
+    pub completed_directory: Option<PathBuf>,
     pub done_directory: Option<PathBuf>,
     pub now: u64,
     /// The most bytes one request to rtorrent may take (see
@@ -59,6 +67,13 @@ impl Executor<'_> {
         self.journal
             .save(&self.journal_path)
             .map_err(|e| e.to_string())
+    }
+
+    fn data_roots(&self) -> DataRoots {
+        DataRoots {
+            download_dir: self.download_dir.clone(),
+            completed_dir: self.completed_directory.clone(),
+        }
     }
 
     fn set_phase(&mut self, hash: &InfoHash, phase: Phase) -> Result<(), String> {
@@ -191,31 +206,35 @@ impl Executor<'_> {
     /// what happens next.
     fn sync_failed(&mut self, step: &SyncStep, e: &SyncError) -> Result<String, String> {
         match e.kind.scope() {
-            Scope::Torrent => {
-                let key = step.info_hash.to_hex();
-                let count = self.journal.failures.get(&key).map_or(0, |r| r.count) + 1;
-                let record = FailureRecord {
-                    name: step.name.clone(),
-                    count,
-                    reason: e.message.clone(),
-                    last: self.now,
-                };
-                let next = backoff::next_try(&record);
-                self.journal.failures.insert(key, record);
-                self.save()?;
-                Ok(format!(
-                    "{} in a row; not tried again before {} (in {}), the other torrents go on",
-                    plural(u64::from(count), "failure", "failures"),
-                    utc_minute(next),
-                    show_duration(Duration::from_secs(next.saturating_sub(self.now)))
-                ))
-            }
+            Scope::Torrent => self.back_off(&step.info_hash, &step.name, &e.message),
             Scope::Full => Ok(format!(
                 "torrents of {} or more are not tried this run, smaller ones are",
                 human_size(step.size)
             )),
             Scope::Remote => Ok("no further syncs this run".into()),
         }
+    }
+
+    /// Records one more failure in a row of the torrent's own, and says
+    /// when it is tried again.
+    fn back_off(&mut self, hash: &InfoHash, name: &str, reason: &str) -> Result<String, String> {
+        let key = hash.to_hex();
+        let count = self.journal.failures.get(&key).map_or(0, |r| r.count) + 1;
+        let record = FailureRecord {
+            name: name.to_string(),
+            count,
+            reason: reason.to_string(),
+            last: self.now,
+        };
+        let next = backoff::next_try(&record);
+        self.journal.failures.insert(key, record);
+        self.save()?;
+        Ok(format!(
+            "{} in a row; not tried again before {} (in {}), the other torrents go on",
+            plural(u64::from(count), "failure", "failures"),
+            utc_minute(next),
+            show_duration(Duration::from_secs(next.saturating_sub(self.now)))
+        ))
     }
 
     /// Copies one torrent and verifies the copy.
@@ -229,6 +248,12 @@ impl Executor<'_> {
         let local = |message: String| {
             TorrentSyncError::Sync(SyncError::new(FailureKind::LocalSource, message))
         };
+        let own: Vec<Vec<String>> = step.files.iter().map(|(p, _)| p.clone()).collect();
+        check_deletable(&self.data_roots(), &step.base_path, &own).map_err(|e| {
+            local(format!(
+                "not copied, its local data could not be deleted afterwards: {e}"
+            ))
+        })?;
         let local_root = step
             .base_path
             .parent()
@@ -321,6 +346,21 @@ impl Executor<'_> {
             return Err("refusing to remove a torrent whose remote copy is not verified".into());
         }
         if phase == Phase::Verified {
+            // Once erased, rtorrent no longer seeds it: a torrent whose data
+            // could then not be deleted would sit orphaned. It goes back to
+            // seeding instead (its journal entry dropped, a back-off
+            // recorded), and is copied and verified afresh later.
+            if let Err(e) = check_deletable(&self.data_roots(), &step.entry.base_path, &step.files)
+            {
+                if step.loaded {
+                    self.journal.torrents.remove(&hash.to_hex());
+                    let then = self.back_off(&hash, name, &e.to_string())?;
+                    return Err(format!(
+                        "not erased from rtorrent, its data is kept: {e}; {then}"
+                    ));
+                }
+                return Err(format!("its data is kept: {e}"));
+            }
             if step.loaded {
                 match self.client.erase(&hash.to_hex_upper()) {
                     Ok(()) => log::info!("{name}: erased from rtorrent"),
@@ -333,11 +373,9 @@ impl Executor<'_> {
             phase = Phase::Erased;
         }
         if phase == Phase::Erased {
-            let root = step.entry.base_path.parent().ok_or_else(|| {
-                format!("data path {} has no parent", step.entry.base_path.display())
-            })?;
-            let deleted = delete_torrent_files(&self.download_dir, root, &step.files)
-                .map_err(|e| e.to_string())?;
+            let deleted =
+                delete_torrent_files(&self.data_roots(), &step.entry.base_path, &step.files)
+                    .map_err(|e| e.to_string())?;
             for dir in &deleted.kept_dirs {
                 log::warn!(
                     "{name}: kept {} because it holds files that are not the torrent's",

@@ -410,7 +410,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             continue;
         };
         used += torrent.total_size;
-        if !l.complete {
+        if !l.is_complete() {
             still_to_download += l.size.saturating_sub(l.completed);
             out.states.push((
                 torrent.info_hash,
@@ -822,7 +822,7 @@ fn drop_stale_records(snapshot: &Snapshot, journal: &Journal, drop: &mut Vec<Str
     let complete: BTreeSet<String> = snapshot
         .loaded
         .iter()
-        .filter(|l| l.complete)
+        .filter(|l| l.is_complete())
         .map(|l| l.info_hash.to_hex())
         .collect();
     let stale_failures = journal.failures.keys().filter(|h| !managed.contains(*h));

@@ -190,6 +190,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         journal,
         journal_path: journal_file,
         download_dir: gathered.download_dir.clone(),
+        completed_directory: settings.completed_directory.clone(),
         done_directory: settings.done_directory.clone(),
         now: gathered.snapshot.now,
         request_limit: gathered.request_limit,
