@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use lowspace::rtorrent::xmlrpc::Value;
 use lowspace::rtorrent::Client;
 use support::disk::{bytes_under, DiskWatch};
 use support::files::{files_under, sha1_of};
@@ -1160,4 +1161,119 @@ fn rotate_without_a_remote_is_a_configuration_error() {
     );
     assert!(!check.status.success(), "{said}");
     assert!(said.contains("no remote configured"), "{said}");
+}
+
+// ------------------------------------------------- move on completion
+
+/// The rtorrent download of `name`.
+fn download_named(client: &Client, name: &str) -> lowspace::rtorrent::Download {
+    client
+        .downloads()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == name)
+        .unwrap_or_else(|| panic!("{name} not in rtorrent"))
+}
+
+/// rtorrent's "move on completion": a finished torrent's data moved out of
+/// the download directory (stopped, moved, `d.directory.set`, started
+/// again). Without `[rotate] completed_directory` lowspace refuses before
+/// copying or erasing anything, and says which key to set; the other
+/// torrent rotates in the same run. With the key set it rotates fully.
+#[test]
+fn data_moved_on_completion_is_refused_until_completed_directory_is_set() {
+    let mut rig = Rig::new(
+        "rotate-moved",
+        &[
+            ("moved/x.bin", 300 * KIB),
+            ("moved/y/z.bin", 50 * KIB + 3),
+            ("plain.bin", 100 * KIB),
+        ],
+    );
+    rig.configure(8 * 1024 * 1024, 0.0, &rig.local_remote());
+    // A long min_seed_time holds the first runs back from syncing while
+    // the data is moved.
+    let text = std::fs::read_to_string(&rig.config).unwrap();
+    let held = text.replace("[rotate]\n", "[rotate]\nmin_seed_time = \"1d\"\n");
+    std::fs::write(&rig.config, &held).unwrap();
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    rig.wait_until_complete("moved");
+    rig.wait_until_complete("plain.bin");
+
+    let client = Client::new(&rig.rtorrent.socket_url()).unwrap();
+    let hash = download_named(&client, "moved").hash;
+    let completed = rig.tmp.join("completed");
+    std::fs::create_dir_all(&completed).unwrap();
+    client.stop(&hash).unwrap();
+    client.call("d.close", &[Value::str(&hash)]).unwrap();
+    std::fs::rename(rig.rtorrent.data_dir.join("moved"), completed.join("moved")).unwrap();
+    client
+        .call(
+            "d.directory.set",
+            &[
+                Value::str(&hash),
+                Value::str(&completed.display().to_string()),
+            ],
+        )
+        .unwrap();
+    client.start(&hash).unwrap();
+    let moved_path = completed.join("moved");
+    wait_until(
+        "rtorrent to take the moved data",
+        Duration::from_secs(30),
+        || {
+            let d = download_named(&client, "moved");
+            d.complete && Path::new(&d.base_path) == moved_path
+        },
+    );
+
+    std::fs::write(&rig.config, &text).unwrap();
+    let run = rig.rotate();
+    let log = stderr(&run);
+    eprintln!("the run said:\n{log}");
+    assert_eq!(run.status.code(), Some(1), "{log}");
+    assert!(log.contains("[rotate] completed_directory"), "{log}");
+    assert_moved(&rig, "plain.bin");
+    // Refused before anything happened: still in rtorrent, data intact
+    // where rtorrent put it, nothing copied, the .torrent still managed.
+    let d = download_named(&client, "moved");
+    assert!(d.complete && Path::new(&d.base_path) == moved_path, "{d:?}");
+    for rel in files_under(&rig.source.join("moved")) {
+        assert_eq!(
+            sha1_of(&rig.source.join("moved").join(&rel)),
+            sha1_of(&moved_path.join(&rel)),
+            "{} damaged",
+            rel.display()
+        );
+    }
+    assert!(!rig.remote_dir.join("moved").exists());
+    assert_eq!(rig.managed_left(), vec!["moved.torrent"]);
+    assert!(rig.journal_phases().is_empty(), "{}", rig.journal());
+    let status = rig.status_json();
+    assert_eq!(status_of(&status, "moved")["state"], "backed_off");
+
+    // The key set, and the back-off over (as if half an hour had passed).
+    let with_key = text.replace(
+        "[rotate]\n",
+        &format!(
+            "[rotate]\ncompleted_directory = \"{}\"\n",
+            completed.display()
+        ),
+    );
+    std::fs::write(&rig.config, with_key).unwrap();
+    let mut journal = rig.journal();
+    for record in journal["failures"].as_object_mut().unwrap().values_mut() {
+        record["last"] = serde_json::json!(0);
+    }
+    std::fs::write(rig.journal_path(), journal.to_string()).unwrap();
+    let (_, logs) = rig.rotate_until_done(&[]);
+    assert!(logs.contains("moved: deleted 2 local files"), "{logs}");
+    assert_moved(&rig, "moved");
+    assert!(
+        std::fs::symlink_metadata(&moved_path).is_err(),
+        "the moved data is still in the completed directory"
+    );
+    assert_eq!(std::fs::read_dir(&completed).unwrap().count(), 0);
+    rig.assert_rotation_complete(&[]);
 }

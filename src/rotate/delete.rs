@@ -63,10 +63,11 @@ impl fmt::Display for DeleteError {
             } => write!(
                 f,
                 "refusing to delete {}: it is not inside rtorrent's download directory {}; \
-                 if rtorrent moves finished downloads there, set [rotate] completed_directory \
-                 to that directory",
+                 if rtorrent moves finished downloads out of it, set [rotate] \
+                 completed_directory to where it moves them (here {})",
                 path.display(),
-                download_dir.display()
+                download_dir.display(),
+                path.parent().unwrap_or(path).display()
             ),
             DeleteError::OutsideDownloadDirectory {
                 path,
