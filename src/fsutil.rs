@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `contents` atomically and durably.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     let file_name = path.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -44,9 +41,62 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Makes a rename or an unlink in `dir` durable.
+/// Makes a rename, an unlink or a new entry in `dir` durable: until the
+/// directory itself is fsynced, a power cut may bring back a removed name
+/// or lose a new one, whatever was fsynced inside the files.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// The directory holding `path` (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Removes a file and makes the removal durable.
+pub fn remove_file_durable(path: &Path) -> io::Result<()> {
+    fs::remove_file(path)?;
+    sync_dir(&parent_dir(path))
+}
+
+/// Creates `dir` and its missing parents, each new directory made durable
+/// in its parent, so a file later fsynced inside them cannot be lost with
+/// a directory entry a power cut dropped.
+pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut current = dir;
+    loop {
+        match fs::metadata(current) {
+            Ok(meta) if meta.is_dir() => break,
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a directory", current.display()),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing.push(current);
+                match current.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => current = p,
+                    _ => break,
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for new in missing.into_iter().rev() {
+        match fs::create_dir(new) {
+            Ok(()) => {}
+            // Another process made it meanwhile: still to be made durable.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && new.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+        sync_dir(&parent_dir(new))?;
+    }
+    Ok(())
 }
 
 /// Held for the whole run; released when dropped or when the process ends.
@@ -91,6 +141,28 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn durable_directories_and_removals() {
+        let dir = std::env::temp_dir().join(format!("lowspace-fsutil-d-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let deep = dir.join("a/b/c");
+        create_dir_all_durable(&deep).unwrap();
+        assert!(deep.is_dir());
+        create_dir_all_durable(&deep).unwrap();
+        fs::write(dir.join("a/file"), b"x").unwrap();
+        assert!(create_dir_all_durable(&dir.join("a/file/d")).is_err());
+        let err = create_dir_all_durable(&dir.join("a/file")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        remove_file_durable(&dir.join("a/file")).unwrap();
+        assert!(!dir.join("a/file").exists());
+        assert_eq!(
+            remove_file_durable(&dir.join("a/file")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

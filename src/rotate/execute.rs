@@ -24,6 +24,7 @@ use super::delete::{check_deletable, delete_torrent_files, DataRoots};
 use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
+use crate::fsutil::{create_dir_all_durable, parent_dir, remove_file_durable, sync_dir};
 use crate::rtorrent::limit;
 use crate::rtorrent::{Call, Client};
 use crate::size::human_size;
@@ -590,33 +591,38 @@ pub(super) fn rel_paths(files: &[(Vec<String>, u64)]) -> Result<Vec<(RelPath, u6
         .collect()
 }
 
-/// Removes a finished .torrent, or moves it to `done_directory`. Already
-/// gone is fine (a crash between this and the journal update).
+/// Removes a finished .torrent, or moves it to `done_directory`, durably
+/// (the directories fsynced), so a power cut after the journal drops the
+/// torrent cannot bring its .torrent back to be loaded again. Already gone
+/// is fine (a crash between this and the journal update).
 fn dispose_torrent_file(file: &Path, done_directory: Option<&Path>) -> Result<(), String> {
     if !file.exists() {
         return Ok(());
     }
     match done_directory {
         Some(done) => {
-            std::fs::create_dir_all(done)
+            create_dir_all_durable(done)
                 .map_err(|e| format!("cannot create done_directory {}: {e}", done.display()))?;
             let name = file
                 .file_name()
                 .ok_or_else(|| format!("{} has no file name", file.display()))?;
             let target = done.join(name);
-            if std::fs::rename(file, &target).is_err() {
+            let moved = match std::fs::rename(file, &target) {
+                // Renamed: both directories' entries made durable.
+                Ok(()) => sync_dir(done).and_then(|()| sync_dir(&parent_dir(file))),
                 // Another file system: copy, make it durable, then remove.
-                std::fs::copy(file, &target)
+                Err(_) => std::fs::copy(file, &target)
                     .and_then(|_| std::fs::File::open(&target)?.sync_all())
-                    .and_then(|_| std::fs::remove_file(file))
-                    .map_err(|e| {
-                        format!("cannot move {} to {}: {e}", file.display(), done.display())
-                    })?;
-            }
+                    .and_then(|()| sync_dir(done))
+                    .and_then(|()| remove_file_durable(file)),
+            };
+            moved.map_err(|e| {
+                format!("cannot move {} to {}: {e}", file.display(), done.display())
+            })?;
             log::info!("moved {} to {}", file.display(), done.display());
         }
         None => {
-            std::fs::remove_file(file)
+            remove_file_durable(file)
                 .map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
             log::info!("removed {}", file.display());
         }

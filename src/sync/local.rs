@@ -2,7 +2,9 @@
 //!
 //! Each file is written to `.NAME.lowspace-tmp` beside its destination,
 //! fsynced, renamed over the final name and the directory fsynced, so the
-//! final name only ever holds a complete copy, even across a power cut.
+//! final name only ever holds a complete copy, even across a power cut;
+//! directories it creates are fsynced into their parents too, so a
+//! verified file cannot vanish with a directory entry the cut dropped.
 //! The base directory must already exist: lowspace never creates it,
 //! because an unmounted disk leaves an empty mount point behind, and
 //! filling that would put the "copy" back on the small disk.
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{explain, FailureKind, SyncError};
 use super::{probe_name, Backend, ListingSink, RelPath};
-use crate::fsutil::sync_dir;
+use crate::fsutil::{create_dir_all_durable, sync_dir};
 
 pub(crate) struct LocalRemote {
     base: PathBuf,
@@ -74,7 +76,7 @@ impl LocalRemote {
                 return Ok(());
             }
         }
-        fs::create_dir_all(&dir).map_err(|e| self.io_failure("creating", &dir, &e))?;
+        create_dir_all_durable(&dir).map_err(|e| self.io_failure("creating", &dir, &e))?;
         let tmp = dir.join(temporary_name(rel.file_name()));
         let result = (|| -> Result<(), SyncError> {
             let mut input = File::open(&source).map_err(|e| {
