@@ -1213,7 +1213,7 @@ fn data_moved_on_completion_is_refused_until_completed_directory_is_set() {
             "d.directory.set",
             &[
                 Value::str(&hash),
-                Value::str(&completed.display().to_string()),
+                Value::str(completed.display().to_string()),
             ],
         )
         .unwrap();

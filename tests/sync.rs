@@ -165,6 +165,79 @@ fn rsync_copies_trees_and_single_files_with_any_names() {
     assert!(leftovers.is_empty(), "probe left {leftovers:?}");
 }
 
+/// An ssh that logs each rsync transfer it carries to `<it>.log` (with
+/// `--fsync` or not: under --protect-args the options reach the remote
+/// through the connection, so they are read from the rsync that started
+/// this ssh) and, while `<it>.old` exists, answers one with `--fsync` as a
+/// remote rsync older than 3.2.4 does, over the real ssh.
+fn ssh_logging_old_rsync(dir: &Path) -> PathBuf {
+    let path = dir.join("ssh_to_an_old_rsync");
+    std::fs::write(
+        &path,
+        "#!/bin/bash\n# Tests only: a remote whose rsync predates --fsync.\n\
+         args=(\"$@\")\n\
+         case \"$*\" in *'rsync --server'*) ;; *) exec ssh -o BatchMode=yes \"$@\";; esac\n\
+         if tr '\\0' '\\n' < /proc/$PPID/cmdline | grep -qx -- --fsync; then fsync=fsync; else fsync=plain; fi\n\
+         echo \"$fsync\" >> \"$0.log\"\n\
+         if [ -e \"$0.old\" ] && [ $fsync = fsync ]; then\n\
+           for i in \"${!args[@]}\"; do [ \"${args[$i]}\" = rsync ] && break; done\n\
+           args=(\"${args[@]:0:$i}\" \"echo 'rsync: on remote machine: --fsync: unknown option' >&2; \
+         echo 'rsync error: syntax or usage error (code 1) at main.c(1554) [server=3.1.3]' >&2; exit 1\")\n\
+         fi\nexec ssh -o BatchMode=yes \"${args[@]}\"\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    path
+}
+
+/// The receiving rsync gets `--fsync` (written files reach the remote
+/// disk before the listing verifies them); a remote rsync that refuses it
+/// is pushed to again without it, once per run, and the copy verifies.
+#[test]
+fn rsync_pushes_with_fsync_and_copes_with_a_remote_rsync_without_it() {
+    lang_c();
+    require_program("rsync");
+    let tmp = TempDir::new("sync-rsync-fsync");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    let files = make_downloads(&local);
+    let wrapper = ssh_logging_old_rsync(tmp.path());
+    let log_file = PathBuf::from(format!("{}.log", wrapper.display()));
+    let command = sshd
+        .ssh_command()
+        .replacen("ssh", &wrapper.display().to_string(), 1);
+    let remote_for = |dir: &Path| RemoteSettings::Rsync {
+        host: "root@127.0.0.1".to_string(),
+        path: dir.display().to_string(),
+        ssh_command: Some(lowspace::config::split_command_line(&command).unwrap()),
+    };
+
+    let new_dir = tmp.join("remote-new");
+    let syncer = Syncer::new(&remote_for(&new_dir), &settings(1));
+    syncer.push(&local, &[p("single file.iso")]).unwrap();
+    let pushes = std::fs::read_to_string(&log_file).unwrap();
+    assert_eq!(pushes, "fsync\n");
+    std::fs::remove_file(&log_file).unwrap();
+
+    std::fs::write(format!("{}.old", wrapper.display()), b"").unwrap();
+    let old_dir = tmp.join("remote-old");
+    let syncer = Syncer::new(&remote_for(&old_dir), &settings(1));
+    syncer
+        .push(&local, &[p(NON_ASCII_DIR), p("single file.iso")])
+        .unwrap();
+    syncer.push(&local, &[p("single file.iso")]).unwrap();
+    let v = syncer.verify(&files).unwrap();
+    assert!(v.is_complete(), "{v}");
+    assert_same_bytes(&local, &old_dir, &files);
+    // Refused once with --fsync, then without it, and not asked again
+    // (the listings that verify come after, also plain).
+    let pushes = std::fs::read_to_string(&log_file).unwrap();
+    assert!(pushes.starts_with("fsync\nplain\nplain\n"), "{pushes}");
+    assert_eq!(pushes.matches("fsync").count(), 1, "{pushes}");
+}
+
 #[test]
 fn rsync_stray_temporary_neither_completes_nor_spoils_a_copy() {
     lang_c();

@@ -7,6 +7,14 @@
 //! names to the remote without a shell, so spaces and non-ASCII bytes need
 //! no quoting and pass unchanged whatever LANG is.
 //!
+//! With an rsync that has `--fsync` (3.2.4 and later) on both sides, the
+//! push adds it, so every file the receiving rsync wrote is on the remote
+//! disk before the listing verifies it: a power cut on the remote right
+//! after lowspace deleted its local copy cannot take the copy with it.
+//! The local rsync is asked once per run (`rsync --help`); a remote rsync
+//! that refuses the option ("--fsync: unknown option") costs one warning
+//! and the pushes go on without it.
+//!
 //! Listing: `rsync --list-only -r --no-h -8 --protect-args -e SSH
 //! HOST:BASE/PATH`, read line by line as it arrives ([`read_list_only`]).
 //! The remote needs nothing beyond the rsync the push needs already: no
@@ -35,6 +43,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, Read};
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::error::{failure_from_run, FailureKind, SyncError, Tool};
@@ -51,6 +60,8 @@ pub(crate) struct RsyncRemote {
     ssh: Vec<String>,
     rsync: OsString,
     limits: Limits,
+    /// Whether pushes pass `--fsync`; None until the first push asks.
+    fsync: Mutex<Option<bool>>,
 }
 
 impl RsyncRemote {
@@ -67,7 +78,30 @@ impl RsyncRemote {
             ssh: ssh_argv(ssh_command, limits.timeout),
             rsync,
             limits,
+            fsync: Mutex::new(None),
         }
+    }
+
+    /// Whether to pass `--fsync`: the local rsync is asked once.
+    fn use_fsync(&self) -> bool {
+        let mut known = self.fsync.lock().unwrap_or_else(|e| e.into_inner());
+        *known.get_or_insert_with(|| {
+            let help = RunSpec::new(&self.rsync, self.limits.timeout).arg("--help");
+            let has = process::run(&help)
+                .map(|out| help_lists_fsync(&out.stdout))
+                .unwrap_or(false);
+            if !has {
+                log::warn!(
+                    "{} has no --fsync (rsync 3.2.4 or later has it): copies are verified but may sit in the remote's cache for a few seconds after lowspace deletes the local data",
+                    self.rsync.to_string_lossy()
+                );
+            }
+            has
+        })
+    }
+
+    fn no_fsync(&self) {
+        *self.fsync.lock().unwrap_or_else(|e| e.into_inner()) = Some(false);
     }
 
     fn ssh_spec(&self, remote_command: String, wall: Duration) -> RunSpec {
@@ -130,28 +164,41 @@ impl Backend for RsyncRemote {
             )
         })?;
         let bytes = files.iter().map(|(_, n)| n).sum();
-        let spec = RunSpec::new(&self.rsync, transfer_wall_cap(bytes, self.limits.timeout)).args(
-            push_args(
-                self.limits.timeout,
-                &rsync_shell_arg(&self.ssh),
-                &root,
-                paths,
-                &self.host,
-                &self.base,
-            ),
-        );
-        log::debug!("running {}", spec.display());
-        let out = process::run(&spec).map_err(|e| SyncError::from_run_error(&e))?;
-        if out.success() {
-            return Ok(());
+        let mut fsync = self.use_fsync();
+        loop {
+            let spec = RunSpec::new(&self.rsync, transfer_wall_cap(bytes, self.limits.timeout))
+                .args(push_args(
+                    self.limits.timeout,
+                    &rsync_shell_arg(&self.ssh),
+                    &root,
+                    paths,
+                    &self.host,
+                    &self.base,
+                    fsync,
+                ));
+            log::debug!("running {}", spec.display());
+            let out = process::run(&spec).map_err(|e| SyncError::from_run_error(&e))?;
+            if out.success() {
+                return Ok(());
+            }
+            let stderr = out.stderr_text();
+            if fsync && remote_refused_fsync(&stderr) {
+                log::warn!(
+                    "{}: the remote rsync has no --fsync (rsync 3.2.4 or later has it); copying without it, so a power cut on the remote just after a run may lose copies lowspace verified",
+                    self.describe()
+                );
+                self.no_fsync();
+                fsync = false;
+                continue;
+            }
+            return Err(failure_from_run(
+                Tool::Rsync,
+                &self.describe(),
+                out.ended,
+                &stderr,
+                self.limits.timeout.as_secs(),
+            ));
         }
-        Err(failure_from_run(
-            Tool::Rsync,
-            &self.describe(),
-            out.ended,
-            &out.stderr_text(),
-            self.limits.timeout.as_secs(),
-        ))
     }
 
     fn list_once(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError> {
@@ -343,6 +390,7 @@ pub fn push_args(
     paths: &[RelPath],
     host: &str,
     base: &str,
+    fsync: bool,
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "-a",
@@ -358,6 +406,9 @@ pub fn push_args(
     .iter()
     .map(OsString::from)
     .collect();
+    if fsync {
+        args.push("--fsync".into());
+    }
     for rel in paths {
         // ROOT/./REL: --relative keeps what follows the "/./" anchor.
         args.push(local_root.join(".").join(rel).into_os_string());
@@ -369,6 +420,23 @@ pub fn push_args(
     };
     args.push(dest.into());
     args
+}
+
+/// Whether `rsync --help` output lists `--fsync`.
+pub fn help_lists_fsync(help: &[u8]) -> bool {
+    help.split(|&b| b == b'\n').any(|line| {
+        line.split(|b| b.is_ascii_whitespace())
+            .any(|word| word == b"--fsync")
+    })
+}
+
+/// Whether a failed push failed only because the remote rsync does not
+/// know `--fsync` (older than 3.2.4): "rsync: on remote machine: --fsync:
+/// unknown option".
+pub fn remote_refused_fsync(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.contains("--fsync") && l.contains("unknown option"))
 }
 
 /// The remote script behind `probe`: rsync installed, directory
@@ -698,6 +766,7 @@ mod tests {
             &[p("My Torrent"), p("Other/sub/f.bin")],
             "nas",
             "/srv",
+            false,
         );
         let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
         assert_eq!(
@@ -715,9 +784,36 @@ mod tests {
                 "nas:/srv/"
             ]
         );
-        let home = push_args(Duration::ZERO, "ssh", Path::new("/d"), &[p("x")], "h", "");
+        let home = push_args(
+            Duration::ZERO,
+            "ssh",
+            Path::new("/d"),
+            &[p("x")],
+            "h",
+            "",
+            true,
+        );
         assert_eq!(home.last().unwrap(), "h:");
         assert_eq!(home.get(2).unwrap(), "--timeout=1");
+        assert_eq!(home.get(7).unwrap(), "--fsync");
+    }
+
+    #[test]
+    fn fsync_support_is_read_from_help_and_from_the_remotes_refusal() {
+        let new = b"     --inplace                update destination files in-place\n     --fsync                  fsync every written file\n";
+        let old = b"     --inplace                update destination files in-place\n     --fsync-ish              not it\n";
+        assert!(help_lists_fsync(new));
+        assert!(!help_lists_fsync(old));
+        assert!(!help_lists_fsync(b""));
+        assert!(remote_refused_fsync(
+            "rsync: on remote machine: --fsync: unknown option\nrsync error: syntax or usage error (code 1) at main.c(1886) [server=3.1.3]\n"
+        ));
+        assert!(!remote_refused_fsync(
+            "rsync: connection unexpectedly closed (0 bytes received so far) [sender]\n"
+        ));
+        assert!(!remote_refused_fsync(
+            "rsync: on remote machine: --bogus: unknown option\n"
+        ));
     }
 
     fn listing(root: &str, output: &[u8]) -> Result<BTreeMap<RelPath, u64>, ListingError> {
