@@ -563,3 +563,27 @@ fn host_port_shapes() {
         assert!(!crate::config::looks_like_host_port(bad), "{bad}");
     }
 }
+
+#[test]
+fn remote_verify_is_size_and_hash_is_refused_clearly() {
+    let base = "[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = \"1G\"\n[remote]\nservice = \"local\"\npath = \"/r\"\n";
+    let c = toml(&format!("{base}verify = \"size\"\n")).unwrap();
+    assert_eq!(c.sync.verify, crate::config::VerifyMode::Size);
+    assert_eq!(
+        toml(base).unwrap().sync.verify,
+        crate::config::VerifyMode::Size
+    );
+    for (value, says) in [
+        ("\"hash\"", "not available"),
+        ("\"md5\"", "expected \"size\" or \"hash\""),
+        ("3", "expected a string"),
+    ] {
+        let err = toml(&format!("{base}verify = {value}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("verify") && err.contains(says),
+            "{value}: {err}"
+        );
+    }
+}
