@@ -75,7 +75,11 @@ impl Executor<'_> {
         if plan.forget_file_mode {
             self.journal.file_mode = None;
         }
-        if !plan.forget.is_empty() || plan.forget_file_mode {
+        let waiting_changed = self.journal.waiting_since != plan.waiting_since;
+        if waiting_changed {
+            self.journal.waiting_since = plan.waiting_since.clone();
+        }
+        if !plan.forget.is_empty() || plan.forget_file_mode || waiting_changed {
             self.save()?;
         }
         for step in &plan.remove {

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::bigfile::{apply_selection, plan_files, priorities, FileState};
+use super::bigfile::{apply_selection, plan_files, priorities, FileState, Layout};
 use super::delete::truncate_torrent_file;
 use super::execute::{rel_paths, Executor, Outcome, SyncFailure, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
@@ -132,7 +132,11 @@ impl Executor<'_> {
         let selected = self.file_record()?.selected.clone();
         apply_selection(&mut states, &selected);
         let on_remote = self.file_record()?.on_remote.clone();
-        let plan = plan_files(&states, &on_remote, step.budget, step.piece_length);
+        let layout = Layout {
+            piece_length: step.piece_length,
+            disk: step.disk,
+        };
+        let plan = plan_files(&states, &on_remote, step.budget, layout);
         for reason in &plan.reasons {
             // Once per run, with the size the limit would need.
             log::warn!("{}: {reason}", step.name);
@@ -451,7 +455,9 @@ impl Executor<'_> {
     /// Every fetchable file is on the remote: the torrent becomes an
     /// ordinary journal entry at `Verified`, and the ordinary removal
     /// erases it, deletes its (now empty) files and disposes of the
-    /// .torrent, or keeps it when files were too big.
+    /// .torrent, or keeps it when files were too big. The entry lists only
+    /// the files verified on the remote: a file left out (too big, or
+    /// paused part-way) keeps its bytes on disk.
     fn leave_file_mode(
         &mut self,
         step: &FileModeStep,
@@ -485,13 +491,24 @@ impl Executor<'_> {
                 },
             );
         }
+        let verified: Vec<&FileState> = states
+            .iter()
+            .filter(|f| record.on_remote.contains(&f.index))
+            .collect();
+        let kept = states.len() - verified.len();
+        if kept > 0 {
+            log::info!(
+                "{}: {kept} file(s) not on the remote stay on disk",
+                step.name
+            );
+        }
         let entry = Entry {
             name: step.name.clone(),
             phase: Phase::Verified,
             torrent_file: step.torrent_file.clone(),
             base_path: PathBuf::from(base_path),
-            size: states.iter().map(|f| f.on_disk).sum(),
-            files: states.iter().map(|f| (rel(f), f.size)).collect(),
+            size: verified.iter().map(|f| f.on_disk).sum(),
+            files: verified.iter().map(|f| (rel(f), f.size)).collect(),
             updated: self.now,
             keep_torrent_file: partial,
         };

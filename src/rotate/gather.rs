@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::bigfile::FileState;
+use super::bigfile::{is_complete, DiskKind, FileState};
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::process::{self, RunSpec};
 use crate::rtorrent::download::{download_from_row, file_from_row, DOWNLOAD_FIELDS, FILE_FIELDS};
@@ -299,7 +299,7 @@ pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -
                 index: f.index,
                 path,
                 size: f.size_bytes,
-                complete: f.is_complete(),
+                complete: is_complete(f.size_bytes, f.completed_chunks, f.size_chunks),
                 priority: f.priority as u8,
                 on_disk,
             }
@@ -389,6 +389,16 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
     }
     let (downloads, download_dir) = rtorrent_state(client)?;
     let disk = disk_space(&download_dir)?;
+    let download_fs = match crate::sys::file_system(&download_dir) {
+        Ok((magic, block)) => DiskKind::from_statfs(magic, block),
+        Err(e) => {
+            log::warn!(
+                "cannot tell the file system of {} ({e}); file-by-file mode charges neighbouring files whole",
+                download_dir.display()
+            );
+            DiskKind::default()
+        }
+    };
     let ours: std::collections::HashSet<InfoHash> = managed.iter().map(|m| m.info_hash).collect();
     let loaded = loaded_from(&downloads);
     let unmanaged = downloads
@@ -407,6 +417,7 @@ pub fn gather(managed_dir: &Path, client: &Client) -> Result<Gathered, String> {
             disk_free: disk.free,
             now: now(),
             file_mode_files: None,
+            download_fs,
         },
         download_dir,
         disk,

@@ -128,6 +128,11 @@ pub struct Journal {
     /// Torrents finished file by file but for files too big, by info-hash.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub partial: BTreeMap<String, PartialEntry>,
+    /// When each managed torrent not in rtorrent was first seen waiting
+    /// (seconds since the epoch), by info-hash: the oldest big one goes
+    /// before newer small ones.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub waiting_since: BTreeMap<String, u64>,
 }
 
 /// The journal file could not be read or written.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::bigfile::FileState;
+use super::bigfile::{DiskKind, FileState};
 use crate::torrent::InfoHash;
 
 /// A .torrent file in the managed directory that parsed.
@@ -64,4 +64,7 @@ pub struct Snapshot {
     /// The files of the torrent in file-by-file mode, when the journal has
     /// one and rtorrent holds it.
     pub file_mode_files: Option<Vec<FileState>>,
+    /// The file system of the download directory: with sparse files, a
+    /// neighbour rtorrent writes one piece into takes only that piece.
+    pub download_fs: DiskKind,
 }

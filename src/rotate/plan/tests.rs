@@ -75,6 +75,7 @@ fn snapshot(managed: Vec<ManagedTorrent>, loaded: Vec<Loaded>) -> Snapshot {
         disk_free: 100 * GIB,
         now: NOW,
         file_mode_files: None,
+        download_fs: Default::default(),
     }
 }
 
