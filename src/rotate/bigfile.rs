@@ -377,12 +377,18 @@ pub fn plan_files(
         return out;
     }
     // Smallest first, as in normal mode; ties by path for a stable order.
-    waiting.sort_by(|&a, &b| {
-        files[a]
-            .size
-            .cmp(&files[b].size)
-            .then_with(|| files[a].path.cmp(&files[b].path))
-    });
+    // Without sparse files, in torrent order instead: a file's download
+    // allocates its waiting neighbour whole, and taking that neighbour
+    // next uses the space rather than leaving it held by files scattered
+    // all over the torrent, which could leave no file able to fit.
+    if layout.disk.sparse {
+        waiting.sort_by(|&a, &b| {
+            files[a]
+                .size
+                .cmp(&files[b].size)
+                .then_with(|| files[a].path.cmp(&files[b].path))
+        });
+    }
     let mut used = geo.footprint(&chosen, &base);
     for k in waiting {
         let need = geo.growth(k, &mut chosen, &base);
@@ -395,9 +401,26 @@ pub fn plan_files(
         // (neighbours make the cost differ from the size).
     }
     if out.keep.is_empty() && out.select.is_empty() && out.sync.is_empty() {
-        out.reasons.push(format!(
-            "no waiting file fits: the torrent's files hold {used} bytes of the {budget} it may use"
-        ));
+        // Say which file comes closest and what it would take.
+        let candidates: Vec<usize> = (0..files.len())
+            .filter(|&k| !chosen[k] && !too_big.contains(&k))
+            .filter(|&k| {
+                let i = files[k].index;
+                !synced.contains(&i) && !on_remote.contains(&i)
+            })
+            .collect();
+        let closest = candidates
+            .into_iter()
+            .map(|k| (geo.growth(k, &mut chosen, &base), k))
+            .min();
+        if let Some((need, k)) = closest {
+            let held: u64 = base.iter().sum();
+            out.reasons.push(format!(
+                "no waiting file fits: {} needs {need} bytes more (with what its pieces write into the files beside it) and the torrent's files already hold {held} bytes (pieces shared with files done earlier) of the {budget} it may use; raise space_limit by {} to go on",
+                files[k].path.join("/"),
+                (held + need).saturating_sub(budget)
+            ));
+        }
     }
     out.selected_bytes = used;
     out
@@ -639,9 +662,9 @@ mod tests {
         ];
         let p = plan_files(&files, &remote(&[]), 100 * KIB, vfat(32 * KIB));
         assert!(p.reasons[0].contains("vfat"), "{:?}", p.reasons);
-        // 3 costs 16+64 = 80. Then 0: 20+60 more, over; 1: 60+20 more
-        // (64 is charged already), over; 2: its neighbour 1 (60) more, over.
-        assert_eq!(p.select, vec![3]);
+        // In torrent order: 0 costs 20 + 60 = 80; then 1 would bring 2
+        // (64 more), 2 brings 3 as well, 3 brings 2: all over.
+        assert_eq!(p.select, vec![0]);
         assert_eq!(p.selected_bytes, 80 * KIB);
         // With 2 and 3 on the remote: 0 and 1 cost 80 together; 1 also
         // charges 2 in full although it is on the remote (it can regrow).
@@ -937,5 +960,23 @@ mod tests {
             );
         }
         assert_eq!(DiskKind::from_statfs(0x4D44, 0).block, 4096);
+    }
+
+    #[test]
+    fn without_sparse_files_neighbours_are_taken_in_torrent_order() {
+        // The rotate_bigfile exFAT case: smallest first left b and d
+        // allocated whole beside files done earlier, and nothing fitted.
+        let m = MIB;
+        let sizes = [
+            m + m / 2 + 7,
+            2 * m + 101,
+            m + m / 5 + 3,
+            2 * m + m / 2 + 13,
+            3 * m + 11,
+            2 * m + 5,
+        ];
+        let (done, too_big) = drive(&sizes, 7 * MIB, vfat(256 * KIB));
+        assert_eq!(too_big, vec![4]);
+        assert_eq!(done.len(), 5);
     }
 }
