@@ -756,28 +756,29 @@ fn small_torrents_rotate_while_a_big_one_is_file_by_file() {
 fn a_downloaded_file_is_synced_not_deleted_when_the_limit_drops_below_it() {
     const KIB: usize = 1024;
     const M: usize = 1024 * KIB;
-    // a, b and two.bin end on piece boundaries (256 KiB pieces), so
-    // two.bin shares no piece: the same runs happen with the charging of
-    // any version, up to the drop of the limit.
+    // In torrent order (mktorrent sorts by name) a, b and two.bin end on
+    // piece boundaries (256 KiB pieces), so two.bin shares no piece: the
+    // runs are the same whatever the charging of neighbours, up to the
+    // drop of the limit.
     let files = vec![
-        (format!("{NAME}/a.bin"), 768 * KIB),
-        (format!("{NAME}/b.bin"), M),
-        (format!("{NAME}/two.bin"), 2 * M),
-        (format!("{NAME}/c.bin"), 1100 * KIB + 1),
-        (format!("{NAME}/later.bin"), 2 * M + 6 * M / 10),
+        (format!("{NAME}/1 a.bin"), 768 * KIB),
+        (format!("{NAME}/2 b.bin"), M),
+        (format!("{NAME}/3 two.bin"), 2 * M),
+        (format!("{NAME}/4 c.bin"), 1100 * KIB + 1),
+        (format!("{NAME}/5 later.bin"), 2 * M + 6 * M / 10),
     ];
     let mut rig = Rig::with("bigfile-shrink", &files, Some(18), |tmp| {
         Rtorrent::start(&tmp.join("rtorrent"))
     });
     let remote = rig.local_remote();
     rig.configure(3 * MIB + MIB / 2, &remote);
-    rig.rotate_until("two.bin downloaded", |rig| {
+    rig.rotate_until("3 two.bin downloaded", |rig| {
         let start = std::time::Instant::now();
         while start.elapsed() < Duration::from_secs(3) {
             if rig
                 .file_states()
                 .iter()
-                .any(|(p, s)| p == "two.bin" && s == "downloaded")
+                .any(|(p, s)| p == "3 two.bin" && s == "downloaded")
             {
                 return true;
             }
@@ -786,7 +787,7 @@ fn a_downloaded_file_is_synced_not_deleted_when_the_limit_drops_below_it() {
         false
     });
     let local = rig.rtorrent.data_dir.join(NAME);
-    let held_before: Vec<(String, u64)> = ["a.bin", "b.bin", "c.bin", "later.bin"]
+    let held_before: Vec<(String, u64)> = ["1 a.bin", "2 b.bin", "4 c.bin", "5 later.bin"]
         .iter()
         .map(|n| (n.to_string(), allocated_under(&local.join(n))))
         .collect();
@@ -800,12 +801,18 @@ fn a_downloaded_file_is_synced_not_deleted_when_the_limit_drops_below_it() {
     let logs = rig.rotate_until("the torrent out of file-by-file mode", |rig| {
         rig.journal().get("file_mode").is_none()
     });
+    let two = rig.remote_dir.join(NAME).join("3 two.bin");
+    assert!(
+        two.exists(),
+        "3 two.bin is not on the remote; on disk: {}",
+        rig.rtorrent.data_dir.join(NAME).join("3 two.bin").exists()
+    );
     assert_eq!(
-        sha1_of(&rig.source.join(NAME).join("two.bin")),
-        sha1_of(&rig.remote_dir.join(NAME).join("two.bin")),
+        sha1_of(&rig.source.join(NAME).join("3 two.bin")),
+        sha1_of(&rig.remote_dir.join(NAME).join("3 two.bin")),
         "the downloaded file went to the remote first"
     );
-    assert!(logs.contains("later.bin"), "{}", tail(&logs, 3000));
+    assert!(logs.contains("5 later.bin"), "{}", tail(&logs, 3000));
     // Whatever is not on the remote was not deleted.
     for (name, held) in held_before {
         let on_remote = rig.remote_dir.join(NAME).join(&name);
@@ -826,10 +833,10 @@ fn a_downloaded_file_is_synced_not_deleted_when_the_limit_drops_below_it() {
             );
         }
     }
-    assert!(!rig.remote_dir.join(NAME).join("later.bin").exists());
+    assert!(!rig.remote_dir.join(NAME).join("5 later.bin").exists());
     let partial = rig.journal()["partial"].clone();
     assert!(
-        partial.to_string().contains("later.bin"),
+        partial.to_string().contains("5 later.bin"),
         "the journal keeps the file left out: {partial}"
     );
 }
