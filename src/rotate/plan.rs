@@ -43,6 +43,9 @@ impl Policy {
 pub enum TorrentState {
     /// Not loaded; it does not fit yet.
     Waiting { needs: u64, free: u64 },
+    /// Not loaded: a torrent bigger than the limit has waited longer and
+    /// goes first (file by file).
+    WaitingBehind { behind: String },
     /// Bigger than the whole space limit.
     TooBig,
     /// Will be loaded by this run.
@@ -80,6 +83,10 @@ impl fmt::Display for TorrentState {
                     human_size(*free)
                 )
             }
+            TorrentState::WaitingBehind { behind } => write!(
+                f,
+                "waiting behind {behind}, which has waited longer (file by file next)"
+            ),
             TorrentState::TooBig => f.write_str("too big for the space limit"),
             TorrentState::Loading => f.write_str("loading"),
             TorrentState::Downloading { completed, size } => {
@@ -576,14 +583,17 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 first_waiting = Some(torrent);
             }
             out.reasons.push(format!("{}: {why}", torrent.name));
-            out.states.push((
-                torrent.info_hash,
-                torrent.name.clone(),
-                TorrentState::Waiting {
+            let state = match held_by {
+                Some(big) => TorrentState::WaitingBehind {
+                    behind: big.name.clone(),
+                },
+                None => TorrentState::Waiting {
                     needs: torrent.total_size,
                     free,
                 },
-            ));
+            };
+            out.states
+                .push((torrent.info_hash, torrent.name.clone(), state));
             continue;
         }
         free -= torrent.total_size;

@@ -134,6 +134,9 @@ fn state_json(state: &TorrentState) -> Value {
         TorrentState::Waiting { needs, free } => {
             json!({"state": "waiting", "needs": needs, "free": free})
         }
+        TorrentState::WaitingBehind { behind } => {
+            json!({"state": "waiting", "behind": behind})
+        }
         TorrentState::TooBig => json!({"state": "too_big"}),
         TorrentState::Loading => json!({"state": "loading"}),
         TorrentState::Downloading { completed, size } => {

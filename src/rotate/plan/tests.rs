@@ -676,6 +676,11 @@ fn newer_small_torrents_wait_behind_the_oldest_big_one_until_it_enters() {
         );
     }
     assert_eq!(p.waiting_since[&hash(4).to_hex()], NOW, "first seen now");
+    let t3 = p.states.iter().find(|s| s.1 == "t3").expect("t3's state");
+    assert_eq!(
+        t3.2.to_string(),
+        "waiting behind m1, which has waited longer (file by file next)"
+    );
     assert_eq!(p.waiting_since[&hash(1).to_hex()], NOW - 100);
 
     // t2 downloads: nothing new loads, m1 does not start yet.
