@@ -463,7 +463,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             .cmp(&b.total_size)
             .then_with(|| a.name.cmp(&b.name))
     });
-    let order = load_order(&waiting, policy.space_limit, &since);
+    let order = load_order(&waiting, policy.space_limit, &since, snapshot.download_fs);
 
     // What the file-mode torrent's files take on disk now, and what it
     // keeps for itself before anything else is loaded.
@@ -511,11 +511,9 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         },
         _ => 0,
     };
-    let mut free = out
-        .budget
-        .available
-        .min(fm_with_freed)
-        .saturating_sub(kept_for_file_mode);
+    // fm_with_freed is `available` plus what the file-mode torrent's own
+    // files hold on disk, which its reserve counts.
+    let mut free = fm_with_freed.saturating_sub(kept_for_file_mode);
     if let Some(t) = file_mode_torrent {
         if !waiting.is_empty() {
             out.reasons.push(format!(
@@ -624,10 +622,6 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     // This run's loads come first; the space this run's removals free
     // counts only if they happen (the executor skips the loads if not).
     let fm_budget = fm_with_freed.saturating_sub(loads_size).min(fm_alone);
-    let layout = |t: &ManagedTorrent| Layout {
-        piece_length: t.piece_length,
-        disk: snapshot.download_fs,
-    };
     if let Some(fm) = &journal.file_mode {
         match file_mode_torrent {
             Some(t) => {
@@ -681,22 +675,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                         .is_none_or(|(_, big)| big.info_hash != t.info_hash)
                 }));
         for t in candidates {
-            let as_files: Vec<FileState> = t
-                .files
-                .iter()
-                .enumerate()
-                .map(|(index, (path, size))| FileState {
-                    index,
-                    path: path.clone(),
-                    size: *size,
-                    complete: false,
-                    priority: 0,
-                    on_disk: 0,
-                })
-                .collect();
-            let trial = plan_files(&as_files, &BTreeSet::new(), budget, layout(t));
-            let fits = trial.too_big.len() < as_files.len();
-            if !fits {
+            if !some_file_fits(t, budget, snapshot.download_fs) {
                 out.reasons.push(format!(
                     "{}: not one of its files fits in {} (with what its pieces write into the files beside it); not downloading it file by file",
                     t.name,
@@ -775,6 +754,7 @@ struct LoadOrder<'a> {
     /// with the time it was first seen waiting: torrents first seen after
     /// it wait too, so what is loaded drains and it gets file-by-file
     /// mode instead of waiting for ever behind a stream of small ones.
+    /// One none of whose files fits even the whole limit holds nobody.
     behind: Option<(u64, &'a ManagedTorrent)>,
 }
 
@@ -782,14 +762,45 @@ fn load_order<'a>(
     waiting: &[&'a ManagedTorrent],
     space_limit: u64,
     since: &dyn Fn(&ManagedTorrent) -> u64,
+    disk: DiskKind,
 ) -> LoadOrder<'a> {
     let behind = waiting
         .iter()
         .copied()
-        .filter(|t| t.total_size > space_limit)
+        .filter(|t| t.total_size > space_limit && some_file_fits(t, space_limit, disk))
         .min_by(|a, b| since(a).cmp(&since(b)).then_with(|| a.name.cmp(&b.name)))
         .map(|t| (since(t), t));
     LoadOrder { behind }
+}
+
+/// Whether file-by-file mode could fetch at least one of its files in
+/// `budget`.
+fn some_file_fits(t: &ManagedTorrent, budget: u64, disk: DiskKind) -> bool {
+    let files = fresh_files(t);
+    let layout = Layout {
+        piece_length: t.piece_length,
+        disk,
+    };
+    plan_files(&files, &BTreeSet::new(), budget, layout)
+        .too_big
+        .len()
+        < files.len()
+}
+
+/// The torrent's files as they are before anything is downloaded.
+fn fresh_files(t: &ManagedTorrent) -> Vec<FileState> {
+    t.files
+        .iter()
+        .enumerate()
+        .map(|(index, (path, size))| FileState {
+            index,
+            path: path.clone(),
+            size: *size,
+            complete: false,
+            priority: 0,
+            on_disk: 0,
+        })
+        .collect()
 }
 
 fn file_state(step: &FileModeStep, too_big_in_journal: usize) -> TorrentState {

@@ -723,3 +723,22 @@ fn with_the_big_one_in_file_mode_newer_small_ones_rotate_beside_it() {
     let p = plan(&s, &policy(100 * MIB), &j);
     assert_eq!(names(&p.load), vec!["t3"]);
 }
+
+#[test]
+fn a_big_torrent_none_of_whose_files_can_ever_fit_holds_nobody_back() {
+    let mut j = journal(vec![]);
+    j.waiting_since.insert(hash(1).to_hex(), NOW - 100);
+    // One 150 MiB file: never fetched under a 100 MiB limit.
+    let hopeless = multi(1, &[("a", 150 * MIB), ("b", 10 * MIB)]);
+    let hopeless = ManagedTorrent {
+        files: vec![(vec!["a".into()], 150 * MIB)],
+        total_size: 150 * MIB,
+        ..hopeless
+    };
+    let p = plan(
+        &snapshot(vec![hopeless, managed(2, 10 * MIB)], vec![]),
+        &policy(100 * MIB),
+        &j,
+    );
+    assert_eq!(names(&p.load), vec!["t2"]);
+}
