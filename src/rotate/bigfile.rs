@@ -17,7 +17,11 @@
 //! in the shared piece took 236 KiB; a second shared piece at its other
 //! end took one block more than the two parts). On a file system without
 //! sparse files (vfat, exFAT, NTFS through FUSE) setting the length
-//! allocates the whole file. The budget charges exactly that, so on ext4,
+//! allocates the whole file. Each run closes the torrent (truncating under
+//! rtorrent's mapping is unsafe), and rtorrent re-checks its data when it
+//! starts again, so a piece shared with a file already truncated counts as
+//! missing and is fetched again with its neighbour: a file on the remote
+//! is charged what such a piece writes back into it too. The budget charges exactly that, so on ext4,
 //! btrfs, xfs, f2fs or tmpfs any file no bigger than the budget less two
 //! pieces (and a few blocks of rounding) is fetched.
 //!
