@@ -273,6 +273,27 @@ impl<'a> Geometry<'a> {
     }
 }
 
+/// The offset of file `k` in the torrent and the pieces that lie wholly
+/// inside it (the torrent's short last piece counts when the file ends the
+/// torrent); None when there are none.
+pub fn own_pieces(
+    sizes: &[u64],
+    k: usize,
+    piece_length: u64,
+) -> Option<(u64, std::ops::Range<u64>)> {
+    let piece = piece_length.max(1);
+    let start: u64 = sizes.get(..k)?.iter().sum();
+    let end = start.checked_add(*sizes.get(k)?)?;
+    let total: u64 = sizes.iter().sum();
+    let first = start.div_ceil(piece);
+    let last = if end == total {
+        end.div_ceil(piece)
+    } else {
+        end / piece
+    };
+    (first < last).then_some((start, first..last))
+}
+
 /// A file rtorrent has entirely: every chunk counted, and at least one
 /// chunk unless the file is empty.
 pub fn is_complete(size: u64, completed_chunks: u64, size_chunks: u64) -> bool {
@@ -934,6 +955,18 @@ mod tests {
             reserve(&files, &remote(&[0, 1]), 100 * KIB, ext4(2 * KIB)),
             0
         );
+    }
+
+    #[test]
+    fn own_pieces_are_those_wholly_inside_a_file() {
+        // Pieces of 10: [0, 25) holds 0 and 1; [25, 60) holds 3, 4, 5;
+        // [60, 65) ends the torrent and holds its short last piece 6.
+        let sizes = [25, 35, 5];
+        assert_eq!(own_pieces(&sizes, 0, 10), Some((0, 0..2)));
+        assert_eq!(own_pieces(&sizes, 1, 10), Some((25, 3..6)));
+        assert_eq!(own_pieces(&sizes, 2, 10), Some((60, 6..7)));
+        assert_eq!(own_pieces(&[3, 4], 0, 10), None, "inside one shared piece");
+        assert_eq!(own_pieces(&sizes, 3, 10), None);
     }
 
     #[test]

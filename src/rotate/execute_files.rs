@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::bigfile::{apply_selection, plan_files, priorities, FileState, Layout};
+use super::bigfile::{apply_selection, own_pieces, plan_files, priorities, FileState, Layout};
 use super::delete::truncate_torrent_file;
 use super::execute::{rel_paths, Executor, Outcome, SyncFailure, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
@@ -26,6 +26,7 @@ use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, FilePriority};
 use crate::size::human_size;
 use crate::sync::RelPath;
+use crate::torrent::Metainfo;
 
 impl Executor<'_> {
     /// One file-by-file run. Only a journal write failure is an error (the
@@ -331,6 +332,46 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// The first piece wholly inside `f` whose bytes on disk do not have
+    /// the .torrent's SHA-1, if any.
+    fn bad_piece(
+        &self,
+        step: &FileModeStep,
+        f: &FileState,
+        local: &Path,
+    ) -> Result<Option<u64>, String> {
+        use sha1::{Digest, Sha1};
+        use std::io::{Read, Seek, SeekFrom};
+        let sizes: Vec<u64> = step.files.iter().map(|(_, s)| *s).collect();
+        let Some((start, pieces)) = own_pieces(&sizes, f.index, step.piece_length) else {
+            return Ok(None);
+        };
+        let meta = Metainfo::from_file(&step.torrent_file)
+            .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
+        let mut file = std::fs::File::open(local)
+            .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+        let mut buf = Vec::new();
+        for p in pieces {
+            let (Some(want), Some(len)) =
+                (meta.piece_hash(p as usize), meta.piece_size(p as usize))
+            else {
+                return Err(format!(
+                    "{} has no piece {p}: it does not match rtorrent's files",
+                    step.torrent_file.display()
+                ));
+            };
+            let at = (p * step.piece_length).saturating_sub(start);
+            buf.resize(len as usize, 0);
+            file.seek(SeekFrom::Start(at))
+                .and_then(|_| file.read_exact(&mut buf))
+                .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+            if <[u8; 20]>::from(Sha1::digest(&buf)) != want {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
     /// One push for all the files, one verification; the indexes found on
     /// the remote with their size.
     fn sync_files(
@@ -361,6 +402,20 @@ impl Executor<'_> {
                     step.name,
                     local.display(),
                     f.size
+                );
+                short.push(f.index);
+                continue;
+            }
+            // rtorrent has been seen counting a file complete while its
+            // last block was not yet on disk: the pieces wholly inside the
+            // file are checked against the .torrent before anything is
+            // copied (those shared with a neighbour may not be checkable,
+            // the neighbour being truncated already).
+            if let Some(bad) = self.bad_piece(step, f, &local)? {
+                log::warn!(
+                    "{}: {} is complete in rtorrent but its piece {bad} does not match the .torrent on disk; not copied, checking it again",
+                    step.name,
+                    local.display()
                 );
                 short.push(f.index);
                 continue;
