@@ -3,7 +3,8 @@
 //! connection from a chosen local address (`--outgoing-interface`; std
 //! cannot bind before it connects). All are declared straight against the
 //! C library std already links (glibc or musl), so no crate is added; the
-//! unsafe surface is these few calls.
+//! unsafe surface is these few calls. Also statfs(2): which file system
+//! the download directory is on (whether it has sparse files).
 //!
 //! Why poll and one thread: a Raspberry Pi has little memory, and a
 //! thread per connection (even with small stacks) costs far more than a
@@ -306,9 +307,47 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
+extern "C" {
+    #[link_name = "statfs"]
+    fn statfs_raw(path: *const std::ffi::c_char, buf: *mut c_void) -> c_int;
+}
+
+/// The file system type (`f_type`, a magic number) and block size
+/// (`f_bsize`) of the file system holding `path`, from statfs(2).
+pub fn file_system(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // `struct statfs` starts with f_type then f_bsize, each a C long (or
+    // unsigned long) in glibc and musl on every target we build for; the
+    // whole struct is at most 120 bytes, so 512 zeroed bytes hold it.
+    let mut buf = [0 as std::ffi::c_ulong; 512 / std::mem::size_of::<std::ffi::c_ulong>()];
+    // SAFETY: a NUL-terminated path and a writable, aligned buffer larger
+    // than any `struct statfs`.
+    let rc = unsafe { statfs_raw(c_path.as_ptr(), buf.as_mut_ptr().cast()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // f_type is signed on some targets: keep its 32 low bits, where every
+    // magic number lies.
+    // c_ulong is u64 here but u32 on 32-bit ARM.
+    #[allow(clippy::useless_conversion)]
+    let block = u64::from(buf[1]);
+    Ok((u64::from(buf[0] as u32), block))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_file_system_of_a_path() {
+        let (magic, block) = file_system(std::path::Path::new("/proc")).unwrap();
+        assert_eq!(magic, 0x9FA0, "procfs");
+        assert!(block > 0);
+        let e = file_system(std::path::Path::new("/no/such/dir")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    }
     use std::io::Write;
     use std::os::fd::AsRawFd;
 

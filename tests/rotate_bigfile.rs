@@ -17,6 +17,7 @@ use std::time::Duration;
 use lowspace::rtorrent::Client;
 use support::disk::{allocated_under, DiskWatch};
 use support::files::{files_under, sha1_of};
+use support::mktorrent::make;
 use support::rtorrent::Rtorrent;
 use support::seeder::{generate, MadeTorrent, Peer};
 use support::sshd::{fake_slow_ssh, Sshd};
@@ -56,13 +57,38 @@ fn big_torrent_files() -> Vec<(String, usize)> {
 
 impl Rig {
     fn new(label: &str, files: &[(String, usize)]) -> Rig {
+        Rig::with(label, files, None, |tmp| {
+            Rtorrent::start(&tmp.join("rtorrent"))
+        })
+    }
+
+    /// With pieces of 2^`piece_log2` bytes (mktorrent -l) and an rtorrent
+    /// made by `start` (its data directory on another file system, say).
+    fn with(
+        label: &str,
+        files: &[(String, usize)],
+        piece_log2: Option<u32>,
+        start: impl FnOnce(&TempDir) -> Rtorrent,
+    ) -> Rig {
         let tmp = TempDir::new(label);
         let source = tmp.join("seeder-data");
         let refs: Vec<(&str, usize)> = files.iter().map(|(p, s)| (p.as_str(), *s)).collect();
         let mut torrents = generate(&source, &tmp.join("torrents"), &refs);
         assert_eq!(torrents.len(), 1);
-        let torrent = torrents.remove(0);
-        let rtorrent = Rtorrent::start(&tmp.join("rtorrent"));
+        let mut torrent = torrents.remove(0);
+        if let Some(log2) = piece_log2 {
+            let out = tmp
+                .join("torrents")
+                .join(format!("{}.torrent", torrent.name));
+            std::fs::remove_file(&out).unwrap();
+            torrent.file = make(
+                &source,
+                &torrent.name,
+                &out.display().to_string(),
+                &["-a", "http://127.0.0.1:9/announce", "-l", &log2.to_string()],
+            );
+        }
+        let rtorrent = start(&tmp);
         let seeder = Peer::seed(
             &source,
             std::slice::from_ref(&torrent.file),
@@ -94,6 +120,13 @@ impl Rig {
             limit: 0,
             peak,
         }
+    }
+
+    fn local_remote(&self) -> String {
+        format!(
+            "service = \"local\"\npath = \"{}\"",
+            self.remote_dir.display()
+        )
     }
 
     fn configure(&mut self, limit: u64, remote: &str) {
@@ -401,7 +434,17 @@ fn a_file_bigger_than_the_limit_is_skipped_and_the_torrent_kept_for_it() {
         vec![format!("{NAME}.torrent")],
         "kept for the file left out"
     );
-    assert!(std::fs::symlink_metadata(rig.rtorrent.data_dir.join(NAME)).is_err());
+    // The files on the remote are gone locally; the one on no remote is
+    // left as it is (never deleted unverified).
+    let local = rig.rtorrent.data_dir.join(NAME);
+    let left: Vec<String> = files_under(&local)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        left.iter().all(|p| p == "huge.bin"),
+        "only huge.bin may stay: {left:?}"
+    );
     let status = rig.status_json();
     let me = status["torrents"]
         .as_array()
@@ -483,4 +526,317 @@ fn sigkill_in_the_middle_of_a_file_sync_then_a_normal_run_goes_on() {
         rig.managed_left().is_empty()
     });
     rig.assert_complete_on_remote_and_gone_locally();
+}
+
+/// Files each between a third and a half of the limit, none piece-aligned:
+/// every file shares its first and last pieces. Charged the neighbours'
+/// full sizes (3.5 + 3 + 4 MiB > 8 MiB) these were "too big" and the
+/// torrent never finished.
+fn neighbourly_files(name: &str) -> Vec<(String, usize)> {
+    const MIB: usize = 1024 * 1024;
+    vec![
+        (format!("{name}/01.bin"), 3 * MIB + 1111),
+        (format!("{name}/02.bin"), 3 * MIB + MIB / 2 + 333),
+        (format!("{name}/03.bin"), 4 * MIB - 777),
+        (format!("{name}/04.bin"), 3 * MIB + MIB / 5 + 5),
+        (format!("{name}/05.bin"), 3 * MIB + 4 * MIB / 5 + 99),
+    ]
+}
+
+const MIB: u64 = 1024 * 1024;
+
+#[test]
+fn files_sharing_pieces_with_their_neighbours_all_go_through_file_by_file() {
+    let mut rig = Rig::with(
+        "bigfile-neighbours",
+        &neighbourly_files(NAME),
+        Some(18),
+        |tmp| Rtorrent::start(&tmp.join("rtorrent")),
+    );
+    let remote = rig.local_remote();
+    rig.configure(8 * MIB, &remote);
+    let logs = rig.rotate_until("the torrent on the remote", |rig| {
+        rig.managed_left().is_empty()
+    });
+    assert!(
+        !logs.contains("raise space_limit"),
+        "no file is skipped: {}",
+        tail(&logs, 3000)
+    );
+    rig.assert_complete_on_remote_and_gone_locally();
+    eprintln!(
+        "peak local usage {} bytes (blocks) for a limit of {} and a torrent of {}",
+        rig.peak.peak(),
+        rig.limit,
+        rig.torrent.size
+    );
+}
+
+/// An exFAT image (no sparse files) on a loop device, mounted through
+/// FUSE with exfat-fuse as rtorrent's data directory (this kernel has no
+/// vfat or exfat module; FUSE is what a Pi with an NTFS or exFAT USB disk
+/// often uses too). Unmounted and its loop device freed on drop.
+struct ExfatMount {
+    dir: PathBuf,
+    device: String,
+}
+
+impl ExfatMount {
+    fn new(image: &Path, dir: &Path) -> ExfatMount {
+        std::fs::create_dir_all(dir).unwrap();
+        let f = std::fs::File::create(image).unwrap();
+        f.set_len(64 * MIB).unwrap();
+        let run = |program: &str, args: &[&std::ffi::OsStr]| {
+            let out = std::process::Command::new(support::require_program(program))
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{program} (tests run as root): {}",
+                stderr(&out)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        run("mkfs.exfat", &[image.as_os_str()]);
+        let device = run(
+            "losetup",
+            &["-f".as_ref(), "--show".as_ref(), image.as_os_str()],
+        );
+        let mount = ExfatMount {
+            dir: dir.to_path_buf(),
+            device: device.clone(),
+        };
+        run("mount.exfat-fuse", &[device.as_ref(), dir.as_os_str()]);
+        mount
+    }
+}
+
+impl Drop for ExfatMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(support::require_program("umount"))
+            .arg(&self.dir)
+            .status();
+        let _ = std::process::Command::new(support::require_program("losetup"))
+            .args(["-d", &self.device])
+            .status();
+    }
+}
+
+#[test]
+fn without_sparse_files_neighbours_are_charged_whole_and_the_rest_still_finishes() {
+    const KIB: usize = 1024;
+    const M: usize = 1024 * KIB;
+    // With whole neighbours (every boundary is inside a piece): a costs
+    // 1.5 + 2 MiB, b 2 + 1.5 + 1.2, c 1.2 + 2 + 2.5, d 2.5 + 1.2 + 3,
+    // g 2 + 3: all fit 7 MiB but f, which beside d and g costs 7.5 MiB
+    // (on ext4 it would cost 3.5): exFAT skips it and says why.
+    let files = vec![
+        ("Paket/a.bin".to_string(), M + M / 2 + 7),
+        ("Paket/b.bin".to_string(), 2 * M + 101),
+        ("Paket/c.bin".to_string(), M + M / 5 + 3),
+        ("Paket/d.bin".to_string(), 2 * M + M / 2 + 13),
+        ("Paket/f.bin".to_string(), 3 * M + 11),
+        ("Paket/g.bin".to_string(), 2 * M + 5),
+    ];
+    let mut mount = None;
+    let mut rig = Rig::with("bigfile-exfat", &files, Some(18), |tmp| {
+        let data = tmp.join("exfat");
+        mount = Some(ExfatMount::new(&tmp.join("exfat.img"), &data));
+        Rtorrent::start_with(
+            &tmp.join("rtorrent"),
+            support::rtorrent::RtorrentOptions {
+                data_dir: Some(data),
+                ..Default::default()
+            },
+        )
+    });
+    let remote = rig.local_remote();
+    rig.configure(7 * MIB, &remote);
+    let logs = rig.rotate_until("the fetchable files on the remote", |rig| {
+        rig.journal()["partial"]
+            .as_object()
+            .is_some_and(|p| !p.is_empty())
+    });
+    assert!(
+        logs.contains("is on a FUSE file system (ntfs-3g, exfat-fuse), which has no sparse files"),
+        "{}",
+        tail(&logs, 3000)
+    );
+    assert!(
+        logs.contains("f.bin") && logs.contains("raise space_limit to at least"),
+        "{}",
+        tail(&logs, 3000)
+    );
+    for name in ["a.bin", "b.bin", "c.bin", "d.bin", "g.bin"] {
+        assert_eq!(
+            sha1_of(&rig.source.join("Paket").join(name)),
+            sha1_of(&rig.remote_dir.join("Paket").join(name)),
+            "{name}"
+        );
+    }
+    assert!(!rig.remote_dir.join("Paket/f.bin").exists());
+    eprintln!(
+        "exFAT: peak local usage {} bytes (blocks) for a limit of {}",
+        rig.peak.peak(),
+        rig.limit
+    );
+    drop(rig);
+    drop(mount);
+}
+
+#[test]
+fn small_torrents_rotate_while_a_big_one_is_file_by_file() {
+    let mut rig = Rig::with(
+        "bigfile-beside",
+        &neighbourly_files(NAME),
+        Some(18),
+        |tmp| Rtorrent::start(&tmp.join("rtorrent")),
+    );
+    let remote = rig.local_remote();
+    rig.configure(8 * MIB, &remote);
+    let first = rig.rotate(0);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(rig.journal()["file_mode"].is_object(), "{}", stderr(&first));
+
+    // Two small torrents arrive while it is in file-by-file mode.
+    let small_source = rig.tmp.join("small-data");
+    let smalls = generate(
+        &small_source,
+        &rig.tmp.join("small-torrents"),
+        &[("small one", 300 * 1024 + 7), ("small two", 200 * 1024 + 9)],
+    );
+    let _small_seeder = Peer::seed(
+        &small_source,
+        &smalls.iter().map(|t| t.file.clone()).collect::<Vec<_>>(),
+        &[rig.rtorrent.port],
+    );
+    let mut names = vec![rig.torrent.name.clone()];
+    for t in &smalls {
+        std::fs::copy(&t.file, rig.managed.join(t.file.file_name().unwrap())).unwrap();
+        names.push(t.name.clone());
+    }
+    let all = DiskWatch::start_with(rig.rtorrent.data_dir.clone(), names, allocated_under);
+    let small_left = |rig: &Rig| {
+        rig.managed_left()
+            .iter()
+            .filter(|n| n.starts_with("small"))
+            .count()
+    };
+    let logs = rig.rotate_until("the small torrents on the remote", |rig| {
+        small_left(rig) == 0
+    });
+    assert!(
+        rig.journal()["file_mode"].is_object(),
+        "the big torrent is still file by file when the small ones are done"
+    );
+    assert!(logs.contains("small one: loading"), "{}", tail(&logs, 3000));
+    for t in &smalls {
+        assert_eq!(
+            sha1_of(&small_source.join(&t.name)),
+            sha1_of(&rig.remote_dir.join(&t.name)),
+            "{}",
+            t.name
+        );
+        assert!(!rig.rtorrent.data_dir.join(&t.name).exists());
+    }
+    rig.rotate_until("the big torrent on the remote", |rig| {
+        rig.managed_left().is_empty()
+    });
+    rig.assert_complete_on_remote_and_gone_locally();
+    assert!(
+        all.peak() <= rig.limit,
+        "all torrents together took {} bytes, over the limit {}",
+        all.peak(),
+        rig.limit
+    );
+}
+
+#[test]
+fn a_downloaded_file_is_synced_not_deleted_when_the_limit_drops_below_it() {
+    const KIB: usize = 1024;
+    const M: usize = 1024 * KIB;
+    // In torrent order (mktorrent sorts by name) a, b and two.bin end on
+    // piece boundaries (256 KiB pieces), so two.bin shares no piece: the
+    // runs are the same whatever the charging of neighbours, up to the
+    // drop of the limit.
+    let files = vec![
+        (format!("{NAME}/1 a.bin"), 768 * KIB),
+        (format!("{NAME}/2 b.bin"), M),
+        (format!("{NAME}/3 two.bin"), 2 * M),
+        (format!("{NAME}/4 c.bin"), 1100 * KIB + 1),
+        (format!("{NAME}/5 later.bin"), 2 * M + 6 * M / 10),
+    ];
+    let mut rig = Rig::with("bigfile-shrink", &files, Some(18), |tmp| {
+        Rtorrent::start(&tmp.join("rtorrent"))
+    });
+    let remote = rig.local_remote();
+    rig.configure(3 * MIB + MIB / 2, &remote);
+    rig.rotate_until("3 two.bin downloaded", |rig| {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            if rig
+                .file_states()
+                .iter()
+                .any(|(p, s)| p == "3 two.bin" && s == "downloaded")
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    });
+    let local = rig.rtorrent.data_dir.join(NAME);
+    let held_before: Vec<(String, u64)> = ["1 a.bin", "2 b.bin", "4 c.bin", "5 later.bin"]
+        .iter()
+        .map(|n| (n.to_string(), allocated_under(&local.join(n))))
+        .collect();
+
+    // The user lowers the limit below the downloaded file. What is on disk
+    // stays checked against the old limit: the new one cannot hold until
+    // the file is copied.
+    let remote = rig.local_remote();
+    rig.configure(3 * MIB / 2, &remote);
+    rig.limit = 3 * MIB + MIB / 2;
+    let logs = rig.rotate_until("the torrent out of file-by-file mode", |rig| {
+        rig.journal().get("file_mode").is_none()
+    });
+    let two = rig.remote_dir.join(NAME).join("3 two.bin");
+    assert!(
+        two.exists(),
+        "3 two.bin is not on the remote; on disk: {}",
+        rig.rtorrent.data_dir.join(NAME).join("3 two.bin").exists()
+    );
+    assert_eq!(
+        sha1_of(&rig.source.join(NAME).join("3 two.bin")),
+        sha1_of(&rig.remote_dir.join(NAME).join("3 two.bin")),
+        "the downloaded file went to the remote first"
+    );
+    assert!(logs.contains("5 later.bin"), "{}", tail(&logs, 3000));
+    // Whatever is not on the remote was not deleted.
+    for (name, held) in held_before {
+        let on_remote = rig.remote_dir.join(NAME).join(&name);
+        if on_remote.exists() {
+            assert_eq!(
+                sha1_of(&rig.source.join(NAME).join(&name)),
+                sha1_of(&on_remote),
+                "{name}"
+            );
+        } else {
+            assert!(
+                local.join(&name).exists(),
+                "{name} is on no remote and was deleted"
+            );
+            assert!(
+                allocated_under(&local.join(&name)) >= held,
+                "{name} lost bytes"
+            );
+        }
+    }
+    assert!(!rig.remote_dir.join(NAME).join("5 later.bin").exists());
+    let partial = rig.journal()["partial"].clone();
+    assert!(
+        partial.to_string().contains("5 later.bin"),
+        "the journal keeps the file left out: {partial}"
+    );
 }

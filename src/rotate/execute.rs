@@ -193,10 +193,15 @@ impl Executor<'_> {
         for hash in &plan.seen_complete {
             self.journal.complete_since.insert(hash.to_hex(), self.now);
         }
+        let waiting_changed = self.journal.waiting_since != plan.waiting_since;
+        if waiting_changed {
+            self.journal.waiting_since = plan.waiting_since.clone();
+        }
         let changed = !plan.forget.is_empty()
             || plan.forget_file_mode
             || !plan.drop_records.is_empty()
-            || !plan.seen_complete.is_empty();
+            || !plan.seen_complete.is_empty()
+            || waiting_changed;
         if changed {
             self.save()?;
         }

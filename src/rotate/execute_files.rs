@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::bigfile::{apply_selection, plan_files, priorities, FileState};
+use super::bigfile::{apply_selection, own_pieces, plan_files, priorities, FileState, Layout};
 use super::delete::truncate_torrent_file;
 use super::execute::{rel_paths, Executor, Outcome, SyncFailure, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
@@ -27,6 +27,7 @@ use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, FilePriority};
 use crate::size::human_size;
 use crate::sync::RelPath;
+use crate::torrent::Metainfo;
 
 impl Executor<'_> {
     /// One file-by-file run. Only a journal write failure is an error (the
@@ -133,7 +134,11 @@ impl Executor<'_> {
         let selected = self.file_record()?.selected.clone();
         apply_selection(&mut states, &selected);
         let on_remote = self.file_record()?.on_remote.clone();
-        let plan = plan_files(&states, &on_remote, step.budget, step.piece_length);
+        let layout = Layout {
+            piece_length: step.piece_length,
+            disk: step.disk,
+        };
+        let plan = plan_files(&states, &on_remote, step.budget, layout);
         for reason in &plan.reasons {
             // Once per run, with the size the limit would need.
             log::warn!("{}: {reason}", step.name);
@@ -328,6 +333,46 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// The first piece wholly inside `f` whose bytes on disk do not have
+    /// the .torrent's SHA-1, if any.
+    fn bad_piece(
+        &self,
+        step: &FileModeStep,
+        f: &FileState,
+        local: &Path,
+    ) -> Result<Option<u64>, String> {
+        use sha1::{Digest, Sha1};
+        use std::io::{Read, Seek, SeekFrom};
+        let sizes: Vec<u64> = step.files.iter().map(|(_, s)| *s).collect();
+        let Some((start, pieces)) = own_pieces(&sizes, f.index, step.piece_length) else {
+            return Ok(None);
+        };
+        let meta = Metainfo::from_file(&step.torrent_file)
+            .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
+        let mut file = std::fs::File::open(local)
+            .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+        let mut buf = Vec::new();
+        for p in pieces {
+            let (Some(want), Some(len)) =
+                (meta.piece_hash(p as usize), meta.piece_size(p as usize))
+            else {
+                return Err(format!(
+                    "{} has no piece {p}: it does not match rtorrent's files",
+                    step.torrent_file.display()
+                ));
+            };
+            let at = (p * step.piece_length).saturating_sub(start);
+            buf.resize(len as usize, 0);
+            file.seek(SeekFrom::Start(at))
+                .and_then(|_| file.read_exact(&mut buf))
+                .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+            if <[u8; 20]>::from(Sha1::digest(&buf)) != want {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
     /// One push for all the files, one verification; the indexes found on
     /// the remote with their size.
     fn sync_files(
@@ -358,6 +403,20 @@ impl Executor<'_> {
                     step.name,
                     local.display(),
                     f.size
+                );
+                short.push(f.index);
+                continue;
+            }
+            // rtorrent has been seen counting a file complete while its
+            // last block was not yet on disk: the pieces wholly inside the
+            // file are checked against the .torrent before anything is
+            // copied (those shared with a neighbour may not be checkable,
+            // the neighbour being truncated already).
+            if let Some(bad) = self.bad_piece(step, f, &local)? {
+                log::warn!(
+                    "{}: {} is complete in rtorrent but its piece {bad} does not match the .torrent on disk; not copied, checking it again",
+                    step.name,
+                    local.display()
                 );
                 short.push(f.index);
                 continue;
@@ -452,7 +511,9 @@ impl Executor<'_> {
     /// Every fetchable file is on the remote: the torrent becomes an
     /// ordinary journal entry at `Verified`, and the ordinary removal
     /// erases it, deletes its (now empty) files and disposes of the
-    /// .torrent, or keeps it when files were too big.
+    /// .torrent, or keeps it when files were too big. The entry lists only
+    /// the files verified on the remote: a file left out (too big, or
+    /// paused part-way) keeps its bytes on disk.
     fn leave_file_mode(
         &mut self,
         step: &FileModeStep,
@@ -486,13 +547,24 @@ impl Executor<'_> {
                 },
             );
         }
+        let verified: Vec<&FileState> = states
+            .iter()
+            .filter(|f| record.on_remote.contains(&f.index))
+            .collect();
+        let kept = states.len() - verified.len();
+        if kept > 0 {
+            log::info!(
+                "{}: {kept} file(s) not on the remote stay on disk",
+                step.name
+            );
+        }
         let entry = Entry {
             name: step.name.clone(),
             phase: Phase::Verified,
             torrent_file: step.torrent_file.clone(),
             base_path: PathBuf::from(base_path),
-            size: states.iter().map(|f| f.on_disk).sum(),
-            files: states.iter().map(|f| (rel(f), f.size)).collect(),
+            size: verified.iter().map(|f| f.on_disk).sum(),
+            files: verified.iter().map(|f| (rel(f), f.size)).collect(),
             updated: self.now,
             keep_torrent_file: partial,
         };

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::bigfile::FileState;
+use super::bigfile::{is_complete, DiskKind, FileState};
 use super::scan_cache::{cacheable, Parsed, ScanCache, Stamp};
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::process::{self, RunSpec};
@@ -402,7 +402,7 @@ pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -
                 index: f.index,
                 path,
                 size: f.size_bytes,
-                complete: f.is_complete(),
+                complete: is_complete(f.size_bytes, f.completed_chunks, f.size_chunks),
                 priority: f.priority as u8,
                 on_disk,
             }
@@ -535,6 +535,16 @@ pub fn gather(
         request_limit,
     } = rtorrent_state(client)?;
     let disk = disk_space(&download_dir)?;
+    let download_fs = match crate::sys::file_system(&download_dir) {
+        Ok((magic, block)) => DiskKind::from_statfs(magic, block),
+        Err(e) => {
+            log::warn!(
+                "cannot tell the file system of {} ({e}); file-by-file mode charges neighbouring files whole",
+                download_dir.display()
+            );
+            DiskKind::default()
+        }
+    };
     let ours: std::collections::HashSet<InfoHash> = managed.iter().map(|m| m.info_hash).collect();
     let loaded = loaded_from(&downloads);
     let unmanaged = downloads
@@ -554,6 +564,7 @@ pub fn gather(
             now: now(),
             file_mode_files: None,
             request_limit: Some(request_limit),
+            download_fs,
         },
         download_dir,
         disk,

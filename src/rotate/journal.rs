@@ -155,6 +155,11 @@ pub struct Journal {
     /// reports no finish time (`d.timestamp.finished = 0`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub complete_since: BTreeMap<String, u64>,
+    /// When each managed torrent not in rtorrent was first seen waiting
+    /// (seconds since the epoch), by info-hash: the oldest big one goes
+    /// before newer small ones.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub waiting_since: BTreeMap<String, u64>,
 }
 
 /// The journal file could not be read or written.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::backoff::{self, Retry};
-use super::bigfile::{plan_files, FilePlan, FileState};
+use super::bigfile::{plan_files, reserve, DiskKind, FilePlan, FileState, Layout};
 use super::journal::{Entry, Journal, Phase};
 use super::report::{plural, utc_minute};
 use super::snapshot::{Loaded, ManagedTorrent, Snapshot};
@@ -46,6 +46,9 @@ impl Policy {
 pub enum TorrentState {
     /// Not loaded; it does not fit yet.
     Waiting { needs: u64, free: u64 },
+    /// Not loaded: a torrent bigger than the limit has waited longer and
+    /// goes first (file by file).
+    WaitingBehind { behind: String },
     /// Bigger than the whole space limit.
     TooBig,
     /// Its .torrent is too big for one request to rtorrent.
@@ -95,6 +98,10 @@ impl fmt::Display for TorrentState {
                     human_size(*free)
                 )
             }
+            TorrentState::WaitingBehind { behind } => write!(
+                f,
+                "waiting behind {behind}, which has waited longer (file by file next)"
+            ),
             TorrentState::TooBig => f.write_str("too big for the space limit"),
             TorrentState::CannotLoad { reason } => write!(f, "cannot be loaded: {reason}"),
             TorrentState::Loading => f.write_str("loading"),
@@ -212,6 +219,8 @@ pub struct FileModeStep {
     pub loaded: bool,
     pub single_file: bool,
     pub piece_length: u64,
+    /// The download directory's file system (sparse files or not).
+    pub disk: DiskKind,
     /// The torrent's files relative to its data path, with sizes.
     pub files: Vec<(Vec<String>, u64)>,
     /// Bytes the torrent's files may take on the local disk.
@@ -286,6 +295,10 @@ pub struct Plan {
     /// Back-off and seen-complete records (info-hash, hex) of torrents no
     /// longer managed, or no longer complete in rtorrent: dropped.
     pub drop_records: Vec<String>,
+    /// When each torrent not in rtorrent was first seen waiting (seconds
+    /// since the epoch), by info-hash hex: the journal keeps it so the
+    /// oldest big torrent is not starved by newer small ones.
+    pub waiting_since: BTreeMap<String, u64>,
 }
 
 impl Plan {
@@ -531,7 +544,9 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         ));
     }
 
-    // 4. Load the smallest waiting torrents while they fit.
+    // 4. Load the smallest waiting torrents while they fit, beside the
+    // torrent in file-by-file mode (whose space is kept first), and not
+    // ahead of a bigger one that has waited longer.
     let mut waiting: Vec<&ManagedTorrent> = managed
         .values()
         .copied()
@@ -555,25 +570,91 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         }
     }
     waiting.retain(|t| !is_partial(&t.info_hash));
+    for t in &waiting {
+        let hex = t.info_hash.to_hex();
+        let since = journal
+            .waiting_since
+            .get(&hex)
+            .copied()
+            .unwrap_or(snapshot.now);
+        out.waiting_since.insert(hex, since);
+    }
+    let since = |t: &ManagedTorrent| {
+        out.waiting_since
+            .get(&t.info_hash.to_hex())
+            .copied()
+            .unwrap_or(snapshot.now)
+    };
     let file_mode_torrent = file_mode_hash.and_then(|h| managed.get(&h).copied());
     waiting.sort_by(|a, b| {
         a.total_size
             .cmp(&b.total_size)
             .then_with(|| a.name.cmp(&b.name))
     });
-    let mut free = out.budget.available;
-    // One torrent in file-by-file mode takes the whole budget: the others
-    // wait until it is done.
-    let mut blocked = file_mode_torrent.is_some();
+    let order = load_order(&waiting, policy.space_limit, &since, snapshot.download_fs);
+
+    // What the file-mode torrent's files take on disk now, and what it
+    // keeps for itself before anything else is loaded.
+    let fm_on_disk: u64 = snapshot
+        .file_mode_files
+        .iter()
+        .flatten()
+        .map(|f| f.on_disk)
+        .sum();
+    let fm_alone = {
+        let by_limit = policy.space_limit.saturating_sub(used);
+        let by_disk = snapshot
+            .disk_free
+            .saturating_add(fm_on_disk)
+            .saturating_sub(policy.reserve)
+            .saturating_sub(still_to_download);
+        by_limit.min(by_disk)
+    };
+    let fm_with_freed = policy
+        .space_limit
+        .saturating_sub(used)
+        .saturating_add(out.budget.freed)
+        .min(
+            snapshot
+                .disk_free
+                .saturating_add(fm_on_disk)
+                .saturating_add(out.budget.freed_on_disk)
+                .saturating_sub(policy.reserve)
+                .saturating_sub(still_to_download),
+        );
+    let kept_for_file_mode = match (&journal.file_mode, file_mode_torrent) {
+        (Some(fm), Some(t)) => match &snapshot.file_mode_files {
+            Some(files) => reserve(
+                files,
+                &fm.on_remote,
+                fm_alone,
+                Layout {
+                    piece_length: t.piece_length,
+                    disk: snapshot.download_fs,
+                },
+            ),
+            // Its files are not known (not loaded yet): it keeps all
+            // this run.
+            None => fm_alone,
+        },
+        _ => 0,
+    };
+    // fm_with_freed is `available` plus what the file-mode torrent's own
+    // files hold on disk, which its reserve counts.
+    let mut free = fm_with_freed.saturating_sub(kept_for_file_mode);
     if let Some(t) = file_mode_torrent {
         if !waiting.is_empty() {
             out.reasons.push(format!(
-                "{}: in file-by-file mode; {} wait until it is done",
+                "{}: in file-by-file mode, {} kept for its files; {} left for others",
                 t.name,
-                plural(waiting.len() as u64, "other torrent", "other torrents")
+                human_size(kept_for_file_mode),
+                human_size(free)
             ));
         }
     }
+    // Smallest first: once one does not fit, the larger ones wait too.
+    let mut first_waiting: Option<&ManagedTorrent> = None;
+    let mut loads_size = 0u64;
     for torrent in waiting.iter().copied() {
         // Set apart before the space is counted: it never loads, so it
         // must not take the place of the torrents after it.
@@ -592,10 +673,16 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         }
         if torrent.total_size > policy.space_limit {
             out.reasons.push(format!(
-                "{}: {} is bigger than the space limit {}; it needs file-by-file mode",
+                "{}: {} is bigger than the space limit {}; it needs file-by-file mode{}",
                 torrent.name,
                 human_size(torrent.total_size),
-                human_size(policy.space_limit)
+                human_size(policy.space_limit),
+                match file_mode_torrent {
+                    Some(t) => format!(", after {} (one torrent at a time)", t.name),
+                    None if order.behind.is_some() =>
+                        ", which starts once what is loaded is done".into(),
+                    None => String::new(),
+                }
             ));
             out.states.push((
                 torrent.info_hash,
@@ -604,67 +691,91 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             ));
             continue;
         }
-        if !blocked && torrent.total_size <= free {
-            free -= torrent.total_size;
-            out.reasons.push(format!(
-                "{}: loading ({} fits, {} left)",
-                torrent.name,
+        let held_by = order
+            .behind
+            .filter(|(gate, _)| since(torrent) > *gate)
+            .map(|(_, big)| big);
+        let why_not = if let Some(big) = held_by {
+            Some(format!(
+                "waits behind {}, which has waited longer and needs file-by-file mode",
+                big.name
+            ))
+        } else if let Some(smaller) = first_waiting {
+            Some(format!("waits: {} is smaller and goes first", smaller.name))
+        } else if torrent.total_size > free {
+            Some(format!(
+                "waits: needs {}, {} free{}",
                 human_size(torrent.total_size),
-                human_size(free)
-            ));
-            out.load.push(LoadStep {
-                info_hash: torrent.info_hash,
-                name: torrent.name.clone(),
-                torrent_file: torrent.file.clone(),
-                size: torrent.total_size,
-            });
-            out.states.push((
-                torrent.info_hash,
-                torrent.name.clone(),
-                TorrentState::Loading,
-            ));
+                human_size(free),
+                match file_mode_torrent {
+                    Some(t) => format!(
+                        " ({} kept for {} in file-by-file mode)",
+                        human_size(kept_for_file_mode),
+                        t.name
+                    ),
+                    None => String::new(),
+                }
+            ))
         } else {
-            // Smallest first: once one does not fit, the larger ones wait
-            // too, so a big torrent is not starved by a stream of small ones.
-            blocked = true;
-            out.states.push((
-                torrent.info_hash,
-                torrent.name.clone(),
-                TorrentState::Waiting {
+            None
+        };
+        if let Some(why) = why_not {
+            if held_by.is_none() && first_waiting.is_none() {
+                first_waiting = Some(torrent);
+            }
+            out.reasons.push(format!("{}: {why}", torrent.name));
+            let state = match held_by {
+                Some(big) => TorrentState::WaitingBehind {
+                    behind: big.name.clone(),
+                },
+                None => TorrentState::Waiting {
                     needs: torrent.total_size,
                     free,
                 },
-            ));
+            };
+            out.states
+                .push((torrent.info_hash, torrent.name.clone(), state));
+            continue;
         }
+        free -= torrent.total_size;
+        loads_size += torrent.total_size;
+        out.reasons.push(format!(
+            "{}: loading ({} fits, {} left)",
+            torrent.name,
+            human_size(torrent.total_size),
+            human_size(free)
+        ));
+        out.load.push(LoadStep {
+            info_hash: torrent.info_hash,
+            name: torrent.name.clone(),
+            torrent_file: torrent.file.clone(),
+            size: torrent.total_size,
+        });
+        out.states.push((
+            torrent.info_hash,
+            torrent.name.clone(),
+            TorrentState::Loading,
+        ));
     }
 
     // 5. File-by-file mode: carry on with the journal's torrent, or enter
-    // it with the smallest waiting torrent when nothing else can move.
-    let file_budget = |on_disk_now: u64| {
-        let by_limit = policy.space_limit.saturating_sub(used);
-        let by_disk = snapshot
-            .disk_free
-            .saturating_add(on_disk_now)
-            .saturating_sub(policy.reserve)
-            .saturating_sub(still_to_download);
-        by_limit.min(by_disk)
-    };
+    // it when what is loaded has drained: with the big torrent that has
+    // waited longest, else the smallest waiting one that nothing would
+    // ever free space for.
+    // This run's loads come first; the space this run's removals free
+    // counts only if they happen (the executor skips the loads if not).
+    let fm_budget = fm_with_freed.saturating_sub(loads_size).min(fm_alone);
     if let Some(fm) = &journal.file_mode {
         match file_mode_torrent {
             Some(t) => {
-                let on_disk: u64 = snapshot
-                    .file_mode_files
-                    .iter()
-                    .flatten()
-                    .map(|f| f.on_disk)
-                    .sum();
                 let step = file_mode_step(
                     t,
                     false,
                     loaded.contains_key(&t.info_hash),
-                    (file_budget(on_disk), policy.space_limit),
+                    (fm_budget, policy.space_limit),
                     fm.on_remote.clone(),
                     snapshot.file_mode_files.as_deref(),
+                    snapshot.download_fs,
                 );
                 set_state(&mut out.states, t, file_state(&step, fm.too_big.len()));
                 out.reasons.push(format!(
@@ -695,26 +806,21 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         // smallest waiting torrent does not fit (or it would be loading):
         // nothing would ever free space for it. That includes a torrent
         // under the space limit when the disk is tighter than the limit.
-        let budget = file_budget(0);
-        for t in &waiting {
-            let as_files: Vec<FileState> = t
-                .files
-                .iter()
-                .enumerate()
-                .map(|(index, (path, size))| FileState {
-                    index,
-                    path: path.clone(),
-                    size: *size,
-                    complete: false,
-                    priority: 0,
-                    on_disk: 0,
-                })
-                .collect();
-            let trial = plan_files(&as_files, &BTreeSet::new(), budget, t.piece_length);
-            let fits = trial.too_big.len() < as_files.len();
-            if !fits {
+        let budget = fm_alone;
+        let candidates =
+            order
+                .behind
+                .map(|(_, big)| big)
+                .into_iter()
+                .chain(waiting.iter().copied().filter(|t| {
+                    order
+                        .behind
+                        .is_none_or(|(_, big)| big.info_hash != t.info_hash)
+                }));
+        for t in candidates {
+            if !some_file_fits(t, budget, snapshot.download_fs) {
                 out.reasons.push(format!(
-                    "{}: not one of its files fits in {} (with the files sharing its pieces); not downloading it file by file",
+                    "{}: not one of its files fits in {} (with what its pieces write into the files beside it); not downloading it file by file",
                     t.name,
                     human_size(budget)
                 ));
@@ -726,7 +832,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 .map(|p| p.on_remote.clone())
                 .unwrap_or_default();
             out.reasons.push(format!(
-                "{}: nothing else fits or is downloading, and its {} is more than the {} available; downloading it file by file",
+                "{}: nothing else is loaded, and its {} is more than the {} available; downloading it file by file",
                 t.name,
                 human_size(t.total_size),
                 human_size(budget)
@@ -738,6 +844,7 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
                 (budget, policy.space_limit),
                 on_remote,
                 None,
+                snapshot.download_fs,
             );
             set_state(&mut out.states, t, file_state(&step, 0));
             out.file_mode = Some(step);
@@ -755,11 +862,16 @@ fn file_mode_step(
     (budget, space_limit): (u64, u64),
     on_remote: BTreeSet<usize>,
     files: Option<&[FileState]>,
+    disk: DiskKind,
 ) -> FileModeStep {
+    let layout = Layout {
+        piece_length: t.piece_length,
+        disk,
+    };
     let preview = files.map(|files| {
         (
             files.to_vec(),
-            plan_files(files, &on_remote, budget, t.piece_length),
+            plan_files(files, &on_remote, budget, layout),
         )
     });
     FileModeStep {
@@ -770,12 +882,68 @@ fn file_mode_step(
         loaded,
         single_file: t.single_file,
         piece_length: t.piece_length,
+        disk,
         files: t.files.clone(),
         budget,
         space_limit,
         on_remote,
         preview,
     }
+}
+
+/// Which waiting torrents may load, for no torrent to starve.
+struct LoadOrder<'a> {
+    /// The big torrent (over the space limit) that has waited longest,
+    /// with the time it was first seen waiting: torrents first seen after
+    /// it wait too, so what is loaded drains and it gets file-by-file
+    /// mode instead of waiting for ever behind a stream of small ones.
+    /// One none of whose files fits even the whole limit holds nobody.
+    behind: Option<(u64, &'a ManagedTorrent)>,
+}
+
+fn load_order<'a>(
+    waiting: &[&'a ManagedTorrent],
+    space_limit: u64,
+    since: &dyn Fn(&ManagedTorrent) -> u64,
+    disk: DiskKind,
+) -> LoadOrder<'a> {
+    let behind = waiting
+        .iter()
+        .copied()
+        .filter(|t| t.total_size > space_limit && some_file_fits(t, space_limit, disk))
+        .min_by(|a, b| since(a).cmp(&since(b)).then_with(|| a.name.cmp(&b.name)))
+        .map(|t| (since(t), t));
+    LoadOrder { behind }
+}
+
+/// Whether file-by-file mode could fetch at least one of its files in
+/// `budget`.
+fn some_file_fits(t: &ManagedTorrent, budget: u64, disk: DiskKind) -> bool {
+    let files = fresh_files(t);
+    let layout = Layout {
+        piece_length: t.piece_length,
+        disk,
+    };
+    plan_files(&files, &BTreeSet::new(), budget, layout)
+        .too_big
+        .len()
+        < files.len()
+}
+
+/// The torrent's files as they are before anything is downloaded.
+fn fresh_files(t: &ManagedTorrent) -> Vec<FileState> {
+    t.files
+        .iter()
+        .enumerate()
+        .map(|(index, (path, size))| FileState {
+            index,
+            path: path.clone(),
+            size: *size,
+            complete: false,
+            priority: 0,
+            on_disk: 0,
+        })
+        .collect()
 }
 
 fn file_state(step: &FileModeStep, too_big_in_journal: usize) -> TorrentState {

@@ -156,6 +156,9 @@ fn state_json(state: &TorrentState) -> Value {
         TorrentState::Waiting { needs, free } => {
             json!({"state": "waiting", "needs": needs, "free": free})
         }
+        TorrentState::WaitingBehind { behind } => {
+            json!({"state": "waiting", "behind": behind})
+        }
         TorrentState::TooBig => json!({"state": "too_big"}),
         TorrentState::CannotLoad { reason } => json!({"state": "cannot_load", "reason": reason}),
         TorrentState::Loading => json!({"state": "loading"}),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::bigfile::FileState;
+use super::bigfile::{DiskKind, FileState};
 use crate::torrent::InfoHash;
 
 /// A .torrent file in the managed directory that parsed.
@@ -86,6 +86,9 @@ pub struct Snapshot {
     /// The most bytes one request to rtorrent may take; None when unknown
     /// (nothing is then refused for its size in advance).
     pub request_limit: Option<usize>,
+    /// The file system of the download directory: with sparse files, a
+    /// neighbour rtorrent writes one piece into takes only that piece.
+    pub download_fs: DiskKind,
 }
 
 #[cfg(test)]

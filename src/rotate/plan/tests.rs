@@ -78,6 +78,7 @@ fn snapshot(managed: Vec<ManagedTorrent>, loaded: Vec<Loaded>) -> Snapshot {
         now: NOW,
         file_mode_files: None,
         request_limit: Some(512 * 1024),
+        download_fs: Default::default(),
     }
 }
 
@@ -841,4 +842,161 @@ fn a_torrent_no_request_can_carry_is_set_apart_and_takes_no_space() {
     snap.request_limit = None;
     let p = plan(&snap, &policy(30 * MIB), &journal(vec![]));
     assert_eq!(names(&p.load), ["t1"]);
+}
+
+// ------------------------------------ beside file-by-file mode, no starvation
+
+fn fm_file(index: usize, size: u64, priority: u8, on_disk: u64) -> FileState {
+    FileState {
+        index,
+        path: vec![format!("f{index}")],
+        size,
+        complete: false,
+        priority,
+        on_disk,
+    }
+}
+
+/// m1 in file mode: file 0 on the remote, file 1 downloading (10 MiB of
+/// its 40 there), file 2 waiting.
+fn in_file_mode(others: Vec<ManagedTorrent>) -> (Snapshot, Journal) {
+    let mut j = journal(vec![]);
+    j.file_mode = Some(file_mode_record(1));
+    let mut m1 = loaded(1, 120 * MIB, 10 * MIB, 0, 0);
+    m1.name = "m1".into();
+    let mut all = vec![big(1)];
+    all.extend(others);
+    let mut s = snapshot(all, vec![m1]);
+    s.file_mode_files = Some(vec![
+        fm_file(0, 40 * MIB, 0, 0),
+        fm_file(1, 40 * MIB, 1, 10 * MIB),
+        fm_file(2, 40 * MIB, 0, 0),
+    ]);
+    (s, j)
+}
+
+#[test]
+fn small_torrents_load_beside_the_file_mode_torrent_after_its_reserve() {
+    let (s, j) = in_file_mode(vec![
+        managed(2, 10 * MIB),
+        managed(3, 30 * MIB),
+        managed(4, 60 * MIB),
+    ]);
+    let p = plan(&s, &policy(100 * MIB), &j);
+    // m1 keeps 50 MiB: the 10 MiB of file 1 already there and the 40 MiB
+    // its next file needs once file 1 is done.
+    assert_eq!(names(&p.load), vec!["t2", "t3"]);
+    let step = p.file_mode.expect("file mode goes on");
+    assert_eq!(step.budget, 60 * MIB, "what the loads leave it");
+    assert!(
+        p.reasons
+            .iter()
+            .any(|r| r.starts_with("t4: waits: needs 60.00 MiB") && r.contains("kept for m1")),
+        "{:#?}",
+        p.reasons
+    );
+}
+
+#[test]
+fn without_its_files_known_the_file_mode_torrent_keeps_everything() {
+    let (mut s, j) = in_file_mode(vec![managed(2, 10 * MIB)]);
+    s.file_mode_files = None;
+    let p = plan(&s, &policy(100 * MIB), &j);
+    assert!(p.load.is_empty());
+    assert_eq!(p.file_mode.expect("goes on").budget, 100 * MIB);
+}
+
+#[test]
+fn newer_small_torrents_wait_behind_the_oldest_big_one_until_it_enters() {
+    let mut j = journal(vec![]);
+    j.waiting_since.insert(hash(2).to_hex(), NOW - 200);
+    j.waiting_since.insert(hash(1).to_hex(), NOW - 100);
+    j.waiting_since.insert(hash(3).to_hex(), NOW - 50);
+    let torrents = || {
+        vec![
+            big(1),
+            managed(2, 10 * MIB),
+            managed(3, 20 * MIB),
+            managed(4, 5 * MIB),
+        ]
+    };
+    // t2 waited longer than m1 and loads; t3 and t4 (just seen) came later.
+    let p = plan(&snapshot(torrents(), vec![]), &policy(100 * MIB), &j);
+    assert_eq!(names(&p.load), vec!["t2"]);
+    assert!(p.file_mode.is_none(), "t2 is loading");
+    for t in ["t3", "t4"] {
+        assert!(
+            p.reasons
+                .iter()
+                .any(|r| r.starts_with(&format!("{t}: waits behind m1"))),
+            "{:#?}",
+            p.reasons
+        );
+    }
+    assert_eq!(p.waiting_since[&hash(4).to_hex()], NOW, "first seen now");
+    let t3 = p.states.iter().find(|s| s.1 == "t3").expect("t3's state");
+    assert_eq!(
+        t3.2.to_string(),
+        "waiting behind m1, which has waited longer (file by file next)"
+    );
+    assert_eq!(p.waiting_since[&hash(1).to_hex()], NOW - 100);
+
+    // t2 downloads: nothing new loads, m1 does not start yet.
+    let mut j2 = j.clone();
+    j2.waiting_since = p.waiting_since.clone();
+    let s = snapshot(torrents(), vec![loaded(2, 10 * MIB, 1, 0, 0)]);
+    let p = plan(&s, &policy(100 * MIB), &j2);
+    assert!(p.load.is_empty() && p.file_mode.is_none());
+    assert!(
+        !p.waiting_since.contains_key(&hash(2).to_hex()),
+        "t2 no longer waits"
+    );
+
+    // What was loaded is gone: m1 goes file by file, although t3 and t4
+    // would fit.
+    j2.waiting_since = p.waiting_since.clone();
+    let mut s = snapshot(torrents(), vec![]);
+    s.managed.retain(|t| t.name != "t2");
+    let p = plan(&s, &policy(100 * MIB), &j2);
+    assert!(p.load.is_empty());
+    assert_eq!(p.file_mode.expect("its turn").name, "m1");
+}
+
+#[test]
+fn small_torrents_go_first_when_they_waited_as_long_as_the_big_one() {
+    // All seen in the same run: the small ones are not held back.
+    let p = plan(
+        &snapshot(vec![big(1), managed(2, 10 * MIB)], vec![]),
+        &policy(100 * MIB),
+        &journal(vec![]),
+    );
+    assert_eq!(names(&p.load), vec!["t2"]);
+}
+
+#[test]
+fn with_the_big_one_in_file_mode_newer_small_ones_rotate_beside_it() {
+    let (mut s, mut j) = in_file_mode(vec![managed(3, 20 * MIB)]);
+    j.waiting_since.insert(hash(3).to_hex(), NOW);
+    s.now = NOW + 10;
+    let p = plan(&s, &policy(100 * MIB), &j);
+    assert_eq!(names(&p.load), vec!["t3"]);
+}
+
+#[test]
+fn a_big_torrent_none_of_whose_files_can_ever_fit_holds_nobody_back() {
+    let mut j = journal(vec![]);
+    j.waiting_since.insert(hash(1).to_hex(), NOW - 100);
+    // One 150 MiB file: never fetched under a 100 MiB limit.
+    let hopeless = multi(1, &[("a", 150 * MIB), ("b", 10 * MIB)]);
+    let hopeless = ManagedTorrent {
+        files: vec![(vec!["a".into()], 150 * MIB)],
+        total_size: 150 * MIB,
+        ..hopeless
+    };
+    let p = plan(
+        &snapshot(vec![hopeless, managed(2, 10 * MIB)], vec![]),
+        &policy(100 * MIB),
+        &j,
+    );
+    assert_eq!(names(&p.load), vec!["t2"]);
 }
