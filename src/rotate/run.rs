@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::execute::{Executor, Outcome};
+use super::execute::{no_checkpoint, Executor, Outcome};
 use super::gather::{self, Gathered};
 use super::journal::Journal;
 use super::plan::{plan, Plan, Policy};
+use crate::client::TorrentClient;
 use crate::config::{Config, RotateSettings};
 use crate::rtorrent::Client;
 use crate::sync::Syncer;
@@ -77,7 +78,7 @@ pub struct RunReport {
 /// Reads the files of the torrent in file-by-file mode into the snapshot
 /// (without stopping it), so status and the plan show them. A failure only
 /// leaves them out: the run itself reads them again after stopping it.
-fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Client) {
+fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &dyn TorrentClient) {
     let Some(fm) = &journal.file_mode else { return };
     let Ok(hash) = crate::torrent::InfoHash::from_hex(&fm.info_hash) else {
         return;
@@ -89,7 +90,7 @@ fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Clie
     let Some(t) = snapshot.managed.iter().find(|m| m.info_hash == hash) else {
         return;
     };
-    match gather::file_mode_files(client, &hash.to_hex_upper(), &t.name, t.single_file, false) {
+    match gather::file_mode_files(client, &hash, &t.name, t.single_file, false) {
         Ok((base, files)) => {
             let base = if base.as_os_str().is_empty() {
                 fm.base_path.clone()
@@ -107,7 +108,7 @@ fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Clie
 /// Reads the world and decides: the snapshot and the plan for it.
 fn observe(
     settings: &RotateSettings,
-    client: &Client,
+    client: &dyn TorrentClient,
     journal: &Journal,
     write_cache: bool,
 ) -> Result<(Gathered, Plan), RotateError> {
@@ -194,6 +195,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         done_directory: settings.done_directory.clone(),
         now: gathered.snapshot.now,
         request_limit: gathered.request_limit,
+        checkpoint: &no_checkpoint,
     };
     let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
     Ok(Some(RunReport {
