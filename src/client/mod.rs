@@ -12,6 +12,9 @@ use std::path::PathBuf;
 
 use crate::torrent::InfoHash;
 
+#[cfg(test)]
+pub mod fake;
+
 /// A torrent as the client reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Torrent {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::execute::{no_checkpoint, Executor, Outcome};
+use super::execute::{no_checkpoint, Checkpoint, Executor, Outcome};
 use super::gather::{self, Gathered};
 use super::journal::Journal;
 use super::plan::{plan, Plan, Policy};
@@ -29,14 +29,19 @@ impl std::fmt::Display for RotateError {
     }
 }
 
-/// The rotation settings and rtorrent connection a config must have.
-pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateError> {
-    let rotate = config.rotate.as_ref().ok_or_else(|| {
+/// The rotation settings a config must have.
+fn rotate_settings(config: &Config) -> Result<&RotateSettings, RotateError> {
+    config.rotate.as_ref().ok_or_else(|| {
         RotateError::Config(format!(
             "{} has no [rotate] section (managed_torrents_directory, space_limit, ...)",
             config.path.display()
         ))
-    })?;
+    })
+}
+
+/// The rotation settings and rtorrent connection a config must have.
+pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateError> {
+    let rotate = rotate_settings(config)?;
     let url = config.rtorrent.socket_url.as_deref().ok_or_else(|| {
         RotateError::Config(format!(
             "{} does not say how to reach rtorrent: set socket_url (e.g. scgi:///home/pi/.rtorrent.sock)",
@@ -139,7 +144,19 @@ pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
 
 /// One rotation. Returns None when another run holds the lock.
 pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, RotateError> {
-    let (settings, client) = settings(config)?;
+    let (_, client) = settings(config)?;
+    rotate_with(config, &client, &no_checkpoint, dry_run)
+}
+
+/// One rotation through `client`, calling `checkpoint` after every journal
+/// save and outside step (see [`Checkpoint`]).
+pub fn rotate_with(
+    config: &Config,
+    client: &dyn TorrentClient,
+    checkpoint: &dyn Fn(Checkpoint),
+    dry_run: bool,
+) -> Result<Option<RunReport>, RotateError> {
+    let settings = rotate_settings(config)?;
     // Without a remote nothing could ever leave: every run would load
     // torrents, fill the space and fail each sync. Said once, at the start.
     let remote_settings = config.remote.as_ref().ok_or_else(|| {
@@ -170,7 +187,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
 
     let journal_file = journal_path(&state_dir);
     let journal = Journal::load(&journal_file).map_err(|e| RotateError::Failed(e.to_string()))?;
-    let (gathered, plan) = observe(settings, &client, &journal, !dry_run)?;
+    let (gathered, plan) = observe(settings, client, &journal, !dry_run)?;
     for reason in &plan.reasons {
         log::info!("{reason}");
     }
@@ -179,14 +196,14 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
             gathered,
             plan,
             outcome: None,
-            round_trips: client.round_trips(),
+            round_trips: client.requests(),
             rpc_bytes_received: client.bytes_received(),
         }));
     }
 
     let remote = Syncer::new(remote_settings, &config.sync);
     let mut executor = Executor {
-        client: &client,
+        client,
         remote: Some(&remote),
         journal,
         journal_path: journal_file,
@@ -195,14 +212,14 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         done_directory: settings.done_directory.clone(),
         now: gathered.snapshot.now,
         request_limit: gathered.request_limit,
-        checkpoint: &no_checkpoint,
+        checkpoint,
     };
     let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
     Ok(Some(RunReport {
         gathered,
         plan,
         outcome: Some(outcome),
-        round_trips: client.round_trips(),
+        round_trips: client.requests(),
         rpc_bytes_received: client.bytes_received(),
     }))
 }
