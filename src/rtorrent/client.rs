@@ -699,3 +699,69 @@ impl TorrentClient for Client {
         Client::bytes_received(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each rtorrent failure lands in the kind `rotate` decides on, with
+    /// rtorrent's own wording kept as the message.
+    #[test]
+    fn rtorrent_errors_map_to_client_neutral_kinds() {
+        let fault = |message: &str| RpcError::Fault {
+            method: "d.erase".into(),
+            code: -501,
+            message: message.into(),
+        };
+        let cases: Vec<(RpcError, &str)> = vec![
+            (fault("Could not find info-hash."), "unknown"),
+            (fault("Unsupported target type found."), "refused"),
+            (
+                RpcError::ConnectionRefused {
+                    target: "127.0.0.1:5000".into(),
+                },
+                "unreachable",
+            ),
+            (
+                RpcError::SocketMissing {
+                    path: "/run/rt.sock".into(),
+                },
+                "unreachable",
+            ),
+            (
+                RpcError::Timeout {
+                    target: "x".into(),
+                    seconds: 60,
+                },
+                "unreachable",
+            ),
+            (
+                RpcError::Shape {
+                    method: "d.multicall2".into(),
+                    reason: "not an array".into(),
+                },
+                "protocol",
+            ),
+            (
+                RpcError::TooLarge {
+                    target: "x".into(),
+                    limit: 10,
+                },
+                "protocol",
+            ),
+        ];
+        for (rpc, want) in cases {
+            let text = rpc.to_string();
+            let e = ClientError::from(rpc);
+            let kind = match e {
+                ClientError::Unreachable(_) => "unreachable",
+                ClientError::Refused(_) => "refused",
+                ClientError::UnknownTorrent(_) => "unknown",
+                ClientError::Protocol(_) => "protocol",
+            };
+            assert_eq!(kind, want, "{text}");
+            assert_eq!(e.to_string(), text);
+            assert!(std::error::Error::source(&e).is_some());
+        }
+    }
+}
