@@ -8,6 +8,7 @@
 
 pub mod base64;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod fish;
 pub mod follow;

@@ -19,14 +19,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::backoff;
-use super::batches::{load_call, load_call_len, pack, too_big_reason};
+use super::batches::{load_call_len, pack, too_big_reason};
 use super::delete::{check_deletable, delete_torrent_files, DataRoots};
 use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
+use crate::client::{NewTorrent, TorrentClient};
 use crate::fsutil::{create_dir_all_durable, parent_dir, remove_file_durable, sync_dir};
 use crate::rtorrent::limit;
-use crate::rtorrent::{Call, Client};
 use crate::size::human_size;
 use crate::sync::{FailureKind, RelPath, Remote, Scope, SyncError};
 use crate::torrent::InfoHash;
@@ -46,9 +46,29 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
+/// A point where a run may be cut short: after a journal save or after a
+/// step outside the process. [`Executor::checkpoint`] is called at each, so
+/// a test can abort the run there and check that the next run continues
+/// without loss (see the crash-point sweep in `rotate::crash_sweep`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    JournalSaved,
+    /// A call that changes something in the torrent client.
+    Client,
+    Pushed,
+    Verified,
+    Deleted,
+    Truncated,
+    /// The .torrent file removed or moved.
+    Disposed,
+}
+
+/// The checkpoint hook of a production run: nothing.
+pub fn no_checkpoint(_: Checkpoint) {}
+
 /// Everything the executor acts on.
 pub struct Executor<'a> {
-    pub client: &'a Client,
+    pub client: &'a dyn TorrentClient,
     pub remote: Option<&'a dyn Remote>,
     pub journal: Journal,
     pub journal_path: PathBuf,
@@ -61,13 +81,18 @@ pub struct Executor<'a> {
     /// The most bytes one request to rtorrent may take (see
     /// [`limit::request_limit`]).
     pub request_limit: usize,
+    /// Called after every journal save and every outside step
+    /// ([`no_checkpoint`] outside tests).
+    pub checkpoint: &'a dyn Fn(Checkpoint),
 }
 
 impl Executor<'_> {
     pub(super) fn save(&self) -> Result<(), String> {
         self.journal
             .save(&self.journal_path)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        (self.checkpoint)(Checkpoint::JournalSaved);
+        Ok(())
     }
 
     fn data_roots(&self) -> DataRoots {
@@ -302,7 +327,9 @@ impl Executor<'_> {
         remote
             .push(&local_root, std::slice::from_ref(&top))
             .map_err(TorrentSyncError::Sync)?;
+        (self.checkpoint)(Checkpoint::Pushed);
         let verification = remote.verify(&expected).map_err(TorrentSyncError::Sync)?;
+        (self.checkpoint)(Checkpoint::Verified);
         if !verification.is_complete() {
             let mut why = Vec::new();
             if !verification.missing.is_empty() {
@@ -368,12 +395,14 @@ impl Executor<'_> {
                 return Err(format!("its data is kept: {e}"));
             }
             if step.loaded {
-                match self.client.erase(&hash.to_hex_upper()) {
-                    Ok(()) => log::info!("{name}: erased from rtorrent"),
+                let kind = self.client.kind();
+                match self.client.erase(&hash) {
+                    Ok(()) => log::info!("{name}: erased from {kind}"),
                     // Gone already (erased just before a crash): fine.
-                    Err(e) if e.is_unknown_hash() => {}
-                    Err(e) => return Err(format!("cannot erase from rtorrent: {e}")),
+                    Err(e) if e.is_unknown_torrent() => {}
+                    Err(e) => return Err(format!("cannot erase from {kind}: {e}")),
                 }
+                (self.checkpoint)(Checkpoint::Client);
             }
             self.set_phase(&hash, Phase::Erased)?;
             phase = Phase::Erased;
@@ -382,6 +411,7 @@ impl Executor<'_> {
             let deleted =
                 delete_torrent_files(&self.data_roots(), &step.entry.base_path, &step.files)
                     .map_err(|e| e.to_string())?;
+            (self.checkpoint)(Checkpoint::Deleted);
             for dir in &deleted.kept_dirs {
                 log::warn!(
                     "{name}: kept {} because it holds files that are not the torrent's",
@@ -403,6 +433,7 @@ impl Executor<'_> {
             );
         } else {
             dispose_torrent_file(&step.entry.torrent_file, self.done_directory.as_deref())?;
+            (self.checkpoint)(Checkpoint::Disposed);
         }
         self.journal.torrents.remove(&hash.to_hex());
         self.save()?;
@@ -448,8 +479,12 @@ impl Executor<'_> {
             for &i in batch {
                 let step = sized[i].0;
                 match std::fs::read(&step.torrent_file) {
-                    Ok(bytes) => {
-                        calls.push(load_call(bytes));
+                    Ok(metainfo) => {
+                        calls.push(NewTorrent {
+                            metainfo,
+                            start: true,
+                            label: ROTATE_LABEL.into(),
+                        });
                         batch_steps.push(step);
                     }
                     Err(e) => outcome.failures.push(format!(
@@ -468,7 +503,7 @@ impl Executor<'_> {
     /// once as two halves, so one torrent does not sink the others.
     fn send_loads(
         &self,
-        mut calls: Vec<Call>,
+        mut calls: Vec<NewTorrent>,
         mut steps: Vec<&LoadStep>,
         outcome: &mut Outcome,
         may_split: bool,
@@ -476,7 +511,9 @@ impl Executor<'_> {
         if calls.is_empty() {
             return;
         }
-        match self.client.multicall(&calls) {
+        let sent = self.client.add(&calls);
+        (self.checkpoint)(Checkpoint::Client);
+        match sent {
             Ok(results) => {
                 for (step, result) in steps.iter().zip(results) {
                     match result {

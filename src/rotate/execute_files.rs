@@ -18,13 +18,12 @@ use std::path::{Path, PathBuf};
 
 use super::bigfile::{apply_selection, own_pieces, plan_files, priorities, FileState, Layout};
 use super::delete::truncate_torrent_file;
-use super::execute::{rel_paths, Executor, Outcome, SyncFailure, ROTATE_LABEL};
+use super::execute::{rel_paths, Checkpoint, Executor, Outcome, SyncFailure, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
 use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
 use super::plan::{FileModeStep, RemoveStep};
 use super::report::plural;
-use crate::rtorrent::xmlrpc::Value;
-use crate::rtorrent::{Call, FilePriority};
+use crate::client::{FilePriority, NewTorrent, ThenDo};
 use crate::size::human_size;
 use crate::sync::RelPath;
 use crate::torrent::Metainfo;
@@ -62,7 +61,6 @@ impl Executor<'_> {
 
     fn file_run(&mut self, step: &FileModeStep, outcome: &mut Outcome) -> Result<(), SyncFailure> {
         let hex = step.info_hash.to_hex();
-        let upper = step.info_hash.to_hex_upper();
         let fail = SyncFailure::Remote;
 
         // The record comes first: from here on a crash resumes this torrent.
@@ -91,9 +89,16 @@ impl Executor<'_> {
         }
 
         // Stop, then read: complete files stay as they are while copied.
+        let read = file_mode_files(
+            self.client,
+            &step.info_hash,
+            &step.name,
+            step.single_file,
+            true,
+        );
+        (self.checkpoint)(Checkpoint::Client);
         let (base_path, files) =
-            file_mode_files(self.client, &upper, &step.name, step.single_file, true)
-                .map_err(|e| fail(format!("cannot read its files from rtorrent: {e}")))?;
+            read.map_err(|e| fail(format!("cannot read its files from rtorrent: {e}")))?;
         if files.len() != step.files.len() {
             return Err(fail(format!(
                 "rtorrent lists {} files, the .torrent {}",
@@ -154,6 +159,7 @@ impl Executor<'_> {
             let Some(f) = states.get(i) else { continue };
             let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f))
                 .map_err(|e| fail(e.to_string()))?;
+            (self.checkpoint)(Checkpoint::Truncated);
             log::info!(
                 "{}: {} is on the remote and held {} again (a shared piece); truncated",
                 step.name,
@@ -195,6 +201,7 @@ impl Executor<'_> {
                         let Some(f) = states.get(i) else { continue };
                         let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f))
                             .map_err(|e| fail(e.to_string()))?;
+                        (self.checkpoint)(Checkpoint::Truncated);
                         outcome.bytes_freed += freed;
                         outcome
                             .synced
@@ -242,34 +249,25 @@ impl Executor<'_> {
             self.file_record()?.selected = chosen;
             self.save_or_stop()?;
         }
-        let mut calls: Vec<Call> = wanted
+        let wanted: Vec<(usize, FilePriority)> = wanted
             .iter()
-            .map(|(i, p)| {
-                Call::new(
-                    "f.priority.set",
-                    vec![
-                        Value::str(format!("{upper}:f{i}")),
-                        Value::Int(i64::from(*p)),
-                    ],
-                )
-            })
+            .map(|(i, p)| (*i, FilePriority::from_level(*p)))
             .collect();
-        calls.push(Call::new("d.update_priorities", vec![Value::str(&upper)]));
         if recheck {
             log::warn!(
                 "{}: rtorrent counts files complete that are short on disk; checking its data again",
                 step.name
             );
-            calls.push(Call::new("d.check_hash", vec![Value::str(&upper)]));
         }
-        calls.push(Call::new("d.start", vec![Value::str(&upper)]));
-        let results = self
+        let then = ThenDo {
+            check_hash: recheck,
+            start: true,
+        };
+        let set = self
             .client
-            .multicall(&calls)
-            .map_err(|e| fail(format!("cannot set file priorities: {e}")))?;
-        for r in results {
-            r.map_err(|e| fail(format!("cannot set file priorities: {e}")))?;
-        }
+            .set_file_priorities(&step.info_hash, &wanted, then);
+        (self.checkpoint)(Checkpoint::Client);
+        set.map_err(|e| fail(format!("cannot set file priorities: {e}")))?;
         if !next.select.is_empty() {
             let names: Vec<String> = next
                 .select
@@ -301,15 +299,19 @@ impl Executor<'_> {
     fn load_with_every_file_off(&self, step: &FileModeStep) -> Result<(), String> {
         let bytes = std::fs::read(&step.torrent_file)
             .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
-        let label = format!("d.custom1.set={ROTATE_LABEL}");
-        self.client
-            .load_raw(&bytes, &[label.as_str()])
-            .map_err(|e| format!("rtorrent refused to load it: {e}"))?;
+        let added = self.client.add(&[NewTorrent {
+            metainfo: bytes,
+            start: false,
+            label: ROTATE_LABEL.into(),
+        }]);
+        (self.checkpoint)(Checkpoint::Client);
+        for r in added.map_err(|e| format!("rtorrent refused to load it: {e}"))? {
+            r.map_err(|e| format!("rtorrent refused to load it: {e}"))?;
+        }
         // rtorrent may add the download a moment after answering.
-        let hash = step.info_hash.to_hex_upper();
         let mut known = false;
         for _ in 0..50 {
-            if self.client.call("d.hash", &[Value::str(&hash)]).is_ok() {
+            if self.client.has(&step.info_hash).unwrap_or(false) {
                 known = true;
                 break;
             }
@@ -321,9 +323,11 @@ impl Executor<'_> {
         let off: Vec<(usize, FilePriority)> = (0..step.files.len())
             .map(|i| (i, FilePriority::Off))
             .collect();
-        self.client
-            .set_file_priorities(&step.info_hash.to_hex_upper(), &off)
-            .map_err(|e| format!("cannot turn its files off: {e}"))?;
+        let set = self
+            .client
+            .set_file_priorities(&step.info_hash, &off, ThenDo::default());
+        (self.checkpoint)(Checkpoint::Client);
+        set.map_err(|e| format!("cannot turn its files off: {e}"))?;
         log::info!(
             "{}: loaded with all {} files off ({})",
             step.name,
@@ -437,7 +441,9 @@ impl Executor<'_> {
             remote.describe()
         );
         remote.push(local_root, &paths).map_err(|e| e.to_string())?;
+        (self.checkpoint)(Checkpoint::Pushed);
         let v = remote.verify(&expected).map_err(|e| e.to_string())?;
+        (self.checkpoint)(Checkpoint::Verified);
         let bad: BTreeSet<&RelPath> = v
             .missing
             .iter()
@@ -480,6 +486,7 @@ impl Executor<'_> {
         let v = remote
             .verify(&expected)
             .map_err(|e| SyncFailure::Remote(e.to_string()))?;
+        (self.checkpoint)(Checkpoint::Verified);
         if v.is_complete() {
             log::info!(
                 "{}: all {} fetchable files verified on {}",

@@ -8,11 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::bigfile::{is_complete, DiskKind, FileState};
 use super::scan_cache::{cacheable, Parsed, ScanCache, Stamp};
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
+use crate::client::{ClientState, Torrent, TorrentClient, TorrentFile};
 use crate::process::{self, RunSpec};
-use crate::rtorrent::download::{download_from_row, file_from_row, DOWNLOAD_FIELDS, FILE_FIELDS};
-use crate::rtorrent::limit;
 use crate::rtorrent::xmlrpc::Value;
-use crate::rtorrent::{Call, Client, Download, RpcError, TorrentFile};
+use crate::rtorrent::{Call, Client, RpcError};
 use crate::torrent::{InfoHash, Metainfo};
 
 /// Reads every `*.torrent` directly in `dir`. A file that does not parse is
@@ -147,26 +146,26 @@ fn managed_from(path: &Path, meta: &Metainfo, file_bytes: u64) -> ManagedTorrent
     }
 }
 
-/// Maps rtorrent's downloads; one with an unreadable hash is skipped with
-/// a warning (it cannot be one of ours).
-pub fn loaded_from(downloads: &[Download]) -> Vec<Loaded> {
-    downloads
+/// Maps the client's torrents; one with an unreadable hash is skipped
+/// with a warning (it cannot be one of ours).
+pub fn loaded_from(torrents: &[Torrent]) -> Vec<Loaded> {
+    torrents
         .iter()
         .filter_map(|d| match InfoHash::from_hex(&d.hash) {
             Ok(info_hash) => Some(Loaded {
                 info_hash,
                 name: d.name.clone(),
-                size: d.size_bytes,
-                completed: d.completed_bytes,
+                size: d.size,
+                completed: d.done,
                 complete: d.complete,
                 ratio_milli: i64::try_from(d.ratio_permille).unwrap_or(i64::MAX),
                 started: d.started,
-                base_path: PathBuf::from(&d.base_path),
+                base_path: d.data_path.clone(),
                 finished_at: d.finished_at.unwrap_or(0),
             }),
             Err(e) => {
                 log::warn!(
-                    "rtorrent reported a download with hash {:?} ({e}); ignored",
+                    "the client reported a torrent with hash {:?} ({e}); ignored",
                     d.hash
                 );
                 None
@@ -179,7 +178,7 @@ pub fn loaded_from(downloads: &[Download]) -> Vec<Loaded> {
 /// `directory.default` as written in its rc, plus its working directory
 /// and HOME to make that absolute (`~/download` and `./download` are the
 /// usual forms, and rtorrent hands them back unexpanded).
-fn directory_calls() -> [Call; 3] {
+pub(crate) fn directory_calls() -> [Call; 3] {
     [
         Call::new("directory.default", vec![]),
         Call::new("system.cwd", vec![]),
@@ -187,7 +186,7 @@ fn directory_calls() -> [Call; 3] {
     ]
 }
 
-fn directory_from_results(
+pub(crate) fn directory_from_results(
     results: &mut impl Iterator<Item = Result<Value, RpcError>>,
 ) -> Result<PathBuf, String> {
     let text = |r: Option<Result<Value, RpcError>>| -> Option<String> {
@@ -250,130 +249,36 @@ pub fn download_directory(client: &Client) -> Result<PathBuf, String> {
     directory_from_results(&mut results)
 }
 
-/// What one round trip tells about rtorrent.
-pub struct RtorrentState {
-    pub downloads: Vec<Download>,
-    pub download_dir: PathBuf,
-    /// The most bytes one request may take (see [`limit::request_limit`]).
-    pub request_limit: usize,
-}
-
-/// Every download, the download directory and the request size limit in
-/// one round trip (`system.multicall` of `d.multicall2`, the directory
-/// calls and `network.xmlrpc.size_limit`), so a run's reading costs the
-/// same with ten torrents or ten thousand.
-pub fn rtorrent_state(client: &Client) -> Result<RtorrentState, String> {
-    let mut params = vec![Value::str(""), Value::str("main")];
-    params.extend(DOWNLOAD_FIELDS.iter().map(|f| Value::str(*f)));
-    let mut calls = vec![Call::new("d.multicall2", params)];
-    calls.extend(directory_calls());
-    calls.push(Call::new(limit::SIZE_LIMIT_COMMAND, vec![]));
-    let mut results = client
-        .multicall(&calls)
-        .map_err(|e| e.to_string())?
-        .into_iter();
-    let downloads = results
-        .next()
-        .ok_or("system.multicall gave no result for d.multicall2")?
-        .map_err(|e| e.to_string())?;
-    let rows = downloads.as_array().ok_or_else(|| {
-        format!(
-            "rtorrent's d.multicall2 answered a {}, not an array of rows",
-            downloads.type_name()
-        )
-    })?;
-    let downloads = rows
-        .iter()
-        .map(|row| download_from_row(row).map_err(|e| format!("rtorrent's d.multicall2: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let download_dir = directory_from_results(&mut results)?;
-    // An rtorrent without the command (or a proxy hiding it) is taken to
-    // have the default limit, the smallest any 0.9 has shipped with.
-    let size_limit = match results.next() {
-        Some(Ok(v)) => v.as_i64(),
-        Some(Err(e)) => {
-            log::debug!(
-                "{}: {e}; assuming rtorrent's default",
-                limit::SIZE_LIMIT_COMMAND
-            );
-            None
-        }
-        None => None,
-    };
-    let request_limit = limit::request_limit(size_limit);
-    log::debug!("rtorrent takes requests of up to {request_limit} bytes");
-    Ok(RtorrentState {
-        downloads,
-        download_dir,
-        request_limit,
-    })
-}
-
-/// The torrent in file-by-file mode as rtorrent has it, in one round trip:
-/// where its data is and its files. With `stop`, the same round trip stops
-/// it first, so no file changes while complete ones are copied.
+/// The torrent in file-by-file mode as the client has it, in one request:
+/// where its data is and its files. With `stop`, the same request stops
+/// and closes it first, so no file changes while complete ones are copied.
 pub fn file_mode_files(
-    client: &Client,
-    hash_upper: &str,
+    client: &dyn TorrentClient,
+    hash: &InfoHash,
     name: &str,
     single_file: bool,
     stop: bool,
 ) -> Result<(PathBuf, Vec<TorrentFile>), String> {
-    let mut calls = Vec::new();
-    if stop {
-        // Closed, not only stopped: rtorrent maps the data into memory, and
-        // a file truncated under a live mapping crashes it (SIGBUS) or
-        // leaves it believing in bytes that are gone. d.start reopens it.
-        calls.push(Call::new("d.stop", vec![Value::str(hash_upper)]));
-        calls.push(Call::new("d.close", vec![Value::str(hash_upper)]));
-    }
-    calls.push(Call::new("d.base_path", vec![Value::str(hash_upper)]));
-    calls.push(Call::new("d.directory", vec![Value::str(hash_upper)]));
-    let mut params = vec![Value::str(hash_upper), Value::str("")];
-    params.extend(FILE_FIELDS.iter().map(|f| Value::str(*f)));
-    calls.push(Call::new("f.multicall", params));
-    let mut results = client
-        .multicall(&calls)
-        .map_err(|e| e.to_string())?
-        .into_iter();
-    let mut next = |what: &str| {
-        results
-            .next()
-            .ok_or_else(|| format!("system.multicall gave no result for {what}"))?
-            .map_err(|e| e.to_string())
-    };
-    if stop {
-        next("d.stop")?;
-        next("d.close")?;
-    }
-    let base = next("d.base_path")?;
-    let directory = next("d.directory")?;
-    let rows = next("f.multicall")?;
-    let base = base.as_str().unwrap_or_default();
-    let directory = directory.as_str().unwrap_or_default();
-    // d.base_path is empty until rtorrent opens the download; d.directory
-    // is the torrent's directory (multi-file) or the one holding its file.
-    let base_path = if !base.is_empty() {
-        PathBuf::from(base)
-    } else if directory.is_empty() {
+    let got = client.files(hash, stop).map_err(|e| e.to_string())?;
+    Ok((
+        data_path(&got.data_path, &got.directory, name, single_file),
+        got.files,
+    ))
+}
+
+/// Where a torrent's data is: the client's data path, empty until it opens
+/// the torrent, else from its directory (the torrent's directory for a
+/// multi-file one, the one holding its file otherwise).
+fn data_path(data_path: &Path, directory: &Path, name: &str, single_file: bool) -> PathBuf {
+    if !data_path.as_os_str().is_empty() {
+        data_path.to_path_buf()
+    } else if directory.as_os_str().is_empty() {
         PathBuf::new()
     } else if single_file {
-        Path::new(directory).join(name)
+        directory.join(name)
     } else {
-        PathBuf::from(directory)
-    };
-    let rows = rows.as_array().ok_or_else(|| {
-        format!(
-            "rtorrent's f.multicall answered a {}, not an array of rows",
-            rows.type_name()
-        )
-    })?;
-    let files = rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| file_from_row(i, row).map_err(|e| format!("rtorrent's f.multicall: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((base_path, files))
+        directory.to_path_buf()
+    }
 }
 
 /// Each file's state for the file-by-file planner: rtorrent's view plus
@@ -401,8 +306,8 @@ pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -
             FileState {
                 index: f.index,
                 path,
-                size: f.size_bytes,
-                complete: is_complete(f.size_bytes, f.completed_chunks, f.size_chunks),
+                size: f.size,
+                complete: is_complete(f.size, f.done_pieces, f.pieces),
                 priority: f.priority as u8,
                 on_disk,
             }
@@ -481,8 +386,8 @@ pub struct Gathered {
     pub snapshot: Snapshot,
     pub download_dir: PathBuf,
     pub disk: DiskSpace,
-    /// Downloads rtorrent has that lowspace does not manage.
-    pub unmanaged: Vec<Download>,
+    /// Torrents the client has that lowspace does not manage.
+    pub unmanaged: Vec<Torrent>,
     /// The most bytes one request to rtorrent may take.
     pub request_limit: usize,
 }
@@ -520,7 +425,7 @@ fn scan_with_cache(managed_dir: &Path, cache_file: &CacheFile) -> Result<Scan, S
 
 pub fn gather(
     managed_dir: &Path,
-    client: &Client,
+    client: &dyn TorrentClient,
     cache_file: &CacheFile,
 ) -> Result<Gathered, String> {
     let Scan {
@@ -529,11 +434,11 @@ pub fn gather(
     for c in &corrupt {
         log::warn!("skipping {}: {}", c.file.display(), c.error);
     }
-    let RtorrentState {
-        downloads,
+    let ClientState {
+        torrents: downloads,
         download_dir,
         request_limit,
-    } = rtorrent_state(client)?;
+    } = client.state().map_err(|e| e.to_string())?;
     let disk = disk_space(&download_dir)?;
     let download_fs = match crate::sys::file_system(&download_dir) {
         Ok((magic, block)) => DiskKind::from_statfs(magic, block),

@@ -19,6 +19,8 @@
 pub mod backoff;
 pub mod batches;
 pub mod bigfile;
+#[cfg(test)]
+mod crash_sweep;
 pub mod delete;
 pub mod execute;
 mod execute_files;

@@ -100,7 +100,7 @@ pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
     for c in &gathered.snapshot.corrupt {
         out.push_str(&format!("corrupt: {}: {}\n", c.file.display(), c.error));
     }
-    let unmanaged_bytes: u64 = gathered.unmanaged.iter().map(|d| d.size_bytes).sum();
+    let unmanaged_bytes: u64 = gathered.unmanaged.iter().map(|d| d.size).sum();
     out.push_str(&format!(
         "unmanaged: {} in rtorrent ({}), not counted and never touched\n",
         plural(gathered.unmanaged.len() as u64, "torrent", "torrents"),
@@ -234,7 +234,7 @@ pub fn status_json(gathered: &Gathered, plan: &Plan) -> Value {
         "corrupt": gathered.snapshot.corrupt.iter().map(|c| json!({"file": c.file.display().to_string(), "error": c.error})).collect::<Vec<_>>(),
         "unmanaged": {
             "count": gathered.unmanaged.len(),
-            "bytes": gathered.unmanaged.iter().map(|d| d.size_bytes).sum::<u64>(),
+            "bytes": gathered.unmanaged.iter().map(|d| d.size).sum::<u64>(),
         },
     })
 }

@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::execute::{Executor, Outcome};
+use super::execute::{no_checkpoint, Checkpoint, Executor, Outcome};
 use super::gather::{self, Gathered};
 use super::journal::Journal;
 use super::plan::{plan, Plan, Policy};
+use crate::client::TorrentClient;
 use crate::config::{Config, RotateSettings};
 use crate::rtorrent::Client;
 use crate::sync::Syncer;
@@ -28,14 +29,19 @@ impl std::fmt::Display for RotateError {
     }
 }
 
-/// The rotation settings and rtorrent connection a config must have.
-pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateError> {
-    let rotate = config.rotate.as_ref().ok_or_else(|| {
+/// The rotation settings a config must have.
+fn rotate_settings(config: &Config) -> Result<&RotateSettings, RotateError> {
+    config.rotate.as_ref().ok_or_else(|| {
         RotateError::Config(format!(
             "{} has no [rotate] section (managed_torrents_directory, space_limit, ...)",
             config.path.display()
         ))
-    })?;
+    })
+}
+
+/// The rotation settings and rtorrent connection a config must have.
+pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateError> {
+    let rotate = rotate_settings(config)?;
     let url = config.rtorrent.socket_url.as_deref().ok_or_else(|| {
         RotateError::Config(format!(
             "{} does not say how to reach rtorrent: set socket_url (e.g. scgi:///home/pi/.rtorrent.sock)",
@@ -77,7 +83,7 @@ pub struct RunReport {
 /// Reads the files of the torrent in file-by-file mode into the snapshot
 /// (without stopping it), so status and the plan show them. A failure only
 /// leaves them out: the run itself reads them again after stopping it.
-fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Client) {
+fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &dyn TorrentClient) {
     let Some(fm) = &journal.file_mode else { return };
     let Ok(hash) = crate::torrent::InfoHash::from_hex(&fm.info_hash) else {
         return;
@@ -89,7 +95,7 @@ fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Clie
     let Some(t) = snapshot.managed.iter().find(|m| m.info_hash == hash) else {
         return;
     };
-    match gather::file_mode_files(client, &hash.to_hex_upper(), &t.name, t.single_file, false) {
+    match gather::file_mode_files(client, &hash, &t.name, t.single_file, false) {
         Ok((base, files)) => {
             let base = if base.as_os_str().is_empty() {
                 fm.base_path.clone()
@@ -107,7 +113,7 @@ fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &Clie
 /// Reads the world and decides: the snapshot and the plan for it.
 fn observe(
     settings: &RotateSettings,
-    client: &Client,
+    client: &dyn TorrentClient,
     journal: &Journal,
     write_cache: bool,
 ) -> Result<(Gathered, Plan), RotateError> {
@@ -138,7 +144,19 @@ pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
 
 /// One rotation. Returns None when another run holds the lock.
 pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, RotateError> {
-    let (settings, client) = settings(config)?;
+    let (_, client) = settings(config)?;
+    rotate_with(config, &client, &no_checkpoint, dry_run)
+}
+
+/// One rotation through `client`, calling `checkpoint` after every journal
+/// save and outside step (see [`Checkpoint`]).
+pub fn rotate_with(
+    config: &Config,
+    client: &dyn TorrentClient,
+    checkpoint: &dyn Fn(Checkpoint),
+    dry_run: bool,
+) -> Result<Option<RunReport>, RotateError> {
+    let settings = rotate_settings(config)?;
     // Without a remote nothing could ever leave: every run would load
     // torrents, fill the space and fail each sync. Said once, at the start.
     let remote_settings = config.remote.as_ref().ok_or_else(|| {
@@ -169,7 +187,7 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
 
     let journal_file = journal_path(&state_dir);
     let journal = Journal::load(&journal_file).map_err(|e| RotateError::Failed(e.to_string()))?;
-    let (gathered, plan) = observe(settings, &client, &journal, !dry_run)?;
+    let (gathered, plan) = observe(settings, client, &journal, !dry_run)?;
     for reason in &plan.reasons {
         log::info!("{reason}");
     }
@@ -178,14 +196,14 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
             gathered,
             plan,
             outcome: None,
-            round_trips: client.round_trips(),
+            round_trips: client.requests(),
             rpc_bytes_received: client.bytes_received(),
         }));
     }
 
     let remote = Syncer::new(remote_settings, &config.sync);
     let mut executor = Executor {
-        client: &client,
+        client,
         remote: Some(&remote),
         journal,
         journal_path: journal_file,
@@ -194,13 +212,14 @@ pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, Rotat
         done_directory: settings.done_directory.clone(),
         now: gathered.snapshot.now,
         request_limit: gathered.request_limit,
+        checkpoint,
     };
     let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
     Ok(Some(RunReport {
         gathered,
         plan,
         outcome: Some(outcome),
-        round_trips: client.round_trips(),
+        round_trips: client.requests(),
         rpc_bytes_received: client.bytes_received(),
     }))
 }

@@ -6,6 +6,7 @@
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -14,10 +15,16 @@ use super::download::{
     FILE_FIELDS,
 };
 use super::error::RpcError;
+use super::limit;
 use super::scgi::{self, ExchangeError};
 use super::url::{parse_socket_url, Transport};
 use super::xmlrpc::{self, Value};
+use crate::client::{
+    ClientError, ClientState, Message, NewTorrent, ThenDo, Torrent, TorrentClient, TorrentFiles,
+};
 use crate::http::{HttpClient, Request};
+use crate::rotate::gather::{directory_calls, directory_from_results};
+use crate::torrent::InfoHash;
 
 /// One call inside a `system.multicall`.
 #[derive(Debug, Clone, PartialEq)]
@@ -430,5 +437,331 @@ fn expect_zero(method: &str, value: Value) -> Result<(), RpcError> {
             method: method.into(),
             reason: format!("expected 0, got {value:?}"),
         }),
+    }
+}
+
+/// rtorrent's errors in the client-neutral kinds `rotate` decides on.
+impl From<RpcError> for ClientError {
+    fn from(e: RpcError) -> ClientError {
+        match e {
+            RpcError::Fault { .. } if e.is_unknown_hash() => ClientError::UnknownTorrent(e.into()),
+            RpcError::Fault { .. } => ClientError::Refused(e.into()),
+            RpcError::SocketUrl(_)
+            | RpcError::SocketMissing { .. }
+            | RpcError::PermissionDenied { .. }
+            | RpcError::ConnectionRefused { .. }
+            | RpcError::Timeout { .. }
+            | RpcError::Io { .. }
+            | RpcError::Http(_)
+            | RpcError::HttpStatus { .. } => ClientError::Unreachable(e.into()),
+            RpcError::Framing { .. }
+            | RpcError::TooLarge { .. }
+            | RpcError::Decode { .. }
+            | RpcError::Shape { .. } => ClientError::Protocol(e.into()),
+        }
+    }
+}
+
+fn protocol(message: String) -> ClientError {
+    ClientError::Protocol(Box::new(Message(message)))
+}
+
+/// The next result of a `system.multicall`, one per call sent.
+fn next_result(
+    results: &mut impl Iterator<Item = Result<Value, RpcError>>,
+    what: &str,
+) -> Result<Value, ClientError> {
+    results
+        .next()
+        .ok_or_else(|| protocol(format!("system.multicall gave no result for {what}")))?
+        .map_err(ClientError::from)
+}
+
+fn array_rows<'v>(value: &'v Value, method: &str) -> Result<&'v [Value], ClientError> {
+    value.as_array().ok_or_else(|| {
+        protocol(format!(
+            "rtorrent's {method} answered a {}, not an array of rows",
+            value.type_name()
+        ))
+    })
+}
+
+impl From<Download> for Torrent {
+    fn from(d: Download) -> Torrent {
+        Torrent {
+            hash: d.hash,
+            name: d.name,
+            size: d.size_bytes,
+            done: d.completed_bytes,
+            complete: d.complete,
+            ratio_permille: d.ratio_permille,
+            started: d.started,
+            data_path: PathBuf::from(d.base_path),
+            label: d.label,
+            finished_at: d.finished_at,
+        }
+    }
+}
+
+fn neutral_file(f: super::download::TorrentFile) -> crate::client::TorrentFile {
+    crate::client::TorrentFile {
+        index: f.index,
+        path: f.path,
+        size: f.size_bytes,
+        done_pieces: f.completed_chunks,
+        pieces: f.size_chunks,
+        priority: crate::client::FilePriority::from_level(f.priority as u8),
+    }
+}
+
+impl TorrentClient for Client {
+    fn kind(&self) -> &'static str {
+        "rtorrent"
+    }
+
+    /// One `system.multicall` of `d.multicall2`, the directory calls and
+    /// `network.xmlrpc.size_limit`, so a run's reading costs the same with
+    /// ten torrents or ten thousand.
+    fn state(&self) -> Result<ClientState, ClientError> {
+        let mut params = vec![Value::str(""), Value::str("main")];
+        params.extend(DOWNLOAD_FIELDS.iter().map(|f| Value::str(*f)));
+        let mut calls = vec![Call::new("d.multicall2", params)];
+        calls.extend(directory_calls());
+        calls.push(Call::new(limit::SIZE_LIMIT_COMMAND, vec![]));
+        let mut results = self.multicall(&calls)?.into_iter();
+        let downloads = next_result(&mut results, "d.multicall2")?;
+        let torrents = array_rows(&downloads, "d.multicall2")?
+            .iter()
+            .map(|row| {
+                download_from_row(row)
+                    .map(Torrent::from)
+                    .map_err(|e| protocol(format!("rtorrent's d.multicall2: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let download_dir = directory_from_results(&mut results).map_err(protocol)?;
+        // An rtorrent without the command (or a proxy hiding it) is taken to
+        // have the default limit, the smallest any 0.9 has shipped with.
+        let size_limit = match results.next() {
+            Some(Ok(v)) => v.as_i64(),
+            Some(Err(e)) => {
+                log::debug!(
+                    "{}: {e}; assuming rtorrent's default",
+                    limit::SIZE_LIMIT_COMMAND
+                );
+                None
+            }
+            None => None,
+        };
+        let request_limit = limit::request_limit(size_limit);
+        log::debug!("rtorrent takes requests of up to {request_limit} bytes");
+        Ok(ClientState {
+            torrents,
+            download_dir,
+            request_limit,
+        })
+    }
+
+    /// `load.raw_start` / `load.raw` with the label set, all in one
+    /// `system.multicall`.
+    fn add(&self, torrents: &[NewTorrent]) -> Result<Vec<Result<(), ClientError>>, ClientError> {
+        let calls: Vec<Call> = torrents
+            .iter()
+            .map(|t| {
+                Call::new(
+                    if t.start {
+                        "load.raw_start"
+                    } else {
+                        "load.raw"
+                    },
+                    vec![
+                        Value::str(""),
+                        Value::Base64(t.metainfo.clone()),
+                        Value::str(format!("d.custom1.set={}", t.label)),
+                    ],
+                )
+            })
+            .collect();
+        Ok(self
+            .multicall(&calls)?
+            .into_iter()
+            .map(|r| r.map(drop).map_err(ClientError::from))
+            .collect())
+    }
+
+    fn has(&self, hash: &InfoHash) -> Result<bool, ClientError> {
+        match self.call("d.hash", &[Value::str(hash.to_hex_upper())]) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_unknown_hash() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn erase(&self, hash: &InfoHash) -> Result<(), ClientError> {
+        Client::erase(self, &hash.to_hex_upper()).map_err(ClientError::from)
+    }
+
+    fn start(&self, hash: &InfoHash) -> Result<(), ClientError> {
+        Client::start(self, &hash.to_hex_upper()).map_err(ClientError::from)
+    }
+
+    fn stop(&self, hash: &InfoHash) -> Result<(), ClientError> {
+        let h = hash.to_hex_upper();
+        let calls = [
+            Call::new("d.stop", vec![Value::str(&h)]),
+            Call::new("d.close", vec![Value::str(&h)]),
+        ];
+        for r in self.multicall(&calls)? {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Closed, not only stopped, with `stop_first`: rtorrent maps the data
+    /// into memory, and a file truncated under a live mapping crashes it
+    /// (SIGBUS) or leaves it believing in bytes that are gone. `d.start`
+    /// reopens it.
+    fn files(&self, hash: &InfoHash, stop_first: bool) -> Result<TorrentFiles, ClientError> {
+        let h = hash.to_hex_upper();
+        let mut calls = Vec::new();
+        if stop_first {
+            calls.push(Call::new("d.stop", vec![Value::str(&h)]));
+            calls.push(Call::new("d.close", vec![Value::str(&h)]));
+        }
+        calls.push(Call::new("d.base_path", vec![Value::str(&h)]));
+        calls.push(Call::new("d.directory", vec![Value::str(&h)]));
+        let mut params = vec![Value::str(&h), Value::str("")];
+        params.extend(FILE_FIELDS.iter().map(|f| Value::str(*f)));
+        calls.push(Call::new("f.multicall", params));
+        let mut results = self.multicall(&calls)?.into_iter();
+        if stop_first {
+            next_result(&mut results, "d.stop")?;
+            next_result(&mut results, "d.close")?;
+        }
+        let base = next_result(&mut results, "d.base_path")?;
+        let directory = next_result(&mut results, "d.directory")?;
+        let rows = next_result(&mut results, "f.multicall")?;
+        let files = array_rows(&rows, "f.multicall")?
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                file_from_row(i, row)
+                    .map(neutral_file)
+                    .map_err(|e| protocol(format!("rtorrent's f.multicall: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TorrentFiles {
+            data_path: PathBuf::from(base.as_str().unwrap_or_default()),
+            directory: PathBuf::from(directory.as_str().unwrap_or_default()),
+            files,
+        })
+    }
+
+    fn set_file_priorities(
+        &self,
+        hash: &InfoHash,
+        priorities: &[(usize, crate::client::FilePriority)],
+        then: ThenDo,
+    ) -> Result<(), ClientError> {
+        let h = hash.to_hex_upper();
+        let mut calls: Vec<Call> = priorities
+            .iter()
+            .map(|(i, p)| {
+                Call::new(
+                    "f.priority.set",
+                    vec![Value::str(format!("{h}:f{i}")), Value::Int(*p as i64)],
+                )
+            })
+            .collect();
+        calls.push(Call::new("d.update_priorities", vec![Value::str(&h)]));
+        if then.check_hash {
+            calls.push(Call::new("d.check_hash", vec![Value::str(&h)]));
+        }
+        if then.start {
+            calls.push(Call::new("d.start", vec![Value::str(&h)]));
+        }
+        for r in self.multicall(&calls)? {
+            r?;
+        }
+        Ok(())
+    }
+
+    fn check_hash(&self, hash: &InfoHash) -> Result<(), ClientError> {
+        self.call("d.check_hash", &[Value::str(hash.to_hex_upper())])
+            .map(drop)
+            .map_err(ClientError::from)
+    }
+
+    fn requests(&self) -> u64 {
+        self.round_trips()
+    }
+
+    fn bytes_received(&self) -> u64 {
+        Client::bytes_received(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each rtorrent failure lands in the kind `rotate` decides on, with
+    /// rtorrent's own wording kept as the message.
+    #[test]
+    fn rtorrent_errors_map_to_client_neutral_kinds() {
+        let fault = |message: &str| RpcError::Fault {
+            method: "d.erase".into(),
+            code: -501,
+            message: message.into(),
+        };
+        let cases: Vec<(RpcError, &str)> = vec![
+            (fault("Could not find info-hash."), "unknown"),
+            (fault("Unsupported target type found."), "refused"),
+            (
+                RpcError::ConnectionRefused {
+                    target: "127.0.0.1:5000".into(),
+                },
+                "unreachable",
+            ),
+            (
+                RpcError::SocketMissing {
+                    path: "/run/rt.sock".into(),
+                },
+                "unreachable",
+            ),
+            (
+                RpcError::Timeout {
+                    target: "x".into(),
+                    seconds: 60,
+                },
+                "unreachable",
+            ),
+            (
+                RpcError::Shape {
+                    method: "d.multicall2".into(),
+                    reason: "not an array".into(),
+                },
+                "protocol",
+            ),
+            (
+                RpcError::TooLarge {
+                    target: "x".into(),
+                    limit: 10,
+                },
+                "protocol",
+            ),
+        ];
+        for (rpc, want) in cases {
+            let text = rpc.to_string();
+            let e = ClientError::from(rpc);
+            let kind = match e {
+                ClientError::Unreachable(_) => "unreachable",
+                ClientError::Refused(_) => "refused",
+                ClientError::UnknownTorrent(_) => "unknown",
+                ClientError::Protocol(_) => "protocol",
+            };
+            assert_eq!(kind, want, "{text}");
+            assert_eq!(e.to_string(), text);
+            assert!(std::error::Error::source(&e).is_some());
+        }
     }
 }
