@@ -1012,3 +1012,42 @@ fn measure_verification_of_big_listings() {
         }
     }
 }
+
+/// Measurement, not a check (run with `--release -- --ignored
+/// --nocapture`): the content check of one 100 MB file through rsync over
+/// loopback ssh, against the size check and the copy itself.
+#[test]
+#[ignore]
+fn measure_hash_verification_of_100_mb() {
+    lang_c();
+    require_program("sha1sum");
+    let tmp = TempDir::new("sync-measure-hash");
+    let sshd = Sshd::start(&tmp.join("sshd"));
+    let local = tmp.join("downloads");
+    std::fs::create_dir_all(local.join("Big")).unwrap();
+    let size = 100 * 1000 * 1000;
+    let bytes: Vec<u8> = (0..size)
+        .map(|n: usize| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(local.join("Big/file.bin"), &bytes).unwrap();
+    drop(bytes);
+    let files = vec![(p("Big/file.bin"), size as u64)];
+    let remote_dir = tmp.join("remote");
+    let syncer = Syncer::new(&rsync_remote(&sshd, &remote_dir, None), &settings(1));
+    let started = Instant::now();
+    syncer.push(&local, &[p("Big")]).unwrap();
+    let push = started.elapsed();
+    let started = Instant::now();
+    assert!(syncer.verify(&files).unwrap().is_complete());
+    let sized = started.elapsed();
+    let started = Instant::now();
+    let v = syncer.verify_content(&local, &files).unwrap();
+    let hashed = started.elapsed();
+    assert!(v.is_complete(), "{v}");
+    let mb = size as f64 / 1e6;
+    eprintln!(
+        "100 MB over loopback ssh: push {push:.2?}; size check {sized:.2?}; content check {hashed:.2?} \
+         ({:.0} MB/s per side, both sides at once)",
+        mb / hashed.as_secs_f64()
+    );
+}

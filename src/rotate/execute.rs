@@ -49,9 +49,10 @@ pub(super) fn verify_content(
         String::new()
     };
     log::info!(
-        "{name}: content check on {}: {} hashed on each side in {secs:.1}s{rate}: {v}",
+        "{name}: content check on {}: {} hashed on each side in {:.2?}{rate}: {v}",
         remote.describe(),
-        human_size(v.bytes)
+        human_size(v.bytes),
+        v.elapsed
     );
     if v.is_complete() {
         return Ok(());

@@ -313,6 +313,9 @@ impl ContentVerification {
 
 impl fmt::Display for ContentVerification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_complete() && self.verified == 1 {
+            return write!(f, "the file has the same SHA-1 on both sides");
+        }
         if self.is_complete() {
             return write!(
                 f,
