@@ -203,6 +203,10 @@ impl Backend for RcloneRemote {
         files: &[(RelPath, u64)],
         digests: &mut RemoteDigests<'_>,
     ) -> Result<(), SyncError> {
+        if files.is_empty() {
+            // Nothing to ask for: spare starting rclone.
+            return Ok(());
+        }
         let list = files_from(files).map_err(|name| {
             SyncError::new(
                 FailureKind::NotVerified,
@@ -461,6 +465,20 @@ mod tests {
             },
         );
         assert_eq!(r.describe(), "rclone to gd:x");
+    }
+
+    #[test]
+    fn hash_list_and_unsupported_hash() {
+        let files = [(p("T/a b"), 1), (p("T/ü"), 2)];
+        assert_eq!(files_from(&files).unwrap(), b"T/a b\nT/\xc3\xbc\n");
+        assert_eq!(
+            files_from(&[(p("T/new\nline"), 1)]).unwrap_err(),
+            "T/new\nline"
+        );
+        assert!(hash_unsupported(
+            "2026/11/30 07:28:54 ERROR : a: hash unsupported: hash type not supported\n"
+        ));
+        assert!(!hash_unsupported("directory not found"));
     }
 
     #[test]
