@@ -1388,3 +1388,60 @@ fn sigkill_at_random_moments_during_slow_copies_then_it_finishes() {
         "rtorrent downloaded {down} bytes for {total} bytes of data"
     );
 }
+
+/// `verify = "hash"`: a stale copy on the remote with the same size and
+/// time as the local data (so the copy step skips it and the size check
+/// passes) differs in one byte. The content check catches it: that
+/// torrent's data stays, it backs off with the file named, the other
+/// torrent rotates.
+#[test]
+fn hash_verification_keeps_the_data_when_a_remote_byte_differs() {
+    let mut rig = Rig::new(
+        "rotate-hash",
+        &[("stale.bin", 150 * KIB), ("good/a.bin", 100 * KIB)],
+    );
+    let remote = format!("{}\nverify = \"hash\"", rig.local_remote());
+    rig.configure(2 * 1024 * 1024, 0.0, &remote);
+    let first = rig.rotate();
+    assert!(first.status.success(), "{}", stderr(&first));
+    for name in ["stale.bin", "good"] {
+        rig.wait_until_complete(name);
+    }
+    let local = rig.rtorrent.data_dir.join("stale.bin");
+    let mut bytes = std::fs::read(&local).unwrap();
+    bytes[77_777] ^= 0x80;
+    let stale = rig.remote_dir.join("stale.bin");
+    std::fs::write(&stale, &bytes).unwrap();
+    let mtime = std::fs::metadata(&local).unwrap().modified().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+
+    let run = rig.rotate();
+    let log = stderr(&run);
+    eprintln!("the run said:\n{log}");
+    assert_eq!(run.status.code(), Some(1), "{log}");
+    assert_moved(&rig, "good");
+    assert!(
+        log.contains("hashed on each side"),
+        "the cost is logged: {log}"
+    );
+    let failure = log
+        .lines()
+        .find(|l| l.contains("differs from the local data"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        failure.contains("stale.bin") && failure.contains("SHA-1"),
+        "{failure}"
+    );
+    assert!(log.contains("not tried again before"), "{log}");
+    // Nothing local was deleted; the torrent is still managed.
+    rig.assert_local_copy_intact("stale.bin");
+    assert_eq!(rig.managed_left(), vec!["stale.bin.torrent"]);
+    let status = rig.status_json();
+    let t = status_of(&status, "stale.bin");
+    assert_eq!(t["state"], "backed_off", "{t}");
+}

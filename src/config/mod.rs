@@ -125,17 +125,19 @@ pub struct SyncSettings {
 /// deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VerifyMode {
-    /// Every file listed on the remote with its expected size. (A
-    /// content check, "hash", is planned; the key is read now so a config
-    /// asking for it fails clearly instead of being silently weaker.)
+    /// Every file listed on the remote with its expected size.
     #[default]
     Size,
+    /// The size check, then the SHA-1 of every file on both sides: reads
+    /// every byte here and on the remote.
+    Hash,
 }
 
 impl VerifyMode {
     pub fn name(self) -> &'static str {
         match self {
             VerifyMode::Size => "size",
+            VerifyMode::Hash => "hash",
         }
     }
 }

@@ -800,21 +800,17 @@ fn sync_settings(
     let defaults = SyncSettings::default();
     let timeout = r.duration(timeout_key)?.unwrap_or(defaults.timeout);
     let retries = r.count(retries_key)?.unwrap_or(defaults.retries);
-    let verify =
-        match r.string(verify_key)?.as_deref() {
-            None => defaults.verify,
-            Some("size") => VerifyMode::Size,
-            Some("hash") => return Err(r.error_at(
+    let verify = match r.string(verify_key)?.as_deref() {
+        None => defaults.verify,
+        Some("size") => VerifyMode::Size,
+        Some("hash") => VerifyMode::Hash,
+        Some(other) => {
+            return Err(r.error_at(
                 verify_key,
-                "\"hash\" (content verification) is not available in this version; use \"size\"",
-            )),
-            Some(other) => {
-                return Err(r.error_at(
-                    verify_key,
-                    format!("expected \"size\" or \"hash\", found \"{other}\""),
-                ))
-            }
-        };
+                format!("expected \"size\" or \"hash\", found \"{other}\""),
+            ))
+        }
+    };
     Ok(SyncSettings {
         timeout,
         retries,

@@ -565,7 +565,7 @@ fn host_port_shapes() {
 }
 
 #[test]
-fn remote_verify_is_size_and_hash_is_refused_clearly() {
+fn remote_verify_is_size_or_hash() {
     let base = "[rotate]\nmanaged_torrents_directory = \"/m\"\nspace_limit = \"1G\"\n[remote]\nservice = \"local\"\npath = \"/r\"\n";
     let c = toml(&format!("{base}verify = \"size\"\n")).unwrap();
     assert_eq!(c.sync.verify, crate::config::VerifyMode::Size);
@@ -573,9 +573,11 @@ fn remote_verify_is_size_and_hash_is_refused_clearly() {
         toml(base).unwrap().sync.verify,
         crate::config::VerifyMode::Size
     );
+    let c = toml(&format!("{base}verify = \"hash\"\n")).unwrap();
+    assert_eq!(c.sync.verify, crate::config::VerifyMode::Hash);
     for (value, says) in [
-        ("\"hash\"", "not available"),
         ("\"md5\"", "expected \"size\" or \"hash\""),
+        ("\"Hash\"", "expected \"size\" or \"hash\""),
         ("3", "expected a string"),
     ] {
         let err = toml(&format!("{base}verify = {value}\n"))
@@ -586,4 +588,23 @@ fn remote_verify_is_size_and_hash_is_refused_clearly() {
             "{value}: {err}"
         );
     }
+}
+
+#[test]
+fn legacy_sync_verify_reads_hash() {
+    let text = "[main]
+managed_torrents_directory = /srv/m
+space_limit = 3 GiB
+remote_sync_service = rclone
+rclone_remote = b2
+sync_verify = hash
+";
+    assert_eq!(
+        ini(text).unwrap().sync.verify,
+        crate::config::VerifyMode::Hash
+    );
+    let err = ini(&text.replace("= hash", "= sha256"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sync_verify"), "{err}");
 }

@@ -25,11 +25,46 @@ use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
 use crate::client::{NewTorrent, TorrentClient};
+use crate::config::VerifyMode;
 use crate::fsutil::{create_dir_all_durable, parent_dir, remove_file_durable, sync_dir};
 use crate::rtorrent::limit;
 use crate::size::human_size;
 use crate::sync::{FailureKind, RelPath, Remote, Scope, SyncError};
 use crate::torrent::InfoHash;
+
+/// `[remote] verify = "hash"`: the SHA-1 of every file on both sides,
+/// after the size check passed. A difference is the torrent's own failure
+/// (it backs off, nothing local is deleted) and names the file.
+pub(super) fn verify_content(
+    remote: &dyn Remote,
+    name: &str,
+    local_root: &Path,
+    expected: &[(RelPath, u64)],
+) -> Result<(), SyncError> {
+    let v = remote.verify_content(local_root, expected)?;
+    let secs = v.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        format!(", {}/s", human_size((v.bytes as f64 / secs) as u64))
+    } else {
+        String::new()
+    };
+    log::info!(
+        "{name}: content check on {}: {} hashed on each side in {:.2?}{rate}: {v}",
+        remote.describe(),
+        human_size(v.bytes),
+        v.elapsed
+    );
+    if v.is_complete() {
+        return Ok(());
+    }
+    Err(SyncError::new(
+        FailureKind::NotVerified,
+        format!(
+            "the remote copy on {} differs from the local data: {v}",
+            remote.describe()
+        ),
+    ))
+}
 
 /// The label lowspace puts on the torrents it loads (`d.custom1`), so they
 /// can be told apart in ruTorrent and similar front ends.
@@ -359,6 +394,11 @@ impl Executor<'_> {
             plural(verification.verified as u64, "file", "files"),
             remote.describe()
         );
+        if remote.verify_mode() == VerifyMode::Hash {
+            verify_content(remote, &step.name, &local_root, &expected)
+                .map_err(TorrentSyncError::Sync)?;
+            (self.checkpoint)(Checkpoint::Verified);
+        }
         self.set_phase(&step.info_hash, Phase::Verified)
             .map_err(TorrentSyncError::Journal)
     }

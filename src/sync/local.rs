@@ -17,6 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::{explain, FailureKind, SyncError};
+use super::hash::{hash_file, RemoteDigests};
 use super::{probe_name, Backend, ListingSink, RelPath};
 use crate::fsutil::{create_dir_all_durable, sync_dir};
 
@@ -131,6 +132,26 @@ impl Backend for LocalRemote {
     fn list_once(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError> {
         self.check_base()?;
         self.walk(path, sink)
+    }
+
+    fn hash_once(
+        &self,
+        files: &[(RelPath, u64)],
+        digests: &mut RemoteDigests<'_>,
+    ) -> Result<(), SyncError> {
+        self.check_base()?;
+        for (number, (rel, _)) in (1u64..).zip(files) {
+            let path = self.base.join(rel);
+            match hash_file(&path) {
+                Ok(digest) => digests
+                    .record(number, rel.as_str(), digest)
+                    .map_err(|e| SyncError::new(FailureKind::Other, e.to_string()))?,
+                // Gone since the listing: the verdict names it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.io_failure("hashing", &path, &e)),
+            }
+        }
+        Ok(())
     }
 
     fn probe_once(&self) -> Result<(), SyncError> {

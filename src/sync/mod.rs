@@ -22,11 +22,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::config::{RemoteSettings, SyncSettings};
+use crate::config::{RemoteSettings, SyncSettings, VerifyMode};
 
 pub mod error;
+pub mod hash;
 pub mod listing;
 mod local;
 pub mod rclone;
@@ -37,6 +38,7 @@ pub mod source;
 mod verify;
 
 pub use error::{classify_failure, FailureKind, Scope, SyncError, Tool};
+pub use hash::{ContentVerification, RemoteDigests};
 pub use listing::{ListingError, ListingSink};
 pub use relpath::{RelPath, RelPathError};
 pub use retry::{backoff_delay, RealSleeper, Sleeper};
@@ -77,6 +79,20 @@ pub trait Remote {
     /// Writes and removes a small file at the remote root: is the remote
     /// reachable, are the tools installed, may we write there?
     fn probe(&self) -> Result<(), SyncError>;
+
+    /// What proves a copy besides [`Remote::verify`]: with
+    /// [`VerifyMode::Hash`] the caller must also pass
+    /// [`Remote::verify_content`] before deleting anything.
+    fn verify_mode(&self) -> VerifyMode;
+
+    /// Compares the SHA-1 of every expected file under `local_root` with
+    /// the SHA-1 the remote computes of its copy. Reads every byte on both
+    /// sides.
+    fn verify_content(
+        &self,
+        local_root: &Path,
+        expected: &[(RelPath, u64)],
+    ) -> Result<ContentVerification, SyncError>;
 }
 
 /// The fewest listings that cover every expected path: one per top-level
@@ -143,6 +159,13 @@ pub(crate) trait Backend: Send + Sync {
         files: &[(RelPath, u64)],
     ) -> Result<(), SyncError>;
     fn list_once(&self, path: &RelPath, sink: &mut dyn ListingSink) -> Result<(), SyncError>;
+    /// Has the remote compute the SHA-1 of each of `files` (distinct
+    /// paths from the remote root) into `digests`.
+    fn hash_once(
+        &self,
+        files: &[(RelPath, u64)],
+        digests: &mut RemoteDigests<'_>,
+    ) -> Result<(), SyncError>;
     fn probe_once(&self) -> Result<(), SyncError>;
 }
 
@@ -151,6 +174,7 @@ pub struct Syncer {
     backend: Box<dyn Backend>,
     attempts: u32,
     sleeper: Box<dyn Sleeper>,
+    verify: VerifyMode,
 }
 
 impl Syncer {
@@ -190,6 +214,7 @@ impl Syncer {
             backend,
             attempts: sync.retries.max(1),
             sleeper: Box::new(RealSleeper),
+            verify: sync.verify,
         }
     }
 
@@ -242,6 +267,61 @@ impl Remote for Syncer {
     fn probe(&self) -> Result<(), SyncError> {
         self.retrying("probe", || self.backend.probe_once())
     }
+
+    fn verify_mode(&self) -> VerifyMode {
+        self.verify
+    }
+
+    fn verify_content(
+        &self,
+        local_root: &Path,
+        expected: &[(RelPath, u64)],
+    ) -> Result<ContentVerification, SyncError> {
+        let unique: BTreeMap<&RelPath, u64> = expected.iter().map(|(p, n)| (p, *n)).collect();
+        let files: Vec<(RelPath, u64)> = unique.into_iter().map(|(p, n)| (p.clone(), n)).collect();
+        let started = Instant::now();
+        // Both sides read every byte; they read different disks, so at
+        // the same time.
+        let (local, remote) = std::thread::scope(|scope| {
+            let local = scope.spawn(|| hash_local(local_root, &files));
+            let mut digests = RemoteDigests::new(&files);
+            let remote = self.retrying("hash", || {
+                digests.clear();
+                self.backend.hash_once(&files, &mut digests)
+            });
+            let local = local.join().unwrap_or_else(|_| {
+                Err(SyncError::new(
+                    FailureKind::Other,
+                    "hashing the local files failed unexpectedly",
+                ))
+            });
+            (local, remote.map(|()| digests))
+        });
+        let remote = remote?;
+        let local = local?;
+        let mut verdict = hash::compare_digests(&files, &local, &remote);
+        verdict.elapsed = started.elapsed();
+        Ok(verdict)
+    }
+}
+
+/// The SHA-1 of each of `files` under `local_root`.
+fn hash_local<'a>(
+    local_root: &Path,
+    files: &'a [(RelPath, u64)],
+) -> Result<BTreeMap<&'a str, hash::Digest>, SyncError> {
+    let mut out = BTreeMap::new();
+    for (rel, _) in files {
+        let path = local_root.join(rel);
+        let digest = hash::hash_file(&path).map_err(|e| {
+            SyncError::new(
+                FailureKind::LocalSource,
+                format!("{} cannot be read to hash it: {e}", path.display()),
+            )
+        })?;
+        out.insert(rel.as_str(), digest);
+    }
+    Ok(out)
 }
 
 /// A probe file name no torrent uses, unique per process.

@@ -22,6 +22,7 @@ use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::error::{failure_from_run, FailureKind, SyncError, Tool};
+use super::hash::{read_sha1sum, RemoteDigests};
 use super::listing::skip_unusable;
 use super::{
     listing_wall_cap, probe_name, transfer_wall_cap, Backend, Limits, ListingError, ListingSink,
@@ -197,6 +198,59 @@ impl Backend for RcloneRemote {
         Ok(())
     }
 
+    fn hash_once(
+        &self,
+        files: &[(RelPath, u64)],
+        digests: &mut RemoteDigests<'_>,
+    ) -> Result<(), SyncError> {
+        if files.is_empty() {
+            // Nothing to ask for: spare starting rclone.
+            return Ok(());
+        }
+        let list = files_from(files).map_err(|name| {
+            SyncError::new(
+                FailureKind::NotVerified,
+                format!(
+                    "{name:?} cannot be hash-checked through rclone (a newline in its name cannot be passed to --files-from-raw); use verify = \"size\" for this torrent's remote"
+                ),
+            )
+        })?;
+        let bytes = files.iter().map(|(_, n)| n).sum();
+        // No idle timeout: nothing is printed while a big file is read.
+        let spec = self
+            .spec(transfer_wall_cap(bytes, self.limits.timeout))
+            .args(["hashsum", "sha1", "--files-from-raw", "-"])
+            .arg(self.target(None))
+            .stdin(list);
+        log::debug!("running {}", spec.display());
+        let out = process::run_streaming(&spec, |stdout| {
+            read_sha1sum(stdout, &|name| decode_name(name), digests)
+        })
+        .map_err(|e| SyncError::from_run_error(&e))?;
+        if !out.success() {
+            let stderr = out.stderr_text();
+            if hash_unsupported(&stderr) {
+                return Err(SyncError::new(
+                    FailureKind::Misconfigured,
+                    format!(
+                        "{} cannot give SHA-1 hashes (rclone: hash type not supported), so verify = \"hash\" cannot work there: set verify = \"size\", or add RCLONE_DOWNLOAD = \"true\" to [remote.rclone_env] to have rclone download every file to hash it",
+                        self.describe()
+                    ),
+                ));
+            }
+            return Err(self.fail_with(out.ended, &stderr));
+        }
+        out.value.map_err(|why| {
+            SyncError::new(
+                FailureKind::Other,
+                format!(
+                    "unexpected output from rclone hashsum for {}: {why}",
+                    self.describe()
+                ),
+            )
+        })
+    }
+
     fn probe_once(&self) -> Result<(), SyncError> {
         let mkdir = self
             .spec(self.limits.timeout)
@@ -227,6 +281,27 @@ impl Backend for RcloneRemote {
         }
         Ok(())
     }
+}
+
+/// The `--files-from-raw` list of `files`, one path a line; the first
+/// path with a newline (which the list cannot hold) is returned instead.
+pub fn files_from(files: &[(RelPath, u64)]) -> Result<Vec<u8>, String> {
+    let mut list = Vec::new();
+    for (path, _) in files {
+        if path.as_str().contains(['\n', '\r']) {
+            return Err(path.to_string());
+        }
+        list.extend_from_slice(path.as_str().as_bytes());
+        list.push(b'\n');
+    }
+    Ok(list)
+}
+
+/// What rclone says when the backend has no SHA-1 (crypt, most cloud
+/// remotes that keep only MD5).
+pub fn hash_unsupported(stderr: &str) -> bool {
+    let text = stderr.to_ascii_lowercase();
+    text.contains("hash type not supported") || text.contains("hash unsupported")
 }
 
 /// Flags on every rclone call: bounded stalls, no retries of its own.
@@ -390,6 +465,20 @@ mod tests {
             },
         );
         assert_eq!(r.describe(), "rclone to gd:x");
+    }
+
+    #[test]
+    fn hash_list_and_unsupported_hash() {
+        let files = [(p("T/a b"), 1), (p("T/ü"), 2)];
+        assert_eq!(files_from(&files).unwrap(), b"T/a b\nT/\xc3\xbc\n");
+        assert_eq!(
+            files_from(&[(p("T/new\nline"), 1)]).unwrap_err(),
+            "T/new\nline"
+        );
+        assert!(hash_unsupported(
+            "2026/11/30 07:28:54 ERROR : a: hash unsupported: hash type not supported\n"
+        ));
+        assert!(!hash_unsupported("directory not found"));
     }
 
     #[test]

@@ -47,6 +47,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::error::{failure_from_run, FailureKind, SyncError, Tool};
+use super::hash::{read_ordered, RemoteDigests};
 use super::listing::skip_unusable;
 use super::{
     listing_wall_cap, probe_name, transfer_wall_cap, Backend, Limits, ListingError, ListingSink,
@@ -236,6 +237,43 @@ impl Backend for RsyncRemote {
         })
     }
 
+    fn hash_once(
+        &self,
+        files: &[(RelPath, u64)],
+        digests: &mut RemoteDigests<'_>,
+    ) -> Result<(), SyncError> {
+        for batch in hash_batches(&self.base, files, MAX_HASH_COMMAND) {
+            let names: Vec<&RelPath> = batch.iter().map(|(p, _)| p).collect();
+            let bytes = batch.iter().map(|(_, n)| n).sum();
+            // No idle timeout: sha1sum prints nothing while it reads a
+            // 50 GB file. The wall cap allows the slowest transfer rate.
+            let spec = self.ssh_spec(
+                hash_script(&self.base, &names),
+                transfer_wall_cap(bytes, self.limits.timeout),
+            );
+            log::debug!(
+                "{}: hashing {} files ({bytes} bytes) on the remote",
+                self.describe(),
+                names.len()
+            );
+            let out = process::run_streaming(&spec, |stdout| read_ordered(stdout, &names, digests))
+                .map_err(|e| SyncError::from_run_error(&e))?;
+            if !out.success() {
+                return Err(self.fail(Tool::Ssh, out.ended, &out.stderr_text()));
+            }
+            out.value.map_err(|why| {
+                SyncError::new(
+                    FailureKind::Other,
+                    format!(
+                        "unexpected output from sha1sum on {}: {why}",
+                        self.describe()
+                    ),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     fn probe_once(&self) -> Result<(), SyncError> {
         let version = RunSpec::new(&self.rsync, self.limits.timeout).arg("--version");
         let out = process::run(&version).map_err(|e| SyncError::from_run_error(&e))?;
@@ -280,6 +318,65 @@ impl Backend for RsyncRemote {
         }
         removed.map(|_| ())
     }
+}
+
+/// The longest remote command of one hashing batch. The command reaches
+/// the remote shell as one argument (`sh -c COMMAND`), and Linux refuses a
+/// single argument over 128 KiB whatever ARG_MAX is; half of that leaves
+/// room for the login shell's own wrapping.
+pub const MAX_HASH_COMMAND: usize = 64 * 1024;
+
+/// The shell loop that prints one line per file, in order: `HEX  -` from
+/// `sha1sum < FILE`, or `?` for a file that cannot be read. Names never
+/// come back, so they need no escaping on the way out; on the way in each
+/// is quoted for the shell. A missing sha1sum ends it with 127 before any
+/// output and a message naming the program.
+pub fn hash_script(base: &str, names: &[&RelPath]) -> String {
+    let mut script = hash_script_head(base);
+    for name in names {
+        script.push(' ');
+        script.push_str(&shell_quote(name.as_str()));
+    }
+    script.push_str(HASH_SCRIPT_TAIL);
+    script
+}
+
+fn hash_script_head(base: &str) -> String {
+    let mut head = String::from(
+        "command -v sha1sum >/dev/null 2>&1 || { echo 'lowspace: sha1sum: command not found on the remote (install coreutils or busybox there, or use verify = \"size\")' >&2; exit 127; }; ",
+    );
+    if !base.is_empty() {
+        head.push_str(&format!("cd -- {} || exit 1; ", shell_quote(base)));
+    }
+    head.push_str("for f in");
+    head
+}
+
+const HASH_SCRIPT_TAIL: &str = "; do sha1sum < \"$f\" || echo '?'; done";
+
+/// `files` cut into runs whose [`hash_script`] stays within `limit` bytes
+/// (a file whose name alone is longer goes alone).
+pub fn hash_batches<'a>(
+    base: &str,
+    files: &'a [(RelPath, u64)],
+    limit: usize,
+) -> Vec<&'a [(RelPath, u64)]> {
+    let fixed = hash_script_head(base).len() + HASH_SCRIPT_TAIL.len();
+    let mut batches = Vec::new();
+    let (mut start, mut length) = (0, fixed);
+    for (i, (name, _)) in files.iter().enumerate() {
+        let word = 1 + shell_quote(name.as_str()).len();
+        if i > start && length + word > limit {
+            batches.extend(files.get(start..i));
+            start = i;
+            length = fixed;
+        }
+        length += word;
+    }
+    if start < files.len() {
+        batches.extend(files.get(start..));
+    }
+    batches
 }
 
 /// What the probe writes on the remote.
@@ -915,6 +1012,38 @@ drwxr-xr-x        4096 2026/11/30 06:37:14 T/sub dir\n\
             matches!(err, ListingError::LineTooLong { line: 1, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn hash_script_quotes_every_name_and_needs_only_sha1sum() {
+        let files = [p("T/it's"), p("T/new\nline"), p("T/$(rm -rf ~)")];
+        let names: Vec<&RelPath> = files.iter().collect();
+        let script = hash_script("/srv/x y", &names);
+        assert!(script.contains("cd -- '/srv/x y' || exit 1;"), "{script}");
+        assert!(script.contains(r"for f in 'T/it'\''s' 'T/new"), "{script}");
+        assert!(script.contains("'T/$(rm -rf ~)'; do sha1sum < \"$f\" || echo '?'; done"));
+        assert!(script.contains("command -v sha1sum") && script.contains("exit 127"));
+        assert!(!hash_script("", &names).contains("cd --"));
+    }
+
+    #[test]
+    fn hash_batches_stay_under_the_limit() {
+        let files: Vec<(RelPath, u64)> = (0..3_000)
+            .map(|i| (p(&format!("Fotos/2015 Été/IMG_{i:04} ü.jpg")), 1))
+            .collect();
+        let limit = 16 * 1024;
+        let batches = hash_batches("/srv", &files, limit);
+        assert!(batches.len() > 5, "{}", batches.len());
+        assert_eq!(batches.iter().map(|b| b.len()).sum::<usize>(), 3_000);
+        for batch in &batches {
+            let names: Vec<&RelPath> = batch.iter().map(|(p, _)| p).collect();
+            assert!(hash_script("/srv", &names).len() <= limit);
+        }
+        assert_eq!(batches.concat(), files);
+        // A name longer than the limit still goes, alone.
+        let long = [(p(&"x".repeat(300)), 1), (p("y"), 1)];
+        assert_eq!(hash_batches("", &long, 100).len(), 2);
+        assert!(hash_batches("", &[], 100).is_empty());
     }
 
     #[test]

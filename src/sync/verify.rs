@@ -64,7 +64,7 @@ impl fmt::Display for Verification {
 }
 
 /// The first few items and a count of the rest, so a message stays readable.
-fn list_some<T: fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
+pub(crate) fn list_some<T: fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
     const SHOWN: usize = 5;
     let total = items.len();
     let mut out: Vec<String> = items.take(SHOWN).map(|i| i.to_string()).collect();
