@@ -49,15 +49,16 @@ fn typed_client_reads_and_drives_real_rtorrent() {
         .load_raw_start(&std::fs::read(&multi).unwrap(), &[])
         .unwrap();
 
+    // rtorrent may list a raw load a moment after it answered the call.
     wait_until(
-        "the single-file torrent to complete",
+        "the single-file torrent to complete and the album to be listed",
         Duration::from_secs(20),
         || {
-            client
-                .downloads()
-                .unwrap()
+            let downloads = client.downloads().unwrap();
+            downloads
                 .iter()
                 .any(|d| d.hash == single_hash && d.complete)
+                && downloads.iter().any(|d| d.hash == multi_hash)
         },
     );
     let before = client.round_trips();
