@@ -632,3 +632,149 @@ fn a_second_run_on_the_same_output_leaves_it_to_the_first() {
     assert!(lib.output.join("a.bin.torrent").exists());
     assert_eq!(index(&lib.output).len(), 1);
 }
+
+/// For each job (file, piece length, format, our .torrent), libtorrent's
+/// own `create_torrent` makes the torrent of the same file, and libtorrent
+/// loads ours and hash-checks the file with it in a session. Prints one
+/// JSON object per job: the info-hashes of both, and whether it seeds.
+const LT_V2_SCRIPT: &str = r#"
+import hashlib, json, os, sys, time
+import libtorrent as lt
+ses = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False,
+                  'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
+out = []
+for job in json.loads(sys.argv[1]):
+    path, piece, fmt, ours = job['path'], job['piece'], job['format'], job['torrent']
+    fs = lt.file_storage()
+    lt.add_files(fs, path)
+    flags = {'v1': lt.create_torrent.v1_only, 'v2': lt.create_torrent.v2_only, 'hybrid': 0}[fmt]
+    ct = lt.create_torrent(fs, piece, flags=flags)
+    lt.set_piece_hashes(ct, os.path.dirname(path))
+    info = lt.bencode(ct.generate()[b'info'])
+    ti = lt.torrent_info(ours)
+    hashes = ti.info_hashes()
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = os.path.dirname(path)
+    h = ses.add_torrent(atp)
+    deadline = time.time() + 30
+    while time.time() < deadline and not h.status().is_seeding:
+        time.sleep(0.05)
+    out.append({
+        'lt_v1': hashlib.sha1(info).hexdigest() if fmt != 'v2' else None,
+        'lt_v2': hashlib.sha256(info).hexdigest() if fmt != 'v1' else None,
+        'ours_v1': str(hashes.v1) if hashes.has_v1() else None,
+        'ours_v2': str(hashes.v2) if hashes.has_v2() else None,
+        'seeding': h.status().is_seeding,
+    })
+    ses.remove_torrent(h)
+print(json.dumps(out))
+"#;
+
+/// The `# btmh <path> 1220<hex>` comment lines of index.txt: decoded
+/// relative path -> v2 info-hash.
+fn index_v2(output: &Path) -> BTreeMap<String, String> {
+    let text = fs::read_to_string(output.join("index.txt")).unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# btmh "))
+        .map(|l| {
+            let (path, hash) = l.split_once(' ').unwrap();
+            let hash = hash.strip_prefix("1220").unwrap();
+            assert_eq!(hash.len(), 64, "{l}");
+            (percent_decode(path), hash.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn v2_and_hybrid_info_hashes_equal_libtorrents_and_libtorrent_seeds_from_them() {
+    let python = require_program("python3");
+    let lib = library("tree-v2");
+    const PIECE: usize = 64 << 10;
+    // One block, a partial block, exactly one block, exactly a piece, a
+    // piece and a byte, several pieces ending in a partial block, and one
+    // file with the automatic piece length (16 KiB: one block a piece).
+    let files: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("one byte", data(1, 11), "64KiB"),
+        ("sub/part block.bin", data(10_000, 12), "64KiB"),
+        ("one block.bin", data(16 << 10, 13), "64KiB"),
+        ("exact piece.bin", data(PIECE, 14), "64KiB"),
+        ("piece and a byte.bin", data(PIECE + 1, 15), "64KiB"),
+        ("odd/size ü.bin", data(5 * PIECE + 20_000, 16), "64KiB"),
+        ("auto/nine mib.bin", data(9 * (1 << 20) + 7, 17), "auto"),
+    ];
+    put(&lib.source.join("empty.bin"), b"");
+    let mut jobs = Vec::new();
+    let mut expected_index = Vec::new();
+    for format in ["v1", "v2", "hybrid"] {
+        for (rel, bytes, piece) in &files {
+            let source = lib.source.join(format).join(piece).join(rel);
+            put(&source, bytes);
+        }
+        put(&lib.source.join(format).join("64KiB/empty.bin"), b"");
+        for piece in ["64KiB", "auto"] {
+            let source = lib.source.join(format).join(piece);
+            let output = lib.output.join(format).join(piece);
+            let out = tree(
+                &lib.home,
+                &source,
+                &output,
+                &["--format", format, "--piece-size", piece],
+            );
+            assert_ok(&out);
+            // libtorrent refuses an empty torrent of any format; so does tree.
+            assert!(!output.join("empty.bin.torrent").exists());
+            let listed = index(&output);
+            let listed_v2 = index_v2(&output);
+            for (rel, bytes, file_piece) in &files {
+                if file_piece != &piece {
+                    continue;
+                }
+                let piece_length = if piece == "auto" { 16 << 10 } else { PIECE };
+                let torrent = output.join(format!("{rel}.torrent"));
+                jobs.push(serde_json::json!({
+                    "path": source.join(rel),
+                    "piece": piece_length,
+                    "format": format,
+                    "torrent": torrent,
+                }));
+                expected_index.push((
+                    format!("{format} {rel} ({} bytes)", bytes.len()),
+                    listed.get(&format!("{rel}.torrent")).cloned(),
+                    listed_v2.get(&format!("{rel}.torrent")).cloned(),
+                ));
+            }
+        }
+    }
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(LT_V2_SCRIPT)
+        .arg(serde_json::Value::from(jobs).to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports.len(), expected_index.len());
+    for (report, (what, listed, listed_v2)) in reports.iter().zip(&expected_index) {
+        let lt_v1 = report["lt_v1"].as_str().map(String::from);
+        let lt_v2 = report["lt_v2"].as_str().map(String::from);
+        assert_eq!(
+            report["ours_v1"].as_str().map(String::from),
+            lt_v1,
+            "{what}"
+        );
+        assert_eq!(
+            report["ours_v2"].as_str().map(String::from),
+            lt_v2,
+            "{what}"
+        );
+        assert_eq!(report["seeding"], true, "libtorrent does not seed {what}");
+        // The index lists the v1 hash, or for v2 only the v2 hash cut to
+        // 20 bytes, and the v2 hash on its comment line.
+        let wire = lt_v1
+            .clone()
+            .or_else(|| lt_v2.as_ref().map(|h| h[..40].to_string()));
+        assert_eq!(listed, &wire, "{what}");
+        assert_eq!(listed_v2, &lt_v2, "{what}");
+    }
+}

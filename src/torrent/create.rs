@@ -1,5 +1,6 @@
-//! Building single-file BitTorrent v1 metainfo (BEP 3) with the crate's
-//! bencode encoder ([`super::bencode::Encoder`]).
+//! Building single-file metainfo with the crate's bencode encoder
+//! ([`super::bencode::Encoder`]): BitTorrent v1 (BEP 3), v2 (BEP 52) or
+//! hybrid (both in one info dictionary).
 //!
 //! Why a hand-ordered encoder instead of a generic map: bencode dictionaries
 //! must have their keys in byte order, and the info-hash is the SHA-1 of the
@@ -12,11 +13,23 @@
 //! mktorrent and libtorrent encode them, so their info-hash for the same file
 //! and piece length matches ours. Trackers, web seeds, the comment and "created
 //! by" live outside it: they can change without changing the info-hash.
+//!
+//! v2 (BEP 52) hashes each file as a SHA-256 merkle tree over 16 KiB
+//! blocks: the info dictionary holds the tree's root (`pieces root` in the
+//! `file tree`), and the layer of the tree whose nodes cover one piece each
+//! goes outside it (`piece layers`). A hybrid holds the v1 `length` and
+//! `pieces` next to the v2 `file tree`; with one file per torrent there is
+//! no file boundary to pad (BEP 47), so a hybrid has no padding file, as
+//! libtorrent's `create_torrent` makes it. The layout and the hashes are
+//! checked against libtorrent in tests/tree.rs.
 
 use std::fmt;
 
-use super::bencode::Encoder;
+use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use super::bencode::Encoder;
 
 /// Length of one SHA-1 piece hash.
 pub const PIECE_HASH_LEN: usize = 20;
@@ -67,6 +80,294 @@ impl fmt::Display for CreateError {
 }
 
 impl std::error::Error for CreateError {}
+
+/// Length of one SHA-256 hash (v2 piece layer node, pieces root).
+pub const V2_HASH_LEN: usize = 32;
+
+/// The v2 merkle tree's leaves each cover this many bytes (BEP 52).
+pub const BLOCK_SIZE: u64 = 16 << 10;
+
+/// Which BitTorrent version a torrent is made for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// BEP 3 only: every client reads it.
+    #[default]
+    V1,
+    /// BEP 52 only: per-file SHA-256 merkle trees; libtorrent 2 clients.
+    V2,
+    /// Both in one info dictionary: v1 clients see a v1 torrent, v2 clients
+    /// a v2 one, and the two swarms are one.
+    Hybrid,
+}
+
+impl Format {
+    /// "v1", "v2" or "hybrid".
+    pub fn parse(text: &str) -> Result<Format, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "v1" => Ok(Format::V1),
+            "v2" => Ok(Format::V2),
+            "hybrid" => Ok(Format::Hybrid),
+            other => Err(format!("format \"{other}\" must be v1, v2 or hybrid")),
+        }
+    }
+
+    /// Whether SHA-1 `pieces` are part of it.
+    pub fn has_v1(self) -> bool {
+        matches!(self, Format::V1 | Format::Hybrid)
+    }
+
+    /// Whether a v2 `file tree` is part of it.
+    pub fn has_v2(self) -> bool {
+        matches!(self, Format::V2 | Format::Hybrid)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::V1 => "v1",
+            Format::V2 => "v2",
+            Format::Hybrid => "hybrid",
+        })
+    }
+}
+
+/// A merkle tree node: SHA-256 of its two children side by side.
+fn node(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(left);
+    hasher.update(right);
+    hasher.finalize().into()
+}
+
+/// The root of a merkle tree `width` leaves wide (a power of two) whose
+/// first leaves are `leaves` and the rest `pad`. Padding subtrees are
+/// hashed once per level, not once per missing leaf.
+pub fn merkle_root(leaves: &[[u8; 32]], width: usize, pad: [u8; 32]) -> [u8; 32] {
+    let mut layer = leaves.to_vec();
+    let mut pad = pad;
+    let mut width = width.max(1).next_power_of_two();
+    while width > 1 {
+        let next: Vec<[u8; 32]> = layer
+            .chunks(2)
+            .map(|pair| match pair {
+                [left, right] => node(left, right),
+                [left] => node(left, &pad),
+                _ => pad,
+            })
+            .collect();
+        layer = next;
+        pad = node(&pad, &pad);
+        width /= 2;
+    }
+    layer.first().copied().unwrap_or(pad)
+}
+
+/// The v2 hash of one piece from the SHA-256 of its 16 KiB blocks. A piece
+/// of a file that has several is a subtree as wide as a whole piece (its
+/// last piece padded with zero leaves); the only piece of a smaller file
+/// is the whole file's tree, as wide as its blocks rounded up to a power of
+/// two (BEP 52: the tree of a file is no wider than the file needs).
+pub fn v2_piece_hash(blocks: &[[u8; 32]], piece_length: u64, only_piece: bool) -> [u8; 32] {
+    let width = if only_piece {
+        blocks.len().max(1).next_power_of_two()
+    } else {
+        (piece_length / BLOCK_SIZE).max(1) as usize
+    };
+    merkle_root(blocks, width, [0; 32])
+}
+
+/// A file's `pieces root` from its piece layer (the v2 hashes of its
+/// pieces, in order). One piece is the root itself; more are padded with
+/// the hash of a piece of zeros up to a power of two.
+pub fn v2_root_from_layer(layer: &[[u8; 32]], piece_length: u64) -> [u8; 32] {
+    match layer {
+        [only] => *only,
+        _ => {
+            let blocks_per_piece = (piece_length / BLOCK_SIZE).max(1) as usize;
+            let zero_piece = merkle_root(&[], blocks_per_piece, [0; 32]);
+            merkle_root(layer, layer.len().next_power_of_two(), zero_piece)
+        }
+    }
+}
+
+/// The v2 hashes of one file (BEP 52).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2Hashes {
+    /// The root of the file's merkle tree (`pieces root`).
+    pub pieces_root: [u8; 32],
+    /// The piece layer, 32 bytes a piece; empty when the file has one
+    /// piece (its root is then its only piece's hash, and BEP 52 leaves
+    /// such files out of `piece layers`).
+    pub piece_layer: Vec<u8>,
+}
+
+impl V2Hashes {
+    /// Builds them from the hashes of every piece (see [`v2_piece_hash`]).
+    pub fn from_piece_hashes(pieces: &[[u8; 32]], piece_length: u64) -> V2Hashes {
+        V2Hashes {
+            pieces_root: v2_root_from_layer(pieces, piece_length),
+            piece_layer: if pieces.len() > 1 {
+                pieces.concat()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// The info-hashes of a torrent: SHA-1 of the info dictionary for v1 and
+/// hybrid, SHA-256 of the same bytes for v2 and hybrid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InfoHashes {
+    pub v1: Option<[u8; 20]>,
+    pub v2: Option<[u8; 32]>,
+}
+
+impl InfoHashes {
+    /// The 20 bytes that name the torrent wherever v1 sizes rule
+    /// (trackers, DHT, handshake, `tree`'s index): the v1 hash, or for v2
+    /// only the v2 hash cut to 20 bytes (BEP 52).
+    pub fn wire(&self) -> [u8; 20] {
+        match (self.v1, self.v2) {
+            (Some(v1), _) => v1,
+            (None, Some(v2)) => truncate_v2(&v2),
+            (None, None) => [0; 20],
+        }
+    }
+}
+
+/// The first 20 bytes of a v2 info-hash (BEP 52).
+pub fn truncate_v2(v2: &[u8; 32]) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    out.copy_from_slice(&v2[..20]);
+    out
+}
+
+/// A single-file torrent of any format: the v1 shape and pieces, and the
+/// v2 hashes when the format has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTorrent {
+    pub format: Format,
+    /// Name, length, piece length, private; `pieces` empty for v2 only.
+    pub info: SingleFileInfo,
+    /// Present exactly when the format has v2.
+    pub v2: Option<V2Hashes>,
+}
+
+impl FileTorrent {
+    /// What a client would refuse, for every part the format has.
+    pub fn validate(&self) -> Result<(), CreateError> {
+        let info = &self.info;
+        if self.format.has_v1() {
+            info.validate()?;
+        } else {
+            // The v1 checks apart from the pieces.
+            SingleFileInfo {
+                pieces: vec![
+                    0;
+                    piece_count(info.length, info.piece_length) as usize * PIECE_HASH_LEN
+                ],
+                ..info.clone()
+            }
+            .validate()?;
+            if !info.pieces.is_empty() {
+                return Err(CreateError("a v2-only torrent has no v1 pieces".into()));
+            }
+        }
+        match (&self.v2, self.format.has_v2()) {
+            (None, false) => Ok(()),
+            (Some(_), false) => Err(CreateError("a v1 torrent has no v2 hashes".into())),
+            (None, true) => Err(CreateError(format!(
+                "\"{}\": a {} torrent needs the v2 hashes",
+                info.name, self.format
+            ))),
+            (Some(v2), true) => {
+                if !info.piece_length.is_power_of_two() || info.piece_length < BLOCK_SIZE {
+                    return Err(CreateError(format!(
+                        "piece length {} is not a power of two of at least 16 KiB (BEP 52)",
+                        info.piece_length
+                    )));
+                }
+                let pieces = piece_count(info.length, info.piece_length) as usize;
+                let want = if pieces > 1 { pieces * V2_HASH_LEN } else { 0 };
+                if v2.piece_layer.len() != want {
+                    return Err(CreateError(format!(
+                        "\"{}\" needs {want} bytes of piece layer, got {}",
+                        info.name,
+                        v2.piece_layer.len()
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The bencoded info dictionary.
+    pub fn encode_info(&self) -> Result<Vec<u8>, CreateError> {
+        self.validate()?;
+        let mut encoder = Encoder::new();
+        self.emit_info(&mut encoder);
+        Ok(encoder.finish())
+    }
+
+    /// The info-hashes the format has, over the encoded info dictionary.
+    pub fn info_hashes(&self) -> Result<InfoHashes, CreateError> {
+        let bytes = self.encode_info()?;
+        Ok(InfoHashes {
+            v1: self.format.has_v1().then(|| Sha1::digest(&bytes).into()),
+            v2: self.format.has_v2().then(|| Sha256::digest(&bytes).into()),
+        })
+    }
+
+    fn emit_info(&self, e: &mut Encoder) {
+        let info = &self.info;
+        let Some(v2) = self.v2.as_ref().filter(|_| self.format.has_v2()) else {
+            info.emit(e);
+            return;
+        };
+        // Keys in byte order: "file tree" < "length" < "meta version" <
+        // "name" < "piece length" < "pieces" < "private".
+        e.begin_dict();
+        e.bytes(b"file tree").begin_dict();
+        e.bytes(info.name.as_bytes()).begin_dict();
+        e.bytes(b"").begin_dict();
+        e.bytes(b"length").int(int(info.length));
+        e.bytes(b"pieces root").bytes(&v2.pieces_root);
+        e.end().end().end();
+        if self.format.has_v1() {
+            e.bytes(b"length").int(int(info.length));
+        }
+        e.bytes(b"meta version").int(2);
+        e.bytes(b"name").bytes(info.name.as_bytes());
+        e.bytes(b"piece length").int(int(info.piece_length));
+        if self.format.has_v1() {
+            e.bytes(b"pieces").bytes(&info.pieces);
+        }
+        if info.private {
+            e.bytes(b"private").int(1);
+        }
+        e.end();
+    }
+
+    /// The whole .torrent file.
+    pub fn encode(&self, meta: &Metadata) -> Result<Vec<u8>, CreateError> {
+        self.validate()?;
+        Ok(encode_with(meta, |e| {
+            self.emit_info(e);
+            if let Some(v2) = self.v2.as_ref().filter(|_| self.format.has_v2()) {
+                // Written even when empty, as libtorrent writes it: a v2
+                // reader looks for the key.
+                e.bytes(b"piece layers").begin_dict();
+                if !v2.piece_layer.is_empty() {
+                    e.bytes(&v2.pieces_root).bytes(&v2.piece_layer);
+                }
+                e.end();
+            }
+        }))
+    }
+}
 
 /// Number of pieces a file of `length` bytes has.
 pub fn piece_count(length: u64, piece_length: u64) -> u64 {
@@ -144,6 +445,13 @@ fn int(n: u64) -> i64 {
 /// byte order.
 pub fn encode_metainfo(info: &SingleFileInfo, meta: &Metadata) -> Result<Vec<u8>, CreateError> {
     info.validate()?;
+    Ok(encode_with(meta, |e| info.emit(e)))
+}
+
+/// The metainfo dictionary around what `middle` writes: the `info` value
+/// and, for v2, `piece layers` (both sort between "creation date" and
+/// "url-list").
+fn encode_with(meta: &Metadata, middle: impl FnOnce(&mut Encoder)) -> Vec<u8> {
     let mut e = Encoder::new();
     e.begin_dict();
     if let Some(first) = meta.trackers.first() {
@@ -166,7 +474,7 @@ pub fn encode_metainfo(info: &SingleFileInfo, meta: &Metadata) -> Result<Vec<u8>
         e.bytes(b"creation date").int(date);
     }
     e.bytes(b"info");
-    info.emit(&mut e);
+    middle(&mut e);
     if !meta.web_seeds.is_empty() {
         e.bytes(b"url-list").begin_list();
         for url in &meta.web_seeds {
@@ -175,7 +483,7 @@ pub fn encode_metainfo(info: &SingleFileInfo, meta: &Metadata) -> Result<Vec<u8>
         e.end();
     }
     e.end();
-    Ok(e.finish())
+    e.finish()
 }
 
 /// Takes the piece hashes back out of a .torrent this module wrote earlier,

@@ -23,8 +23,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
-use crate::torrent::create::{piece_count, PIECE_HASH_LEN};
+use crate::torrent::create::{
+    piece_count, v2_piece_hash, Format, V2Hashes, BLOCK_SIZE, PIECE_HASH_LEN,
+};
 
 /// Bytes read per system call: large sequential reads, few calls.
 pub const READ_SIZE: usize = 4 << 20;
@@ -43,6 +46,24 @@ pub struct Job {
     /// The size seen by the scan; a file that is shorter when read fails.
     pub length: u64,
     pub piece_length: u64,
+    /// Which hashes to take: SHA-1 pieces (v1), SHA-256 merkle (v2), both.
+    pub format: Format,
+}
+
+/// What hashing one file gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileHashes {
+    /// SHA-1 of each piece, end to end (empty for v2 only).
+    pub v1: Vec<u8>,
+    /// Present for v2 and hybrid.
+    pub v2: Option<V2Hashes>,
+}
+
+/// What hashing one chunk gives: its pieces' SHA-1 and v2 hashes.
+#[derive(Debug, Default)]
+struct ChunkHashes {
+    v1: Vec<u8>,
+    v2: Vec<[u8; 32]>,
 }
 
 /// A run of whole pieces of one job.
@@ -78,7 +99,7 @@ pub fn chunks(jobs: &[Job], threads: usize) -> Vec<Chunk> {
 }
 
 enum Message {
-    Hashed(usize, Vec<u8>),
+    Hashed(usize, ChunkHashes),
     Failed(usize, io::Error),
     /// Not read because its file had already failed.
     Skipped,
@@ -92,7 +113,7 @@ pub fn hash_files(
     jobs: &[Job],
     threads: usize,
     bytes_done: &AtomicU64,
-    mut on_file: impl FnMut(usize, io::Result<Vec<u8>>),
+    mut on_file: impl FnMut(usize, io::Result<FileHashes>),
     mut tick: impl FnMut(),
 ) {
     let chunks = chunks(jobs, threads);
@@ -110,11 +131,11 @@ pub fn hash_files(
     // A job with no pieces (an empty file) has nothing to wait for.
     for (job, count) in chunk_count.iter().enumerate() {
         if *count == 0 {
-            on_file(job, Ok(Vec::new()));
+            on_file(job, Ok(FileHashes::default()));
         }
     }
     let failed: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
-    let mut parts: Vec<Option<Vec<u8>>> = vec![None; chunks.len()];
+    let mut parts: Vec<Option<ChunkHashes>> = (0..chunks.len()).map(|_| None).collect();
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel::<Message>();
     std::thread::scope(|scope| {
@@ -187,14 +208,25 @@ pub fn hash_files(
                     if *left == 0 {
                         let first = first_chunk.get(job).copied().unwrap_or(0);
                         let count = chunk_count.get(job).copied().unwrap_or(0);
-                        let mut pieces = Vec::new();
+                        let mut v1 = Vec::new();
+                        let mut v2 = Vec::new();
                         for slot in parts.iter_mut().skip(first).take(count) {
                             match slot.take() {
-                                Some(hashes) => pieces.extend_from_slice(&hashes),
+                                Some(hashes) => {
+                                    v1.extend_from_slice(&hashes.v1);
+                                    v2.extend_from_slice(&hashes.v2);
+                                }
                                 None => break,
                             }
                         }
-                        on_file(job, Ok(pieces));
+                        let Some(spec) = jobs.get(job) else {
+                            continue;
+                        };
+                        let v2 = spec
+                            .format
+                            .has_v2()
+                            .then(|| V2Hashes::from_piece_hashes(&v2, spec.piece_length));
+                        on_file(job, Ok(FileHashes { v1, v2 }));
                     }
                 }
             }
@@ -208,16 +240,14 @@ fn hash_chunk(
     chunk: &Chunk,
     buffer: &mut [u8],
     bytes_done: &AtomicU64,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<ChunkHashes> {
     let file = File::open(&job.path)?;
     let piece_length = job.piece_length.max(1);
     let start = chunk.first_piece.saturating_mul(piece_length);
     let end = start
         .saturating_add(chunk.pieces.saturating_mul(piece_length))
         .min(job.length);
-    let mut hashes = Vec::with_capacity(chunk.pieces as usize * PIECE_HASH_LEN);
-    let mut hasher = Sha1::new();
-    let mut in_piece: u64 = 0;
+    let mut pieces = PieceHasher::new(job, chunk.pieces as usize);
     let mut offset = start;
     while offset < end {
         let want = (end - offset).min(buffer.len() as u64) as usize;
@@ -237,25 +267,108 @@ fn hash_chunk(
                 e
             }
         })?;
-        let mut data: &[u8] = block;
-        while !data.is_empty() {
-            let take = (piece_length - in_piece).min(data.len() as u64) as usize;
-            let (head, tail) = data.split_at(take);
-            hasher.update(head);
-            in_piece += take as u64;
-            data = tail;
-            if in_piece == piece_length {
-                hashes.extend_from_slice(&hasher.finalize_reset());
-                in_piece = 0;
-            }
-        }
+        pieces.update(block);
         offset += want as u64;
         bytes_done.fetch_add(want as u64, Ordering::Relaxed);
     }
-    if in_piece > 0 {
-        hashes.extend_from_slice(&hasher.finalize_reset());
+    Ok(pieces.finish())
+}
+
+/// Cuts a run of bytes that starts on a piece boundary into pieces and
+/// hashes each: SHA-1 of the piece for v1, SHA-256 of each 16 KiB block
+/// folded into the piece's merkle subtree for v2.
+struct PieceHasher {
+    v1: Option<Sha1>,
+    v2: Option<Sha256>,
+    piece_length: u64,
+    /// The file has one piece: its v2 hash is the whole file's root.
+    only_piece: bool,
+    in_piece: u64,
+    in_block: u64,
+    blocks: Vec<[u8; 32]>,
+    out: ChunkHashes,
+}
+
+impl PieceHasher {
+    fn new(job: &Job, pieces: usize) -> PieceHasher {
+        let v1 = job.format.has_v1();
+        let v2 = job.format.has_v2();
+        PieceHasher {
+            v1: v1.then(Sha1::new),
+            v2: v2.then(Sha256::new),
+            piece_length: job.piece_length.max(1),
+            only_piece: piece_count(job.length, job.piece_length) == 1,
+            in_piece: 0,
+            in_block: 0,
+            blocks: Vec::new(),
+            out: ChunkHashes {
+                v1: Vec::with_capacity(if v1 { pieces * PIECE_HASH_LEN } else { 0 }),
+                v2: Vec::with_capacity(if v2 { pieces } else { 0 }),
+            },
+        }
     }
-    Ok(hashes)
+
+    fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = (self.piece_length - self.in_piece).min(data.len() as u64) as usize;
+            let (head, tail) = data.split_at(take);
+            if let Some(sha1) = &mut self.v1 {
+                sha1.update(head);
+            }
+            if self.v2.is_some() {
+                self.update_blocks(head);
+            }
+            self.in_piece += take as u64;
+            data = tail;
+            if self.in_piece == self.piece_length {
+                self.end_piece();
+            }
+        }
+    }
+
+    fn update_blocks(&mut self, mut data: &[u8]) {
+        let Some(sha256) = &mut self.v2 else {
+            return;
+        };
+        while !data.is_empty() {
+            let take = (BLOCK_SIZE - self.in_block).min(data.len() as u64) as usize;
+            let (head, tail) = data.split_at(take);
+            sha256.update(head);
+            self.in_block += take as u64;
+            data = tail;
+            if self.in_block == BLOCK_SIZE {
+                self.blocks.push(sha256.finalize_reset().into());
+                self.in_block = 0;
+            }
+        }
+    }
+
+    fn end_piece(&mut self) {
+        if let Some(sha1) = &mut self.v1 {
+            self.out.v1.extend_from_slice(&sha1.finalize_reset());
+        }
+        if let Some(sha256) = &mut self.v2 {
+            if self.in_block > 0 {
+                // The file's last block is hashed as it is, not padded.
+                self.blocks.push(sha256.finalize_reset().into());
+                self.in_block = 0;
+            }
+            self.out.v2.push(v2_piece_hash(
+                &self.blocks,
+                self.piece_length,
+                self.only_piece,
+            ));
+            self.blocks.clear();
+        }
+        self.in_piece = 0;
+    }
+
+    fn finish(mut self) -> ChunkHashes {
+        if self.in_piece > 0 {
+            self.end_piece();
+        }
+        self.out
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +389,7 @@ mod tests {
             path: "f".into(),
             length,
             piece_length,
+            format: Format::V1,
         };
         let jobs = [
             job(MAX_CHUNK_BYTES * 2 + 1, MIB),
@@ -330,6 +444,7 @@ mod tests {
                 path,
                 length: *length,
                 piece_length: *piece_length,
+                format: Format::V1,
             });
         }
         for threads in [1, 3] {
@@ -340,7 +455,7 @@ mod tests {
                 threads,
                 &done,
                 |job, r| {
-                    assert!(got.insert(job, r.unwrap()).is_none());
+                    assert!(got.insert(job, r.unwrap().v1).is_none());
                 },
                 || {},
             );
@@ -357,6 +472,114 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The v2 hashes straight from BEP 52's definition: every block's
+    /// SHA-256, the whole file's tree padded with zero leaves to a power of
+    /// two, the piece layer being the level whose nodes each cover a piece.
+    fn reference_v2(data: &[u8], piece_length: usize) -> V2Hashes {
+        let mut leaves: Vec<[u8; 32]> = data
+            .chunks(BLOCK_SIZE as usize)
+            .map(|b| Sha256::digest(b).into())
+            .collect();
+        let per_piece = piece_length / BLOCK_SIZE as usize;
+        let pieces = data.len().div_ceil(piece_length);
+        let width = if pieces > 1 {
+            pieces.next_power_of_two() * per_piece
+        } else {
+            leaves.len().next_power_of_two()
+        };
+        leaves.resize(width, [0; 32]);
+        let mut layers = vec![leaves];
+        while layers.last().unwrap().len() > 1 {
+            let next = layers
+                .last()
+                .unwrap()
+                .chunks(2)
+                .map(|p| {
+                    let mut h = Sha256::new();
+                    h.update(p[0]);
+                    h.update(p[1]);
+                    h.finalize().into()
+                })
+                .collect();
+            layers.push(next);
+        }
+        let root = layers.last().unwrap()[0];
+        let piece_layer = if pieces > 1 {
+            let level = per_piece.trailing_zeros() as usize;
+            layers[level][..pieces].concat()
+        } else {
+            Vec::new()
+        };
+        V2Hashes {
+            pieces_root: root,
+            piece_layer,
+        }
+    }
+
+    #[test]
+    fn v2_and_hybrid_match_the_definition() {
+        let dir = std::env::temp_dir().join(format!("lowspace-hash-v2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // One block, a partial block, exactly a piece, a piece and a bit,
+        // several pieces with a short last one, and a long multi-chunk file.
+        let specs: &[(u64, u64)] = &[
+            (1, 16384),
+            (16384, 16384),
+            (40_000, 65536),
+            (65536, 65536),
+            (65537, 65536),
+            (5 * 65536 + 20_000, 65536),
+            (MIN_CHUNK_BYTES * 2 + 5, 1 << 20),
+        ];
+        let mut jobs = Vec::new();
+        let mut want = Vec::new();
+        for (i, (length, piece_length)) in specs.iter().enumerate() {
+            let data: Vec<u8> = (0..*length).map(|n| (n * 7 + i as u64) as u8).collect();
+            let path = dir.join(format!("f{i}"));
+            std::fs::write(&path, &data).unwrap();
+            want.push(FileHashes {
+                v1: simple_pieces(&data, *piece_length as usize),
+                v2: Some(reference_v2(&data, *piece_length as usize)),
+            });
+            jobs.push(Job {
+                path,
+                length: *length,
+                piece_length: *piece_length,
+                format: Format::Hybrid,
+            });
+        }
+        for (format, threads) in [(Format::Hybrid, 3), (Format::V2, 1)] {
+            let jobs: Vec<Job> = jobs
+                .iter()
+                .map(|j| Job {
+                    format,
+                    ..j.clone()
+                })
+                .collect();
+            let mut got = BTreeMap::new();
+            hash_files(
+                &jobs,
+                threads,
+                &AtomicU64::new(0),
+                |job, r| {
+                    got.insert(job, r.unwrap());
+                },
+                || {},
+            );
+            for (i, want) in want.iter().enumerate() {
+                assert_eq!(got[&i].v2, want.v2, "{format} file {i}");
+                let v1 = if format == Format::Hybrid {
+                    want.v1.clone()
+                } else {
+                    Vec::new()
+                };
+                assert_eq!(got[&i].v1, v1, "{format} file {i}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_missing_or_shrunk_file_fails_alone() {
         let dir = std::env::temp_dir().join(format!("lowspace-hash-err-{}", std::process::id()));
@@ -369,16 +592,19 @@ mod tests {
                 path: dir.join("missing"),
                 length: 3,
                 piece_length: 16384,
+                format: Format::V1,
             },
             Job {
                 path: dir.join("ok"),
                 length: 5,
                 piece_length: 16384,
+                format: Format::V1,
             },
             Job {
                 path: dir.join("short"),
                 length: 9,
                 piece_length: 16384,
+                format: Format::V1,
             },
         ];
         let mut results = BTreeMap::new();
@@ -396,8 +622,8 @@ mod tests {
             io::ErrorKind::NotFound
         );
         assert_eq!(
-            results[&1].as_ref().unwrap(),
-            &Sha1::digest(b"hello").to_vec()
+            results[&1].as_ref().unwrap().v1,
+            Sha1::digest(b"hello").to_vec()
         );
         let short = results[&2].as_ref().unwrap_err().to_string();
         assert!(short.contains("shorter than 9 bytes"), "{short}");

@@ -17,7 +17,7 @@ use log::Level;
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
-use super::hash::{hash_files, Job};
+use super::hash::{hash_files, FileHashes, Job};
 use super::index::{percent_encode_path, render, INDEX_NAME};
 use super::manifest::{Entry, LoadError, Manifest, MANIFEST_NAME};
 use super::piece_size::PieceSize;
@@ -26,7 +26,7 @@ use super::progress::{mib_per_second, Display, Progress};
 use super::scan::{mtime_ns, scan, SourceFile};
 use crate::size::human_size;
 use crate::torrent::create::{
-    encode_metainfo, hex, recover_pieces, Metadata, SingleFileInfo, CREATED_BY,
+    hex, recover_pieces, FileTorrent, Format, Metadata, SingleFileInfo, V2Hashes, CREATED_BY,
 };
 
 /// The lock file in the output directory, held for the whole run.
@@ -45,6 +45,8 @@ pub struct Options {
     /// Base URL; each torrent's web seed is this plus its encoded path.
     pub webseed: Option<String>,
     pub piece_size: PieceSize,
+    /// v1, v2 or hybrid torrents.
+    pub format: Format,
     pub private: bool,
     pub comment: Option<String>,
     /// Write the file's modification time as "creation date".
@@ -224,6 +226,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
         .collect();
     let settings = Settings {
         piece_size: opts.piece_size,
+        format: opts.format,
         private: opts.private,
         metadata: fingerprint(opts),
         prune: opts.prune,
@@ -351,23 +354,30 @@ impl TorrentWriter<'_> {
         }
     }
 
-    /// Writes the torrent for `file` and records it; returns the info-hash.
+    /// Writes the torrent for `file` and records it; returns the info-hash
+    /// (the v1 one, or for v2 only the v2 one).
     fn write(
         &self,
         file: &SourceFile,
         piece_length: u64,
-        pieces: Vec<u8>,
+        hashes: FileHashes,
         manifest: &mut Manifest,
     ) -> Result<String, String> {
-        let info = SingleFileInfo {
-            name: file_name(&file.rel),
-            length: file.size,
-            piece_length,
-            pieces,
-            private: self.opts.private,
+        let torrent = FileTorrent {
+            format: self.opts.format,
+            info: SingleFileInfo {
+                name: file_name(&file.rel),
+                length: file.size,
+                piece_length,
+                pieces: hashes.v1,
+                private: self.opts.private,
+            },
+            v2: hashes.v2,
         };
-        let info_hash = info.info_hash().map_err(|e| e.to_string())?;
-        let bytes = encode_metainfo(&info, &self.metadata_for(file)).map_err(|e| e.to_string())?;
+        let hashes = torrent.info_hashes().map_err(|e| e.to_string())?;
+        let bytes = torrent
+            .encode(&self.metadata_for(file))
+            .map_err(|e| e.to_string())?;
         let path = torrent_path(self.output, &file.rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)
@@ -375,16 +385,18 @@ impl TorrentWriter<'_> {
         }
         crate::fsutil::write_atomic(&path, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let info_hash = hex(&info_hash);
+        let info_hash = hex(&hashes.wire());
         manifest.files.insert(
             file.rel.clone(),
             Entry {
                 size: file.size,
                 mtime_ns: file.mtime_ns,
                 piece_length,
+                format: self.opts.format,
                 private: self.opts.private,
                 metadata: self.metadata.to_string(),
                 info_hash: info_hash.clone(),
+                info_hash_v2: hashes.v2.map(|h| hex(&h)),
             },
         );
         Ok(info_hash)
@@ -414,10 +426,21 @@ impl TorrentWriter<'_> {
             pieces: Vec::new(),
             private: old.private,
         };
-        let Some(pieces) = recover_pieces(&bytes, &expected, &old_hash) else {
-            return Ok(false);
+        let hashes = if old.format == Format::V1 {
+            let Some(pieces) = recover_pieces(&bytes, &expected, &old_hash) else {
+                return Ok(false);
+            };
+            FileHashes {
+                v1: pieces,
+                v2: None,
+            }
+        } else {
+            let Some(hashes) = recover_hashes(&bytes, old.format, &expected, &old_hash) else {
+                return Ok(false);
+            };
+            hashes
         };
-        self.write(file, step.piece_length, pieces, manifest)?;
+        self.write(file, step.piece_length, hashes, manifest)?;
         Ok(true)
     }
 }
@@ -437,6 +460,7 @@ fn hash_and_write(
             path: file.path.clone(),
             length: file.size,
             piece_length: step.piece_length,
+            format: writer.opts.format,
         })
         .collect();
     let threads = match writer.opts.threads {
@@ -525,6 +549,43 @@ fn hash_and_write(
         human_size(summary.bytes_hashed),
         mib_per_second(summary.bytes_hashed, summary.hash_time)
     );
+}
+
+/// Takes the hashes of a v2 or hybrid torrent written earlier back out of
+/// it (read with the metainfo parser, which checks the piece layer against
+/// its root), accepted only when the torrent rebuilt from them with the
+/// expected name, length, piece length and private flag has the recorded
+/// info-hash: anything else is hashed again.
+fn recover_hashes(
+    bytes: &[u8],
+    format: Format,
+    expected: &SingleFileInfo,
+    wire_hash: &[u8; 20],
+) -> Option<FileHashes> {
+    let old = crate::torrent::Metainfo::from_bytes(bytes).ok()?;
+    let entry = old.files().first()?;
+    let pieces_root = entry.pieces_root?;
+    let v2 = V2Hashes {
+        pieces_root,
+        piece_layer: old.piece_layer(&pieces_root).unwrap_or_default().to_vec(),
+    };
+    let hashes = FileHashes {
+        v1: if format.has_v1() {
+            old.pieces().to_vec()
+        } else {
+            Vec::new()
+        },
+        v2: Some(v2),
+    };
+    let rebuilt = FileTorrent {
+        format,
+        info: SingleFileInfo {
+            pieces: hashes.v1.clone(),
+            ..expected.clone()
+        },
+        v2: hashes.v2.clone(),
+    };
+    (rebuilt.info_hashes().ok()?.wire() == *wire_hash).then_some(hashes)
 }
 
 /// A file written to while it was hashed would get pieces that match
@@ -673,6 +734,7 @@ mod tests {
             trackers: vec!["http://t/a".into()],
             webseed: None,
             piece_size: PieceSize::Auto,
+            format: Format::V1,
             private: false,
             comment: None,
             creation_date: false,
