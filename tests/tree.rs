@@ -550,7 +550,7 @@ fn options_come_from_the_tree_section_and_the_command_line_wins() {
     fs::create_dir_all(&config_dir).unwrap();
     fs::write(
         config_dir.join("config.toml"),
-        "[tree]\ntrackers = [\"http://configured.example/announce\", \"udp://second.example:6969\"]\nwebseed = \"https://files.example/lib\"\nprivate = true\n",
+        "[tree]\ntrackers = [\"http://configured.example/announce\", \"udp://second.example:6969\"]\nwebseed = \"https://files.example/lib\"\nprivate = true\nformat = \"hybrid\"\n",
     )
     .unwrap();
     assert_ok(&tree(&lib.home, &lib.source, &lib.output, &[]));
@@ -570,6 +570,7 @@ fn options_come_from_the_tree_section_and_the_command_line_wins() {
     );
     assert!(text.contains("https://files.example/lib/a.bin"), "{text}");
     assert_eq!(json["private"], serde_json::json!(true), "{text}");
+    assert_eq!(json["version"], "hybrid", "{text}");
 
     // A tracker on the command line replaces the configured list.
     fs::remove_dir_all(&lib.output).unwrap();
@@ -588,6 +589,16 @@ fn options_come_from_the_tree_section_and_the_command_line_wins() {
     assert!(
         text.contains("http://cli.example/announce") && !text.contains("configured.example"),
         "{text}"
+    );
+
+    // A format that is not one is a usage error, exit 2.
+    fs::write(config_dir.join("config.toml"), "[tree]\nformat = \"v3\"\n").unwrap();
+    let out = tree(&lib.home, &lib.source, &lib.output, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\"v3\" must be v1, v2 or hybrid"),
+        "{}",
+        stderr(&out)
     );
 
     // A broken [tree] section is a configuration error, exit 2.
@@ -777,4 +788,87 @@ fn v2_and_hybrid_info_hashes_equal_libtorrents_and_libtorrent_seeds_from_them() 
         assert_eq!(listed, &wire, "{what}");
         assert_eq!(listed_v2, &lt_v2, "{what}");
     }
+}
+
+#[test]
+fn format_changes_rehash_and_v2_torrents_rewrite_from_their_own_hashes() {
+    let lib = library("tree-v2-incremental");
+    put(&lib.source.join("big.bin"), &data(200_000, 21));
+    put(&lib.source.join("dir/small.bin"), &data(5_000, 22));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--piece-size", "32KiB"];
+        args.extend_from_slice(extra);
+        let out = tree(&lib.home, &lib.source, &lib.output, &args);
+        assert_ok(&out);
+        stderr(&out)
+    };
+    let check = |rel: &str, dir: &Path| {
+        let report = libtorrent::check(&lib.output.join(format!("{rel}.torrent")), dir);
+        assert!(report.bool("is_seeding"), "{rel}: {:?}", report.0);
+        report
+    };
+    run(&["--tracker", TRACKER]);
+    let v1 = index(&lib.output);
+    assert!(index_v2(&lib.output).is_empty());
+
+    let log = run(&["--tracker", TRACKER, "--format", "hybrid"]);
+    assert!(log.contains("tree: 2 hashed"), "{log}");
+    let hybrid = index(&lib.output);
+    let hybrid_v2 = index_v2(&lib.output);
+    assert_ne!(hybrid["big.bin.torrent"], v1["big.bin.torrent"]);
+    assert_eq!(hybrid_v2.len(), 2);
+    check("big.bin", &lib.source);
+
+    let log = run(&["--tracker", TRACKER, "--format", "hybrid"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 unchanged"),
+        "{log}"
+    );
+
+    // Trackers and the private flag: no reading, the hashes come back out
+    // of the torrents written before (piece layer included).
+    let log = run(&[
+        "--tracker",
+        "http://127.0.0.1:10/announce",
+        "--format",
+        "hybrid",
+    ]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_eq!(
+        (index(&lib.output), index_v2(&lib.output)),
+        (hybrid.clone(), hybrid_v2.clone())
+    );
+    let report = check("big.bin", &lib.source);
+    assert_eq!(report.strings("trackers"), ["http://127.0.0.1:10/announce"]);
+    let log = run(&["--format", "hybrid", "--private"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_ne!(index_v2(&lib.output), hybrid_v2);
+    assert!(check("dir/small.bin", &lib.source.join("dir")).bool("priv"));
+
+    let log = run(&["--format", "v2", "--private"]);
+    assert!(log.contains("tree: 2 hashed"), "{log}");
+    let v2 = index(&lib.output);
+    let v2_hashes = index_v2(&lib.output);
+    for (path, hash) in &v2 {
+        assert_eq!(hash, &v2_hashes[path][..40], "{path}");
+    }
+    let log = run(&["--format", "v2", "--comment", "now with a comment"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_ne!(index_v2(&lib.output), v2_hashes, "the private flag went");
+    let log = run(&["--format", "v2", "--comment", "another", "--private"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_eq!(index_v2(&lib.output), v2_hashes);
+    check("big.bin", &lib.source);
 }
