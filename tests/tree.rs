@@ -872,3 +872,49 @@ fn format_changes_rehash_and_v2_torrents_rewrite_from_their_own_hashes() {
     assert_eq!(index_v2(&lib.output), v2_hashes);
     check("big.bin", &lib.source);
 }
+
+/// fish serves a hybrid torrent `tree` made (its info dictionary as it is
+/// in the file), and a libtorrent client holding only the magnet link
+/// `lowspace magnet` prints for it (urn:btih and urn:btmh) gets the
+/// metadata, with both hashes.
+#[test]
+fn fish_serves_the_metadata_of_a_hybrid_tree_torrent() {
+    use support::fish::Fish;
+    use support::free_port;
+    use support::lt_client::{self, ClientSetup};
+    let lib = library("tree-v2-fish");
+    put(&lib.source.join("movie.mkv"), &data(3 << 20, 31));
+    assert_ok(&tree(
+        &lib.home,
+        &lib.source,
+        &lib.output,
+        &["--format", "hybrid"],
+    ));
+    let torrent = lib.output.join("movie.mkv.torrent");
+    let magnet = run_lowspace(&lib.home, &["magnet", torrent.to_str().unwrap()], &[]);
+    assert_ok(&magnet);
+    let magnet = String::from_utf8(magnet.stdout).unwrap();
+    let magnet = magnet.trim();
+    assert!(magnet.contains("xt=urn:btmh:1220"), "{magnet}");
+    let v1 = index(&lib.output)["movie.mkv.torrent"].clone();
+    let mut fish = Fish::start(&lib.home, &lib.output, &["--no-dht"]);
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet,
+        listen_port: free_port(),
+        connect: vec![fish.port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &lib.scratch,
+    });
+    assert!(report.has_metadata, "no metadata: {:?}", report.raw);
+    // libtorrent names a torrent it knows to be v2 by its v2 hash (cut
+    // to 20 bytes); the metadata it accepted is ours either way.
+    let v2 = index_v2(&lib.output)["movie.mkv.torrent"].clone();
+    assert!(
+        report.info_hash == v2[..40] || report.info_hash == v1,
+        "{} is neither {v1} nor {v2}",
+        report.info_hash
+    );
+    assert_eq!(report.name, "movie.mkv");
+    assert!(fish.terminate().success());
+}
