@@ -1,25 +1,25 @@
-//! Hashing the pieces of many files on every core.
+//! Hashing the pieces of many files: one reader, every core hashing.
 //!
-//! Work is cut into chunks: a run of whole pieces of one file, the file's
-//! share per thread, kept between [`MIN_CHUNK_BYTES`] and [`MAX_CHUNK_BYTES`].
-//! Small files are one chunk each, so several files are hashed at once; a
-//! large file is a few long chunks, so all threads share it while each still
-//! reads a long sequential run (short interleaved runs cost a cold disk
-//! about 10% in measurements: readahead restarts at every chunk).
-//! Chunks are handed out in file order, which keeps the threads close
-//! together in one file (near-sequential reads) and lets files finish, and
-//! their torrents be written, one after another.
+//! One thread reads the files one after another, each front to back with
+//! plain sequential reads (the kernel's readahead sees one stream, which a
+//! cold disk rewards; `posix_fadvise(SEQUENTIAL)` widens it for files
+//! longer than a unit), and cuts them into units: runs of whole pieces of
+//! one file, about [`UNIT_BYTES`] long (one piece when pieces are longer).
+//! The hashing threads take units as they come, so several small files or
+//! several parts of one large file are hashed at once, behind the reader.
+//! A unit holds whole pieces, so it is hashed on its own, v1 (SHA-1 per
+//! piece) and v2 (SHA-256 per 16 KiB block, folded per piece) alike.
 //!
-//! Each thread reads its chunk with positioned reads (`read_exact_at`) of
-//! [`READ_SIZE`] into one buffer it keeps for the whole run, so memory stays
-//! at threads × 4 MiB whatever the file sizes.
+//! Units read into buffers that go round between the reader and the
+//! hashers: at most hashers + 2 of them, fewer when units are long, so
+//! buffer memory stays under [`BUFFER_BUDGET`] (a 16 MiB piece is one
+//! unit) and about 4 MiB for ordinary piece sizes on two cores.
 
 use std::fs::File;
-use std::io;
-use std::os::unix::fs::FileExt;
+use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use sha1::{Digest, Sha1};
@@ -29,13 +29,13 @@ use crate::torrent::create::{
     piece_count, v2_piece_hash, Format, V2Hashes, BLOCK_SIZE, PIECE_HASH_LEN,
 };
 
-/// Bytes read per system call: large sequential reads, few calls.
-pub const READ_SIZE: usize = 4 << 20;
-/// Shortest run of a file worth giving a thread of its own.
-pub const MIN_CHUNK_BYTES: u64 = 16 << 20;
-/// Longest run of one file given to one thread at a time (bounds the time a
-/// thread may be left alone at the end of the run).
-pub const MAX_CHUNK_BYTES: u64 = 256 << 20;
+/// About how much of a file one unit holds: big enough that handing a
+/// unit over costs nothing next to hashing it, small enough to stay in a
+/// core's cache between the read and the hash.
+pub const UNIT_BYTES: u64 = 1 << 20;
+/// The most buffer memory in flight (units of very long pieces use fewer
+/// buffers, hence fewer hashers at once, rather than more memory).
+pub const BUFFER_BUDGET: u64 = 64 << 20;
 /// How often `tick` is called while waiting for results.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -59,7 +59,7 @@ pub struct FileHashes {
     pub v2: Option<V2Hashes>,
 }
 
-/// What hashing one chunk gives: its pieces' SHA-1 and v2 hashes.
+/// What hashing one unit gives: its pieces' SHA-1 and v2 hashes.
 #[derive(Debug, Default)]
 struct ChunkHashes {
     v1: Vec<u8>,
@@ -74,16 +74,28 @@ pub struct Chunk {
     pub pieces: u64,
 }
 
-/// Cuts every job into chunks, in job order, for `threads` threads.
-pub fn chunks(jobs: &[Job], threads: usize) -> Vec<Chunk> {
+impl Chunk {
+    /// Where the unit starts in its file and how many bytes it holds.
+    fn span(&self, job: &Job) -> (u64, usize) {
+        let piece_length = job.piece_length.max(1);
+        let start = self.first_piece.saturating_mul(piece_length);
+        let end = start
+            .saturating_add(self.pieces.saturating_mul(piece_length))
+            .min(job.length);
+        (
+            start,
+            usize::try_from(end.saturating_sub(start)).unwrap_or(0),
+        )
+    }
+}
+
+/// Cuts every job into units, in job order: whole pieces, about
+/// [`UNIT_BYTES`] each, one piece when pieces are longer.
+pub fn chunks(jobs: &[Job]) -> Vec<Chunk> {
     let mut result = Vec::new();
     for (job, spec) in jobs.iter().enumerate() {
         let total = piece_count(spec.length, spec.piece_length);
-        let share = spec
-            .length
-            .div_ceil(threads.max(1) as u64)
-            .clamp(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES);
-        let per_chunk = (share / spec.piece_length.max(1)).max(1);
+        let per_chunk = (UNIT_BYTES / spec.piece_length.max(1)).max(1);
         let mut first_piece = 0;
         while first_piece < total {
             let pieces = per_chunk.min(total - first_piece);
@@ -100,15 +112,14 @@ pub fn chunks(jobs: &[Job], threads: usize) -> Vec<Chunk> {
 
 enum Message {
     Hashed(usize, ChunkHashes),
+    /// Reading the job of this unit failed; its later units are not read.
     Failed(usize, io::Error),
-    /// Not read because its file had already failed.
-    Skipped,
 }
 
-/// Hashes every job on `threads` threads. `on_file(job, result)` is called
-/// on the calling thread as each file completes (pieces concatenated, or the
-/// first error); `tick` is called about four times a second for progress.
-/// `bytes_done` counts bytes read so far.
+/// Hashes every job on `threads` threads behind one reader. `on_file(job,
+/// result)` is called on the calling thread as each file completes (its
+/// hashes, or the first error); `tick` is called about four times a second
+/// for progress. `bytes_done` counts bytes read so far.
 pub fn hash_files(
     jobs: &[Job],
     threads: usize,
@@ -116,7 +127,7 @@ pub fn hash_files(
     mut on_file: impl FnMut(usize, io::Result<FileHashes>),
     mut tick: impl FnMut(),
 ) {
-    let chunks = chunks(jobs, threads);
+    let chunks = chunks(jobs);
     let mut remaining: Vec<usize> = vec![0; jobs.len()];
     let mut first_chunk: Vec<usize> = vec![usize::MAX; jobs.len()];
     for (index, chunk) in chunks.iter().enumerate() {
@@ -134,43 +145,68 @@ pub fn hash_files(
             on_file(job, Ok(FileHashes::default()));
         }
     }
-    let failed: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
+    let mut failed: Vec<bool> = vec![false; jobs.len()];
     let mut parts: Vec<Option<ChunkHashes>> = (0..chunks.len()).map(|_| None).collect();
-    let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<Message>();
+    let hashers = threads.clamp(1, chunks.len().max(1));
+    let longest = chunks
+        .iter()
+        .filter_map(|c| jobs.get(c.job).map(|job| c.span(job).1 as u64))
+        .max()
+        .unwrap_or(UNIT_BYTES)
+        .max(1);
+    let pool = usize::try_from(BUFFER_BUDGET / longest)
+        .unwrap_or(usize::MAX)
+        .clamp(2, hashers + 2);
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(pool);
+    let work_rx = Mutex::new(work_rx);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let (result_tx, result_rx) = mpsc::channel::<Message>();
     std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, chunks.len().max(1)) {
-            let sender = sender.clone();
-            let (chunks, next, failed) = (&chunks, &next, &failed);
-            scope.spawn(move || {
-                let mut buffer = vec![0u8; READ_SIZE];
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(chunk) = chunks.get(index) else {
-                        break;
-                    };
-                    let (Some(job), Some(job_failed)) =
-                        (jobs.get(chunk.job), failed.get(chunk.job))
-                    else {
-                        break;
-                    };
-                    let message = if job_failed.load(Ordering::Relaxed) {
-                        Message::Skipped
-                    } else {
-                        match hash_chunk(job, chunk, &mut buffer, bytes_done) {
-                            Ok(hashes) => Message::Hashed(index, hashes),
-                            Err(e) => Message::Failed(index, e),
-                        }
-                    };
-                    if sender.send(message).is_err() {
-                        break;
-                    }
+        for _ in 0..hashers {
+            let (work_rx, free_tx, result_tx, chunks) =
+                (&work_rx, free_tx.clone(), result_tx.clone(), &chunks);
+            scope.spawn(move || loop {
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => break,
+                };
+                let Ok((index, buffer)) = next else {
+                    break;
+                };
+                let (Some(chunk), Some(job)) = (
+                    chunks.get(index),
+                    chunks.get(index).and_then(|c| jobs.get(c.job)),
+                ) else {
+                    break;
+                };
+                let length = chunk.span(job).1;
+                let mut pieces = PieceHasher::new(job, chunk.pieces as usize);
+                pieces.update(buffer.get(..length).unwrap_or(&buffer));
+                let hashed = Message::Hashed(index, pieces.finish());
+                // The reader may have finished: a closed channel is fine.
+                let _ = free_tx.send(buffer);
+                if result_tx.send(hashed).is_err() {
+                    break;
                 }
             });
         }
-        drop(sender);
+        drop(free_tx);
+        let reader_results = result_tx.clone();
+        drop(result_tx);
+        let chunks = &chunks;
+        scope.spawn(move || {
+            read_all(
+                jobs,
+                chunks,
+                pool,
+                &work_tx,
+                &free_rx,
+                &reader_results,
+                bytes_done,
+            )
+        });
         loop {
-            let message = match receiver.recv_timeout(TICK) {
+            let message = match result_rx.recv_timeout(TICK) {
                 Ok(message) => message,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     tick();
@@ -181,20 +217,19 @@ pub fn hash_files(
             let (index, outcome) = match message {
                 Message::Hashed(index, hashes) => (index, Ok(hashes)),
                 Message::Failed(index, e) => (index, Err(e)),
-                Message::Skipped => continue,
             };
             let Some(job) = chunks.get(index).map(|c| c.job) else {
                 continue;
             };
-            let Some(job_failed) = failed.get(job) else {
+            let Some(job_failed) = failed.get_mut(job) else {
                 continue;
             };
-            if job_failed.load(Ordering::Relaxed) {
+            if *job_failed {
                 continue;
             }
             match outcome {
                 Err(e) => {
-                    job_failed.store(true, Ordering::Relaxed);
+                    *job_failed = true;
                     on_file(job, Err(e));
                 }
                 Ok(hashes) => {
@@ -234,44 +269,86 @@ pub fn hash_files(
     });
 }
 
-/// Hashes the pieces of one chunk.
-fn hash_chunk(
-    job: &Job,
-    chunk: &Chunk,
-    buffer: &mut [u8],
+/// The reader: every job front to back, unit by unit, into buffers that
+/// come back from the hashers.
+fn read_all(
+    jobs: &[Job],
+    chunks: &[Chunk],
+    pool: usize,
+    work: &mpsc::SyncSender<(usize, Vec<u8>)>,
+    free: &mpsc::Receiver<Vec<u8>>,
+    results: &mpsc::Sender<Message>,
     bytes_done: &AtomicU64,
-) -> io::Result<ChunkHashes> {
-    let file = File::open(&job.path)?;
-    let piece_length = job.piece_length.max(1);
-    let start = chunk.first_piece.saturating_mul(piece_length);
-    let end = start
-        .saturating_add(chunk.pieces.saturating_mul(piece_length))
-        .min(job.length);
-    let mut pieces = PieceHasher::new(job, chunk.pieces as usize);
-    let mut offset = start;
-    while offset < end {
-        let want = (end - offset).min(buffer.len() as u64) as usize;
-        let Some(block) = buffer.get_mut(..want) else {
+) {
+    let mut made = 0;
+    let mut index = 0;
+    while let Some(chunk) = chunks.get(index) {
+        let Some(job) = jobs.get(chunk.job) else {
             break;
         };
-        file.read_exact_at(block, offset).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "the file became shorter than {} bytes while it was being hashed",
-                        job.length
-                    ),
-                )
-            } else {
-                e
+        let job_chunks = chunks
+            .iter()
+            .skip(index)
+            .take_while(|c| c.job == chunk.job)
+            .count();
+        let first = index;
+        index += job_chunks;
+        let mut file = match File::open(&job.path) {
+            Ok(file) => file,
+            Err(e) => {
+                if results.send(Message::Failed(first, e)).is_err() {
+                    return;
+                }
+                continue;
             }
-        })?;
-        pieces.update(block);
-        offset += want as u64;
-        bytes_done.fetch_add(want as u64, Ordering::Relaxed);
+        };
+        if job.length > UNIT_BYTES {
+            crate::sys::advise_sequential(&file);
+        }
+        for (unit, chunk) in chunks.iter().enumerate().skip(first).take(job_chunks) {
+            let length = chunk.span(job).1;
+            let mut buffer = match free.try_recv() {
+                Ok(buffer) => buffer,
+                Err(_) if made < pool => {
+                    made += 1;
+                    Vec::new()
+                }
+                Err(_) => match free.recv() {
+                    Ok(buffer) => buffer,
+                    Err(_) => return,
+                },
+            };
+            if buffer.len() < length {
+                buffer.resize(length, 0);
+            }
+            let Some(space) = buffer.get_mut(..length) else {
+                return;
+            };
+            if let Err(e) = file.read_exact(space) {
+                let e = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "the file became shorter than {} bytes while it was being hashed",
+                            job.length
+                        ),
+                    )
+                } else {
+                    e
+                };
+                // The buffer is lost with the unit; one more may be made.
+                made -= 1;
+                if results.send(Message::Failed(unit, e)).is_err() {
+                    return;
+                }
+                break;
+            }
+            bytes_done.fetch_add(length as u64, Ordering::Relaxed);
+            if work.send((unit, buffer)).is_err() {
+                return;
+            }
+        }
     }
-    Ok(pieces.finish())
 }
 
 /// Cuts a run of bytes that starts on a piece boundary into pieces and
@@ -392,30 +469,30 @@ mod tests {
             format: Format::V1,
         };
         let jobs = [
-            job(MAX_CHUNK_BYTES * 2 + 1, MIB),
+            job(3 * MIB + 1, 256 << 10),
             job(5, 16384),
-            job(100 * MIB, MIB),
-            job(20 * MIB, MIB),
+            job(40 * MIB + 7, 16 * MIB),
+            job(MIB, MIB),
         ];
-        let got: Vec<(usize, u64, u64)> = chunks(&jobs, 2)
+        let got: Vec<(usize, u64, u64)> = chunks(&jobs)
             .iter()
             .map(|c| (c.job, c.first_piece, c.pieces))
             .collect();
+        // About a MiB of whole pieces; one piece when pieces are longer.
         assert_eq!(
             got,
             [
-                (0, 0, 256),
-                (0, 256, 256),
-                (0, 512, 1),
+                (0, 0, 4),
+                (0, 4, 4),
+                (0, 8, 4),
+                (0, 12, 1),
                 (1, 0, 1),
-                (2, 0, 50),
-                (2, 50, 50),
-                (3, 0, 16),
-                (3, 16, 4),
+                (2, 0, 1),
+                (2, 1, 1),
+                (2, 2, 1),
+                (3, 0, 1),
             ]
         );
-        // One thread: long runs, never more than MAX_CHUNK_BYTES.
-        assert_eq!(chunks(&jobs[2..3], 1).len(), 1);
     }
 
     #[test]
@@ -429,9 +506,10 @@ mod tests {
             (1, 16384),
             (16384, 16384),
             (16385, 16384),
-            (READ_SIZE as u64 * 2 + 7, 1 << 20),
-            (READ_SIZE as u64 * 3, 8 << 20),
-            (MIN_CHUNK_BYTES * 2 + 5, 1 << 20),
+            (UNIT_BYTES * 8 + 7, 1 << 20),
+            (UNIT_BYTES * 12, 8 << 20),
+            (UNIT_BYTES * 3 + 5, 16384),
+            (UNIT_BYTES * 33 + 5, 1 << 20),
         ];
         let mut jobs = Vec::new();
         let mut want = Vec::new();
@@ -530,7 +608,7 @@ mod tests {
             (65536, 65536),
             (65537, 65536),
             (5 * 65536 + 20_000, 65536),
-            (MIN_CHUNK_BYTES * 2 + 5, 1 << 20),
+            (UNIT_BYTES * 33 + 5, 1 << 20),
         ];
         let mut jobs = Vec::new();
         let mut want = Vec::new();
