@@ -918,3 +918,68 @@ fn fish_serves_the_metadata_of_a_hybrid_tree_torrent() {
     assert_eq!(report.name, "movie.mkv");
     assert!(fish.terminate().success());
 }
+
+/// A run killed while it replaces torrents leaves a manifest that vouches
+/// only for torrents still as it recorded them: after a v1 run, a hybrid
+/// run killed half way, and a v1 run again, every torrent is v1 (without
+/// the write-ahead the last run would keep the hybrids as they were,
+/// trusting the v1 entries), and the info-hashes are the first run's.
+#[test]
+fn a_run_killed_while_replacing_torrents_leaves_nothing_stale() {
+    let lib = library("tree-killed");
+    let count = 150;
+    for i in 0..count {
+        put(
+            &lib.source.join(format!("d{}/f{i}.bin", i % 7)),
+            &data(512 << 10, i),
+        );
+    }
+    let opts = ["--tracker", TRACKER, "--threads", "1"];
+    assert_ok(&tree(&lib.home, &lib.source, &lib.output, &opts));
+    let first = index(&lib.output);
+    assert_eq!(first.len(), count as usize);
+
+    let is_hybrid = |rel: &str| {
+        fs::read(lib.output.join(rel))
+            .map(|b| b.windows(12).any(|w| w == b"meta version"))
+            .unwrap_or(false)
+    };
+    let mut child = support::lowspace_command(
+        &lib.home,
+        &[
+            "tree",
+            lib.source.to_str().unwrap(),
+            lib.output.to_str().unwrap(),
+            "--format",
+            "hybrid",
+            "--threads",
+            "1",
+        ],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut replaced = 0;
+    while std::time::Instant::now() < deadline && replaced == 0 {
+        replaced = first.keys().filter(|rel| is_hybrid(rel)).count();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let replaced = first.keys().filter(|rel| is_hybrid(rel)).count();
+    assert!(
+        replaced > 0 && replaced < count as usize,
+        "the kill should land half way, {replaced} of {count} were replaced"
+    );
+
+    let out = tree(&lib.home, &lib.source, &lib.output, &opts);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(&format!("tree: {count} hashed")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(first.keys().filter(|rel| is_hybrid(rel)).count(), 0);
+    assert_eq!(index(&lib.output), first);
+}
