@@ -694,11 +694,28 @@ fn parse_hex20(text: &str) -> Option<[u8; 20]> {
     Some(out)
 }
 
-/// Replaces `path` with `contents` through a temporary file and a rename,
-/// so a reader sees the old torrent or the new one, never half of one.
-/// Not synced here: [`TorrentWriter::sync`] makes all of them durable at
-/// once.
+/// Writes `contents` to `path`: a new torrent straight under its name (no
+/// reader looks for it before the index lists it, and after a crash it is
+/// not in the manifest, so it is made again), an existing one through a
+/// temporary file and a rename, so a reader sees the old torrent or the new
+/// one, never half of one. Not synced here: [`TorrentWriter::sync`] makes
+/// all of them durable at once.
 fn write_replacing(path: &Path, contents: &[u8]) -> io::Result<()> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(mut file) => {
+            let written = file.write_all(contents);
+            if written.is_err() {
+                let _ = fs::remove_file(path);
+            }
+            return written;
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
     let Some(name) = path.file_name() else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
