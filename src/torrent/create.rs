@@ -272,15 +272,7 @@ impl FileTorrent {
         if self.format.has_v1() {
             info.validate()?;
         } else {
-            // The v1 checks apart from the pieces.
-            SingleFileInfo {
-                pieces: vec![
-                    0;
-                    piece_count(info.length, info.piece_length) as usize * PIECE_HASH_LEN
-                ],
-                ..info.clone()
-            }
-            .validate()?;
+            info.validate_shape()?;
             if !info.pieces.is_empty() {
                 return Err(CreateError("a v2-only torrent has no v1 pieces".into()));
             }
@@ -390,6 +382,21 @@ impl SingleFileInfo {
     /// Checks what a client would refuse: an empty file, a zero piece length,
     /// a wrong number of piece hashes, a name that is a path.
     pub fn validate(&self) -> Result<(), CreateError> {
+        self.validate_shape()?;
+        let want = piece_count(self.length, self.piece_length) as usize * PIECE_HASH_LEN;
+        if self.pieces.len() != want {
+            return Err(CreateError(format!(
+                "\"{}\" needs {} bytes of piece hashes, got {}",
+                self.name,
+                want,
+                self.pieces.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The checks apart from the pieces: length, piece length, name.
+    fn validate_shape(&self) -> Result<(), CreateError> {
         if self.length == 0 {
             return Err(CreateError(format!(
                 "\"{}\" is empty; a v1 torrent of 0 bytes is refused by clients",
@@ -404,15 +411,6 @@ impl SingleFileInfo {
             return Err(CreateError(format!(
                 "\"{}\" is not a plain file name",
                 self.name
-            )));
-        }
-        let want = piece_count(self.length, self.piece_length) as usize * PIECE_HASH_LEN;
-        if self.pieces.len() != want {
-            return Err(CreateError(format!(
-                "\"{}\" needs {} bytes of piece hashes, got {}",
-                self.name,
-                want,
-                self.pieces.len()
             )));
         }
         Ok(())
@@ -731,5 +729,137 @@ mod tests {
         assert_eq!(piece_count(32_769, 16_384), 3);
         assert_eq!(piece_count(1, 16_384), 1);
         assert_eq!(piece_count(5, 0), 0);
+    }
+
+    fn v2_sample(format: Format, length: u64) -> FileTorrent {
+        let pieces = piece_count(length, 16384) as usize;
+        let hashes: Vec<[u8; 32]> = (0..pieces).map(|i| [i as u8; 32]).collect();
+        FileTorrent {
+            format,
+            info: SingleFileInfo {
+                name: "f".into(),
+                length,
+                piece_length: 16384,
+                pieces: if format.has_v1() {
+                    vec![7; pieces * PIECE_HASH_LEN]
+                } else {
+                    Vec::new()
+                },
+                private: true,
+            },
+            v2: format
+                .has_v2()
+                .then(|| V2Hashes::from_piece_hashes(&hashes, 16384)),
+        }
+    }
+
+    #[test]
+    fn merkle_roots_pad_with_zero_subtrees() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(merkle_root(&[a], 1, [0; 32]), a);
+        assert_eq!(merkle_root(&[a, b], 2, [0; 32]), node(&a, &b));
+        let zero_pair = node(&[0; 32], &[0; 32]);
+        assert_eq!(
+            merkle_root(&[a], 4, [0; 32]),
+            node(&node(&a, &[0; 32]), &zero_pair)
+        );
+        assert_eq!(merkle_root(&[], 2, [0; 32]), zero_pair);
+        // A file of one piece is its own root; more are padded with the
+        // root of a piece of zero blocks.
+        assert_eq!(v2_root_from_layer(&[a], 32768), a);
+        let zero_piece = node(&[0; 32], &[0; 32]);
+        assert_eq!(
+            v2_root_from_layer(&[a, b, a], 32768),
+            node(&node(&a, &b), &node(&a, &zero_piece))
+        );
+        // The only piece of a small file is as wide as its blocks need.
+        assert_eq!(v2_piece_hash(&[a], 65536, true), a);
+        assert_eq!(
+            v2_piece_hash(&[a], 65536, false),
+            node(&node(&a, &[0; 32]), &zero_pair)
+        );
+    }
+
+    #[test]
+    fn v2_info_dict_bytes_are_canonical() {
+        let hybrid = v2_sample(Format::Hybrid, 100).encode_info().unwrap();
+        let mut want = b"d9:file treed1:fd0:d6:lengthi100e11:pieces root32:".to_vec();
+        want.extend_from_slice(&[0; 32]);
+        want.extend_from_slice(
+            b"eee6:lengthi100e12:meta versioni2e4:name1:f12:piece lengthi16384e6:pieces20:",
+        );
+        want.extend_from_slice(&[7; 20]);
+        want.extend_from_slice(b"7:privatei1ee");
+        assert_eq!(hybrid, want);
+        let v2 = v2_sample(Format::V2, 100).encode_info().unwrap();
+        let mut want = b"d9:file treed1:fd0:d6:lengthi100e11:pieces root32:".to_vec();
+        want.extend_from_slice(&[0; 32]);
+        want.extend_from_slice(
+            b"eee12:meta versioni2e4:name1:f12:piece lengthi16384e7:privatei1ee",
+        );
+        assert_eq!(v2, want);
+        let hashes = v2_sample(Format::V2, 100).info_hashes().unwrap();
+        assert_eq!(hashes.v1, None);
+        assert_eq!(hashes.wire(), truncate_v2(&hashes.v2.unwrap()));
+        let hashes = v2_sample(Format::Hybrid, 100).info_hashes().unwrap();
+        assert_eq!(Some(hashes.wire()), hashes.v1);
+        // The whole file: piece layers after info, even when empty.
+        let file = v2_sample(Format::V2, 40_000)
+            .encode(&Metadata::default())
+            .unwrap();
+        let text = String::from_utf8_lossy(&file);
+        assert!(text.contains("e12:piece layersd32:"), "{text}");
+        let small = v2_sample(Format::V2, 100)
+            .encode(&Metadata::default())
+            .unwrap();
+        assert!(small.ends_with(b"12:piece layersdee"));
+    }
+
+    #[test]
+    fn inconsistent_file_torrents_are_errors() {
+        let mut no_v2 = v2_sample(Format::Hybrid, 40_000);
+        no_v2.v2 = None;
+        assert!(no_v2
+            .encode_info()
+            .unwrap_err()
+            .to_string()
+            .contains("needs the v2 hashes"));
+        let mut extra_v2 = v2_sample(Format::V1, 40_000);
+        extra_v2.v2 = v2_sample(Format::V2, 40_000).v2;
+        assert!(extra_v2
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("no v2 hashes"));
+        let mut v1_in_v2 = v2_sample(Format::V2, 40_000);
+        v1_in_v2.info.pieces = vec![0; 60];
+        assert!(v1_in_v2
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("no v1 pieces"));
+        let mut short_layer = v2_sample(Format::V2, 40_000);
+        if let Some(v2) = &mut short_layer.v2 {
+            v2.piece_layer.truncate(64);
+        }
+        assert!(short_layer
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("needs 96 bytes of piece layer, got 64"));
+        let mut odd_piece = v2_sample(Format::V2, 40_000);
+        odd_piece.info.piece_length = 24_576;
+        assert!(odd_piece
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("power of two"));
+        let mut empty = v2_sample(Format::V2, 40_000);
+        empty.info.length = 0;
+        assert!(empty.validate().unwrap_err().to_string().contains("empty"));
+        assert_eq!(Format::parse(" Hybrid "), Ok(Format::Hybrid));
+        assert!(Format::parse("v3")
+            .unwrap_err()
+            .contains("v1, v2 or hybrid"));
     }
 }
