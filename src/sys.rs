@@ -56,6 +56,34 @@ extern "C" {
     fn connect(fd: c_int, addr: *const c_void, len: u32) -> c_int;
     fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32)
         -> c_int;
+    fn syncfs(fd: c_int) -> c_int;
+    // off_t is 64 bits on every target lowspace is built for (musl always,
+    // glibc on 64-bit machines).
+    fn posix_fadvise(fd: c_int, offset: i64, len: i64, advice: c_int) -> c_int;
+}
+
+/// Writes out every dirty page and inode of the file system `file` is on,
+/// in one call: `tree` writes thousands of small .torrent files and makes
+/// them durable together, where an fsync each would wait for the disk
+/// thousands of times.
+pub fn sync_file_system(file: &std::fs::File) -> std::io::Result<()> {
+    // SAFETY: a valid descriptor, borrowed for the call.
+    if unsafe { syncfs(file.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Tells the kernel `file` is read once, front to back, so it reads ahead
+/// further (POSIX_FADV_SEQUENTIAL). Advice only: a failure changes nothing
+/// but speed, so it is not reported.
+pub fn advise_sequential(file: &std::fs::File) {
+    const POSIX_FADV_SEQUENTIAL: c_int = 2;
+    // SAFETY: a valid descriptor; offset 0 and length 0 mean the whole file.
+    unsafe {
+        posix_fadvise(file.as_raw_fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
 }
 
 /// Waits until one of `fds` is ready or `timeout` passes; fills `revents`.

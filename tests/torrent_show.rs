@@ -381,3 +381,117 @@ fn crafted_escape_torrent_is_otherwise_valid_for_libtorrent() {
         .collect();
     assert!(!paths.iter().any(|p| p.ends_with("/deep/..")), "{paths:?}");
 }
+
+/// libtorrent makes a v2-only and a hybrid torrent of `dir`/`name` (a
+/// hybrid of several files has BEP 47 padding files in its v1 part) and
+/// reports what it reads from each, and from the magnet link given for it.
+const LT_V2_SCRIPT: &str = r#"
+import hashlib, json, os, sys
+import libtorrent as lt
+root, name, magnets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+out = {}
+for fmt, flags in [('v2', lt.create_torrent.v2_only), ('hybrid', 0)]:
+    fs = lt.file_storage()
+    lt.add_files(fs, os.path.join(root, name))
+    ct = lt.create_torrent(fs, 32768, flags=flags)
+    ct.add_tracker('http://127.0.0.1:6969/announce')
+    lt.set_piece_hashes(ct, root)
+    path = os.path.join(root, fmt + '.torrent')
+    with open(path, 'wb') as f:
+        f.write(lt.bencode(ct.generate()))
+    ti = lt.torrent_info(path)
+    h = ti.info_hashes()
+    files = ti.files()
+    out[fmt] = {
+        'torrent': path,
+        'v1': str(h.v1) if h.has_v1() else None,
+        'v2': str(h.v2) if h.has_v2() else None,
+        'num_pieces': ti.num_pieces(),
+        'files': [[files.file_path(i), files.file_size(i)] for i in range(files.num_files())
+                  if not files.file_flags(i) & lt.file_storage.flag_pad_file],
+    }
+for fmt, uri in magnets.items():
+    p = lt.parse_magnet_uri(uri)
+    h = p.info_hashes
+    out['magnet ' + fmt] = {
+        'v1': str(h.v1) if h.has_v1() else None,
+        'v2': str(h.v2) if h.has_v2() else None,
+    }
+print(json.dumps(out))
+"#;
+
+fn lt_v2(root: &Path, name: &str, magnets: &serde_json::Value) -> Value {
+    let out = std::process::Command::new(support::require_program("python3"))
+        .args(["-c", LT_V2_SCRIPT])
+        .arg(root)
+        .arg(name)
+        .arg(magnets.to_string())
+        .env("PYTHONIOENCODING", "utf-8")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn v2_and_hybrid_torrents_from_libtorrent_are_shown_and_made_into_magnets() {
+    let dir = TempDir::new("torrent-show-v2");
+    let root = dir.join("v2 album");
+    mktorrent::write_data(&root.join("01 first.flac"), 100_000, 1);
+    mktorrent::write_data(&root.join("cover.jpg"), 12_345, 2);
+    mktorrent::write_data(&root.join("extras/deep/zz"), 70_001, 3);
+    let theirs = lt_v2(dir.path(), "v2 album", &serde_json::json!({}));
+    let mut magnets = serde_json::Map::new();
+    for format in ["v2", "hybrid"] {
+        let lt = &theirs[format];
+        let torrent = lt["torrent"].as_str().unwrap();
+        let ours = show_json(dir.path(), Path::new(torrent));
+        assert_eq!(ours["version"], format, "{ours}");
+        assert_eq!(ours["info_hash_v2"], lt["v2"], "{format}");
+        let wire = match lt["v1"].as_str() {
+            Some(v1) => v1.to_string(),
+            None => lt["v2"].as_str().unwrap()[..40].to_string(),
+        };
+        assert_eq!(ours["info_hash"], wire.as_str(), "{format}");
+        assert_eq!(ours["piece_count"], lt["num_pieces"], "{format}");
+        let our_files: Vec<Value> = ours["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["padding"] == false)
+            .map(|f| serde_json::json!([f["path"], f["length"]]))
+            .collect();
+        assert_eq!(Value::from(our_files), lt["files"], "{format}");
+        assert!(ours["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["padding"] == true || f["pieces_root"].is_string()));
+
+        let text = lowspace(dir.path(), &["show", torrent]);
+        assert_eq!(text.code, Some(0), "{}", text.stderr);
+        assert!(
+            text.stdout
+                .contains(&format!("v2 hash:    {}\n", lt["v2"].as_str().unwrap())),
+            "{}",
+            text.stdout
+        );
+        let run = lowspace(dir.path(), &["magnet", torrent]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let uri = run.stdout.trim_end().to_string();
+        let btmh = format!("xt=urn:btmh:1220{}", lt["v2"].as_str().unwrap());
+        assert!(uri.contains(&btmh), "{uri}");
+        assert_eq!(uri.contains("xt=urn:btih:"), format == "hybrid", "{uri}");
+        magnets.insert(format.to_string(), uri.into());
+    }
+    // libtorrent reads both hashes back from our links.
+    let read = lt_v2(dir.path(), "v2 album", &Value::Object(magnets));
+    for format in ["v2", "hybrid"] {
+        assert_eq!(read[format!("magnet {format}")]["v2"], theirs[format]["v2"]);
+        assert_eq!(read[format!("magnet {format}")]["v1"], theirs[format]["v1"]);
+    }
+}

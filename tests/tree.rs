@@ -550,7 +550,7 @@ fn options_come_from_the_tree_section_and_the_command_line_wins() {
     fs::create_dir_all(&config_dir).unwrap();
     fs::write(
         config_dir.join("config.toml"),
-        "[tree]\ntrackers = [\"http://configured.example/announce\", \"udp://second.example:6969\"]\nwebseed = \"https://files.example/lib\"\nprivate = true\n",
+        "[tree]\ntrackers = [\"http://configured.example/announce\", \"udp://second.example:6969\"]\nwebseed = \"https://files.example/lib\"\nprivate = true\nformat = \"hybrid\"\n",
     )
     .unwrap();
     assert_ok(&tree(&lib.home, &lib.source, &lib.output, &[]));
@@ -570,6 +570,7 @@ fn options_come_from_the_tree_section_and_the_command_line_wins() {
     );
     assert!(text.contains("https://files.example/lib/a.bin"), "{text}");
     assert_eq!(json["private"], serde_json::json!(true), "{text}");
+    assert_eq!(json["version"], "hybrid", "{text}");
 
     // A tracker on the command line replaces the configured list.
     fs::remove_dir_all(&lib.output).unwrap();
@@ -588,6 +589,16 @@ fn options_come_from_the_tree_section_and_the_command_line_wins() {
     assert!(
         text.contains("http://cli.example/announce") && !text.contains("configured.example"),
         "{text}"
+    );
+
+    // A format that is not one is a usage error, exit 2.
+    fs::write(config_dir.join("config.toml"), "[tree]\nformat = \"v3\"\n").unwrap();
+    let out = tree(&lib.home, &lib.source, &lib.output, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\"v3\" must be v1, v2 or hybrid"),
+        "{}",
+        stderr(&out)
     );
 
     // A broken [tree] section is a configuration error, exit 2.
@@ -631,4 +642,344 @@ fn a_second_run_on_the_same_output_leaves_it_to_the_first() {
     assert_ok(&out);
     assert!(lib.output.join("a.bin.torrent").exists());
     assert_eq!(index(&lib.output).len(), 1);
+}
+
+/// For each job (file, piece length, format, our .torrent), libtorrent's
+/// own `create_torrent` makes the torrent of the same file, and libtorrent
+/// loads ours and hash-checks the file with it in a session. Prints one
+/// JSON object per job: the info-hashes of both, and whether it seeds.
+const LT_V2_SCRIPT: &str = r#"
+import hashlib, json, os, sys, time
+import libtorrent as lt
+ses = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False,
+                  'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
+out = []
+for job in json.loads(sys.argv[1]):
+    path, piece, fmt, ours = job['path'], job['piece'], job['format'], job['torrent']
+    fs = lt.file_storage()
+    lt.add_files(fs, path)
+    flags = {'v1': lt.create_torrent.v1_only, 'v2': lt.create_torrent.v2_only, 'hybrid': 0}[fmt]
+    ct = lt.create_torrent(fs, piece, flags=flags)
+    lt.set_piece_hashes(ct, os.path.dirname(path))
+    info = lt.bencode(ct.generate()[b'info'])
+    ti = lt.torrent_info(ours)
+    hashes = ti.info_hashes()
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = os.path.dirname(path)
+    h = ses.add_torrent(atp)
+    deadline = time.time() + 30
+    while time.time() < deadline and not h.status().is_seeding:
+        time.sleep(0.05)
+    out.append({
+        'lt_v1': hashlib.sha1(info).hexdigest() if fmt != 'v2' else None,
+        'lt_v2': hashlib.sha256(info).hexdigest() if fmt != 'v1' else None,
+        'ours_v1': str(hashes.v1) if hashes.has_v1() else None,
+        'ours_v2': str(hashes.v2) if hashes.has_v2() else None,
+        'seeding': h.status().is_seeding,
+    })
+    ses.remove_torrent(h)
+print(json.dumps(out))
+"#;
+
+/// The `# btmh <path> 1220<hex>` comment lines of index.txt: decoded
+/// relative path -> v2 info-hash.
+fn index_v2(output: &Path) -> BTreeMap<String, String> {
+    let text = fs::read_to_string(output.join("index.txt")).unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# btmh "))
+        .map(|l| {
+            let (path, hash) = l.split_once(' ').unwrap();
+            let hash = hash.strip_prefix("1220").unwrap();
+            assert_eq!(hash.len(), 64, "{l}");
+            (percent_decode(path), hash.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn v2_and_hybrid_info_hashes_equal_libtorrents_and_libtorrent_seeds_from_them() {
+    let python = require_program("python3");
+    let lib = library("tree-v2");
+    const PIECE: usize = 64 << 10;
+    // One block, a partial block, exactly one block, exactly a piece, a
+    // piece and a byte, several pieces ending in a partial block, and one
+    // file with the automatic piece length (16 KiB: one block a piece).
+    let files: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("one byte", data(1, 11), "64KiB"),
+        ("sub/part block.bin", data(10_000, 12), "64KiB"),
+        ("one block.bin", data(16 << 10, 13), "64KiB"),
+        ("exact piece.bin", data(PIECE, 14), "64KiB"),
+        ("piece and a byte.bin", data(PIECE + 1, 15), "64KiB"),
+        ("odd/size ü.bin", data(5 * PIECE + 20_000, 16), "64KiB"),
+        ("auto/nine mib.bin", data(9 * (1 << 20) + 7, 17), "auto"),
+    ];
+    put(&lib.source.join("empty.bin"), b"");
+    let mut jobs = Vec::new();
+    let mut expected_index = Vec::new();
+    for format in ["v1", "v2", "hybrid"] {
+        for (rel, bytes, piece) in &files {
+            let source = lib.source.join(format).join(piece).join(rel);
+            put(&source, bytes);
+        }
+        put(&lib.source.join(format).join("64KiB/empty.bin"), b"");
+        for piece in ["64KiB", "auto"] {
+            let source = lib.source.join(format).join(piece);
+            let output = lib.output.join(format).join(piece);
+            let out = tree(
+                &lib.home,
+                &source,
+                &output,
+                &["--format", format, "--piece-size", piece],
+            );
+            assert_ok(&out);
+            // libtorrent refuses an empty torrent of any format; so does tree.
+            assert!(!output.join("empty.bin.torrent").exists());
+            let listed = index(&output);
+            let listed_v2 = index_v2(&output);
+            for (rel, bytes, file_piece) in &files {
+                if file_piece != &piece {
+                    continue;
+                }
+                let piece_length = if piece == "auto" { 16 << 10 } else { PIECE };
+                let torrent = output.join(format!("{rel}.torrent"));
+                jobs.push(serde_json::json!({
+                    "path": source.join(rel),
+                    "piece": piece_length,
+                    "format": format,
+                    "torrent": torrent,
+                }));
+                expected_index.push((
+                    format!("{format} {rel} ({} bytes)", bytes.len()),
+                    listed.get(&format!("{rel}.torrent")).cloned(),
+                    listed_v2.get(&format!("{rel}.torrent")).cloned(),
+                ));
+            }
+        }
+    }
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(LT_V2_SCRIPT)
+        .arg(serde_json::Value::from(jobs).to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports.len(), expected_index.len());
+    for (report, (what, listed, listed_v2)) in reports.iter().zip(&expected_index) {
+        let lt_v1 = report["lt_v1"].as_str().map(String::from);
+        let lt_v2 = report["lt_v2"].as_str().map(String::from);
+        assert_eq!(
+            report["ours_v1"].as_str().map(String::from),
+            lt_v1,
+            "{what}"
+        );
+        assert_eq!(
+            report["ours_v2"].as_str().map(String::from),
+            lt_v2,
+            "{what}"
+        );
+        assert_eq!(report["seeding"], true, "libtorrent does not seed {what}");
+        // The index lists the v1 hash, or for v2 only the v2 hash cut to
+        // 20 bytes, and the v2 hash on its comment line.
+        let wire = lt_v1
+            .clone()
+            .or_else(|| lt_v2.as_ref().map(|h| h[..40].to_string()));
+        assert_eq!(listed, &wire, "{what}");
+        assert_eq!(listed_v2, &lt_v2, "{what}");
+    }
+}
+
+#[test]
+fn format_changes_rehash_and_v2_torrents_rewrite_from_their_own_hashes() {
+    let lib = library("tree-v2-incremental");
+    put(&lib.source.join("big.bin"), &data(200_000, 21));
+    put(&lib.source.join("dir/small.bin"), &data(5_000, 22));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--piece-size", "32KiB"];
+        args.extend_from_slice(extra);
+        let out = tree(&lib.home, &lib.source, &lib.output, &args);
+        assert_ok(&out);
+        stderr(&out)
+    };
+    let check = |rel: &str, dir: &Path| {
+        let report = libtorrent::check(&lib.output.join(format!("{rel}.torrent")), dir);
+        assert!(report.bool("is_seeding"), "{rel}: {:?}", report.0);
+        report
+    };
+    run(&["--tracker", TRACKER]);
+    let v1 = index(&lib.output);
+    assert!(index_v2(&lib.output).is_empty());
+
+    let log = run(&["--tracker", TRACKER, "--format", "hybrid"]);
+    assert!(log.contains("tree: 2 hashed"), "{log}");
+    let hybrid = index(&lib.output);
+    let hybrid_v2 = index_v2(&lib.output);
+    assert_ne!(hybrid["big.bin.torrent"], v1["big.bin.torrent"]);
+    assert_eq!(hybrid_v2.len(), 2);
+    check("big.bin", &lib.source);
+
+    let log = run(&["--tracker", TRACKER, "--format", "hybrid"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 unchanged"),
+        "{log}"
+    );
+
+    // Trackers and the private flag: no reading, the hashes come back out
+    // of the torrents written before (piece layer included).
+    let log = run(&[
+        "--tracker",
+        "http://127.0.0.1:10/announce",
+        "--format",
+        "hybrid",
+    ]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_eq!(
+        (index(&lib.output), index_v2(&lib.output)),
+        (hybrid.clone(), hybrid_v2.clone())
+    );
+    let report = check("big.bin", &lib.source);
+    assert_eq!(report.strings("trackers"), ["http://127.0.0.1:10/announce"]);
+    let log = run(&["--format", "hybrid", "--private"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_ne!(index_v2(&lib.output), hybrid_v2);
+    assert!(check("dir/small.bin", &lib.source.join("dir")).bool("priv"));
+
+    let log = run(&["--format", "v2", "--private"]);
+    assert!(log.contains("tree: 2 hashed"), "{log}");
+    let v2 = index(&lib.output);
+    let v2_hashes = index_v2(&lib.output);
+    for (path, hash) in &v2 {
+        assert_eq!(hash, &v2_hashes[path][..40], "{path}");
+    }
+    let log = run(&["--format", "v2", "--comment", "now with a comment"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_ne!(index_v2(&lib.output), v2_hashes, "the private flag went");
+    let log = run(&["--format", "v2", "--comment", "another", "--private"]);
+    assert!(
+        log.contains("0 hashed") && log.contains("2 rewritten"),
+        "{log}"
+    );
+    assert_eq!(index_v2(&lib.output), v2_hashes);
+    check("big.bin", &lib.source);
+}
+
+/// fish serves a hybrid torrent `tree` made (its info dictionary as it is
+/// in the file), and a libtorrent client holding only the magnet link
+/// `lowspace magnet` prints for it (urn:btih and urn:btmh) gets the
+/// metadata, with both hashes.
+#[test]
+fn fish_serves_the_metadata_of_a_hybrid_tree_torrent() {
+    use support::fish::Fish;
+    use support::free_port;
+    use support::lt_client::{self, ClientSetup};
+    let lib = library("tree-v2-fish");
+    put(&lib.source.join("movie.mkv"), &data(3 << 20, 31));
+    assert_ok(&tree(
+        &lib.home,
+        &lib.source,
+        &lib.output,
+        &["--format", "hybrid"],
+    ));
+    let torrent = lib.output.join("movie.mkv.torrent");
+    let magnet = run_lowspace(&lib.home, &["magnet", torrent.to_str().unwrap()], &[]);
+    assert_ok(&magnet);
+    let magnet = String::from_utf8(magnet.stdout).unwrap();
+    let magnet = magnet.trim();
+    assert!(magnet.contains("xt=urn:btmh:1220"), "{magnet}");
+    let v1 = index(&lib.output)["movie.mkv.torrent"].clone();
+    let mut fish = Fish::start(&lib.home, &lib.output, &["--no-dht"]);
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet,
+        listen_port: free_port(),
+        connect: vec![fish.port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &lib.scratch,
+    });
+    assert!(report.has_metadata, "no metadata: {:?}", report.raw);
+    // libtorrent names a torrent it knows to be v2 by its v2 hash (cut
+    // to 20 bytes); the metadata it accepted is ours either way.
+    let v2 = index_v2(&lib.output)["movie.mkv.torrent"].clone();
+    assert!(
+        report.info_hash == v2[..40] || report.info_hash == v1,
+        "{} is neither {v1} nor {v2}",
+        report.info_hash
+    );
+    assert_eq!(report.name, "movie.mkv");
+    assert!(fish.terminate().success());
+}
+
+/// A run killed while it replaces torrents leaves a manifest that vouches
+/// only for torrents still as it recorded them: after a v1 run, a hybrid
+/// run killed half way, and a v1 run again, every torrent is v1 (without
+/// the write-ahead the last run would keep the hybrids as they were,
+/// trusting the v1 entries), and the info-hashes are the first run's.
+#[test]
+fn a_run_killed_while_replacing_torrents_leaves_nothing_stale() {
+    let lib = library("tree-killed");
+    let count = 150;
+    for i in 0..count {
+        put(
+            &lib.source.join(format!("d{}/f{i}.bin", i % 7)),
+            &data(512 << 10, i),
+        );
+    }
+    let opts = ["--tracker", TRACKER, "--threads", "1"];
+    assert_ok(&tree(&lib.home, &lib.source, &lib.output, &opts));
+    let first = index(&lib.output);
+    assert_eq!(first.len(), count as usize);
+
+    let is_hybrid = |rel: &str| {
+        fs::read(lib.output.join(rel))
+            .map(|b| b.windows(12).any(|w| w == b"meta version"))
+            .unwrap_or(false)
+    };
+    let mut child = support::lowspace_command(
+        &lib.home,
+        &[
+            "tree",
+            lib.source.to_str().unwrap(),
+            lib.output.to_str().unwrap(),
+            "--format",
+            "hybrid",
+            "--threads",
+            "1",
+        ],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut replaced = 0;
+    while std::time::Instant::now() < deadline && replaced == 0 {
+        replaced = first.keys().filter(|rel| is_hybrid(rel)).count();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let replaced = first.keys().filter(|rel| is_hybrid(rel)).count();
+    assert!(
+        replaced > 0 && replaced < count as usize,
+        "the kill should land half way, {replaced} of {count} were replaced"
+    );
+
+    let out = tree(&lib.home, &lib.source, &lib.output, &opts);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(&format!("tree: {count} hashed")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(first.keys().filter(|rel| is_hybrid(rel)).count(), 0);
+    assert_eq!(index(&lib.output), first);
 }

@@ -315,6 +315,7 @@ fn render_tree(out: &mut String, tree: &TreeSettings) {
     let optional = [
         ("webseed", &tree.webseed, "no web seed"),
         ("piece_size", &tree.piece_size, "automatic"),
+        ("format", &tree.format, "v1"),
         ("comment", &tree.comment, "no comment"),
     ];
     for (key, value, without) in optional {
@@ -532,6 +533,7 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
             "trackers": config.tree.trackers,
             "webseed": config.tree.webseed,
             "piece_size": config.tree.piece_size,
+            "format": config.tree.format,
             "private": config.tree.private,
             "comment": config.tree.comment,
             "creation_date": config.tree.creation_date,
@@ -643,7 +645,7 @@ mod tests {
         round_trip(
             "/c.toml",
             "[tree]\ntrackers = [\"http://t/announce\", \"udp://u:6969\"]\nwebseed = \"https://w/\"\n\
-             piece_size = \"auto\"\nprivate = true\ncomment = \"a \\\"b\\\"\"\ncreation_date = true\n\
+             piece_size = \"auto\"\nformat = \"hybrid\"\nprivate = true\ncomment = \"a \\\"b\\\"\"\ncreation_date = true\n\
              threads = 2\nhidden = true\nprune = true\n",
         );
         round_trip(

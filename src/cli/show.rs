@@ -12,7 +12,8 @@ use serde_json::json;
 use super::{CliError, Context};
 use crate::logging::utc_timestamp;
 use crate::size::human_size;
-use crate::torrent::Metainfo;
+use crate::torrent::create::hex;
+use crate::torrent::{Metainfo, TorrentVersion};
 
 #[derive(FromArgs)]
 /// print what a .torrent file holds: name, info-hash, sizes, trackers, web
@@ -109,7 +110,20 @@ pub fn show_text(torrent: &Metainfo) -> String {
         out.push_str(&format!("{label:<12}{}\n", printable(value)));
     };
     line("Name:", torrent.name());
-    line("Info hash:", &torrent.info_hash().to_hex());
+    line("Version:", &torrent.version().to_string());
+    match torrent.version() {
+        TorrentVersion::V2 => line(
+            "Info hash:",
+            &format!(
+                "{} (the v2 hash cut to 20 bytes)",
+                torrent.info_hash().to_hex()
+            ),
+        ),
+        _ => line("Info hash:", &torrent.info_hash().to_hex()),
+    }
+    if let Some(v2) = torrent.info_hash_v2() {
+        line("v2 hash:", &hex(&v2));
+    }
     line("Total size:", &size_with_bytes(torrent.total_size()));
     line(
         "Piece size:",
@@ -171,13 +185,20 @@ pub fn show_json(path: &Path, torrent: &Metainfo) -> serde_json::Value {
                 "length": file.length,
                 "offset": file.offset,
                 "padding": file.padding,
+                "pieces_root": file.pieces_root.map(|r| hex(&r)),
             })
         })
         .collect();
     json!({
         "file": path.to_string_lossy(),
         "name": torrent.name(),
+        "version": match torrent.version() {
+            TorrentVersion::V1 => "v1",
+            TorrentVersion::V2 => "v2",
+            TorrentVersion::Hybrid => "hybrid",
+        },
         "info_hash": torrent.info_hash().to_hex(),
+        "info_hash_v2": torrent.info_hash_v2().map(|h| hex(&h)),
         "total_size": torrent.total_size(),
         "piece_length": torrent.piece_length(),
         "piece_count": torrent.piece_count(),

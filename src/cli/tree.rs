@@ -6,6 +6,7 @@ use argh::FromArgs;
 
 use super::{CliError, Context};
 use crate::config::TreeSettings;
+use crate::torrent::create::Format;
 use crate::tree::piece_size::PieceSize;
 use crate::tree::{self, Options, RunError};
 
@@ -44,6 +45,12 @@ pub struct TreeArgs {
     /// piece size: "auto" (default) or a power of two from 16 KiB to 64 MiB, e.g. 1MiB
     #[argh(option)]
     pub piece_size: Option<String>,
+
+    /// torrent format: "v1" (default; every client), "v2" (BEP 52, libtorrent 2
+    /// clients only) or "hybrid" (both in one torrent; not taken by
+    /// Transmission 3, rtorrent or Deluge 2.0.3)
+    #[argh(option)]
+    pub format: Option<String>,
 
     /// mark the torrents private (BEP 27: peers from the trackers only)
     #[argh(switch)]
@@ -116,6 +123,12 @@ impl TreeArgs {
             }
             None => PieceSize::Auto,
         };
+        let format = match &self.format {
+            Some(text) => {
+                Format::parse(text).map_err(|e| CliError::usage(format!("--format: {e}")))?
+            }
+            None => Format::V1,
+        };
         if self.threads == Some(0) {
             return Err(CliError::usage("--threads must be at least 1"));
         }
@@ -125,6 +138,7 @@ impl TreeArgs {
             trackers: self.tracker,
             webseed: self.webseed,
             piece_size,
+            format,
             private: self.private,
             comment: self.comment,
             creation_date: self.creation_date,
@@ -145,6 +159,7 @@ impl TreeArgs {
         }
         self.webseed = self.webseed.or_else(|| defaults.webseed.clone());
         self.piece_size = self.piece_size.or_else(|| defaults.piece_size.clone());
+        self.format = self.format.or_else(|| defaults.format.clone());
         self.comment = self.comment.or_else(|| defaults.comment.clone());
         self.threads = self
             .threads

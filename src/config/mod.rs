@@ -159,6 +159,8 @@ pub struct TreeSettings {
     pub webseed: Option<String>,
     /// "auto" or a size; checked by the tree command, which knows the rules.
     pub piece_size: Option<String>,
+    /// "v1", "v2" or "hybrid"; checked by the tree command.
+    pub format: Option<String>,
     pub private: bool,
     pub comment: Option<String>,
     pub creation_date: bool,

@@ -328,9 +328,11 @@ mod tests {
                     size: 1,
                     mtime_ns: 0,
                     piece_length: 16384,
+                    format: Default::default(),
                     private: false,
                     metadata: String::new(),
                     info_hash: hash.into(),
+                    info_hash_v2: None,
                 },
             );
         }

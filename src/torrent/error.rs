@@ -56,8 +56,22 @@ pub enum MetainfoError {
     BothLengthAndFiles,
     /// Every file is empty, so there is nothing to download or seed.
     NoData,
-    /// A BitTorrent v2-only torrent: a `file tree` but no v1 `pieces`.
-    V2Only,
+    /// `info.meta version` is not 2, the only v2 version there is.
+    MetaVersion { value: i64 },
+    /// A v2 `file tree` that does not describe files.
+    BadFileTree { field: String, reason: &'static str },
+    /// A SHA-256 (pieces root, piece layers key) of the wrong length.
+    BadHashLength {
+        field: String,
+        length: usize,
+        expected: usize,
+    },
+    /// A hybrid whose v1 and v2 parts describe different files.
+    HybridMismatch { detail: String },
+    /// `piece layers` is given but lacks a file's layer.
+    MissingPieceLayer { path: String },
+    /// A file's piece layer is the wrong length or does not hash to its root.
+    BadPieceLayer { path: String, reason: String },
 }
 
 impl fmt::Display for MetainfoError {
@@ -114,10 +128,31 @@ impl fmt::Display for MetainfoError {
             MetainfoError::NoData => {
                 f.write_str("info: every file is empty, the torrent holds no data")
             }
-            MetainfoError::V2Only => f.write_str(
-                "info.pieces: missing; this is a BitTorrent v2-only torrent, \
-                 lowspace reads v1 and hybrid torrents",
+            MetainfoError::MetaVersion { value } => write!(
+                f,
+                "info.meta version: {value} is not 2, the only BitTorrent v2 version"
             ),
+            MetainfoError::BadFileTree { field, reason } => {
+                write!(f, "{field}: not a v2 file tree: {reason}")
+            }
+            MetainfoError::BadHashLength {
+                field,
+                length,
+                expected,
+            } => write!(
+                f,
+                "{field}: {length} bytes, a {expected}-byte SHA-256 expected"
+            ),
+            MetainfoError::HybridMismatch { detail } => write!(
+                f,
+                "info: the v1 and v2 parts of this hybrid torrent differ: {detail}"
+            ),
+            MetainfoError::MissingPieceLayer { path } => {
+                write!(f, "piece layers: no layer for {path}")
+            }
+            MetainfoError::BadPieceLayer { path, reason } => {
+                write!(f, "piece layers: the layer of {path}: {reason}")
+            }
         }
     }
 }

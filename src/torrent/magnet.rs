@@ -1,5 +1,6 @@
 //! Magnet links (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>
-//! &ws=<web seed>`. Built from a torrent for `lowspace magnet`, and parsed
+//! &ws=<web seed>`, and for BitTorrent v2 (BEP 52) `xt=urn:btmh:1220<SHA-256
+//! in hex>`: alone for a v2-only torrent, next to `urn:btih:` for a hybrid. Built from a torrent for `lowspace magnet`, and parsed
 //! for the metadata peer, which starts from a magnet to fetch the info
 //! dictionary.
 
@@ -12,7 +13,12 @@ use super::metainfo::Metainfo;
 /// What a magnet link says: enough to find peers and fetch the metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MagnetLink {
+    /// The 20-byte hash peers and trackers use: the v1 info-hash, or for a
+    /// v2-only torrent the v2 one cut to 20 bytes (then not written as
+    /// `urn:btih:`, which would claim a v1 torrent).
     pub info_hash: InfoHash,
+    /// The v2 info-hash (`urn:btmh:`), for v2 and hybrid torrents.
+    pub info_hash_v2: Option<[u8; 32]>,
     /// `dn`: the name to show until the metadata arrives.
     pub display_name: Option<String>,
     /// `tr`: every tracker, each once, in the order given.
@@ -26,6 +32,7 @@ impl MagnetLink {
     pub fn new(info_hash: InfoHash) -> MagnetLink {
         MagnetLink {
             info_hash,
+            info_hash_v2: None,
             display_name: None,
             trackers: Vec::new(),
             web_seeds: Vec::new(),
@@ -36,6 +43,7 @@ impl MagnetLink {
     /// (tier order kept, repeats dropped) and its web seeds.
     pub fn for_torrent(torrent: &Metainfo) -> MagnetLink {
         let mut magnet = MagnetLink::new(torrent.info_hash());
+        magnet.info_hash_v2 = torrent.info_hash_v2();
         magnet.display_name = Some(torrent.name().to_owned());
         for tracker in torrent.trackers() {
             magnet.add_tracker(tracker);
@@ -58,7 +66,21 @@ impl MagnetLink {
 
     /// The `magnet:?` link, every value percent-encoded.
     pub fn to_uri(&self) -> String {
-        let mut uri = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
+        let v2_only = self
+            .info_hash_v2
+            .is_some_and(|v2| super::create::truncate_v2(&v2) == *self.info_hash.as_bytes());
+        let mut uri = String::from("magnet:?");
+        if !v2_only {
+            uri.push_str("xt=urn:btih:");
+            uri.push_str(&self.info_hash.to_hex());
+        }
+        if let Some(v2) = &self.info_hash_v2 {
+            if !v2_only {
+                uri.push('&');
+            }
+            uri.push_str("xt=urn:btmh:1220");
+            uri.push_str(&super::create::hex(v2));
+        }
         if let Some(name) = &self.display_name {
             uri.push_str("&dn=");
             percent_encode_into(&mut uri, name.as_bytes(), b"");
@@ -85,6 +107,7 @@ impl MagnetLink {
         };
         let query = query.split('#').next().unwrap_or("");
         let mut info_hash = None;
+        let mut info_hash_v2 = None;
         let mut saw_v2 = false;
         let mut display_name = None;
         let (mut trackers, mut web_seeds) = (Vec::new(), Vec::new());
@@ -105,8 +128,11 @@ impl MagnetLink {
                                 }
                             })?);
                         }
-                    } else if strip_prefix_ignore_case(&value, "urn:btmh:").is_some() {
+                    } else if let Some(multihash) = strip_prefix_ignore_case(&value, "urn:btmh:") {
                         saw_v2 = true;
+                        if info_hash_v2.is_none() {
+                            info_hash_v2 = Some(parse_btmh(multihash)?);
+                        }
                     }
                 }
                 "dn" => {
@@ -125,6 +151,7 @@ impl MagnetLink {
         };
         Ok(MagnetLink {
             info_hash,
+            info_hash_v2,
             display_name,
             trackers,
             web_seeds,
@@ -136,6 +163,33 @@ impl fmt::Display for MagnetLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_uri())
     }
+}
+
+/// A `urn:btmh:` multihash: 0x12 (SHA-256), 0x20 (32 bytes), the hash.
+fn parse_btmh(text: &str) -> Result<[u8; 32], MagnetError> {
+    let bad = |reason: &str| MagnetError::BadInfoHash {
+        value: text.chars().take(80).collect(),
+        reason: reason.into(),
+    };
+    let Some(hex) = strip_prefix_ignore_case(text, "1220") else {
+        return Err(bad("a v2 hash must start with 1220 (SHA-256, 32 bytes)"));
+    };
+    if hex.len() != 64 {
+        return Err(bad("a v2 hash is 1220 and 64 hex digits"));
+    }
+    let mut out = [0u8; 32];
+    for (slot, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        let (Some(high), Some(low)) = (
+            pair.first().copied().and_then(super::info_hash::hex_value),
+            pair.get(1).copied().and_then(super::info_hash::hex_value),
+        ) else {
+            return Err(bad(
+                "a v2 hash contains a character that is not a hex digit",
+            ));
+        };
+        *slot = (high << 4) | low;
+    }
+    Ok(out)
 }
 
 fn push_unique(list: &mut Vec<String>, value: &str) {

@@ -1,5 +1,13 @@
 //! The typed view of a .torrent file (BEP 3, with BEP 12 tracker tiers,
-//! BEP 19 web seeds, BEP 27 private flag and BEP 47 padding files).
+//! BEP 19 web seeds, BEP 27 private flag and BEP 47 padding files), v1,
+//! v2 (BEP 52) or hybrid.
+//!
+//! v2: the `file tree` gives each file its merkle `pieces root`; `piece
+//! layers` (outside the info dictionary) gives the layer whose nodes cover
+//! a piece each. A layer that is given is checked against its root; a
+//! torrent without `piece layers` at all is accepted (one made from
+//! metadata fetched with a magnet link has none; clients fetch them from
+//! peers). A hybrid's v1 files (padding left out) must be its v2 files.
 //!
 //! The bytes are decoded with the crate's one bencode decoder
 //! ([`super::bencode`]); nothing is re-encoded. The info dictionary is kept
@@ -13,6 +21,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::bencode::{self, BencodeError, Value, MAX_DEPTH};
+use super::create::{truncate_v2, v2_root_from_layer, BLOCK_SIZE, V2_HASH_LEN};
+use sha2::{Digest, Sha256};
 
 use super::error::{LoadError, MetainfoError};
 use super::info_hash::InfoHash;
@@ -41,6 +51,9 @@ pub struct FileEntry {
     /// A BEP 47 padding file (`attr` contains `p`): not real content, so
     /// clients may skip writing it.
     pub padding: bool,
+    /// v2 (BEP 52): the root of the file's merkle tree; none for v1-only
+    /// torrents, empty files and padding.
+    pub pieces_root: Option<[u8; 32]>,
 }
 
 impl FileEntry {
@@ -55,6 +68,25 @@ impl FileEntry {
     }
 }
 
+/// Which BitTorrent versions a torrent holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TorrentVersion {
+    V1,
+    V2,
+    /// v1 `pieces` and a v2 `file tree` over the same files.
+    Hybrid,
+}
+
+impl std::fmt::Display for TorrentVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TorrentVersion::V1 => "v1",
+            TorrentVersion::V2 => "v2",
+            TorrentVersion::Hybrid => "hybrid (v1 and v2)",
+        })
+    }
+}
+
 /// A parsed, validated .torrent file. Build it with [`Metainfo::from_bytes`]
 /// or [`Metainfo::from_file`]; every accessor then returns checked data.
 #[derive(Debug, Clone)]
@@ -62,6 +94,11 @@ pub struct Metainfo {
     info_bytes: Vec<u8>,
     info_offset: usize,
     info_hash: InfoHash,
+    info_hash_v2: Option<[u8; 32]>,
+    version: TorrentVersion,
+    /// `piece layers` as given: (pieces root, layer); each checked.
+    piece_layers: Vec<PieceLayer>,
+    v2_piece_count: usize,
     pieces: Range<usize>,
     name: String,
     piece_length: u64,
@@ -105,9 +142,32 @@ impl Metainfo {
         })
     }
 
-    /// SHA-1 of the info dictionary exactly as it is in the file.
+    /// The 20-byte info-hash trackers, the DHT and peers use: SHA-1 of
+    /// the info dictionary exactly as it is in the file, or for a v2-only
+    /// torrent its SHA-256 cut to 20 bytes (BEP 52).
     pub fn info_hash(&self) -> InfoHash {
         self.info_hash
+    }
+
+    /// The v2 info-hash (SHA-256 of the info dictionary) of a v2 or hybrid
+    /// torrent.
+    pub fn info_hash_v2(&self) -> Option<[u8; 32]> {
+        self.info_hash_v2
+    }
+
+    /// v1, v2 or hybrid.
+    pub fn version(&self) -> TorrentVersion {
+        self.version
+    }
+
+    /// The piece layer of the file whose `pieces root` is `root`, checked
+    /// against it; `None` when the torrent does not give it (a file of one
+    /// piece has none).
+    pub fn piece_layer(&self, root: &[u8; 32]) -> Option<&[u8]> {
+        self.piece_layers
+            .iter()
+            .find(|(r, _)| r == root)
+            .map(|(_, layer)| layer.as_slice())
     }
 
     /// The raw bencoded info dictionary, byte for byte as in the file: what a
@@ -134,12 +194,17 @@ impl Metainfo {
         self.piece_length
     }
 
-    /// Number of pieces.
+    /// Number of pieces: of the v1 data when there is v1, else the sum of
+    /// every file's v2 pieces (v2 starts each file on a piece).
     pub fn piece_count(&self) -> usize {
-        self.pieces.len() / PIECE_HASH_LEN
+        if self.version == TorrentVersion::V2 {
+            self.v2_piece_count
+        } else {
+            self.pieces.len() / PIECE_HASH_LEN
+        }
     }
 
-    /// All piece hashes end to end (20 bytes each).
+    /// All v1 piece hashes end to end (20 bytes each); empty for v2 only.
     pub fn pieces(&self) -> &[u8] {
         self.info_bytes.get(self.pieces.clone()).unwrap_or(&[])
     }
@@ -153,9 +218,9 @@ impl Metainfo {
         hash.try_into().ok()
     }
 
-    /// The size of piece `index` (the last one holds what is left).
+    /// The size of v1 piece `index` (the last one holds what is left).
     pub fn piece_size(&self, index: usize) -> Option<u64> {
-        if index >= self.piece_count() {
+        if index >= self.pieces.len() / PIECE_HASH_LEN {
             return None;
         }
         let start = (index as u64).checked_mul(self.piece_length)?;
@@ -432,6 +497,7 @@ fn parse_file_entry(field: Field, value: &Value) -> Result<FileEntry, MetainfoEr
         path: path.ok_or_else(|| missing(field.key("path")))?,
         offset: 0,
         padding,
+        pieces_root: None,
     })
 }
 
@@ -453,7 +519,108 @@ struct InfoFields<'s> {
     length: Option<u64>,
     files: Option<Vec<FileEntry>>,
     private: bool,
-    v2_file_tree: bool,
+    meta_version: Option<i64>,
+    /// v2 files in tree order: path below the name, length, pieces root.
+    file_tree: Option<Vec<TreeFile>>,
+}
+
+/// A v2 file as its tree gives it: the path below the torrent's name, the
+/// length and (unless empty) the pieces root.
+type TreeFile = (Vec<String>, u64, Option<[u8; 32]>);
+
+/// A pieces root and its file's piece layer.
+type PieceLayer = ([u8; 32], Vec<u8>);
+
+/// A 32-byte SHA-256.
+fn take_hash32(field: Field, value: &Value) -> Result<[u8; 32], MetainfoError> {
+    let bytes = take_bytes(field, value)?;
+    bytes.try_into().map_err(|_| MetainfoError::BadHashLength {
+        field: field.name(),
+        length: bytes.len(),
+        expected: V2_HASH_LEN,
+    })
+}
+
+/// One level of a v2 `file tree`: names map to directories, and a
+/// directory holding only the key "" is a file, whose dictionary has its
+/// `length` and, unless empty, its `pieces root`.
+fn parse_file_tree(
+    field: Field,
+    value: &Value,
+    prefix: &mut Vec<String>,
+    out: &mut Vec<TreeFile>,
+) -> Result<(), MetainfoError> {
+    let pairs = take_dict(field, value)?;
+    if pairs.is_empty() {
+        return Err(MetainfoError::BadFileTree {
+            field: field.name(),
+            reason: "an empty directory",
+        });
+    }
+    for (key, value) in pairs {
+        if key.is_empty() {
+            if prefix.is_empty() {
+                return Err(MetainfoError::BadFileTree {
+                    field: field.name(),
+                    reason: "a file without a name",
+                });
+            }
+            if pairs.len() > 1 {
+                return Err(MetainfoError::BadFileTree {
+                    field: field.name(),
+                    reason: "both a file and a directory",
+                });
+            }
+            let leaf = field.key("");
+            let (mut length, mut root) = (None, None);
+            for (key, value) in take_dict(leaf, value)? {
+                match *key {
+                    b"length" => length = Some(take_length(leaf.key("length"), value)?),
+                    b"pieces root" => root = Some(take_hash32(leaf.key("pieces root"), value)?),
+                    _ => {}
+                }
+            }
+            let length = length.ok_or_else(|| missing(leaf.key("length")))?;
+            if length > 0 && root.is_none() {
+                return Err(missing(leaf.key("pieces root")));
+            }
+            out.push((prefix.clone(), length, root.filter(|_| length > 0)));
+            continue;
+        }
+        let name = std::str::from_utf8(key).map_err(|_| MetainfoError::NotUtf8 {
+            field: field.name(),
+        })?;
+        let child = field.key(name);
+        if let Some(reason) = unsafe_component(name) {
+            return Err(MetainfoError::UnsafePath {
+                field: child.name(),
+                path: name.to_owned(),
+                reason,
+            });
+        }
+        prefix.push(name.to_owned());
+        parse_file_tree(child, value, prefix, out)?;
+        prefix.pop();
+    }
+    Ok(())
+}
+
+/// `piece layers`: pieces root to the layer of that file's tree whose
+/// nodes cover a piece each.
+fn parse_piece_layers(field: Field, value: &Value) -> Result<Vec<PieceLayer>, MetainfoError> {
+    let mut layers = Vec::new();
+    for (index, (key, value)) in take_dict(field, value)?.iter().enumerate() {
+        let key_field = field.index(index);
+        let root: [u8; 32] = (*key)
+            .try_into()
+            .map_err(|_| MetainfoError::BadHashLength {
+                field: key_field.name(),
+                length: key.len(),
+                expected: V2_HASH_LEN,
+            })?;
+        layers.push((root, take_bytes(key_field, value)?.to_vec()));
+    }
+    Ok(layers)
 }
 
 /// Reads the info dictionary's fields.
@@ -478,7 +645,14 @@ fn parse_info<'s>(field: Field, value: &Value<'s>) -> Result<InfoFields<'s>, Met
             b"length" => info.length = Some(take_length(field.key("length"), value)?),
             b"files" => info.files = Some(parse_files(field.key("files"), value)?),
             b"private" => info.private = take_integer(field.key("private"), value)? == 1,
-            b"file tree" => info.v2_file_tree = true,
+            b"meta version" => {
+                info.meta_version = Some(take_integer(field.key("meta version"), value)?)
+            }
+            b"file tree" => {
+                let mut files = Vec::new();
+                parse_file_tree(field.key("file tree"), value, &mut Vec::new(), &mut files)?;
+                info.file_tree = Some(files);
+            }
             _ => {}
         }
     }
@@ -543,6 +717,7 @@ struct TopFields<'s> {
     creation_date: Option<i64>,
     /// The info dictionary's fields and its exact bytes.
     info: Option<(InfoFields<'s>, &'s [u8])>,
+    piece_layers: Option<Vec<PieceLayer>>,
 }
 
 /// The top-level dictionary is walked one value at a time (rather than
@@ -600,6 +775,7 @@ fn parse(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
             }
             b"announce-list" => fields.announce_list = parse_tiers(field, &value)?,
             b"url-list" => fields.web_seeds = parse_url_list(field, &value)?,
+            b"piece layers" => fields.piece_layers = Some(parse_piece_layers(field, &value)?),
             b"comment" => fields.comment = informational_text(&value),
             b"created by" => fields.created_by = informational_text(&value),
             b"creation date" => fields.creation_date = value.as_int(),
@@ -637,65 +813,141 @@ fn assemble(fields: TopFields, info_offset: usize) -> Result<Metainfo, MetainfoE
     let piece_length = info
         .piece_length
         .ok_or_else(|| missing(info_field.key("piece length")))?;
-    let pieces = match info.pieces {
-        Some(pieces) => pieces,
-        None if info.v2_file_tree => return Err(MetainfoError::V2Only),
-        None => return Err(missing(info_field.key("pieces"))),
+    match (info.meta_version, &info.file_tree) {
+        (Some(2), Some(_)) | (None, None) => {}
+        (Some(2), None) => return Err(missing(info_field.key("file tree"))),
+        (Some(other), _) => return Err(MetainfoError::MetaVersion { value: other }),
+        (None, Some(_)) => return Err(missing(info_field.key("meta version"))),
+    }
+    let version = match (info.pieces.is_some(), info.file_tree.is_some()) {
+        (true, false) => TorrentVersion::V1,
+        (true, true) => TorrentVersion::Hybrid,
+        (false, true) => TorrentVersion::V2,
+        (false, false) => return Err(missing(info_field.key("pieces"))),
     };
+    if version != TorrentVersion::V1
+        && (!piece_length.is_power_of_two() || piece_length < BLOCK_SIZE)
+    {
+        return Err(MetainfoError::BadInteger {
+            field: info_field.key("piece length").name(),
+            value: piece_length.to_string(),
+            reason: "not a power of two of at least 16 KiB, as v2 needs",
+        });
+    }
 
-    let (single_file, mut files) = match (info.length, info.files) {
+    // The v2 files with their paths from the download directory: a tree of
+    // one file named as the torrent is a single-file torrent.
+    let v2_files: Option<(bool, Vec<FileEntry>)> = info.file_tree.map(|tree| {
+        let single = matches!(tree.as_slice(), [(path, _, _)] if path.len() == 1 && path.first().map(String::as_str) == Some(name));
+        let files = tree
+            .into_iter()
+            .map(|(mut path, length, pieces_root)| {
+                if !single {
+                    path.insert(0, name.to_owned());
+                }
+                FileEntry {
+                    path,
+                    length,
+                    offset: 0,
+                    padding: false,
+                    pieces_root,
+                }
+            })
+            .collect();
+        (single, files)
+    });
+
+    let v1_files = match (info.length, info.files) {
         (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
-        (Some(length), None) => (
+        (Some(length), None) => Some((
             true,
             vec![FileEntry {
                 path: vec![name.to_owned()],
                 length,
                 offset: 0,
                 padding: false,
+                pieces_root: None,
             }],
-        ),
+        )),
         (None, Some(mut files)) => {
             for file in &mut files {
                 file.path.insert(0, name.to_owned());
             }
-            (false, files)
+            Some((false, files))
+        }
+        (None, None) if version == TorrentVersion::V2 => None,
+        (None, None) => return Err(missing(info_field.key("files"))),
+    };
+
+    let (single_file, mut files) = match (v1_files, v2_files) {
+        (Some(v1), None) => v1,
+        (None, Some(v2)) => v2,
+        (Some((single, mut v1)), Some((_, v2))) => {
+            match_hybrid(&mut v1, &v2)?;
+            (single, v1)
         }
         (None, None) => return Err(missing(info_field.key("files"))),
     };
 
+    // v1 lays the files end to end; v2 starts each one on a piece.
+    let aligned = version == TorrentVersion::V2;
     let mut total_size: u64 = 0;
+    let mut offset: u64 = 0;
+    let mut v2_piece_count: u64 = 0;
     for (index, file) in files.iter_mut().enumerate() {
-        file.offset = total_size;
-        total_size =
+        file.offset = offset;
+        let overflow = || MetainfoError::BadInteger {
+            field: format!("info.files[{index}].length"),
+            value: file.length.to_string(),
+            reason: "too large: the total size overflows",
+        };
+        total_size = total_size.checked_add(file.length).ok_or_else(overflow)?;
+        let pieces = file.length.div_ceil(piece_length);
+        v2_piece_count = v2_piece_count.saturating_add(pieces);
+        offset = if aligned {
+            pieces
+                .checked_mul(piece_length)
+                .and_then(|span| offset.checked_add(span))
+                .ok_or_else(overflow)?
+        } else {
             total_size
-                .checked_add(file.length)
-                .ok_or_else(|| MetainfoError::BadInteger {
-                    field: format!("info.files[{index}].length"),
-                    value: file.length.to_string(),
-                    reason: "too large: the total size overflows",
-                })?;
+        };
     }
     if total_size == 0 {
         return Err(MetainfoError::NoData);
     }
-    if pieces.len() % PIECE_HASH_LEN != 0 {
-        return Err(MetainfoError::PiecesNotWhole {
-            length: pieces.len(),
-        });
+    let pieces = info.pieces.unwrap_or_default();
+    if version != TorrentVersion::V2 {
+        if pieces.len() % PIECE_HASH_LEN != 0 {
+            return Err(MetainfoError::PiecesNotWhole {
+                length: pieces.len(),
+            });
+        }
+        let found = (pieces.len() / PIECE_HASH_LEN) as u64;
+        let expected = total_size.div_ceil(piece_length);
+        if found != expected {
+            return Err(MetainfoError::PieceCountMismatch {
+                found,
+                expected,
+                total_size,
+                piece_length,
+            });
+        }
     }
-    let found = (pieces.len() / PIECE_HASH_LEN) as u64;
-    let expected = total_size.div_ceil(piece_length);
-    if found != expected {
-        return Err(MetainfoError::PieceCountMismatch {
-            found,
-            expected,
-            total_size,
-            piece_length,
-        });
-    }
+    let piece_layers = match fields.piece_layers {
+        Some(layers) if version != TorrentVersion::V1 => {
+            check_piece_layers(&files, &layers, piece_length)?;
+            layers
+        }
+        _ => Vec::new(),
+    };
     // `pieces` borrows from inside `info_raw`; keep its position so the one
     // copy of the info dictionary serves both.
-    let start = (pieces.as_ptr() as usize).saturating_sub(info_raw.as_ptr() as usize);
+    let start = if pieces.is_empty() {
+        0
+    } else {
+        (pieces.as_ptr() as usize).saturating_sub(info_raw.as_ptr() as usize)
+    };
     let pieces_range = start..start + pieces.len();
     debug_assert_eq!(info_raw.get(pieces_range.clone()), Some(pieces));
 
@@ -704,9 +956,19 @@ fn assemble(fields: TopFields, info_offset: usize) -> Result<Metainfo, MetainfoE
     } else {
         fields.announce_list
     };
+    let info_hash_v2: Option<[u8; 32]> =
+        (version != TorrentVersion::V1).then(|| Sha256::digest(info_raw).into());
+    let info_hash = match info_hash_v2 {
+        Some(v2) if version == TorrentVersion::V2 => InfoHash::from_bytes(truncate_v2(&v2)),
+        _ => InfoHash::of_info_bytes(info_raw),
+    };
 
     Ok(Metainfo {
-        info_hash: InfoHash::of_info_bytes(info_raw),
+        info_hash,
+        info_hash_v2,
+        version,
+        piece_layers,
+        v2_piece_count: usize::try_from(v2_piece_count).unwrap_or(usize::MAX),
         info_bytes: info_raw.to_vec(),
         info_offset,
         pieces: pieces_range,
@@ -722,4 +984,82 @@ fn assemble(fields: TopFields, info_offset: usize) -> Result<Metainfo, MetainfoE
         created_by: fields.created_by,
         creation_date: fields.creation_date,
     })
+}
+
+/// A hybrid's v1 files, padding left out, must be its v2 files, in the
+/// same order with the same paths and lengths; each v1 file then takes its
+/// v2 `pieces root`.
+fn match_hybrid(v1: &mut [FileEntry], v2: &[FileEntry]) -> Result<(), MetainfoError> {
+    let mut v2_files = v2.iter();
+    for (index, file) in v1.iter_mut().enumerate().filter(|(_, f)| !f.padding) {
+        let Some(other) = v2_files.next() else {
+            return Err(MetainfoError::HybridMismatch {
+                detail: format!(
+                    "info.files[{index}] ({}) is not in the v2 file tree",
+                    file.display_path()
+                ),
+            });
+        };
+        if other.path != file.path || other.length != file.length {
+            return Err(MetainfoError::HybridMismatch {
+                detail: format!(
+                    "v1 file {} ({} bytes) but v2 file {} ({} bytes) in its place",
+                    file.display_path(),
+                    file.length,
+                    other.display_path(),
+                    other.length
+                ),
+            });
+        }
+        file.pieces_root = other.pieces_root;
+    }
+    if let Some(extra) = v2_files.next() {
+        return Err(MetainfoError::HybridMismatch {
+            detail: format!("v2 file {} is not among the v1 files", extra.display_path()),
+        });
+    }
+    Ok(())
+}
+
+/// Every file of more than one piece has its layer, of the right length,
+/// and the layer hashes up to the file's root.
+fn check_piece_layers(
+    files: &[FileEntry],
+    layers: &[PieceLayer],
+    piece_length: u64,
+) -> Result<(), MetainfoError> {
+    for file in files {
+        let Some(root) = file.pieces_root else {
+            continue;
+        };
+        if file.length <= piece_length {
+            continue;
+        }
+        let path = file.display_path();
+        let Some((_, layer)) = layers.iter().find(|(r, _)| *r == root) else {
+            return Err(MetainfoError::MissingPieceLayer { path });
+        };
+        let pieces = file.length.div_ceil(piece_length);
+        if layer.len() as u64 != pieces.saturating_mul(V2_HASH_LEN as u64) {
+            return Err(MetainfoError::BadPieceLayer {
+                path,
+                reason: format!(
+                    "{} bytes, but {pieces} pieces need {} bytes",
+                    layer.len(),
+                    pieces.saturating_mul(V2_HASH_LEN as u64)
+                ),
+            });
+        }
+        let nodes: Vec<[u8; 32]> = layer
+            .chunks_exact(V2_HASH_LEN)
+            .filter_map(|c| c.try_into().ok())
+            .collect();
+        if v2_root_from_layer(&nodes, piece_length) != root {
+            return Err(MetainfoError::BadPieceLayer {
+                path,
+                reason: "its hashes do not lead to the file's pieces root".into(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -1,5 +1,5 @@
 //! Torrent files, info-hashes and magnet links: reading them, and building
-//! single-file v1 torrents ([`create`], used by `tree`).
+//! single-file v1, v2 and hybrid torrents ([`create`], used by `tree`).
 //!
 //! Every other module that touches a torrent goes through here, so there is
 //! one bencode walk and one set of safety checks:
@@ -26,8 +26,10 @@
 //! on which value wins; unsorted keys are fine, as in rtorrent), the
 //! `name.utf-8` / `path.utf-8` variants are not consulted (rtorrent names
 //! files from `name`/`path`, and we must find what it wrote), names and
-//! paths must be UTF-8, and v2-only torrents are refused (hybrids are read
-//! through their v1 part).
+//! paths must be UTF-8. v2 (BEP 52) and hybrid torrents are read with
+//! their file tree and piece layers checked ([`Metainfo::version`],
+//! [`Metainfo::info_hash_v2`]); a v2-only torrent's [`Metainfo::info_hash`]
+//! is its v2 hash cut to 20 bytes, the form trackers and the DHT use.
 //!
 //! Writing torrents lives in `create` (owned by the tree builder); this
 //! module only reads.
@@ -42,7 +44,7 @@ mod metainfo;
 pub use error::{LoadError, MagnetError, MetainfoError};
 pub use info_hash::{InfoHash, InfoHashError};
 pub use magnet::{percent_decode, percent_encode, percent_encode_into, MagnetLink};
-pub use metainfo::{FileEntry, Metainfo, MAX_TORRENT_FILE_SIZE, PIECE_HASH_LEN};
+pub use metainfo::{FileEntry, Metainfo, TorrentVersion, MAX_TORRENT_FILE_SIZE, PIECE_HASH_LEN};
 
 #[cfg(test)]
 mod tests;

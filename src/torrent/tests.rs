@@ -678,14 +678,348 @@ fn no_data() {
     );
 }
 
+// ---- v2 (BEP 52) and hybrid ----
+
+use super::create::{FileTorrent, Format, Metadata, SingleFileInfo, V2Hashes};
+use sha2::Sha256;
+
+/// A v2 file leaf: `d0:d6:lengthi<L>e11:pieces root32:<root>ee`.
+fn leaf(length: u64, root: Option<&[u8]>) -> Vec<u8> {
+    let mut out = format!("d0:d6:lengthi{length}e").into_bytes();
+    if let Some(root) = root {
+        out.extend_from_slice(format!("11:pieces root{}:", root.len()).as_bytes());
+        out.extend_from_slice(root);
+    }
+    out.extend_from_slice(b"ee");
+    out
+}
+
+/// The inside of a v2-only info dictionary over `tree` (a whole bencoded
+/// dictionary).
+fn v2_info(tree: &[u8], meta_version: Option<i64>, name: &str, piece_length: u64) -> Vec<u8> {
+    let mut out = b"9:file tree".to_vec();
+    out.extend_from_slice(tree);
+    if let Some(v) = meta_version {
+        out.extend_from_slice(format!("12:meta versioni{v}e").as_bytes());
+    }
+    out.extend_from_slice(format!("4:name{}12:piece lengthi{piece_length}e", s(name)).as_bytes());
+    out
+}
+
+/// `d<name>` + `value` + `e`.
+fn dir(name: &str, value: &[u8]) -> Vec<u8> {
+    let mut out = format!("d{}", s(name)).into_bytes();
+    out.extend_from_slice(value);
+    out.push(b'e');
+    out
+}
+
+/// A real single-file torrent of `length` bytes of a pattern, as `tree`
+/// writes it.
+fn made(format: Format, length: u64, piece_length: u64) -> (Vec<u8>, FileTorrent) {
+    let data: Vec<u8> = (0..length).map(|i| (i * 13) as u8).collect();
+    let v1: Vec<u8> = data
+        .chunks(piece_length as usize)
+        .flat_map(|p| Sha1::digest(p).to_vec())
+        .collect();
+    let v2_pieces: Vec<[u8; 32]> = data
+        .chunks(piece_length as usize)
+        .map(|piece| {
+            let blocks: Vec<[u8; 32]> = piece
+                .chunks(16384)
+                .map(|b| Sha256::digest(b).into())
+                .collect();
+            super::create::v2_piece_hash(&blocks, piece_length, data.len() as u64 <= piece_length)
+        })
+        .collect();
+    let torrent = FileTorrent {
+        format,
+        info: SingleFileInfo {
+            name: "f.bin".into(),
+            length,
+            piece_length,
+            pieces: if format.has_v1() { v1 } else { Vec::new() },
+            private: false,
+        },
+        v2: format
+            .has_v2()
+            .then(|| V2Hashes::from_piece_hashes(&v2_pieces, piece_length)),
+    };
+    (torrent.encode(&Metadata::default()).unwrap(), torrent)
+}
+
 #[test]
-fn v2_only_torrent() {
-    let inner = "9:file treede12:meta versioni2e4:name1:a12:piece lengthi16384e";
-    assert_message(
-        &torrent("", inner.as_bytes(), ""),
-        MetainfoError::V2Only,
-        "v2-only",
+fn v2_and_hybrid_torrents_are_read_with_their_hashes() {
+    for format in [Format::V2, Format::Hybrid] {
+        let (bytes, made) = made(format, 3 * 16384 + 5, 16384);
+        let m = Metainfo::from_bytes(&bytes).unwrap();
+        let sha256: [u8; 32] = Sha256::digest(m.info_bytes()).into();
+        assert_eq!(m.info_hash_v2(), Some(sha256));
+        let v2 = made.v2.unwrap();
+        assert_eq!(m.files().len(), 1);
+        assert_eq!(m.files()[0].path, ["f.bin"]);
+        assert_eq!(m.files()[0].pieces_root, Some(v2.pieces_root));
+        assert_eq!(m.piece_layer(&v2.pieces_root), Some(&v2.piece_layer[..]));
+        assert_eq!(m.piece_count(), 4);
+        assert!(m.is_single_file());
+        if format == Format::V2 {
+            assert_eq!(m.version(), TorrentVersion::V2);
+            assert_eq!(m.info_hash().as_bytes()[..], sha256[..20]);
+            assert!(m.pieces().is_empty());
+        } else {
+            assert_eq!(m.version(), TorrentVersion::Hybrid);
+            assert_eq!(m.info_hash(), InfoHash::of_info_bytes(m.info_bytes()));
+            assert_eq!(m.pieces(), &made.info.pieces[..]);
+        }
+    }
+}
+
+#[test]
+fn a_v2_torrent_without_piece_layers_is_read_as_from_a_magnet() {
+    let (bytes, made) = made(Format::V2, 3 * 16384, 16384);
+    let cut = bytes
+        .windows(15)
+        .position(|w| w == b"12:piece layers")
+        .unwrap();
+    let mut without = bytes[..cut].to_vec();
+    without.push(b'e');
+    let m = Metainfo::from_bytes(&without).unwrap();
+    assert_eq!(m.piece_layer(&made.v2.unwrap().pieces_root), None);
+}
+
+#[test]
+fn v2_multi_file_tree_paths_and_aligned_offsets() {
+    let tree = {
+        let mut t = b"d".to_vec();
+        t.extend_from_slice(&s("a.txt").into_bytes());
+        t.extend_from_slice(&leaf(5, Some(&[1; 32])));
+        t.extend_from_slice(&s("empty").into_bytes());
+        t.extend_from_slice(&leaf(0, None));
+        t.extend_from_slice(&s("sub").into_bytes());
+        t.extend_from_slice(&dir("b.bin", &leaf(16384, Some(&[2; 32]))));
+        t.push(b'e');
+        t
+    };
+    let bytes = torrent("", &v2_info(&tree, Some(2), "album", 16384), "");
+    let m = Metainfo::from_bytes(&bytes).unwrap();
+    let files: Vec<(String, u64, u64)> = m
+        .files()
+        .iter()
+        .map(|f| (f.display_path(), f.length, f.offset))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("album/a.txt".to_string(), 5, 0),
+            ("album/empty".to_string(), 0, 16384),
+            ("album/sub/b.bin".to_string(), 16384, 16384),
+        ]
     );
+    assert!(!m.is_single_file());
+    assert_eq!((m.total_size(), m.piece_count()), (16389, 2));
+}
+
+#[test]
+fn v2_errors_name_their_field() {
+    let one = dir("f", &leaf(5, Some(&[7; 32])));
+    let good = torrent("", &v2_info(&one, Some(2), "f", 16384), "");
+    assert!(Metainfo::from_bytes(&good).is_ok());
+    let cases: Vec<(Vec<u8>, MetainfoError, &str)> = vec![
+        (
+            torrent("", &v2_info(&one, Some(3), "f", 16384), ""),
+            MetainfoError::MetaVersion { value: 3 },
+            "3 is not 2",
+        ),
+        (
+            torrent("", &v2_info(&one, None, "f", 16384), ""),
+            MetainfoError::Missing {
+                field: "info.meta version".into(),
+            },
+            "info.meta version: missing",
+        ),
+        (
+            torrent("", b"12:meta versioni2e4:name1:f12:piece lengthi16384e", ""),
+            MetainfoError::Missing {
+                field: "info.file tree".into(),
+            },
+            "info.file tree: missing",
+        ),
+        (
+            torrent("", &v2_info(&one, Some(2), "f", 16383), ""),
+            MetainfoError::BadInteger {
+                field: "info.piece length".into(),
+                value: "16383".into(),
+                reason: "not a power of two of at least 16 KiB, as v2 needs",
+            },
+            "power of two",
+        ),
+        (
+            torrent("", &v2_info(b"d1:fdee", Some(2), "f", 16384), ""),
+            MetainfoError::BadFileTree {
+                field: "info.file tree.f".into(),
+                reason: "an empty directory",
+            },
+            "empty directory",
+        ),
+        (
+            torrent(
+                "",
+                &v2_info(&leaf(5, Some(&[7; 32])), Some(2), "f", 16384),
+                "",
+            ),
+            MetainfoError::BadFileTree {
+                field: "info.file tree".into(),
+                reason: "a file without a name",
+            },
+            "without a name",
+        ),
+        (
+            torrent(
+                "",
+                &v2_info(
+                    &dir(
+                        "f",
+                        &[
+                            &leaf(5, Some(&[7; 32]))[..leaf(5, Some(&[7; 32])).len() - 1],
+                            b"1:xd0:d6:lengthi0eeee",
+                        ]
+                        .concat(),
+                    ),
+                    Some(2),
+                    "f",
+                    16384,
+                ),
+                "",
+            ),
+            MetainfoError::BadFileTree {
+                field: "info.file tree.f".into(),
+                reason: "both a file and a directory",
+            },
+            "both a file and a directory",
+        ),
+        (
+            torrent(
+                "",
+                &v2_info(&dir("f", &leaf(5, Some(&[7; 31]))), Some(2), "f", 16384),
+                "",
+            ),
+            MetainfoError::BadHashLength {
+                field: "info.file tree.f..pieces root".into(),
+                length: 31,
+                expected: 32,
+            },
+            "31 bytes, a 32-byte SHA-256 expected",
+        ),
+        (
+            torrent(
+                "",
+                &v2_info(&dir("f", &leaf(5, None)), Some(2), "f", 16384),
+                "",
+            ),
+            MetainfoError::Missing {
+                field: "info.file tree.f..pieces root".into(),
+            },
+            "pieces root: missing",
+        ),
+        (
+            torrent(
+                "",
+                &v2_info(&dir("..", &leaf(5, Some(&[7; 32]))), Some(2), "f", 16384),
+                "",
+            ),
+            MetainfoError::UnsafePath {
+                field: "info.file tree...".into(),
+                path: "..".into(),
+                reason: "a '..' component would climb out of the download directory",
+            },
+            "unsafe file path",
+        ),
+        (
+            torrent(
+                "",
+                &v2_info(&one, Some(2), "f", 16384),
+                "12:piece layersd3:abc0:e",
+            ),
+            MetainfoError::BadHashLength {
+                field: "piece layers[0]".into(),
+                length: 3,
+                expected: 32,
+            },
+            "piece layers[0]: 3 bytes",
+        ),
+    ];
+    for (bytes, expected, message) in cases {
+        let error = parse_err(&bytes);
+        assert_eq!(error, expected, "{}", String::from_utf8_lossy(&bytes));
+        assert!(error.to_string().contains(message), "{error}");
+    }
+}
+
+#[test]
+fn v2_piece_layers_must_match_their_roots() {
+    let (bytes, made) = made(Format::V2, 3 * 16384, 16384);
+    let v2 = made.v2.unwrap();
+    let at = bytes
+        .windows(v2.piece_layer.len())
+        .position(|w| w == v2.piece_layer)
+        .unwrap();
+    // A flipped byte in the layer.
+    let mut flipped = bytes.clone();
+    flipped[at] ^= 1;
+    let error = parse_err(&flipped);
+    assert_eq!(
+        error,
+        MetainfoError::BadPieceLayer {
+            path: "f.bin".into(),
+            reason: "its hashes do not lead to the file's pieces root".into()
+        }
+    );
+    assert!(error
+        .to_string()
+        .contains("piece layers: the layer of f.bin"));
+    // A layer one hash short.
+    let head = &bytes[..at - 3];
+    let mut short = head.to_vec();
+    short.extend_from_slice(b"64:");
+    short.extend_from_slice(&v2.piece_layer[..64]);
+    short.extend_from_slice(&bytes[at + v2.piece_layer.len()..]);
+    assert!(matches!(
+        parse_err(&short),
+        MetainfoError::BadPieceLayer { reason, .. } if reason.contains("64 bytes, but 3 pieces need 96 bytes")
+    ));
+    // `piece layers` given without this file's layer.
+    let root_at = at - 3 - 35;
+    let mut missing = bytes[..root_at].to_vec();
+    missing.extend_from_slice(b"e");
+    missing.extend_from_slice(&bytes[at + v2.piece_layer.len() + 1..]);
+    let error = parse_err(&missing);
+    assert_eq!(
+        error,
+        MetainfoError::MissingPieceLayer {
+            path: "f.bin".into()
+        }
+    );
+    assert!(error.to_string().contains("no layer for f.bin"));
+}
+
+#[test]
+fn a_hybrid_whose_parts_differ_is_refused() {
+    let (bytes, _) = made(Format::Hybrid, 100, 16384);
+    // The v1 length says 99 while the tree says 100.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(text.contains("6:lengthi100e12:meta version"));
+    let at = bytes
+        .windows(26)
+        .position(|w| w == b"6:lengthi100e12:meta versi")
+        .unwrap();
+    let mut changed = bytes.clone();
+    changed[at + 9..at + 12].copy_from_slice(b"101");
+    let error = parse_err(&changed);
+    assert!(
+        matches!(&error, MetainfoError::HybridMismatch { detail } if detail.contains("v1 file f.bin (101 bytes) but v2 file f.bin (100 bytes)")),
+        "{error}"
+    );
+    assert!(error.to_string().contains("v1 and v2 parts"));
 }
 
 #[test]
@@ -719,6 +1053,7 @@ fn from_file_names_the_file() {
 fn sample_magnet() -> MagnetLink {
     MagnetLink {
         info_hash: InfoHash::of_info_bytes(b"x"),
+        info_hash_v2: None,
         display_name: Some("Café & Crème = 100% +1 / ☕".into()),
         trackers: vec!["http://t/announce?key=a&b=c".into(), "udp://u:6969".into()],
         web_seeds: vec!["https://w.example/files/".into()],
@@ -796,13 +1131,23 @@ fn magnet_parse_forms() {
     assert_eq!(magnet.trackers, ["http://a", "http://b"]);
     let upper = format!("MAGNET:?XT=urn:btih:{}", hash.to_hex_upper());
     assert_eq!(MagnetLink::parse(&upper).unwrap(), MagnetLink::new(hash));
-    // Hybrid magnets carry both; the v1 hash is used.
+    // Hybrid magnets carry both; the v1 hash names it on the wire.
     let hybrid = format!(
         "magnet:?xt=urn:btmh:1220{}&xt=urn:btih:{}",
         "ab".repeat(32),
         hash
     );
-    assert_eq!(MagnetLink::parse(&hybrid).unwrap().info_hash, hash);
+    let parsed = MagnetLink::parse(&hybrid).unwrap();
+    assert_eq!(parsed.info_hash, hash);
+    assert_eq!(parsed.info_hash_v2, Some([0xab; 32]));
+    assert_eq!(
+        parsed.to_uri(),
+        format!(
+            "magnet:?xt=urn:btih:{}&xt=urn:btmh:1220{}",
+            hash,
+            "ab".repeat(32)
+        )
+    );
 }
 
 #[test]
@@ -824,6 +1169,36 @@ fn magnet_errors() {
             format!("magnet:?xt=urn:btmh:1220{}", "ab".repeat(32)),
             MagnetError::OnlyV2,
             "v2",
+        ),
+        (
+            format!(
+                "magnet:?xt=urn:btih:{hash}&xt=urn:btmh:1114{}",
+                "ab".repeat(20)
+            ),
+            MagnetError::BadInfoHash {
+                value: format!("1114{}", "ab".repeat(20)),
+                reason: "a v2 hash must start with 1220 (SHA-256, 32 bytes)".into(),
+            },
+            "1220",
+        ),
+        (
+            format!("magnet:?xt=urn:btih:{hash}&xt=urn:btmh:1220abcd"),
+            MagnetError::BadInfoHash {
+                value: "1220abcd".into(),
+                reason: "a v2 hash is 1220 and 64 hex digits".into(),
+            },
+            "64 hex digits",
+        ),
+        (
+            format!(
+                "magnet:?xt=urn:btih:{hash}&xt=urn:btmh:1220{}",
+                "zz".repeat(32)
+            ),
+            MagnetError::BadInfoHash {
+                value: format!("1220{}", "zz".repeat(32)),
+                reason: "a v2 hash contains a character that is not a hex digit".into(),
+            },
+            "not a hex digit",
         ),
         (
             "magnet:?xt=urn:btih:abc".into(),

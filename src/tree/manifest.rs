@@ -15,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::write_atomic;
+use crate::torrent::create::Format;
 
 /// File name of the manifest inside the output directory.
 pub const MANIFEST_NAME: &str = ".lowspace-tree.json";
@@ -28,13 +29,21 @@ pub struct Entry {
     pub size: u64,
     pub mtime_ns: i64,
     pub piece_length: u64,
+    /// Absent in manifests older than v2 support: those are v1.
+    #[serde(default)]
+    pub format: Format,
     pub private: bool,
     /// Fingerprint of what lies outside the info dictionary (trackers, web
     /// seed, comment, creation date choice): a change rewrites the torrent
     /// without re-hashing.
     pub metadata: String,
-    /// 40 lower-case hex digits.
+    /// 40 lower-case hex digits: the v1 info-hash, or for v2 only the v2
+    /// info-hash cut to 20 bytes (what trackers and the DHT use).
     pub info_hash: String,
+    /// The v2 info-hash (SHA-256), 64 lower-case hex digits, for v2 and
+    /// hybrid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_hash_v2: Option<String>,
 }
 
 /// Every torrent by the relative path of its source file.
@@ -104,9 +113,11 @@ mod tests {
             size: 3,
             mtime_ns: -5,
             piece_length: 16384,
+            format: Format::Hybrid,
             private: true,
             metadata: "m".into(),
             info_hash: "ab".repeat(20),
+            info_hash_v2: Some("cd".repeat(32)),
         }
     }
 

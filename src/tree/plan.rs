@@ -13,11 +13,13 @@ use std::fmt;
 
 use super::manifest::Manifest;
 use super::piece_size::PieceSize;
+use crate::torrent::create::Format;
 
 /// What the run is asked to produce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub piece_size: PieceSize,
+    pub format: Format,
     pub private: bool,
     /// Fingerprint of everything outside the info dictionary.
     pub metadata: String,
@@ -45,6 +47,7 @@ pub enum Why {
     ModifiedSince,
     PieceLengthChanged { was: u64, now: u64 },
     PrivateChanged,
+    FormatChanged { was: Format, now: Format },
     TorrentMissing,
     MetadataChanged,
 }
@@ -59,6 +62,7 @@ impl fmt::Display for Why {
                 write!(f, "piece length changed from {was} to {now}")
             }
             Why::PrivateChanged => f.write_str("private flag changed"),
+            Why::FormatChanged { was, now } => write!(f, "format changed from {was} to {now}"),
             Why::TorrentMissing => f.write_str("its .torrent file is missing"),
             Why::MetadataChanged => f.write_str("trackers, web seed or comment changed"),
         }
@@ -176,6 +180,13 @@ fn decide(file: &Candidate, piece_length: u64, manifest: &Manifest, settings: &S
             now: piece_length,
         });
     }
+    if known.format != settings.format {
+        // v1 pieces and v2 trees are different hashes of the data.
+        return Action::Hash(Why::FormatChanged {
+            was: known.format,
+            now: settings.format,
+        });
+    }
     if known.private != settings.private {
         // The pieces are the same, but the info dictionary differs; the
         // rewrite step takes the old pieces back and only falls back to
@@ -199,6 +210,7 @@ mod tests {
     fn settings(prune: bool) -> Settings {
         Settings {
             piece_size: PieceSize::Fixed(16384),
+            format: Format::V1,
             private: false,
             metadata: "m1".into(),
             prune,
@@ -224,9 +236,11 @@ mod tests {
                     size: *size,
                     mtime_ns: *mtime_ns,
                     piece_length: *piece_length,
+                    format: Format::V1,
                     private: *private,
                     metadata: metadata.to_string(),
                     info_hash: "0".repeat(40),
+                    info_hash_v2: None,
                 },
             );
         }
@@ -275,6 +289,29 @@ mod tests {
             ]
         );
         assert!(result.prune.is_empty() && result.orphans_kept.is_empty());
+    }
+
+    #[test]
+    fn a_format_change_rehashes_and_old_manifests_are_v1() {
+        let known = manifest(&[("a", 10, 1, 16384, false, "m1")]);
+        let files = [candidate("a", 10, 1, true)];
+        assert_eq!(
+            plan(&files, &known, &settings(false), &[]).steps[0].action,
+            Action::Keep
+        );
+        for format in [Format::V2, Format::Hybrid] {
+            let s = Settings {
+                format,
+                ..settings(false)
+            };
+            assert_eq!(
+                plan(&files, &known, &s, &[]).steps[0].action,
+                Action::Hash(Why::FormatChanged {
+                    was: Format::V1,
+                    now: format
+                })
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,20 @@
 //! its path and counted as a failure; the run goes on with the others, keeps
 //! the manifest entry of its previous torrent (if any) so nothing that was
 //! fine is lost from the index, and the command exits 1 at the end.
+//!
+//! Durability without an fsync per file (which cost milliseconds a file
+//! and made small files crawl): torrents are written to a temporary name
+//! and renamed into place, so a reader never sees half of one, and made
+//! durable together by one `syncfs` before each manifest save. The
+//! manifest only vouches for what is durable: before any torrent is
+//! replaced, the entries of the torrents about to change leave it, and
+//! that manifest is saved (with fsync) first; an entry comes back only in
+//! a manifest saved after the sync that made its new torrent durable. So
+//! after a crash every entry the manifest holds names a whole torrent on
+//! disk, and whatever it lost is hashed again.
 
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -17,7 +30,7 @@ use log::Level;
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
-use super::hash::{hash_files, Job};
+use super::hash::{hash_files, FileHashes, Job};
 use super::index::{percent_encode_path, render, INDEX_NAME};
 use super::manifest::{Entry, LoadError, Manifest, MANIFEST_NAME};
 use super::piece_size::PieceSize;
@@ -26,7 +39,7 @@ use super::progress::{mib_per_second, Display, Progress};
 use super::scan::{mtime_ns, scan, SourceFile};
 use crate::size::human_size;
 use crate::torrent::create::{
-    encode_metainfo, hex, recover_pieces, Metadata, SingleFileInfo, CREATED_BY,
+    hex, recover_pieces, FileTorrent, Format, Metadata, SingleFileInfo, V2Hashes, CREATED_BY,
 };
 
 /// The lock file in the output directory, held for the whole run.
@@ -45,6 +58,8 @@ pub struct Options {
     /// Base URL; each torrent's web seed is this plus its encoded path.
     pub webseed: Option<String>,
     pub piece_size: PieceSize,
+    /// v1, v2 or hybrid torrents.
+    pub format: Format,
     pub private: bool,
     pub comment: Option<String>,
     /// Write the file's modification time as "creation date".
@@ -224,6 +239,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
         .collect();
     let settings = Settings {
         piece_size: opts.piece_size,
+        format: opts.format,
         private: opts.private,
         metadata: fingerprint(opts),
         prune: opts.prune,
@@ -242,6 +258,8 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
         opts,
         output: &output,
         metadata: &settings.metadata,
+        unsynced: Cell::new(false),
+        made_dirs: RefCell::new(HashSet::new()),
     };
     for rel in &decided.prune {
         match remove_torrent(&output, rel) {
@@ -257,6 +275,24 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
         }
     }
 
+    // Write-ahead: the torrents about to be replaced leave the durable
+    // manifest before any of them is touched (see the module comment).
+    let mut previous: BTreeMap<String, Entry> = BTreeMap::new();
+    for step in &decided.steps {
+        if let (Action::Hash(_) | Action::Rewrite(_), Some(file)) =
+            (&step.action, found.files.get(step.index))
+        {
+            if let Some(entry) = manifest.files.remove(&file.rel) {
+                previous.insert(file.rel.clone(), entry);
+            }
+        }
+    }
+    if !previous.is_empty() || !decided.prune.is_empty() {
+        manifest
+            .save(&output)
+            .map_err(|e| RunError::Failure(format!("cannot write the manifest: {e}")))?;
+    }
+
     let mut to_hash: Vec<(&SourceFile, &Step)> = Vec::new();
     for step in &decided.steps {
         let Some(file) = found.files.get(step.index) else {
@@ -266,25 +302,37 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
             Action::Keep => summary.unchanged += 1,
             Action::SkipEmpty => summary.skipped += 1,
             Action::Hash(_) => to_hash.push((file, step)),
-            Action::Rewrite(_) => match writer.rewrite(file, step, &mut manifest) {
-                Ok(true) => summary.rewritten += 1,
-                Ok(false) => {
-                    log::info!(
-                        "{}: the old torrent does not give its pieces back; hashing the file",
-                        file.rel
-                    );
-                    to_hash.push((file, step));
+            Action::Rewrite(_) => {
+                match writer.rewrite(file, step, previous.get(&file.rel), &mut manifest) {
+                    Ok(true) => summary.rewritten += 1,
+                    Ok(false) => {
+                        log::info!(
+                            "{}: the old torrent does not give its pieces back; hashing the file",
+                            file.rel
+                        );
+                        to_hash.push((file, step));
+                    }
+                    Err(e) => {
+                        log::error!("{}: {e}", file.rel);
+                        summary.failures.push(format!("{}: {e}", file.rel));
+                        restore(&mut manifest, &mut previous, &file.rel);
+                    }
                 }
-                Err(e) => {
-                    log::error!("{}: {e}", file.rel);
-                    summary.failures.push(format!("{}: {e}", file.rel));
-                }
-            },
+            }
         }
     }
 
-    hash_and_write(&to_hash, &writer, &mut manifest, &mut summary);
+    hash_and_write(
+        &to_hash,
+        &writer,
+        &mut manifest,
+        &mut previous,
+        &mut summary,
+    );
 
+    writer
+        .sync()
+        .map_err(|e| RunError::Failure(format!("cannot make the torrents durable: {e}")))?;
     save_if_changed(&output.join(MANIFEST_NAME), &manifest, Manifest::to_bytes)
         .map_err(|e| RunError::Failure(format!("cannot write the manifest: {e}")))?;
     save_if_changed(&output.join(INDEX_NAME), &manifest, |m| {
@@ -325,14 +373,41 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, RunError> {
     Ok(summary)
 }
 
+/// A torrent that was to be replaced was not: its old entry (and torrent,
+/// untouched and durable) stands again.
+fn restore(manifest: &mut Manifest, previous: &mut BTreeMap<String, Entry>, rel: &str) {
+    if let Some(entry) = previous.remove(rel) {
+        manifest.files.insert(rel.to_string(), entry);
+    }
+}
+
 /// Writes torrents and records them in the manifest.
 struct TorrentWriter<'a> {
     opts: &'a Options,
     output: &'a Path,
     metadata: &'a str,
+    /// Torrents were written since the last sync.
+    unsynced: Cell<bool>,
+    /// Directories known to exist, so each is created once a run.
+    made_dirs: RefCell<HashSet<PathBuf>>,
 }
 
 impl TorrentWriter<'_> {
+    /// Makes every torrent written so far durable (one `syncfs`).
+    fn sync(&self) -> io::Result<()> {
+        if self.unsynced.get() {
+            crate::sys::sync_file_system(&fs::File::open(self.output)?)?;
+            self.unsynced.set(false);
+        }
+        Ok(())
+    }
+
+    /// Saves the manifest once what it records is durable.
+    fn save(&self, manifest: &Manifest) -> io::Result<()> {
+        self.sync()?;
+        manifest.save(self.output)
+    }
+
     fn metadata_for(&self, file: &SourceFile) -> Metadata {
         Metadata {
             trackers: self.opts.trackers.clone(),
@@ -351,40 +426,53 @@ impl TorrentWriter<'_> {
         }
     }
 
-    /// Writes the torrent for `file` and records it; returns the info-hash.
+    /// Writes the torrent for `file` and records it; returns the info-hash
+    /// (the v1 one, or for v2 only the v2 one).
     fn write(
         &self,
         file: &SourceFile,
         piece_length: u64,
-        pieces: Vec<u8>,
+        hashes: FileHashes,
         manifest: &mut Manifest,
     ) -> Result<String, String> {
-        let info = SingleFileInfo {
-            name: file_name(&file.rel),
-            length: file.size,
-            piece_length,
-            pieces,
-            private: self.opts.private,
+        let torrent = FileTorrent {
+            format: self.opts.format,
+            info: SingleFileInfo {
+                name: file_name(&file.rel),
+                length: file.size,
+                piece_length,
+                pieces: hashes.v1,
+                private: self.opts.private,
+            },
+            v2: hashes.v2,
         };
-        let info_hash = info.info_hash().map_err(|e| e.to_string())?;
-        let bytes = encode_metainfo(&info, &self.metadata_for(file)).map_err(|e| e.to_string())?;
+        let hashes = torrent.info_hashes().map_err(|e| e.to_string())?;
+        let bytes = torrent
+            .encode(&self.metadata_for(file))
+            .map_err(|e| e.to_string())?;
         let path = torrent_path(self.output, &file.rel);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            if !self.made_dirs.borrow().contains(parent) {
+                fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                self.made_dirs.borrow_mut().insert(parent.to_path_buf());
+            }
         }
-        crate::fsutil::write_atomic(&path, &bytes)
+        self.unsynced.set(true);
+        write_replacing(&path, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let info_hash = hex(&info_hash);
+        let info_hash = hex(&hashes.wire());
         manifest.files.insert(
             file.rel.clone(),
             Entry {
                 size: file.size,
                 mtime_ns: file.mtime_ns,
                 piece_length,
+                format: self.opts.format,
                 private: self.opts.private,
                 metadata: self.metadata.to_string(),
                 info_hash: info_hash.clone(),
+                info_hash_v2: hashes.v2.map(|h| hex(&h)),
             },
         );
         Ok(info_hash)
@@ -396,9 +484,10 @@ impl TorrentWriter<'_> {
         &self,
         file: &SourceFile,
         step: &Step,
+        old: Option<&Entry>,
         manifest: &mut Manifest,
     ) -> Result<bool, String> {
-        let Some(old) = manifest.files.get(&file.rel) else {
+        let Some(old) = old else {
             return Ok(false);
         };
         let Some(old_hash) = parse_hex20(&old.info_hash) else {
@@ -414,10 +503,21 @@ impl TorrentWriter<'_> {
             pieces: Vec::new(),
             private: old.private,
         };
-        let Some(pieces) = recover_pieces(&bytes, &expected, &old_hash) else {
-            return Ok(false);
+        let hashes = if old.format == Format::V1 {
+            let Some(pieces) = recover_pieces(&bytes, &expected, &old_hash) else {
+                return Ok(false);
+            };
+            FileHashes {
+                v1: pieces,
+                v2: None,
+            }
+        } else {
+            let Some(hashes) = recover_hashes(&bytes, old.format, &expected, &old_hash) else {
+                return Ok(false);
+            };
+            hashes
         };
-        self.write(file, step.piece_length, pieces, manifest)?;
+        self.write(file, step.piece_length, hashes, manifest)?;
         Ok(true)
     }
 }
@@ -426,6 +526,7 @@ fn hash_and_write(
     to_hash: &[(&SourceFile, &Step)],
     writer: &TorrentWriter,
     manifest: &mut Manifest,
+    previous: &mut BTreeMap<String, Entry>,
     summary: &mut Summary,
 ) {
     if to_hash.is_empty() {
@@ -437,6 +538,7 @@ fn hash_and_write(
             path: file.path.clone(),
             length: file.size,
             piece_length: step.piece_length,
+            format: writer.opts.format,
         })
         .collect();
     let threads = match writer.opts.threads {
@@ -503,10 +605,11 @@ fn hash_and_write(
                 Err(e) => {
                     log::error!("{}: {e}", file.rel);
                     failures.push(format!("{}: {e}", file.rel));
+                    restore(manifest, previous, &file.rel);
                 }
             }
             if last_save.elapsed() >= SAVE_EVERY {
-                if let Err(e) = manifest.save(writer.output) {
+                if let Err(e) = writer.save(manifest) {
                     log::warn!("cannot save the manifest yet: {e}");
                 }
                 last_save = Instant::now();
@@ -525,6 +628,43 @@ fn hash_and_write(
         human_size(summary.bytes_hashed),
         mib_per_second(summary.bytes_hashed, summary.hash_time)
     );
+}
+
+/// Takes the hashes of a v2 or hybrid torrent written earlier back out of
+/// it (read with the metainfo parser, which checks the piece layer against
+/// its root), accepted only when the torrent rebuilt from them with the
+/// expected name, length, piece length and private flag has the recorded
+/// info-hash: anything else is hashed again.
+fn recover_hashes(
+    bytes: &[u8],
+    format: Format,
+    expected: &SingleFileInfo,
+    wire_hash: &[u8; 20],
+) -> Option<FileHashes> {
+    let old = crate::torrent::Metainfo::from_bytes(bytes).ok()?;
+    let entry = old.files().first()?;
+    let pieces_root = entry.pieces_root?;
+    let v2 = V2Hashes {
+        pieces_root,
+        piece_layer: old.piece_layer(&pieces_root).unwrap_or_default().to_vec(),
+    };
+    let hashes = FileHashes {
+        v1: if format.has_v1() {
+            old.pieces().to_vec()
+        } else {
+            Vec::new()
+        },
+        v2: Some(v2),
+    };
+    let rebuilt = FileTorrent {
+        format,
+        info: SingleFileInfo {
+            pieces: hashes.v1.clone(),
+            ..expected.clone()
+        },
+        v2: hashes.v2.clone(),
+    };
+    (rebuilt.info_hashes().ok()?.wire() == *wire_hash).then_some(hashes)
 }
 
 /// A file written to while it was hashed would get pieces that match
@@ -552,6 +692,45 @@ fn parse_hex20(text: &str) -> Option<[u8; 20]> {
         *slot = u8::from_str_radix(digits, 16).ok()?;
     }
     Some(out)
+}
+
+/// Writes `contents` to `path`: a new torrent straight under its name (no
+/// reader looks for it before the index lists it, and after a crash it is
+/// not in the manifest, so it is made again), an existing one through a
+/// temporary file and a rename, so a reader sees the old torrent or the new
+/// one, never half of one. Not synced here: [`TorrentWriter::sync`] makes
+/// all of them durable at once.
+fn write_replacing(path: &Path, contents: &[u8]) -> io::Result<()> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(mut file) => {
+            let written = file.write_all(contents);
+            if written.is_err() {
+                let _ = fs::remove_file(path);
+            }
+            return written;
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let Some(name) = path.file_name() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no file name", path.display()),
+        ));
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Removes a pruned torrent and the directories it leaves empty.
@@ -673,6 +852,7 @@ mod tests {
             trackers: vec!["http://t/a".into()],
             webseed: None,
             piece_size: PieceSize::Auto,
+            format: Format::V1,
             private: false,
             comment: None,
             creation_date: false,
