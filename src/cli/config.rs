@@ -155,6 +155,7 @@ pub fn render_toml(config: &Config, show_secrets: bool) -> String {
         }
         None => out.push_str("# socket_url: not set\n"),
     }
+    print_client(&mut out, &config.client);
 
     out.push('\n');
     match &config.rotate {
@@ -574,6 +575,33 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
         },
         "warnings": config.warnings,
     })
+}
+
+/// `[client]`; the password is never printed (the output ends up in
+/// support requests).
+fn print_client(out: &mut String, client: &crate::config::ClientSettings) {
+    use crate::config::ClientSettings;
+    out.push_str("\n[client]\n");
+    match client {
+        ClientSettings::Rtorrent => out.push_str("kind = \"rtorrent\"\n"),
+        ClientSettings::Qbittorrent {
+            url,
+            username,
+            password,
+        } => {
+            out.push_str("kind = \"qbittorrent\"\n");
+            let _ = writeln!(out, "url = {}", quoted(url));
+            match username {
+                Some(u) => {
+                    let _ = writeln!(out, "username = {}", quoted(u));
+                }
+                None => out.push_str("# username: not set (no login)\n"),
+            }
+            if password.is_some() {
+                out.push_str("# password: set, not shown\n");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::torrent::InfoHash;
 
 #[cfg(test)]
 pub mod fake;
+pub mod qbittorrent;
 
 /// A torrent as the client reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,6 +41,8 @@ pub struct Config {
     pub format: ConfigFormat,
     pub log_level: Option<LevelFilter>,
     pub rtorrent: RtorrentSettings,
+    /// `[client]`: which torrent client `rotate`, `status` and `check` use.
+    pub client: ClientSettings,
     /// Present when the file configures rotation (`[rotate]`, or a legacy file).
     pub rotate: Option<RotateSettings>,
     /// Where finished torrents are copied to.
@@ -63,6 +65,26 @@ pub struct RtorrentSettings {
     /// `scgi:///path.sock`, `scgi://host:port`, `/path.sock` or `http(s)://.../RPC2`.
     pub socket_url: Option<String>,
 }
+
+/// `[client]`: the torrent client rotation drives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ClientSettings {
+    /// Through `[rtorrent] socket_url` (the default).
+    #[default]
+    Rtorrent,
+    /// Through its WebUI API v2.
+    Qbittorrent {
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+    },
+}
+
+/// The kinds `[client] kind` takes.
+pub const CLIENT_KINDS: &[&str] = &["rtorrent", "qbittorrent"];
+
+/// Where qBittorrent's WebUI listens unless `[client] url` says otherwise.
+pub const DEFAULT_QBITTORRENT_URL: &str = "http://127.0.0.1:8080";
 
 /// The `rotate` job's settings.
 #[derive(Debug, Clone, PartialEq)]

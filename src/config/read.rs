@@ -10,8 +10,9 @@ use std::time::Duration;
 use super::command_line::split_command_line;
 use super::raw::{RawEntry, RawSection, RawValue};
 use super::{
-    Config, ConfigError, ConfigFormat, FishSettings, FollowClient, FollowSettings, RemoteSettings,
-    RotateSettings, RtorrentSettings, SyncSettings, TreeSettings, VerifyMode, DEFAULT_FOLLOW_LABEL,
+    ClientSettings, Config, ConfigError, ConfigFormat, FishSettings, FollowClient, FollowSettings,
+    RemoteSettings, RotateSettings, RtorrentSettings, SyncSettings, TreeSettings, VerifyMode,
+    DEFAULT_FOLLOW_LABEL,
 };
 use crate::logging::parse_level;
 use crate::size::{parse_duration, parse_size};
@@ -423,7 +424,11 @@ const LEGACY_KEYS: &[&str] = &[
     "sync_verify",
 ];
 
-const TOML_SECTIONS: &[&str] = &["", "rtorrent", "rotate", "remote", "tree", "follow", "fish"];
+const TOML_SECTIONS: &[&str] = &[
+    "", "rtorrent", "client", "rotate", "remote", "tree", "follow", "fish",
+];
+
+const CLIENT_KEYS: &[&str] = &["kind", "url", "username", "password"];
 
 const FISH_KEYS: &[&str] = &[
     "load_path",
@@ -478,7 +483,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
             )
             .map(|s| format!("; did you mean [{s}]?"))
             .unwrap_or_else(|| {
-                "; known sections: [rtorrent], [rotate], [remote], [tree], [follow], [fish]"
+                "; known sections: [rtorrent], [client], [rotate], [remote], [tree], [follow], [fish]"
                     .to_string()
             });
             return Err(ConfigError::in_file(
@@ -505,6 +510,14 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
             RtorrentSettings { socket_url }
         }
         None => RtorrentSettings::default(),
+    };
+
+    let client = match find("client") {
+        Some(section) => {
+            let mut r = SectionReader::new(path, section, CLIENT_KEYS, |_| false)?;
+            client_settings(&mut r)?
+        }
+        None => ClientSettings::default(),
     };
 
     let rotate = match find("rotate") {
@@ -607,6 +620,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         format: ConfigFormat::Toml,
         log_level,
         rtorrent,
+        client,
         rotate,
         remote,
         sync,
@@ -615,6 +629,50 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
         fish,
         warnings: Vec::new(),
     })
+}
+
+fn client_settings(r: &mut SectionReader) -> Result<ClientSettings, ConfigError> {
+    let kind = r.string("kind")?.unwrap_or_else(|| "rtorrent".to_string());
+    let url = r.string("url")?;
+    let username = r.string("username")?;
+    let password = r.string("password")?;
+    match kind.as_str() {
+        "rtorrent" => match ["url", "username", "password"]
+            .into_iter()
+            .find(|k| r.entry(k).is_some())
+        {
+            Some(key) => Err(r.error_at(
+                key,
+                "is for kind = \"qbittorrent\"; rtorrent is reached through [rtorrent] socket_url",
+            )),
+            None => Ok(ClientSettings::Rtorrent),
+        },
+        "qbittorrent" => {
+            let url = url.unwrap_or_else(|| super::DEFAULT_QBITTORRENT_URL.to_string());
+            if let Err(e) = crate::http::Url::parse(&url) {
+                return Err(r.error_at("url", format!("expected an http(s) URL: {e}")));
+            }
+            if password.is_some() && username.is_none() {
+                return Err(r.error_at("password", "is given without a username"));
+            }
+            Ok(ClientSettings::Qbittorrent {
+                url,
+                username,
+                password,
+            })
+        }
+        other => Err(r.error_at(
+            "kind",
+            format!(
+                "expected one of {}, found \"{other}\"",
+                super::CLIENT_KINDS
+                    .iter()
+                    .map(|k| format!("\"{k}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
 }
 
 fn rotate_settings(r: &mut SectionReader) -> Result<RotateSettings, ConfigError> {
@@ -925,6 +983,7 @@ fn legacy_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigE
         format: ConfigFormat::LegacyIni,
         log_level,
         rtorrent: RtorrentSettings { socket_url },
+        client: ClientSettings::default(),
         rotate: Some(rotate),
         remote,
         sync,

@@ -608,3 +608,64 @@ sync_verify = hash
         .to_string();
     assert!(err.contains("sync_verify"), "{err}");
 }
+
+#[test]
+fn client_section_defaults_to_rtorrent_and_reads_qbittorrent() {
+    let c = toml("[rtorrent]\nsocket_url = \"/run/rt.sock\"\n").unwrap();
+    assert_eq!(c.client, ClientSettings::Rtorrent);
+    assert_eq!(c.rtorrent.socket_url.as_deref(), Some("/run/rt.sock"));
+    let c = toml("[client]\nkind = \"qbittorrent\"\n").unwrap();
+    assert_eq!(
+        c.client,
+        ClientSettings::Qbittorrent {
+            url: "http://127.0.0.1:8080".into(),
+            username: None,
+            password: None
+        }
+    );
+    let c = toml(
+        "[client]\nkind = \"qbittorrent\"\nurl = \"http://10.0.0.2:8081/qbt\"\nusername = \"admin\"\npassword = \"s3cret\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.client,
+        ClientSettings::Qbittorrent {
+            url: "http://10.0.0.2:8081/qbt".into(),
+            username: Some("admin".into()),
+            password: Some("s3cret".into())
+        }
+    );
+    assert_eq!(ini(SEED_000).unwrap().client, ClientSettings::Rtorrent);
+}
+
+#[test]
+fn each_client_section_error_says_where_and_what() {
+    let cases = [
+        (
+            "[client]\nkind = \"deluge\"\n",
+            "config.toml:2: kind: expected one of \"rtorrent\", \"qbittorrent\", found \"deluge\"",
+        ),
+        (
+            "[client]\nkind = \"qbittorrent\"\nurl = \"ftp://x\"\n",
+            "config.toml:3: url: expected an http(s) URL",
+        ),
+        (
+            "[client]\nkind = \"qbittorrent\"\npassword = \"p\"\n",
+            "config.toml:3: password: is given without a username",
+        ),
+        (
+            "[client]\nurl = \"http://127.0.0.1:8080\"\n",
+            "config.toml:2: url: is for kind = \"qbittorrent\"",
+        ),
+        (
+            "[client]\nkind = 3\n",
+            "config.toml:2: kind: expected a string",
+        ),
+        ("[client]\nknid = \"qbittorrent\"\n", "knid"),
+    ];
+    for (text, expected) in cases {
+        let e = toml(text).unwrap_err().to_string();
+        assert!(e.contains(expected), "{text:?}: {e}");
+        assert!(e.contains("/etc/lowspace/config.toml"), "{e}");
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod error;
+pub mod form;
 pub mod response;
 pub mod tls;
 pub mod url;

@@ -7,8 +7,9 @@ use super::execute::{no_checkpoint, Checkpoint, Executor, Outcome};
 use super::gather::{self, Gathered};
 use super::journal::Journal;
 use super::plan::{plan, Plan, Policy};
+use crate::client::qbittorrent::QbitOptions;
 use crate::client::TorrentClient;
-use crate::config::{Config, RotateSettings};
+use crate::config::{ClientSettings, Config, RotateSettings};
 use crate::rtorrent::Client;
 use crate::sync::Syncer;
 
@@ -50,6 +51,31 @@ pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateErro
     })?;
     let client = Client::new(url).map_err(|e| RotateError::Config(e.to_string()))?;
     Ok((rotate, client))
+}
+
+/// The client `[client]` names: rtorrent through `[rtorrent] socket_url`,
+/// or qBittorrent's WebUI.
+pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
+    match &config.client {
+        ClientSettings::Rtorrent => {
+            let (_, client) = settings(config)?;
+            Ok(Box::new(client))
+        }
+        ClientSettings::Qbittorrent {
+            url,
+            username,
+            password,
+        } => {
+            rotate_settings(config)?;
+            let client = crate::client::qbittorrent::Client::new(QbitOptions {
+                url: url.clone(),
+                username: username.clone(),
+                password: password.clone(),
+            })
+            .map_err(RotateError::Config)?;
+            Ok(Box::new(client))
+        }
+    }
 }
 
 /// Where the journal and the lock live.
@@ -134,18 +160,19 @@ fn observe(
 }
 
 /// Gathers and plans without changing anything (status, --dry-run).
-pub fn look(config: &Config) -> Result<(Gathered, Plan, Client), RotateError> {
-    let (settings, client) = settings(config)?;
+pub fn look(config: &Config) -> Result<(Gathered, Plan, Box<dyn TorrentClient>), RotateError> {
+    let settings = rotate_settings(config)?;
+    let client = client(config)?;
     let journal = Journal::load(&journal_path(&state_directory(settings)))
         .map_err(|e| RotateError::Failed(e.to_string()))?;
-    let (gathered, plan) = observe(settings, &client, &journal, false)?;
+    let (gathered, plan) = observe(settings, client.as_ref(), &journal, false)?;
     Ok((gathered, plan, client))
 }
 
 /// One rotation. Returns None when another run holds the lock.
 pub fn rotate(config: &Config, dry_run: bool) -> Result<Option<RunReport>, RotateError> {
-    let (_, client) = settings(config)?;
-    rotate_with(config, &client, &no_checkpoint, dry_run)
+    let client = client(config)?;
+    rotate_with(config, client.as_ref(), &no_checkpoint, dry_run)
 }
 
 /// One rotation through `client`, calling `checkpoint` after every journal

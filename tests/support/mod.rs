@@ -15,6 +15,7 @@ pub mod mktorrent;
 pub mod nginx;
 pub mod opentracker;
 pub mod process;
+pub mod qbittorrent;
 pub mod rtorrent;
 pub mod seeder;
 pub mod sshd;
