@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod http;
 pub mod logging;
 pub mod process;
+pub mod relpath;
 pub mod rotate;
 pub mod rtorrent;
 pub mod size;
