@@ -13,6 +13,7 @@ pub mod config;
 pub mod fish;
 pub mod follow;
 pub mod fsutil;
+pub mod guard;
 pub mod http;
 pub mod logging;
 pub mod process;
