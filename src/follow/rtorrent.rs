@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use super::client::{Added, ClientError, ClientTorrent, TorrentClient};
-use crate::rotate::delete::{check_deletable, delete_torrent_files, DataRoots};
+use crate::guard::{check_deletable, delete_torrent_files, DataRoots};
+use crate::relpath::RelPath;
 use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Client, Download};
 use crate::torrent::InfoHash;
@@ -281,16 +282,19 @@ impl TorrentClient for Rtorrent {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| ClientError(format!("data path {} has no name", data_path.display())))?;
-        let relative: Vec<Vec<String>> = files
+        let relative = files
             .iter()
             .map(|f| {
-                let mut rel = vec![top.clone()];
-                if download.multi_file {
-                    rel.extend(f.path.split('/').map(str::to_string));
-                }
-                rel
+                let inner: Vec<&str> = f.path.split('/').collect();
+                RelPath::for_torrent_file(&top, !download.multi_file, &inner)
             })
-            .collect();
+            .collect::<Result<Vec<RelPath>, _>>()
+            .map_err(|e| {
+                ClientError(format!(
+                    "{}: {e}; left in rtorrent, nothing deleted",
+                    download.name
+                ))
+            })?;
         // Checked before the erase, with the deletion's own guard: once
         // erased, data that cannot be deleted would be left behind with
         // nothing pointing at it.

@@ -20,13 +20,13 @@ use std::time::Duration;
 
 use super::backoff;
 use super::batches::{load_call_len, pack, too_big_reason};
-use super::delete::{check_deletable, delete_torrent_files, DataRoots};
 use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
 use crate::client::{NewTorrent, TorrentClient};
 use crate::config::VerifyMode;
 use crate::fsutil::{create_dir_all_durable, parent_dir, remove_file_durable, sync_dir};
+use crate::guard::{check_deletable, delete_torrent_files, DataRoots};
 use crate::rtorrent::limit;
 use crate::size::human_size;
 use crate::sync::{FailureKind, RelPath, Remote, Scope, SyncError};
@@ -314,7 +314,8 @@ impl Executor<'_> {
         let local = |message: String| {
             TorrentSyncError::Sync(SyncError::new(FailureKind::LocalSource, message))
         };
-        let own: Vec<Vec<String>> = step.files.iter().map(|(p, _)| p.clone()).collect();
+        let expected = rel_paths(&step.files).map_err(local)?;
+        let own: Vec<RelPath> = expected.iter().map(|(p, _)| p.clone()).collect();
         check_deletable(&self.data_roots(), &step.base_path, &own).map_err(|e| {
             local(format!(
                 "not copied, its local data could not be deleted afterwards: {e}"
@@ -346,7 +347,6 @@ impl Executor<'_> {
         );
         self.save().map_err(TorrentSyncError::Journal)?;
 
-        let expected = rel_paths(&step.files).map_err(local)?;
         let top = expected
             .first()
             .map(|(p, _)| p.first_component().to_string())
@@ -418,13 +418,17 @@ impl Executor<'_> {
         if phase < Phase::Verified {
             return Err("refusing to remove a torrent whose remote copy is not verified".into());
         }
+        let files = paths_to_delete(&step.files);
         if phase == Phase::Verified {
             // Once erased, rtorrent no longer seeds it: a torrent whose data
             // could then not be deleted would sit orphaned. It goes back to
             // seeding instead (its journal entry dropped, a back-off
             // recorded), and is copied and verified afresh later.
-            if let Err(e) = check_deletable(&self.data_roots(), &step.entry.base_path, &step.files)
-            {
+            let checked = files.clone().and_then(|files| {
+                check_deletable(&self.data_roots(), &step.entry.base_path, &files)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = checked {
                 if step.loaded {
                     self.journal.torrents.remove(&hash.to_hex());
                     let then = self.back_off(&hash, name, &e.to_string())?;
@@ -448,9 +452,8 @@ impl Executor<'_> {
             phase = Phase::Erased;
         }
         if phase == Phase::Erased {
-            let deleted =
-                delete_torrent_files(&self.data_roots(), &step.entry.base_path, &step.files)
-                    .map_err(|e| e.to_string())?;
+            let deleted = delete_torrent_files(&self.data_roots(), &step.entry.base_path, &files?)
+                .map_err(|e| e.to_string())?;
             (self.checkpoint)(Checkpoint::Deleted);
             for dir in &deleted.kept_dirs {
                 log::warn!(
@@ -666,10 +669,19 @@ pub(super) fn rel_paths(files: &[(Vec<String>, u64)]) -> Result<Vec<(RelPath, u6
     files
         .iter()
         .map(|(parts, size)| {
-            RelPath::new(&parts.join("/"))
+            RelPath::from_components(parts)
                 .map(|p| (p, *size))
                 .map_err(|e| e.to_string())
         })
+        .collect()
+}
+
+/// The plan's (or journal's) component lists as checked paths, parsed
+/// once before anything is deleted.
+fn paths_to_delete(files: &[Vec<String>]) -> Result<Vec<RelPath>, String> {
+    files
+        .iter()
+        .map(|parts| RelPath::from_components(parts).map_err(|e| e.to_string()))
         .collect()
 }
 

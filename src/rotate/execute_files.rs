@@ -17,13 +17,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::bigfile::{apply_selection, own_pieces, plan_files, priorities, FileState, Layout};
-use super::delete::truncate_torrent_file;
-use super::execute::{rel_paths, Checkpoint, Executor, Outcome, SyncFailure, ROTATE_LABEL};
+use super::execute::{Checkpoint, Executor, Outcome, SyncFailure, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
 use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
 use super::plan::{FileModeStep, RemoveStep};
 use super::report::plural;
 use crate::client::{FilePriority, NewTorrent, ThenDo};
+use crate::guard::truncate_torrent_file;
 use crate::size::human_size;
 use crate::sync::RelPath;
 use crate::torrent::Metainfo;
@@ -127,12 +127,8 @@ impl Executor<'_> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| step.name.clone());
         // Each file relative to the local root: "<data dir>/<path>".
-        let rel = |f: &FileState| -> Vec<String> {
-            let mut r = vec![top.clone()];
-            if !step.single_file {
-                r.extend(f.path.iter().cloned());
-            }
-            r
+        let rel = |f: &FileState| -> Result<RelPath, String> {
+            RelPath::for_torrent_file(&top, step.single_file, &f.path).map_err(|e| e.to_string())
         };
 
         let mut states = file_states(&base_path, step.single_file, &files);
@@ -157,8 +153,9 @@ impl Executor<'_> {
         // 3. Files on the remote that hold bytes again.
         for &i in &plan.truncate {
             let Some(f) = states.get(i) else { continue };
-            let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f))
-                .map_err(|e| fail(e.to_string()))?;
+            let freed =
+                truncate_torrent_file(&self.download_dir, &local_root, &rel(f).map_err(fail)?)
+                    .map_err(|e| fail(e.to_string()))?;
             (self.checkpoint)(Checkpoint::Truncated);
             log::info!(
                 "{}: {} is on the remote and held {} again (a shared piece); truncated",
@@ -199,8 +196,12 @@ impl Executor<'_> {
                     }
                     for &i in &verified {
                         let Some(f) = states.get(i) else { continue };
-                        let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f))
-                            .map_err(|e| fail(e.to_string()))?;
+                        let freed = truncate_torrent_file(
+                            &self.download_dir,
+                            &local_root,
+                            &rel(f).map_err(fail)?,
+                        )
+                        .map_err(|e| fail(e.to_string()))?;
                         (self.checkpoint)(Checkpoint::Truncated);
                         outcome.bytes_freed += freed;
                         outcome
@@ -384,10 +385,13 @@ impl Executor<'_> {
         step: &FileModeStep,
         local_root: &Path,
         files: &[&FileState],
-        rel: &dyn Fn(&FileState) -> Vec<String>,
+        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
     ) -> Result<(Vec<usize>, Vec<usize>), String> {
         let remote = self.remote.ok_or("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)")?;
-        let expected = rel_paths(&files.iter().map(|f| (rel(f), f.size)).collect::<Vec<_>>())?;
+        let expected = files
+            .iter()
+            .map(|f| rel(f).map(|p| (p, f.size)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut paths = Vec::new();
         let mut short = Vec::new();
         let mut to_check = Vec::new();
@@ -471,7 +475,7 @@ impl Executor<'_> {
         &mut self,
         step: &FileModeStep,
         states: &[FileState],
-        rel: &dyn Fn(&FileState) -> Vec<String>,
+        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
     ) -> Result<bool, SyncFailure> {
         let remote = self
             .remote
@@ -481,7 +485,10 @@ impl Executor<'_> {
             .iter()
             .filter(|f| on_remote.contains(&f.index))
             .collect();
-        let expected = rel_paths(&done.iter().map(|f| (rel(f), f.size)).collect::<Vec<_>>())
+        let expected = done
+            .iter()
+            .map(|f| rel(f).map(|p| (p, f.size)))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(SyncFailure::Remote)?;
         let v = remote
             .verify(&expected)
@@ -526,7 +533,7 @@ impl Executor<'_> {
         step: &FileModeStep,
         states: &[FileState],
         base_path: &Path,
-        rel: &dyn Fn(&FileState) -> Vec<String>,
+        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
         outcome: &mut Outcome,
     ) -> Result<(), SyncFailure> {
         let hex = step.info_hash.to_hex();
@@ -571,7 +578,11 @@ impl Executor<'_> {
             torrent_file: step.torrent_file.clone(),
             base_path: PathBuf::from(base_path),
             size: verified.iter().map(|f| f.on_disk).sum(),
-            files: verified.iter().map(|f| (rel(f), f.size)).collect(),
+            files: verified
+                .iter()
+                .map(|f| rel(f).map(|p| (p.components().map(String::from).collect(), f.size)))
+                .collect::<Result<_, _>>()
+                .map_err(SyncFailure::Remote)?,
             updated: self.now,
             keep_torrent_file: partial,
         };

@@ -10,6 +10,7 @@ use super::scan_cache::{cacheable, Parsed, ScanCache, Stamp};
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
 use crate::client::{ClientState, Torrent, TorrentClient, TorrentFile};
 use crate::process::{self, RunSpec};
+use crate::relpath::RelPath;
 use crate::rtorrent::xmlrpc::Value;
 use crate::rtorrent::{Call, Client, RpcError};
 use crate::torrent::{InfoHash, Metainfo};
@@ -289,20 +290,21 @@ pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -
         .iter()
         .map(|f| {
             let path: Vec<String> = f.path.split('/').map(str::to_string).collect();
-            let local = if single_file {
-                base_path.to_path_buf()
-            } else {
-                path.iter().fold(base_path.to_path_buf(), |p, c| p.join(c))
+            // Built like every other path to a torrent's file, so a name
+            // from rtorrent with `..` is not even looked at (it counts as
+            // taking nothing, and the guard refuses it later).
+            let local = match (base_path.parent(), base_path.file_name()) {
+                (Some(parent), Some(top)) => top
+                    .to_str()
+                    .and_then(|top| RelPath::for_torrent_file(top, single_file, &path).ok())
+                    .map(|rel| parent.join(rel)),
+                _ => None,
             };
-            let on_disk = if base_path.as_os_str().is_empty() {
-                0
-            } else {
-                std::fs::symlink_metadata(&local)
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
-                    .unwrap_or(0)
-            };
+            let on_disk = local
+                .and_then(|local| std::fs::symlink_metadata(local).ok())
+                .filter(|m| m.is_file())
+                .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+                .unwrap_or(0);
             FileState {
                 index: f.index,
                 path,
@@ -481,6 +483,31 @@ pub fn gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_states_measure_the_torrents_files_and_nothing_outside() {
+        let dir = std::env::temp_dir().join(format!("lowspace-states-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("dl/T/sub")).unwrap();
+        std::fs::write(dir.join("dl/T/sub/a.bin"), vec![1u8; 8192]).unwrap();
+        std::fs::write(dir.join("dl/outside.bin"), vec![1u8; 8192]).unwrap();
+        let file = |index, path: &str| TorrentFile {
+            index,
+            path: path.into(),
+            size: 8192,
+            done_pieces: 1,
+            pieces: 1,
+            priority: crate::client::FilePriority::Normal,
+        };
+        let files = [file(0, "sub/a.bin"), file(1, "../outside.bin")];
+        let states = file_states(&dir.join("dl/T"), false, &files);
+        assert!(states[0].on_disk >= 8192, "{:?}", states[0]);
+        assert_eq!(states[1].on_disk, 0, "{:?}", states[1]);
+        // A single file is the data path itself, whatever rtorrent calls it.
+        let single = file_states(&dir.join("dl/outside.bin"), true, &[file(0, "x")]);
+        assert!(single[0].on_disk >= 8192);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// A single-file .torrent of `pieces` pieces named `name`.
     fn torrent_bytes(name: &str, pieces: usize) -> Vec<u8> {

@@ -21,7 +21,6 @@ pub mod batches;
 pub mod bigfile;
 #[cfg(test)]
 mod crash_sweep;
-pub mod delete;
 pub mod execute;
 mod execute_files;
 pub mod gather;

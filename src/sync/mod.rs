@@ -31,16 +31,15 @@ pub mod hash;
 pub mod listing;
 mod local;
 pub mod rclone;
-mod relpath;
 pub mod retry;
 pub mod rsync;
 pub mod source;
 mod verify;
 
+pub use crate::relpath::{RelPath, RelPathError};
 pub use error::{classify_failure, FailureKind, Scope, SyncError, Tool};
 pub use hash::{ContentVerification, RemoteDigests};
 pub use listing::{ListingError, ListingSink};
-pub use relpath::{RelPath, RelPathError};
 pub use retry::{backoff_delay, RealSleeper, Sleeper};
 pub use verify::{compare, Tally, Verification, WrongSize};
 

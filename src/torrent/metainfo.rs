@@ -440,19 +440,14 @@ fn take_dict<'v, 's>(
 
 /// Why a path component cannot be used as a file name, if it cannot.
 fn unsafe_component(component: &str) -> Option<&'static str> {
-    if component.is_empty() {
-        Some("an empty component")
-    } else if component == "." {
-        Some("a '.' component")
-    } else if component == ".." {
-        Some("a '..' component would climb out of the download directory")
-    } else if component.contains('/') {
-        Some("a '/' inside a component (absolute or smuggled sub-path)")
-    } else if component.contains('\0') {
-        Some("a NUL byte")
-    } else {
-        None
-    }
+    use crate::relpath::{component_fault, ComponentFault};
+    component_fault(component).map(|fault| match fault {
+        ComponentFault::Empty => "an empty component",
+        ComponentFault::Dot => "a '.' component",
+        ComponentFault::DotDot => "a '..' component would climb out of the download directory",
+        ComponentFault::Slash => "a '/' inside a component (absolute or smuggled sub-path)",
+        ComponentFault::Nul => "a NUL byte",
+    })
 }
 
 fn check_path(field: Field, components: &[String]) -> Result<(), MetainfoError> {

@@ -1,16 +1,22 @@
-//! Deleting a finished torrent's local data, and nothing else.
+//! Deleting a finished torrent's local data, and nothing else: the one
+//! guarded way to delete or truncate, used by rotate, file-by-file mode and
+//! follow.
 //!
 //! Only the torrent's own files are removed, one by one, from the list that
 //! was verified on the remote; then the directories they leave empty. The
 //! data must lie inside rtorrent's download directory, and no directory on
 //! the way may be a symlink, so a hostile or mistaken link cannot lead the
 //! deletion outside. A file the user added to the torrent's directory is
-//! left, and so is the directory holding it.
+//! left, and so is the directory holding it. File paths arrive as
+//! [`RelPath`]s, so a `..`, absolute or NUL-bearing name was refused where
+//! it was read and cannot reach here.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use crate::relpath::RelPath;
 
 /// The directories a torrent's data may be deleted from: rtorrent's
 /// download directory, and where rtorrent moves finished downloads when
@@ -42,7 +48,8 @@ pub enum DeleteError {
     NoDataPath {
         path: PathBuf,
     },
-    /// A path component is a symlink, `..`, or absolute.
+    /// A directory on the way is a symlink, or a listed file is not a
+    /// regular file.
     Unsafe {
         path: PathBuf,
         why: String,
@@ -121,7 +128,7 @@ pub struct Deletable {
 
 /// Whether the data of a torrent whose data path is `base_path` may be
 /// deleted, touching nothing: the path is absolute with a parent, that
-/// parent lies inside one of `roots`, every file name is a plain name, no
+/// parent lies inside one of `roots`, no
 /// directory on the way is a symlink, and no listed file is a directory.
 /// [`delete_torrent_files`] runs exactly this check first, so a torrent
 /// that passes it before being erased from rtorrent cannot be refused
@@ -129,7 +136,7 @@ pub struct Deletable {
 pub fn check_deletable(
     roots: &DataRoots,
     base_path: &Path,
-    files: &[Vec<String>],
+    files: &[RelPath],
 ) -> Result<Deletable, DeleteError> {
     let root = match base_path.parent() {
         Some(p) if base_path.is_absolute() && !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -185,7 +192,7 @@ pub fn check_deletable(
 pub fn delete_torrent_files(
     roots: &DataRoots,
     base_path: &Path,
-    files: &[Vec<String>],
+    files: &[RelPath],
 ) -> Result<Deleted, DeleteError> {
     let checked = check_deletable(roots, base_path, files)?;
     let mut done = Deleted::default();
@@ -228,7 +235,7 @@ pub fn delete_torrent_files(
 pub fn truncate_torrent_file(
     download_dir: &Path,
     root: &Path,
-    rel: &[String],
+    rel: &RelPath,
 ) -> Result<u64, DeleteError> {
     ensure_inside(download_dir, root)?;
     let walked = walk_to(root, rel)?;
@@ -283,11 +290,12 @@ struct Walked {
 
 /// Joins `rel` under `root` and checks every directory on the way is a
 /// real directory, not a symlink that could lead outside.
-fn walk_to(root: &Path, rel: &[String]) -> Result<Walked, DeleteError> {
-    let path = safe_join(root, rel)?;
+fn walk_to(root: &Path, rel: &RelPath) -> Result<Walked, DeleteError> {
+    let path = root.join(rel);
     let mut dirs = Vec::new();
     let mut dir = root.to_path_buf();
-    for component in &rel[..rel.len().saturating_sub(1)] {
+    let parents = rel.components().count() - 1;
+    for component in rel.components().take(parents) {
         dir.push(component);
         match std::fs::symlink_metadata(&dir) {
             Ok(meta) if meta.file_type().is_symlink() => {
@@ -314,35 +322,6 @@ fn walk_to(root: &Path, rel: &[String]) -> Result<Walked, DeleteError> {
     })
 }
 
-/// Joins a relative path from torrent metadata, refusing anything that
-/// could climb out of `root`.
-fn safe_join(root: &Path, rel: &[String]) -> Result<PathBuf, DeleteError> {
-    let mut path = root.to_path_buf();
-    if rel.is_empty() {
-        return Err(DeleteError::Unsafe {
-            path,
-            why: "empty file path".into(),
-        });
-    }
-    for part in rel {
-        let bad = part.is_empty()
-            || part.contains('\0')
-            || part.contains('/')
-            || !matches!(
-                Path::new(part).components().next(),
-                Some(Component::Normal(_))
-            );
-        if bad {
-            return Err(DeleteError::Unsafe {
-                path: path.join(part),
-                why: format!("\"{part}\" is not a plain file name"),
-            });
-        }
-        path.push(part);
-    }
-    Ok(path)
-}
-
 /// Lexical containment after resolving both paths' real directories (the
 /// download directory itself may legitimately be a symlink, e.g. to a USB
 /// disk; what lies below it may not).
@@ -359,7 +338,7 @@ mod tests {
 
     fn tmp(label: &str) -> PathBuf {
         let dir =
-            std::env::temp_dir().join(format!("lowspace-delete-{label}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("lowspace-guard-{label}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -372,8 +351,8 @@ mod tests {
         }
     }
 
-    fn v(path: &str) -> Vec<String> {
-        path.split('/').map(String::from).collect()
+    fn v(path: &str) -> RelPath {
+        RelPath::new(path).unwrap()
     }
 
     #[test]
@@ -392,7 +371,6 @@ mod tests {
         fs::write(outside.join("x"), b"keep").unwrap();
         std::os::unix::fs::symlink(&outside, dl.join("T/link")).unwrap();
         assert!(truncate_torrent_file(&dl, &dl, &v("T/link/x")).is_err());
-        assert!(truncate_torrent_file(&dl, &dl, &v("T/../x")).is_err());
         assert!(truncate_torrent_file(&dl, &outside, &v("x")).is_err());
         assert_eq!(fs::read(outside.join("x")).unwrap(), b"keep");
         fs::remove_dir_all(&dl).unwrap();
@@ -450,32 +428,86 @@ mod tests {
         fs::remove_dir_all(&outside).unwrap();
     }
 
+    /// The guard takes only [`RelPath`]s: each unsafe shape is refused
+    /// where a path becomes one, so it cannot be handed to a deletion.
     #[test]
-    fn hostile_paths_and_outside_roots_are_refused() {
-        let dl = tmp("hostile");
-        let other = tmp("hostile-other");
-        for bad in [
-            vec!["..".to_string(), "x".into()],
-            vec!["".into()],
-            vec!["a/b".into()],
-            vec!["/etc".into()],
-            vec![],
+    fn hostile_names_cannot_become_paths_to_delete() {
+        for (parts, why) in [
+            (vec!["..", "x"], "'..'"),
+            (vec!["T", "..", "..", "etc"], "'..'"),
+            (vec!["/etc", "passwd"], "'/'"),
+            (vec!["T", "a\0b"], "NUL"),
+            (vec!["T", ""], "empty"),
+            (vec!["T", "a/b"], "'/'"),
         ] {
-            assert!(
-                matches!(
-                    delete_torrent_files(&roots(&dl), &dl.join("T"), std::slice::from_ref(&bad)),
-                    Err(DeleteError::Unsafe { .. })
-                ),
-                "{bad:?}"
-            );
+            let err = RelPath::from_components(&parts).unwrap_err();
+            assert!(err.to_string().contains(why), "{parts:?}: {err}");
         }
+        for (text, why) in [
+            ("../x", "'..'"),
+            ("/etc/passwd", "absolute"),
+            ("T/a\0b", "NUL"),
+        ] {
+            let err = RelPath::new(text).unwrap_err();
+            assert!(err.to_string().contains(why), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_parent_is_refused_and_nothing_behind_it_touched() {
+        let dl = tmp("parent-link");
+        let outside = tmp("parent-link-outside");
+        fs::create_dir_all(dl.join("T")).unwrap();
+        fs::write(outside.join("precious"), b"keep").unwrap();
+        fs::write(dl.join("T/a.bin"), b"a").unwrap();
+        std::os::unix::fs::symlink(&outside, dl.join("T/sub")).unwrap();
+        let files = [v("T/a.bin"), v("T/sub/precious")];
+        let err = check_deletable(&roots(&dl), &dl.join("T"), &files).unwrap_err();
+        assert!(
+            matches!(&err, DeleteError::Unsafe { path, .. } if path == &dl.join("T/sub")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(delete_torrent_files(&roots(&dl), &dl.join("T"), &files).is_err());
+        assert!(truncate_torrent_file(&dl, &dl, &files[1]).is_err());
+        // Refused as a whole: not even the torrent's own file went.
+        assert_eq!(fs::read(dl.join("T/a.bin")).unwrap(), b"a");
+        assert_eq!(fs::read(outside.join("precious")).unwrap(), b"keep");
+        fs::remove_dir_all(&dl).unwrap();
+        fs::remove_dir_all(&outside).unwrap();
+    }
+
+    #[test]
+    fn data_outside_the_roots_is_refused() {
+        let dl = tmp("outside");
+        let other = tmp("outside-other");
+        fs::write(other.join("x"), b"keep").unwrap();
         let err = delete_torrent_files(&roots(&dl), &other.join("x"), &[v("x")]).unwrap_err();
         assert!(
             matches!(err, DeleteError::OutsideDownloadDirectory { .. }),
             "{err}"
         );
+        let err = truncate_torrent_file(&dl, &other, &v("x")).unwrap_err();
+        assert!(
+            matches!(err, DeleteError::OutsideDownloadDirectory { .. }),
+            "{err}"
+        );
+        assert_eq!(fs::read(other.join("x")).unwrap(), b"keep");
         fs::remove_dir_all(&dl).unwrap();
         fs::remove_dir_all(&other).unwrap();
+    }
+
+    #[test]
+    fn a_listed_file_that_is_a_directory_is_refused() {
+        let dl = tmp("is-dir");
+        fs::create_dir_all(dl.join("T/a.bin")).unwrap();
+        fs::write(dl.join("T/a.bin/inner"), b"keep").unwrap();
+        let err = delete_torrent_files(&roots(&dl), &dl.join("T"), &[v("T/a.bin")]).unwrap_err();
+        assert!(err.to_string().contains("it is a directory"), "{err}");
+        let err = truncate_torrent_file(&dl, &dl, &v("T/a.bin")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(fs::read(dl.join("T/a.bin/inner")).unwrap(), b"keep");
+        fs::remove_dir_all(&dl).unwrap();
     }
 
     #[test]
