@@ -114,10 +114,9 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
+    match UNITS.get(unit) {
+        Some(name) if unit > 0 => format!("{value:.2} {name}"),
+        _ => format!("{bytes} B"),
     }
 }
 

@@ -287,7 +287,8 @@ fn walk_to(root: &Path, rel: &[String]) -> Result<Walked, DeleteError> {
     let path = safe_join(root, rel)?;
     let mut dirs = Vec::new();
     let mut dir = root.to_path_buf();
-    for component in &rel[..rel.len().saturating_sub(1)] {
+    let parents = rel.split_last().map_or(&[][..], |(_, parents)| parents);
+    for component in parents {
         dir.push(component);
         match std::fs::symlink_metadata(&dir) {
             Ok(meta) if meta.file_type().is_symlink() => {

