@@ -16,6 +16,7 @@ use super::report::{plural, utc_minute};
 use super::snapshot::{Loaded, ManagedTorrent, Snapshot};
 use crate::config::RotateSettings;
 use crate::size::human_size;
+pub use crate::size::short_duration as show_duration;
 use crate::torrent::InfoHash;
 
 /// The rules a rotation follows, taken from the configuration.
@@ -1089,17 +1090,6 @@ pub fn seeded_enough(
         ));
     }
     Err(ratio_wait)
-}
-
-/// "35m", "2h": a duration to the unit people think of it in.
-pub fn show_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=7199 => format!("{}m", s / 60),
-        7200..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
 }
 
 fn sync_step(torrent: &ManagedTorrent, base_path: &std::path::Path, loaded: bool) -> SyncStep {

@@ -23,10 +23,11 @@ pub mod worker;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::discovery::Swarm;
 use super::wire::SessionConfig;
+use crate::size::human_duration;
 use crate::torrent::{InfoHash, MagnetLink, Metainfo};
 use book::{Outcome, PeerBook};
 use fetch::FetchError;
@@ -285,10 +286,6 @@ fn write_torrent(
     crate::fsutil::write_atomic(&path, &bytes)
         .map_err(|e| WriteError::Io(format!("{}: {e}", path.display())))?;
     Ok(path)
-}
-
-fn human_duration(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
 }
 
 #[cfg(test)]
