@@ -9,6 +9,7 @@
 pub mod base64;
 pub mod cli;
 pub mod config;
+pub mod env;
 pub mod fish;
 pub mod follow;
 pub mod fsutil;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
-use crate::cli::Env;
+use crate::env::Env;
 
 mod command_line;
 mod ini;
