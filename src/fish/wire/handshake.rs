@@ -29,7 +29,6 @@ pub struct Handshake {
 
 /// Reserved bytes, info hash and peer id of a whole handshake (after the
 /// 20 protocol bytes); None until all of its 68 bytes are there.
-#[allow(clippy::type_complexity)]
 fn fields(buf: &[u8]) -> Option<(&[u8; 8], &[u8; 20], &[u8; 20])> {
     let (_protocol, rest) = buf.split_first_chunk::<20>()?;
     let (reserved, rest) = rest.split_first_chunk::<8>()?;
