@@ -3,6 +3,13 @@
 //! the original driver did it (one XML-RPC call per torrent per field).
 //! Both ways must produce the same downloads. Run: `cargo bench --bench rpc`
 //! (or scripts/bench); LOWSPACE_BENCH_TORRENTS changes the count.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -14,10 +14,10 @@ pub fn encode(input: &[u8]) -> String {
         let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
         let symbols = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for (i, s) in symbols.iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[*s as usize]));
-            } else {
-                out.push('=');
+            // `s` is six bits: always an index into the 64 symbols.
+            match ALPHABET.get(*s as usize) {
+                Some(&c) if i <= chunk.len() => out.push(char::from(c)),
+                _ => out.push('='),
             }
         }
     }

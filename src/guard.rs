@@ -294,7 +294,7 @@ fn walk_to(root: &Path, rel: &RelPath) -> Result<Walked, DeleteError> {
     let path = root.join(rel);
     let mut dirs = Vec::new();
     let mut dir = root.to_path_buf();
-    let parents = rel.components().count() - 1;
+    let parents = rel.components().count().saturating_sub(1);
     for component in rel.components().take(parents) {
         dir.push(component);
         match std::fs::symlink_metadata(&dir) {

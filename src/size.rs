@@ -114,16 +114,79 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
+    match UNITS.get(unit) {
+        Some(name) if unit > 0 => format!("{value:.2} {name}"),
+        _ => format!("{bytes} B"),
     }
+}
+
+/// A duration the way parse_duration reads it: every non-zero part,
+/// largest first ("1d 1h 1m 1s", "0s"). Under a minute, a fraction shows
+/// as tenths ("1.3s"): only timings have one, config values are whole
+/// seconds, so what `lowspace config` prints still reads back.
+pub fn human_duration(d: Duration) -> String {
+    duration_parts(d).join(" ")
+}
+
+/// The two largest parts of human_duration ("1h 59m", "35m", "2d 3h"):
+/// enough in a status line, where the seconds of a wait are noise.
+pub fn short_duration(d: Duration) -> String {
+    duration_parts(d)
+        .into_iter()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn duration_parts(d: Duration) -> Vec<String> {
+    let mut rest = d.as_secs();
+    if rest < 60 && d.subsec_nanos() != 0 {
+        let tenths = d.subsec_millis() / 100;
+        return vec![format!("{rest}.{tenths}s")];
+    }
+    if rest == 0 {
+        return vec!["0s".to_string()];
+    }
+    let mut parts = Vec::new();
+    for (unit, seconds) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= seconds {
+            parts.push(format!("{}{unit}", rest / seconds));
+            rest %= seconds;
+        }
+    }
+    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_whole_read_back_and_short_keeps_two_parts() {
+        for (secs, whole, short) in [
+            (0, "0s", "0s"),
+            (59, "59s", "59s"),
+            (119, "1m 59s", "1m 59s"),
+            (3600, "1h", "1h"),
+            (7199, "1h 59m 59s", "1h 59m"),
+            (90_061, "1d 1h 1m 1s", "1d 1h"),
+            (172_800, "2d", "2d"),
+        ] {
+            let d = Duration::from_secs(secs);
+            assert_eq!(human_duration(d), whole);
+            assert_eq!(short_duration(d), short);
+            assert_eq!(parse_duration(whole), Ok(d));
+        }
+    }
+
+    #[test]
+    fn timings_under_a_minute_keep_tenths() {
+        assert_eq!(human_duration(Duration::from_millis(1_349)), "1.3s");
+        assert_eq!(human_duration(Duration::from_millis(40)), "0.0s");
+        assert_eq!(short_duration(Duration::from_millis(59_999)), "59.9s");
+        // From a minute on, whole seconds.
+        assert_eq!(human_duration(Duration::from_millis(61_500)), "1m 1s");
+    }
 
     #[test]
     fn sizes_in_every_accepted_form() {

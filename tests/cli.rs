@@ -1,4 +1,11 @@
 //! The CLI as a user meets it: help, version, exit codes, config errors.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod support;
 use support::{run_lowspace, tempdir::TempDir};
 

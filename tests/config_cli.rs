@@ -1,5 +1,12 @@
 //! `lowspace config` as a user debugging their setup meets it: which file
 //! was read, what every value came out as, what is wrong and where.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod support;
 
 use std::path::{Path, PathBuf};

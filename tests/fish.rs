@@ -1,5 +1,12 @@
 //! `lowspace fish` against real libtorrent clients: a client that has only
 //! a magnet link gets the metadata from us, and never any piece data.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

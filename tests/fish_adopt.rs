@@ -3,6 +3,13 @@
 //! magnet, fetches the metadata, writes a byte-identical .torrent into its
 //! load path and then serves it to a libtorrent client that has only the
 //! magnet too.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

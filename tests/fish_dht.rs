@@ -2,6 +2,13 @@
 //! 127.0.0.1: a client with a bare magnet finds us through the DHT, our
 //! node id and routing table survive a restart, and our node stores and
 //! hands out announces like any DHT node.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

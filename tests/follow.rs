@@ -7,6 +7,13 @@
 //! closing line, an index shrunk to one entry) come from nginx; what nginx
 //! never does (a body cut short, a close-delimited body cut, a chunked body
 //! cut, TLS closed without close_notify) comes from the `fake_*` servers.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod support;
 
 use std::collections::BTreeMap;

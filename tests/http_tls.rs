@@ -2,6 +2,13 @@
 //! openssl (trusted when given, refused with a clear error when not), client
 //! certificates for `ssl_verify_client on`, plain HTTP with redirects
 //! and the size cap (chunked framing is unit-tested in the parser).
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod support;
 
 use lowspace::http::{HttpClient, HttpError, Request, TlsOptions, Url};

@@ -11,6 +11,13 @@
 //! rtorrent down, a corrupt .torrent, two runs at once, SIGKILL during a
 //! sync and during the removal. The ratio test uses a third client that
 //! downloads from the managed rtorrent.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

@@ -7,6 +7,13 @@
 //! limit; at the end the remote holds the seeder's bytes and nothing is
 //! left locally. Also: a file bigger than the limit, and SIGKILL in the
 //! middle of a file's sync.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

@@ -4,6 +4,13 @@
 //! hashes, so a handful of them already fill one request. The metainfo is
 //! written directly with random piece hashes: the data never needs to
 //! download, only to be loaded.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

@@ -1,6 +1,13 @@
 //! `rotate` on a real qbittorrent-nox: three torrents whose total exceeds
 //! the space limit go through it one after another into a local remote,
 //! while a torrent lowspace does not manage stays untouched.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

@@ -2,6 +2,13 @@
 //! torrents made by mktorrent, reading them back in one round trip, file
 //! priorities, labels, stop/start/erase, faults, missing sockets, the
 //! `lowspace rpc` command, and the HTTP transport through nginx + basic auth.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod support;
 
 use std::path::Path;

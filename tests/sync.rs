@@ -2,6 +2,13 @@
 //! sshd on 127.0.0.1, rclone's local backend, and a plain directory; plus
 //! the faults a user meets (host down, key refused, remote full, rsync not
 //! installed, stray temporaries on the remote).
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

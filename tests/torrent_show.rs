@@ -1,5 +1,12 @@
 //! `lowspace show` and `lowspace magnet` on torrents made by the real
 //! mktorrent, checked against what real libtorrent reads from the same file.
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -49,17 +49,21 @@ impl CheckArgs {
                 "managed",
                 Verdict::Ok(format!("{}: {} torrent(s)", dir.display(), managed.len())),
             )),
-            Ok((managed, corrupt)) => lines.push((
-                "managed",
-                Verdict::Warn(format!(
-                    "{}: {} torrent(s), {} unreadable (first: {}: {})",
-                    dir.display(),
-                    managed.len(),
-                    corrupt.len(),
-                    corrupt[0].file.display(),
-                    corrupt[0].error
-                )),
-            )),
+            Ok((managed, corrupt)) => {
+                let first = corrupt
+                    .first()
+                    .map(|c| format!(" (first: {}: {})", c.file.display(), c.error))
+                    .unwrap_or_default();
+                lines.push((
+                    "managed",
+                    Verdict::Warn(format!(
+                        "{}: {} torrent(s), {} unreadable{first}",
+                        dir.display(),
+                        managed.len(),
+                        corrupt.len(),
+                    )),
+                ))
+            }
             Err(e) => lines.push(("managed", Verdict::Fail(e))),
         }
 

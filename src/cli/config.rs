@@ -13,7 +13,6 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use argh::FromArgs;
 use serde_json::{json, Value};
@@ -23,6 +22,7 @@ use crate::config::{
     Config, ConfigFormat, FishSettings, FollowClient, FollowSettings, RemoteSettings,
     RotateSettings, TreeSettings,
 };
+use crate::size::human_duration;
 use crate::size::human_size;
 
 #[derive(FromArgs)]
@@ -101,22 +101,6 @@ fn quoted(text: &str) -> String {
 
 fn quoted_path(path: &Path) -> String {
     quoted(&path.to_string_lossy())
-}
-
-/// "1d 12h", "5m", "0s": the shortest form `parse_duration` reads back.
-pub fn human_duration(duration: Duration) -> String {
-    let mut rest = duration.as_secs();
-    if rest == 0 {
-        return "0s".to_string();
-    }
-    let mut parts = Vec::new();
-    for (unit, seconds) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= seconds {
-            parts.push(format!("{}{unit}", rest / seconds));
-            rest %= seconds;
-        }
-    }
-    parts.join(" ")
 }
 
 /// Renders the configuration as TOML, defaults filled in, unset optional
@@ -609,6 +593,7 @@ mod tests {
     use super::*;
     use crate::config::parse;
     use std::path::PathBuf;
+    use std::time::Duration;
 
     /// What the report prints must load back to the same settings: that is
     /// what makes it a migration path from the INI file.

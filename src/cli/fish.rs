@@ -336,8 +336,11 @@ fn peer_id() -> [u8; 20] {
     let mut id = *b"-LS0100-000000000000";
     for (slot, byte) in id.iter_mut().skip(8).zip(crate::sys::random_bytes()) {
         // Printable, as many trackers log peer ids.
-        *slot = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-            [usize::from(byte) % 62];
+        const PRINTABLE: &[u8; 62] =
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        if let Some(&c) = PRINTABLE.get(usize::from(byte) % PRINTABLE.len()) {
+            *slot = c;
+        }
     }
     id
 }

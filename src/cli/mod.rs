@@ -5,8 +5,6 @@
 //! (arguments, environment variables, output streams), so tests can run the
 //! whole CLI in-process with a fake home directory and captured output.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +12,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 use crate::config::{Config, ConfigError};
+pub use crate::env::Env;
 use crate::logging::{self, LogTarget};
 
 mod check;
@@ -33,51 +32,6 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit code for a usage or configuration error: the user must change something.
 pub const EXIT_USAGE: i32 = 2;
-
-/// What a command sees of the process: arguments, environment, output.
-pub struct Env {
-    /// Arguments without the program name.
-    pub args: Vec<String>,
-    /// Environment variables (HOME, XDG_CONFIG_HOME, ...).
-    pub vars: HashMap<String, String>,
-    /// Where reports go.
-    pub stdout: std::cell::RefCell<Box<dyn Write>>,
-    /// Where the final error line goes.
-    pub stderr: std::cell::RefCell<Box<dyn Write>>,
-}
-
-impl Env {
-    /// The real process environment. Arguments that are not valid UTF-8 are
-    /// kept lossily so the usage error can still name them.
-    pub fn from_process() -> Env {
-        let args = std::env::args_os()
-            .skip(1)
-            .map(|a: OsString| a.to_string_lossy().into_owned())
-            .collect();
-        let vars = std::env::vars_os()
-            .map(|(k, v)| {
-                (
-                    k.to_string_lossy().into_owned(),
-                    v.to_string_lossy().into_owned(),
-                )
-            })
-            .collect();
-        Env {
-            args,
-            vars,
-            stdout: std::cell::RefCell::new(Box::new(std::io::stdout())),
-            stderr: std::cell::RefCell::new(Box::new(std::io::stderr())),
-        }
-    }
-
-    /// A variable that is set and not empty.
-    pub fn var(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-}
 
 /// Why a command stopped, and which exit code that means.
 #[derive(Debug)]

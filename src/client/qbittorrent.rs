@@ -268,7 +268,7 @@ pub fn status_result(
     hash: Option<&str>,
     body: &[u8],
 ) -> Result<(), ClientError> {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)])
+    let text = String::from_utf8_lossy(body.get(..200).unwrap_or(body))
         .trim()
         .to_string();
     match status {

@@ -61,13 +61,16 @@ pub fn parse(text: &str) -> Result<Vec<RawSection>, (usize, String)> {
 
 /// configparser treats `#` or `;` after whitespace as the start of a comment.
 fn strip_inline_comment(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    for i in 1..bytes.len() {
-        if (bytes[i] == b'#' || bytes[i] == b';') && bytes[i - 1].is_ascii_whitespace() {
-            return &line[..i];
-        }
+    let cut = line
+        .as_bytes()
+        .windows(2)
+        .position(|w| matches!(w, [before, b'#' | b';'] if before.is_ascii_whitespace()));
+    // The comment starts after the whitespace, a char boundary as the
+    // whitespace is ASCII.
+    match cut.and_then(|i| line.get(..i + 1)) {
+        Some(kept) => kept,
+        None => line,
     }
-    line
 }
 
 /// Tolerates values written in quotes, which configparser would have kept

@@ -325,7 +325,7 @@ fn locate_prefers_explicit_then_xdg_then_home() {
     let home = dir.join("home");
     std::fs::create_dir_all(xdg.join("lowspace")).unwrap();
     std::fs::create_dir_all(&home).unwrap();
-    let env = |vars: &[(&str, &Path)]| crate::cli::Env {
+    let env = |vars: &[(&str, &Path)]| crate::env::Env {
         args: vec![],
         vars: vars
             .iter()

@@ -117,7 +117,7 @@ pub struct Copy {
 
 /// What to do.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Plan {
+pub struct FollowPlan {
     /// Listed, not in the client at all, with the directory to download into.
     pub add: Vec<(InfoHash, RelDir)>,
     pub moves: Vec<Move>,
@@ -174,7 +174,7 @@ pub fn plan(
     client: &[ClientTorrent],
     root: Option<&Path>,
     allow: Allow,
-) -> Plan {
+) -> FollowPlan {
     let (listed, withheld) = match listing {
         ListingState::Complete(wanted) if wanted.is_empty() && !allow.empty => {
             (wanted.as_slice(), Some(Withheld::Empty))
@@ -186,9 +186,9 @@ pub fn plan(
         ListingState::Unavailable(why) => (&[][..], Some(Withheld::Unavailable(why.clone()))),
     };
     let held: BTreeSet<InfoHash> = client.iter().map(|t| t.info_hash).collect();
-    let mut plan = Plan {
+    let mut plan = FollowPlan {
         removals_withheld: withheld,
-        ..Plan::default()
+        ..FollowPlan::default()
     };
     let mut added = BTreeSet::new();
     for w in listed {
@@ -235,7 +235,7 @@ pub fn plan(
 
 /// Moves a followed torrent to the first listed directory when it is in
 /// none of them, and copies its complete data to the others.
-fn place(torrent: &ClientTorrent, wanted: &Wanted, root: &Path, plan: &mut Plan) {
+fn place(torrent: &ClientTorrent, wanted: &Wanted, root: &Path, plan: &mut FollowPlan) {
     let Some(at) = &torrent.dir else {
         return;
     };

@@ -22,4 +22,4 @@ pub mod run;
 pub mod transmission;
 
 pub use client::{ClientError, ClientTorrent, TorrentClient};
-pub use run::{run, FollowOptions, Outcome};
+pub use run::{run, FollowOptions, FollowOutcome};

@@ -26,7 +26,7 @@ pub struct FollowOptions {
 
 /// What a run did.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct FollowOutcome {
     pub added: usize,
     pub moved: usize,
     pub copied: usize,
@@ -38,15 +38,19 @@ pub struct Outcome {
     pub removals_withheld: Option<Withheld>,
 }
 
-impl Outcome {
+impl FollowOutcome {
     pub fn is_success(&self) -> bool {
         self.failures.is_empty() && self.removals_withheld.is_none()
     }
 }
 
 /// Runs once. Errors writing the report are ignored: the work matters more.
-pub fn run(options: &FollowOptions, client: &dyn TorrentClient, out: &mut dyn Write) -> Outcome {
-    let mut outcome = Outcome::default();
+pub fn run(
+    options: &FollowOptions,
+    client: &dyn TorrentClient,
+    out: &mut dyn Write,
+) -> FollowOutcome {
+    let mut outcome = FollowOutcome::default();
     let location = match Location::parse(&options.listing) {
         Ok(l) => l,
         Err(e) => return withheld(outcome, out, e),
@@ -416,13 +420,13 @@ fn fetch_torrent(
     Ok((meta.info_hash(), bytes))
 }
 
-fn fail(outcome: &mut Outcome, out: &mut dyn Write, message: String) {
+fn fail(outcome: &mut FollowOutcome, out: &mut dyn Write, message: String) {
     log::error!("{message}");
     let _ = writeln!(out, "failed: {message}");
     outcome.failures.push(message);
 }
 
-fn withheld(mut outcome: Outcome, out: &mut dyn Write, why: String) -> Outcome {
+fn withheld(mut outcome: FollowOutcome, out: &mut dyn Write, why: String) -> FollowOutcome {
     let why = Withheld::Unavailable(why);
     log::error!("{why}; nothing was added or removed");
     let _ = writeln!(out, "removing nothing: {why}");

@@ -120,8 +120,11 @@ impl Transmission {
         info_hash: InfoHash,
         dir: &Path,
     ) -> Result<Added, ClientError> {
-        arguments["download-dir"] = json!(dir.to_string_lossy());
-        arguments["paused"] = json!(false);
+        // The callers pass an object.
+        if let Some(o) = arguments.as_object_mut() {
+            o.insert("download-dir".into(), json!(dir.to_string_lossy()));
+            o.insert("paused".into(), json!(false));
+        }
         let reply = self.call("torrent-add", arguments)?;
         let added = parse_added(&reply).map_err(|e| ClientError(format!("torrent-add: {e}")))?;
         if added.0 != info_hash {

@@ -141,18 +141,17 @@ pub fn find_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'
 /// servers) and returns the offset of the first byte after it, or None when
 /// more bytes are needed.
 pub fn header_block_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < buf.len() {
-        if buf[i] == b'\n' {
-            let rest = &buf[i + 1..];
-            if rest.starts_with(b"\r\n") {
-                return Some(i + 3);
-            }
-            if rest.starts_with(b"\n") {
-                return Some(i + 2);
-            }
+    for (i, &b) in buf.iter().enumerate() {
+        if b != b'\n' {
+            continue;
         }
-        i += 1;
+        let rest = buf.get(i + 1..).unwrap_or(&[]);
+        if rest.starts_with(b"\r\n") {
+            return Some(i + 3);
+        }
+        if rest.starts_with(b"\n") {
+            return Some(i + 2);
+        }
     }
     None
 }
@@ -194,7 +193,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, ResponseError> {
                 limit: MAX_HEAD_BYTES,
             });
         }
-        if !buf.is_empty() && !b"HTTP/".starts_with(&buf[..buf.len().min(5)]) {
+        if !buf.is_empty() && !b"HTTP/".starts_with(buf.get(..5).unwrap_or(buf)) {
             return Err(ResponseError::Malformed(
                 "does not start with an HTTP/1.x status line".into(),
             ));
@@ -206,12 +205,13 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, ResponseError> {
             limit: MAX_HEAD_BYTES,
         });
     }
-    let block = &buf[..end];
+    // header_block_end gives an offset within buf.
+    let block = buf.get(..end).unwrap_or(buf);
     let line_end = block
         .iter()
         .position(|&b| b == b'\n')
         .unwrap_or(block.len());
-    let status_line = std::str::from_utf8(&block[..line_end])
+    let status_line = std::str::from_utf8(block.get(..line_end).unwrap_or(block))
         .map_err(|_| ResponseError::Malformed("status line is not UTF-8".into()))?;
     let status_line = status_line.strip_suffix('\r').unwrap_or(status_line);
     let mut parts = status_line.splitn(3, ' ');
@@ -341,13 +341,12 @@ pub fn decode_chunked(buf: &[u8], max_body: usize) -> Result<(Vec<u8>, usize), R
     let mut out = Vec::new();
     let mut pos = 0usize;
     loop {
-        let line_len = buf
-            .get(pos..)
-            .unwrap_or(&[])
+        let rest = buf.get(pos..).unwrap_or(&[]);
+        let line_len = rest
             .iter()
             .position(|&b| b == b'\n')
             .ok_or(ResponseError::Truncated("in a chunk size line"))?;
-        let line = &buf[pos..pos + line_len];
+        let line = rest.get(..line_len).unwrap_or(rest);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         pos += line_len + 1;
         let size_text = line.split(|&b| b == b';').next().unwrap_or(&[]);
@@ -371,7 +370,7 @@ pub fn decode_chunked(buf: &[u8], max_body: usize) -> Result<(Vec<u8>, usize), R
                     .iter()
                     .position(|&b| b == b'\n')
                     .ok_or(ResponseError::Truncated("after the last chunk"))?;
-                let line = &rest[..n];
+                let line = rest.get(..n).unwrap_or(rest);
                 pos += n + 1;
                 if line.is_empty() || line == b"\r" {
                     return Ok((out, pos));

@@ -227,17 +227,16 @@ pub fn redact(text: &str) -> String {
 }
 
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
+    let mut rest = text.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let (hex, after) = tail.split_at_checked(2)?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            rest = after;
         } else {
-            out.push(bytes[i]);
-            i += 1;
+            out.push(b);
+            rest = tail;
         }
     }
     String::from_utf8(out).ok()

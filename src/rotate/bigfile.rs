@@ -143,6 +143,12 @@ struct Geometry<'a> {
     neighbours: Vec<Vec<usize>>,
 }
 
+// Indexing is in bounds: `pieces`, `starts` and `neighbours` get one entry
+// per file in `new`, `neighbours` holds only indexes of `files`, and every
+// `k` is an index of `files` (callers take it from `0..files.len()`,
+// `enumerate` or `neighbours`), `chosen` and `base` having one entry per
+// file (built from `files` by plan_files and reserve).
+#[allow(clippy::indexing_slicing)]
 impl<'a> Geometry<'a> {
     fn new(files: &'a [FileState], layout: Layout) -> Geometry<'a> {
         let piece = layout.piece_length.max(1);
@@ -303,6 +309,9 @@ pub fn is_complete(size: u64, completed_chunks: u64, size_chunks: u64) -> bool {
 /// Decides one run. `files` is every file of the torrent in torrent order;
 /// `on_remote` holds the indexes already verified on the remote (from the
 /// journal); `budget` is what all of the torrent's files may take on disk.
+// Indexing is in bounds: every `k` comes from `files.iter().enumerate()` or
+// `0..files.len()`, and `chosen` and `base` have one entry per file.
+#[allow(clippy::indexing_slicing)]
 pub fn plan_files(
     files: &[FileState],
     on_remote: &BTreeSet<usize>,
@@ -455,6 +464,9 @@ pub fn plan_files(
 /// torrents are loaded beside it: what its files take with the selection
 /// in flight, and at least what its cheapest waiting file would take, so
 /// that it always gets on with its next file.
+// Indexing is in bounds: `k` ranges over `0..files.len()` and `chosen`
+// has one entry per file.
+#[allow(clippy::indexing_slicing)]
 pub fn reserve(
     files: &[FileState],
     on_remote: &BTreeSet<usize>,

@@ -16,6 +16,7 @@ use super::report::{plural, utc_minute};
 use super::snapshot::{Loaded, ManagedTorrent, Snapshot};
 use crate::config::RotateSettings;
 use crate::size::human_size;
+pub use crate::size::short_duration as show_duration;
 use crate::torrent::InfoHash;
 
 /// The rules a rotation follows, taken from the configuration.
@@ -317,17 +318,17 @@ impl Plan {
             free -= step.size;
             keep += 1;
         }
-        (&self.load[..keep], self.load.len() - keep)
+        let (fit, rest) = self
+            .load
+            .split_at_checked(keep)
+            .unwrap_or((&self.load, &[]));
+        (fit, rest.len())
     }
 }
 
 /// Decides one rotation run.
 pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
     let mut out = Plan::default();
-    let loaded: HashMap<&InfoHash, &Loaded> =
-        snapshot.loaded.iter().map(|l| (&l.info_hash, l)).collect();
-    let managed: BTreeMap<&InfoHash, &ManagedTorrent> =
-        snapshot.managed.iter().map(|m| (&m.info_hash, m)).collect();
     let file_mode_hash = match &journal.file_mode {
         Some(fm) => match InfoHash::from_hex(&fm.info_hash) {
             Ok(h) => Some(h),
@@ -342,15 +343,60 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
         },
         None => None,
     };
-    // Partial torrents wait for a different space limit.
-    let is_partial = |h: &InfoHash| {
-        journal
-            .partial
-            .get(&h.to_hex())
-            .is_some_and(|p| p.space_limit == policy.space_limit)
+    let cx = Context {
+        snapshot,
+        policy,
+        journal,
+        loaded: snapshot.loaded.iter().map(|l| (&l.info_hash, l)).collect(),
+        managed: snapshot.managed.iter().map(|m| (&m.info_hash, m)).collect(),
+        file_mode_hash,
     };
+    finishing(&cx, &mut out);
+    let usage = in_rtorrent(&cx, &mut out);
+    order_syncs(&mut out.sync);
+    drop_stale_records(snapshot, journal, &mut out.drop_records);
+    budget(&cx, usage, &mut out);
+    let loads = loading(&cx, usage, &mut out);
+    file_by_file(&cx, usage, &loads, &mut out);
+    out.states.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
 
-    // 1. Torrents the journal is finishing: carry on from where it stopped.
+/// What every phase of [`plan`] reads.
+struct Context<'a> {
+    snapshot: &'a Snapshot,
+    policy: &'a Policy,
+    journal: &'a Journal,
+    loaded: HashMap<&'a InfoHash, &'a Loaded>,
+    managed: BTreeMap<&'a InfoHash, &'a ManagedTorrent>,
+    /// The journal's torrent in file-by-file mode, if its record is sound.
+    file_mode_hash: Option<InfoHash>,
+}
+
+/// What the torrents in rtorrent take, from phase 2.
+#[derive(Clone, Copy)]
+struct Usage {
+    used: u64,
+    still_to_download: u64,
+}
+
+/// What phase 4 leaves for phase 5.
+struct Loads<'a> {
+    /// Waiting torrents, smallest first.
+    waiting: Vec<&'a ManagedTorrent>,
+    order: LoadOrder<'a>,
+    file_mode_torrent: Option<&'a ManagedTorrent>,
+    /// What the file-mode torrent may use without this run's removals.
+    fm_alone: u64,
+    /// ... and with them.
+    fm_with_freed: u64,
+    /// What this run loads.
+    loads_size: u64,
+}
+
+/// Phase 1: torrents the journal is finishing: carry on from where it stopped.
+fn finishing(cx: &Context, out: &mut Plan) {
+    let (loaded, managed, journal) = (&cx.loaded, &cx.managed, cx.journal);
     for (hex, entry) in &journal.torrents {
         let Ok(hash) = InfoHash::from_hex(hex) else {
             out.reasons
@@ -409,8 +455,12 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             }
         }
     }
+}
 
-    // 2. Managed torrents in rtorrent: downloading, seeding, or ready to sync.
+/// Phase 2: managed torrents in rtorrent: downloading, seeding, or ready to sync.
+fn in_rtorrent(cx: &Context, out: &mut Plan) -> Usage {
+    let (snapshot, policy, journal) = (cx.snapshot, cx.policy, cx.journal);
+    let (loaded, managed, file_mode_hash) = (&cx.loaded, &cx.managed, cx.file_mode_hash);
     let mut used = 0u64;
     let mut still_to_download = 0u64;
     for torrent in managed.values() {
@@ -515,11 +565,19 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             }
         }
     }
+    Usage {
+        used,
+        still_to_download,
+    }
+}
 
-    order_syncs(&mut out.sync);
-    drop_stale_records(snapshot, journal, &mut out.drop_records);
-
-    // 3. The budget: the space limit and the real disk both have a say.
+/// Phase 3: the budget: the space limit and the real disk both have a say.
+fn budget(cx: &Context, usage: Usage, out: &mut Plan) {
+    let (snapshot, policy) = (cx.snapshot, cx.policy);
+    let Usage {
+        used,
+        still_to_download,
+    } = usage;
     let by_limit = policy.space_limit.saturating_sub(used);
     let by_disk = snapshot
         .disk_free
@@ -543,10 +601,26 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             human_size(still_to_download)
         ));
     }
+}
 
-    // 4. Load the smallest waiting torrents while they fit, beside the
-    // torrent in file-by-file mode (whose space is kept first), and not
-    // ahead of a bigger one that has waited longer.
+/// Phase 4: load the smallest waiting torrents while they fit, beside the
+/// torrent in file-by-file mode (whose space is kept first), and not
+/// ahead of a bigger one that has waited longer.
+fn loading<'a>(cx: &Context<'a>, usage: Usage, out: &mut Plan) -> Loads<'a> {
+    let (snapshot, policy, journal) = (cx.snapshot, cx.policy, cx.journal);
+    let (loaded, managed, file_mode_hash) = (&cx.loaded, &cx.managed, cx.file_mode_hash);
+    let Usage {
+        used,
+        still_to_download,
+    } = usage;
+    // Partial torrents wait for a different space limit.
+    let is_partial = |h: &InfoHash| {
+        journal
+            .partial
+            .get(&h.to_hex())
+            .is_some_and(|p| p.space_limit == policy.space_limit)
+    };
+
     let mut waiting: Vec<&ManagedTorrent> = managed
         .values()
         .copied()
@@ -757,11 +831,33 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             TorrentState::Loading,
         ));
     }
+    Loads {
+        waiting,
+        order,
+        file_mode_torrent,
+        fm_alone,
+        fm_with_freed,
+        loads_size,
+    }
+}
 
-    // 5. File-by-file mode: carry on with the journal's torrent, or enter
-    // it when what is loaded has drained: with the big torrent that has
-    // waited longest, else the smallest waiting one that nothing would
-    // ever free space for.
+/// Phase 5: file-by-file mode: carry on with the journal's torrent, or enter
+/// it when what is loaded has drained: with the big torrent that has
+/// waited longest, else the smallest waiting one that nothing would
+/// ever free space for.
+fn file_by_file(cx: &Context, usage: Usage, loads: &Loads, out: &mut Plan) {
+    let (snapshot, policy, journal, loaded) = (cx.snapshot, cx.policy, cx.journal, &cx.loaded);
+    let used = usage.used;
+    let Loads {
+        waiting,
+        order,
+        file_mode_torrent,
+        fm_alone,
+        fm_with_freed,
+        loads_size,
+    } = loads;
+    let (file_mode_torrent, fm_alone, fm_with_freed, loads_size) =
+        (*file_mode_torrent, *fm_alone, *fm_with_freed, *loads_size);
     // This run's loads come first; the space this run's removals free
     // counts only if they happen (the executor skips the loads if not).
     let fm_budget = fm_with_freed.saturating_sub(loads_size).min(fm_alone);
@@ -851,8 +947,6 @@ pub fn plan(snapshot: &Snapshot, policy: &Policy, journal: &Journal) -> Plan {
             break;
         }
     }
-    out.states.sort_by(|a, b| a.1.cmp(&b.1));
-    out
 }
 
 fn file_mode_step(
@@ -1085,17 +1179,6 @@ pub fn seeded_enough(
         ));
     }
     Err(ratio_wait)
-}
-
-/// "35m", "2h": a duration to the unit people think of it in.
-pub fn show_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=7199 => format!("{}m", s / 60),
-        7200..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
 }
 
 fn sync_step(torrent: &ManagedTorrent, base_path: &std::path::Path, loaded: bool) -> SyncStep {

@@ -202,15 +202,22 @@ pub fn status_json(gathered: &Gathered, plan: &Plan) -> Value {
         .iter()
         .map(|(hash, name, state)| {
             let mut v = state_json(state);
-            v["name"] = json!(name);
-            v["info_hash"] = json!(hash.to_hex());
-            v["size"] = json!(managed.get(hash).map(|m| m.total_size));
-            v["file"] = json!(managed.get(hash).map(|m| m.file.display().to_string()));
-            if let Some(l) = loaded.get(hash) {
-                v["completed"] = json!(l.completed);
-                v["ratio"] = json!(l.ratio_milli as f64 / 1000.0);
+            // state_json always makes an object.
+            if let Some(o) = v.as_object_mut() {
+                o.insert("name".into(), json!(name));
+                o.insert("info_hash".into(), json!(hash.to_hex()));
+                o.insert(
+                    "size".into(),
+                    json!(managed.get(hash).map(|m| m.total_size)),
+                );
+                let file = managed.get(hash).map(|m| m.file.display().to_string());
+                o.insert("file".into(), json!(file));
+                if let Some(l) = loaded.get(hash) {
+                    o.insert("completed".into(), json!(l.completed));
+                    o.insert("ratio".into(), json!(l.ratio_milli as f64 / 1000.0));
+                }
+                o.insert("description".into(), json!(state.to_string()));
             }
-            v["description"] = json!(state.to_string());
             v
         })
         .collect();

@@ -47,7 +47,7 @@ pub struct PeerBook {
 
 /// How an attempt ended, for the book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AttemptOutcome {
     /// It may work later.
     Failed,
     /// The peer lied: never again for this torrent.
@@ -168,7 +168,7 @@ impl PeerBook {
         &mut self,
         info_hash: &InfoHash,
         addr: SocketAddr,
-        outcome: Outcome,
+        outcome: AttemptOutcome,
         now: Instant,
     ) {
         let Some(peer) = self
@@ -180,8 +180,8 @@ impl PeerBook {
         };
         peer.failures = peer.failures.saturating_add(1);
         peer.state = match outcome {
-            Outcome::Bad => PeerState::Bad,
-            Outcome::Failed => PeerState::Due(now + retry_delay(peer.failures)),
+            AttemptOutcome::Bad => PeerState::Bad,
+            AttemptOutcome::Failed => PeerState::Due(now + retry_delay(peer.failures)),
         };
     }
 }
@@ -247,13 +247,13 @@ mod tests {
         book.add_peer(&hash(1), addr(1), now);
         book.add_peer(&hash(1), addr(2), now);
         assert_eq!(book.next_attempts(now, 2).len(), 2);
-        book.finished(&hash(1), addr(1), Outcome::Failed, now);
-        book.finished(&hash(1), addr(2), Outcome::Bad, now);
+        book.finished(&hash(1), addr(1), AttemptOutcome::Failed, now);
+        book.finished(&hash(1), addr(2), AttemptOutcome::Bad, now);
         assert_eq!(book.usable_peers(&hash(1)), 1);
         assert_eq!(book.next_attempts(now, 2), vec![]);
         let later = now + FIRST_RETRY;
         assert_eq!(book.next_attempts(later, 2), vec![(hash(1), addr(1))]);
-        book.finished(&hash(1), addr(1), Outcome::Failed, later);
+        book.finished(&hash(1), addr(1), AttemptOutcome::Failed, later);
         assert_eq!(book.next_attempts(later + FIRST_RETRY, 2), vec![]);
         // Discovery saw it again: due at once.
         book.add_peer(&hash(1), addr(1), later);

@@ -23,12 +23,13 @@ pub mod worker;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::discovery::Swarm;
 use super::wire::SessionConfig;
+use crate::size::human_duration;
 use crate::torrent::{InfoHash, MagnetLink, Metainfo};
-use book::{Outcome, PeerBook};
+use book::{AttemptOutcome, PeerBook};
 use fetch::FetchError;
 use worker::{AttemptError, Workers};
 
@@ -209,7 +210,7 @@ impl Adopter {
                             self.book.finished(
                                 &attempt.info_hash,
                                 attempt.addr,
-                                Outcome::Failed,
+                                AttemptOutcome::Failed,
                                 now,
                             );
                         }
@@ -222,7 +223,7 @@ impl Adopter {
             if self.workers.start_attempt(hash, addr) {
                 log::debug!("asking {addr} for the metadata of {hash}");
             } else {
-                self.book.finished(&hash, addr, Outcome::Failed, now);
+                self.book.finished(&hash, addr, AttemptOutcome::Failed, now);
             }
         }
         written
@@ -242,10 +243,12 @@ impl Adopter {
             } else {
                 log::warn!("peer {addr} for {info_hash}: {error}; dropped");
             }
-            self.book.finished(&info_hash, addr, Outcome::Bad, now);
+            self.book
+                .finished(&info_hash, addr, AttemptOutcome::Bad, now);
         } else {
             log::debug!("peer {addr} could not give the metadata of {info_hash}: {error}; will ask again later");
-            self.book.finished(&info_hash, addr, Outcome::Failed, now);
+            self.book
+                .finished(&info_hash, addr, AttemptOutcome::Failed, now);
         }
     }
 }
@@ -285,10 +288,6 @@ fn write_torrent(
     crate::fsutil::write_atomic(&path, &bytes)
         .map_err(|e| WriteError::Io(format!("{}: {e}", path.display())))?;
     Ok(path)
-}
-
-fn human_duration(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
 }
 
 #[cfg(test)]

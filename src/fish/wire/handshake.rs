@@ -27,6 +27,16 @@ pub struct Handshake {
     pub peer_id: [u8; 20],
 }
 
+/// Reserved bytes, info hash and peer id of a whole handshake (after the
+/// 20 protocol bytes); None until all of its 68 bytes are there.
+fn fields(buf: &[u8]) -> Option<(&[u8; 8], &[u8; 20], &[u8; 20])> {
+    let (_protocol, rest) = buf.split_first_chunk::<20>()?;
+    let (reserved, rest) = rest.split_first_chunk::<8>()?;
+    let (hash, rest) = rest.split_first_chunk::<20>()?;
+    let (peer_id, _) = rest.split_first_chunk::<20>()?;
+    Some((reserved, hash, peer_id))
+}
+
 impl Handshake {
     /// Our handshake: extension protocol and fast extension always, the DHT
     /// bit when we run a node.
@@ -73,19 +83,13 @@ impl Handshake {
         if buf.get(..seen) != PROTOCOL.get(..seen) {
             return Err(WireError::NotBitTorrent);
         }
-        let Some(bytes) = buf.get(..HANDSHAKE_LEN) else {
+        let Some((reserved, hash, peer_id)) = fields(buf) else {
             return Ok(None);
         };
-        let mut reserved = [0u8; 8];
-        let mut hash = [0u8; 20];
-        let mut peer_id = [0u8; 20];
-        reserved.copy_from_slice(&bytes[20..28]);
-        hash.copy_from_slice(&bytes[28..48]);
-        peer_id.copy_from_slice(&bytes[48..68]);
         Ok(Some(Handshake {
-            reserved,
-            info_hash: InfoHash::from_bytes(hash),
-            peer_id,
+            reserved: *reserved,
+            info_hash: InfoHash::from_bytes(*hash),
+            peer_id: *peer_id,
         }))
     }
 }

@@ -161,18 +161,20 @@ pub fn decode_frame(buf: &[u8]) -> Result<Frame<'_>, WireError> {
             }
         }
         PORT => {
-            fixed(2)?;
-            Message::Port(u16::from_be_bytes([body[0], body[1]]))
+            let [hi, lo] = *body else {
+                return Err(WireError::BadLength { id, len });
+            };
+            Message::Port(u16::from_be_bytes([hi, lo]))
         }
         BITFIELD => Message::Bitfield(body),
         PIECE => {
-            if body.len() < 8 {
+            let Some((head, data)) = body.split_at_checked(8) else {
                 return Err(WireError::BadLength { id, len });
-            }
+            };
             Message::Piece {
-                index: u32_at(body, 0),
-                begin: u32_at(body, 4),
-                data: &body[8..],
+                index: u32_at(head, 0),
+                begin: u32_at(head, 4),
+                data,
             }
         }
         EXTENDED => {

@@ -256,7 +256,7 @@ fn seeding_rules() {
             30 * 60,
             Some(h),
             Some(3 * h),
-            Err("min_seed_time 60m, seeded 30m, and ratio 1.00, now 0.10"),
+            Err("min_seed_time 1h, seeded 30m, and ratio 1.00, now 0.10"),
         ),
     ];
     for (ratio, seeded, min, max, want) in cases {
