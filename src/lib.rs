@@ -24,7 +24,5 @@ pub mod rtorrent;
 pub mod size;
 pub mod sync;
 pub mod sys;
-// TODO(lead): fix its indexing after the merge (file changed on another branch), then drop this.
-#[allow(clippy::indexing_slicing)]
 pub mod torrent;
 pub mod tree;

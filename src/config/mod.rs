@@ -20,8 +20,6 @@ use crate::env::Env;
 mod command_line;
 mod ini;
 mod raw;
-// TODO(lead): fix its indexing after the merge (file changed on another branch), then drop this.
-#[allow(clippy::indexing_slicing)]
 mod read;
 
 pub use command_line::{split_command_line, CommandLineError};

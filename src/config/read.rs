@@ -356,6 +356,9 @@ pub fn closest<'k>(word: &str, known: impl Iterator<Item = &'k str>) -> Option<&
         .map(|(_, k)| k)
 }
 
+// `prev` and `cur` hold b.len() + 1 entries and j < b.len(), so every
+// index is in bounds.
+#[allow(clippy::indexing_slicing)]
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

@@ -367,11 +367,11 @@ impl Executor<'_> {
         (self.checkpoint)(Checkpoint::Verified);
         if !verification.is_complete() {
             let mut why = Vec::new();
-            if !verification.missing.is_empty() {
+            if let Some(first) = verification.missing.first() {
                 why.push(format!(
                     "{} missing (first: {})",
                     verification.missing.len(),
-                    verification.missing[0].as_str()
+                    first.as_str()
                 ));
             }
             if let Some(w) = verification.wrong_size.first() {
@@ -507,7 +507,9 @@ impl Executor<'_> {
         let sizes: Vec<usize> = sized.iter().map(|(_, _, call)| *call).collect();
         let packing = pack(&sizes, limit::room_for_calls(self.request_limit));
         for &i in &packing.too_big {
-            let (step, bytes, call) = sized[i];
+            let Some(&(step, bytes, call)) = sized.get(i) else {
+                continue;
+            };
             let why = too_big_reason(
                 bytes,
                 limit::multicall_request_len(call),
@@ -520,7 +522,9 @@ impl Executor<'_> {
             let mut calls = Vec::with_capacity(batch.len());
             let mut batch_steps = Vec::with_capacity(batch.len());
             for &i in batch {
-                let step = sized[i].0;
+                let Some(&(step, _, _)) = sized.get(i) else {
+                    continue;
+                };
                 match std::fs::read(&step.torrent_file) {
                     Ok(metainfo) => {
                         calls.push(NewTorrent {

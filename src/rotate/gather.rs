@@ -363,7 +363,7 @@ pub fn parse_df(text: &str) -> Result<DiskSpace, String> {
             format!("expected \"fs size used available N% mount\" in df output, found {line:?}")
         })?;
     let number = |i: usize, what: &str| {
-        let s = fields[i];
+        let s = fields.get(i).copied().unwrap_or_default();
         s.parse::<u64>()
             .map_err(|_| format!("df {what} is {s:?}, not a number"))
             .map(|k| k.saturating_mul(1024))

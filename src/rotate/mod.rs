@@ -21,12 +21,8 @@ pub mod batches;
 pub mod bigfile;
 #[cfg(test)]
 mod crash_sweep;
-// TODO(lead): fix its indexing after the merge (file changed on another branch), then drop this.
-#[allow(clippy::indexing_slicing)]
 pub mod execute;
 mod execute_files;
-// TODO(lead): fix its indexing after the merge (file changed on another branch), then drop this.
-#[allow(clippy::indexing_slicing)]
 pub mod gather;
 pub mod journal;
 pub mod plan;

@@ -166,7 +166,14 @@ impl Client {
             .iter()
             .zip(calls)
             .map(|(item, call)| match item {
-                Value::Array(one) if one.len() == 1 => Ok(one[0].clone()),
+                // Each result comes wrapped in a one-element array.
+                Value::Array(one) => match one.as_slice() {
+                    [value] => Ok(value.clone()),
+                    _ => Err(RpcError::Shape {
+                        method: call.method.clone(),
+                        reason: format!("multicall result is an array of {}", one.len()),
+                    }),
+                },
                 Value::Struct(_) => Err(RpcError::Fault {
                     method: call.method.clone(),
                     code: item

@@ -10,8 +10,6 @@
 //! - [`error`]: [`RpcError`], worded for the user.
 //! - [`limit`]: the request size rtorrent takes, and ours.
 
-// TODO(lead): fix its indexing after the merge (file changed on another branch), then drop this.
-#[allow(clippy::indexing_slicing)]
 pub mod client;
 pub mod download;
 pub mod error;

@@ -548,11 +548,9 @@ pub fn recover_pieces(
 
 /// Lower-case hex, the form info-hashes are written in listings and logs.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    for &b in bytes {
+        super::info_hash::push_hex(&mut out, b, super::info_hash::HEX_LOWER);
     }
     out
 }

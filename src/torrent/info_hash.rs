@@ -47,19 +47,18 @@ impl InfoHash {
 
     /// Lower-case hex, the form in magnet links and most logs.
     pub fn to_hex(&self) -> String {
-        self.hex_with(b"0123456789abcdef")
+        self.hex_with(HEX_LOWER)
     }
 
     /// Upper-case hex, the form rtorrent's `d.hash` returns.
     pub fn to_hex_upper(&self) -> String {
-        self.hex_with(b"0123456789ABCDEF")
+        self.hex_with(HEX_UPPER)
     }
 
     fn hex_with(&self, digits: &[u8; 16]) -> String {
         let mut out = String::with_capacity(40);
         for byte in self.0 {
-            out.push(char::from(digits[usize::from(byte >> 4)]));
-            out.push(char::from(digits[usize::from(byte & 0x0f)]));
+            push_hex(&mut out, byte, digits);
         }
         out
     }
@@ -138,8 +137,10 @@ impl InfoHash {
             bits += 8;
             while bits >= 5 {
                 bits -= 5;
-                let index = ((acc >> bits) & 31) as usize;
-                out.push(char::from(BASE32_ALPHABET[index]));
+                // Masked to 5 bits: below 32, the alphabet's length.
+                #[allow(clippy::indexing_slicing)]
+                let digit = BASE32_ALPHABET[((acc >> bits) & 31) as usize];
+                out.push(char::from(digit));
             }
             acc &= (1u64 << bits) - 1;
         }
@@ -186,6 +187,24 @@ impl FromStr for InfoHash {
             InfoHash::from_hex(text)
         }
     }
+}
+
+/// Lower-case hex digits.
+pub const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+/// Upper-case hex digits.
+pub const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends the two hex digits of `byte`, taken from `digits`: the one hex
+/// writer behind info-hashes, `show`, and percent-encoding.
+pub fn push_hex(out: &mut String, byte: u8, digits: &[u8; 16]) {
+    // Each nibble is below 16, the table's length.
+    #[allow(clippy::indexing_slicing)]
+    let (high, low) = (
+        digits[usize::from(byte >> 4)],
+        digits[usize::from(byte & 0x0f)],
+    );
+    out.push(char::from(high));
+    out.push(char::from(low));
 }
 
 #[cfg(test)]

@@ -211,7 +211,6 @@ fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> 
 /// be mistaken for a separator (`&`, `=`, `#`, `+`). Raw bytes too: an
 /// info-hash or peer id in a tracker query.
 pub fn percent_encode_into(out: &mut String, value: &[u8], also_keep: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &byte in value {
         if byte.is_ascii_alphanumeric()
             || matches!(byte, b'-' | b'.' | b'_' | b'~')
@@ -220,8 +219,7 @@ pub fn percent_encode_into(out: &mut String, value: &[u8], also_keep: &[u8]) {
             out.push(char::from(byte));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            super::info_hash::push_hex(out, byte, super::info_hash::HEX_UPPER);
         }
     }
 }
