@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lowspace::client::transmission::Client;
-use lowspace::client::{NewTorrent, TorrentClient};
+use lowspace::client::{ClientError, NewTorrent, TorrentClient};
 use support::files::{files_under, sha1_of};
 use support::run_lowspace;
 use support::seeder::{generate, Peer};
@@ -61,6 +61,33 @@ fn three_torrents_rotate_through_transmission_within_the_limit() {
         }])
         .unwrap();
     assert!(added[0].is_ok(), "{:?}", added[0]);
+    // A second add of the same torrent is Transmission's duplicate: fine.
+    let again = client
+        .add(&[NewTorrent {
+            metainfo: std::fs::read(&unmanaged.file).unwrap(),
+            start: true,
+            label: String::new(),
+        }])
+        .unwrap();
+    assert!(again[0].is_ok(), "{:?}", again[0]);
+    let bad = client
+        .add(&[NewTorrent {
+            metainfo: b"not a torrent".to_vec(),
+            start: true,
+            label: String::new(),
+        }])
+        .unwrap();
+    let err = bad[0].as_ref().unwrap_err();
+    assert!(
+        matches!(err, ClientError::Refused(_)) && err.to_string().contains("corrupt"),
+        "{err}"
+    );
+    let wrong = Client::new(&tr.rpc_url(), Some(USER), Some("wrong")).unwrap();
+    let err = wrong.state().unwrap_err();
+    assert!(
+        matches!(err, ClientError::Refused(_)) && err.to_string().contains("401"),
+        "{err}"
+    );
 
     let managed = tmp.join("managed");
     let remote = tmp.join("remote");
