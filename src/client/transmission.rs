@@ -144,6 +144,13 @@ impl Rpc {
                         self.url
                     )))
                 }
+                421 => {
+                    return Err(refused(format!(
+                        "Transmission at {} answered 421: add this host name to rpc-host-whitelist \
+                         (or reach it as 127.0.0.1)",
+                        self.url
+                    )))
+                }
                 status => {
                     return Err(protocol(format!(
                         "Transmission {method} at {}: HTTP {status} {}",
