@@ -593,8 +593,8 @@ impl TorrentClient for Client {
         self.verb("torrent-start", hash)
     }
 
-    /// Stopping closes the torrent's files (in the RPC's own event loop
-    /// turn, before the answer).
+    /// Stopping closes the torrent's files (3.00 does it in the RPC's own
+    /// event-loop turn, before answering).
     fn stop(&self, hash: &InfoHash) -> Result<(), ClientError> {
         self.verb("torrent-stop", hash)
     }
