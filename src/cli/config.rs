@@ -585,6 +585,23 @@ fn print_client(out: &mut String, client: &crate::config::ClientSettings) {
                 out.push_str("# password: set, not shown\n");
             }
         }
+        ClientSettings::Transmission {
+            url,
+            username,
+            password,
+        } => {
+            out.push_str("kind = \"transmission\"\n");
+            let _ = writeln!(out, "url = {}", quoted(url));
+            match username {
+                Some(u) => {
+                    let _ = writeln!(out, "username = {}", quoted(u));
+                }
+                None => out.push_str("# username: not set (no authentication)\n"),
+            }
+            if password.is_some() {
+                out.push_str("# password: set, not shown\n");
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::torrent::InfoHash;
 #[cfg(test)]
 pub mod fake;
 pub mod qbittorrent;
+pub mod transmission;
 
 /// A torrent as the client reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

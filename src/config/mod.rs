@@ -78,10 +78,19 @@ pub enum ClientSettings {
         username: Option<String>,
         password: Option<String>,
     },
+    /// Through its JSON RPC (3.00 and 4.x).
+    Transmission {
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+    },
 }
 
 /// The kinds `[client] kind` takes.
-pub const CLIENT_KINDS: &[&str] = &["rtorrent", "qbittorrent"];
+pub const CLIENT_KINDS: &[&str] = &["rtorrent", "qbittorrent", "transmission"];
+
+/// Where Transmission's RPC listens unless `[client] url` says otherwise.
+pub const DEFAULT_TRANSMISSION_URL: &str = "http://127.0.0.1:9091/transmission/rpc";
 
 /// Where qBittorrent's WebUI listens unless `[client] url` says otherwise.
 pub const DEFAULT_QBITTORRENT_URL: &str = "http://127.0.0.1:8080";

@@ -664,6 +664,20 @@ fn client_settings(r: &mut SectionReader) -> Result<ClientSettings, ConfigError>
                 password,
             })
         }
+        "transmission" => {
+            let url = url.unwrap_or_else(|| super::DEFAULT_TRANSMISSION_URL.to_string());
+            if let Err(e) = crate::http::Url::parse(&url) {
+                return Err(r.error_at("url", format!("expected an http(s) URL: {e}")));
+            }
+            if password.is_some() && username.is_none() {
+                return Err(r.error_at("password", "is given without a username"));
+            }
+            Ok(ClientSettings::Transmission {
+                url,
+                username,
+                password,
+            })
+        }
         other => Err(r.error_at(
             "kind",
             format!(

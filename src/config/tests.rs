@@ -639,11 +639,49 @@ fn client_section_defaults_to_rtorrent_and_reads_qbittorrent() {
 }
 
 #[test]
+fn client_section_reads_transmission() {
+    let c = toml("[client]\nkind = \"transmission\"\n").unwrap();
+    assert_eq!(
+        c.client,
+        ClientSettings::Transmission {
+            url: "http://127.0.0.1:9091/transmission/rpc".into(),
+            username: None,
+            password: None
+        }
+    );
+    let c = toml(
+        "[client]\nkind = \"transmission\"\nurl = \"http://10.0.0.2:9091/transmission/rpc\"\nusername = \"u\"\npassword = \"p\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.client,
+        ClientSettings::Transmission {
+            url: "http://10.0.0.2:9091/transmission/rpc".into(),
+            username: Some("u".into()),
+            password: Some("p".into())
+        }
+    );
+    for (text, expected) in [
+        (
+            "[client]\nkind = \"transmission\"\nurl = \"ftp://x\"\n",
+            "config.toml:3: url: expected an http(s) URL",
+        ),
+        (
+            "[client]\nkind = \"transmission\"\npassword = \"p\"\n",
+            "config.toml:3: password: is given without a username",
+        ),
+    ] {
+        let e = toml(text).unwrap_err().to_string();
+        assert!(e.contains(expected), "{text:?}: {e}");
+    }
+}
+
+#[test]
 fn each_client_section_error_says_where_and_what() {
     let cases = [
         (
-            "[client]\nkind = \"deluge\"\n",
-            "config.toml:2: kind: expected one of \"rtorrent\", \"qbittorrent\", found \"deluge\"",
+            "[client]\nkind = \"utorrent\"\n",
+            "config.toml:2: kind: expected one of \"rtorrent\", \"qbittorrent\", \"transmission\"",
         ),
         (
             "[client]\nkind = \"qbittorrent\"\nurl = \"ftp://x\"\n",

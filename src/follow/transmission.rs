@@ -1,31 +1,23 @@
-//! Transmission's JSON RPC over our HTTP client: the `X-Transmission-Session-Id`
-//! handshake (the first request is answered 409 with the id to repeat),
-//! basic authentication from the configured user name and password, and the
+//! Transmission's JSON RPC through the session [`Rpc`] shared with
+//! `rotate` (session-id handshake, basic authentication), and the
 //! four methods `follow` needs: torrent-get, torrent-add, torrent-set
 //! (labels) and torrent-remove with delete-local-data.
 //!
 //! Reading the replies is pure ([`parse_reply`], [`parse_torrents`]) so it
 //! is fuzzed apart from the socket.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use super::client::{Added, ClientError, ClientTorrent, TorrentClient};
-use crate::http::{HttpClient, Request, Url};
+use crate::client::transmission::Rpc;
 use crate::torrent::InfoHash;
 
-/// How many 409s in a row are tolerated (a daemon restarting between two
-/// requests hands out a new id; more than that is a broken proxy).
-const MAX_SESSION_RETRIES: usize = 3;
-
 pub struct Transmission {
-    http: HttpClient,
-    url: Url,
+    rpc: Rpc,
     label: String,
     download_dir: Option<PathBuf>,
-    session_id: RefCell<Option<String>>,
 }
 
 impl Transmission {
@@ -37,81 +29,19 @@ impl Transmission {
         download_dir: Option<PathBuf>,
         timeout: std::time::Duration,
     ) -> Result<Transmission, ClientError> {
-        let mut url = Url::parse(rpc_url).map_err(|e| ClientError(format!("rpc_url: {e}")))?;
-        if username.is_some() {
-            url.username = username.map(str::to_string);
-            url.password = password.map(str::to_string);
-        }
-        let mut http = HttpClient::default();
-        http.connect_timeout = timeout;
-        http.read_timeout = timeout;
-        http.total_timeout = timeout.saturating_mul(2);
-        http.max_body = 64 * 1024 * 1024;
+        let rpc = Rpc::new(rpc_url, username, password, timeout).map_err(ClientError)?;
         Ok(Transmission {
-            http,
-            url,
+            rpc,
             label: label.to_string(),
             download_dir,
-            session_id: RefCell::new(None),
         })
     }
 
     /// One RPC call; returns its `arguments`.
     pub fn call(&self, method: &str, arguments: Value) -> Result<Value, ClientError> {
-        let body = json!({ "method": method, "arguments": arguments }).to_string();
-        for _ in 0..=MAX_SESSION_RETRIES {
-            let mut request = Request::post(
-                self.url.clone(),
-                "application/json",
-                body.clone().into_bytes(),
-            );
-            if let Some(id) = self.session_id.borrow().as_deref() {
-                request = request.header("X-Transmission-Session-Id", id);
-            }
-            let response = self
-                .http
-                .send(request)
-                .map_err(|e| ClientError(format!("Transmission {method}: {e}")))?;
-            match response.status {
-                200 => {
-                    return parse_reply(&response.body)
-                        .map_err(|e| ClientError(format!("Transmission {method}: {e}")))
-                }
-                409 => {
-                    let id = response
-                        .header("x-transmission-session-id")
-                        .ok_or_else(|| {
-                            ClientError(format!(
-                                "Transmission {method}: 409 without an X-Transmission-Session-Id header"
-                            ))
-                        })?;
-                    log::debug!("Transmission asked for a new session id");
-                    *self.session_id.borrow_mut() = Some(id.to_string());
-                }
-                401 => {
-                    return Err(ClientError(format!(
-                        "Transmission at {} refused the credentials (401): check username and password in [follow]",
-                        self.url
-                    )))
-                }
-                403 => {
-                    return Err(ClientError(format!(
-                        "Transmission at {} answered 403: is 127.0.0.1 (or this host) in rpc-whitelist?",
-                        self.url
-                    )))
-                }
-                status => {
-                    return Err(ClientError(format!(
-                        "Transmission {method} at {}: HTTP {status} {}",
-                        self.url, response.reason
-                    )))
-                }
-            }
-        }
-        Err(ClientError(format!(
-            "Transmission at {} kept answering 409 (session id changes on every request)",
-            self.url
-        )))
+        self.rpc
+            .call(method, arguments)
+            .map_err(|e| ClientError(e.to_string()))
     }
 
     fn add(
@@ -214,16 +144,7 @@ impl TorrentClient for Transmission {
 
 /// The `arguments` of a successful reply, or the daemon's own error text.
 pub fn parse_reply(body: &[u8]) -> Result<Value, String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("reply is not JSON: {e}"))?;
-    let result = value
-        .get("result")
-        .and_then(Value::as_str)
-        .ok_or("reply has no \"result\" string")?;
-    if result != "success" {
-        return Err(format!("Transmission says: {result}"));
-    }
-    Ok(value.get("arguments").cloned().unwrap_or(json!({})))
+    crate::client::transmission::parse_reply(body).map_err(|e| e.to_string())
 }
 
 /// torrent-get's `torrents`, each marked labelled when it carries `label`.

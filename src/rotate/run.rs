@@ -54,7 +54,7 @@ pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateErro
 }
 
 /// The client `[client]` names: rtorrent through `[rtorrent] socket_url`,
-/// or qBittorrent's WebUI.
+/// qBittorrent's WebUI or Transmission's RPC.
 pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
     match &config.client {
         ClientSettings::Rtorrent => {
@@ -72,6 +72,20 @@ pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
                 username: username.clone(),
                 password: password.clone(),
             })
+            .map_err(RotateError::Config)?;
+            Ok(Box::new(client))
+        }
+        ClientSettings::Transmission {
+            url,
+            username,
+            password,
+        } => {
+            rotate_settings(config)?;
+            let client = crate::client::transmission::Client::new(
+                url,
+                username.as_deref(),
+                password.as_deref(),
+            )
             .map_err(RotateError::Config)?;
             Ok(Box::new(client))
         }
