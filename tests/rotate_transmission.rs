@@ -4,6 +4,14 @@
 //! untouched. Transmission downloads slowly from the libtorrent seeder
 //! (about 32 kB/s per torrent), so the data is tiny.
 
+// Test code: a panic is how a test reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::path::Path;

@@ -461,21 +461,20 @@ pub fn priority_arguments(hash: &InfoHash, priorities: &[(usize, FilePriority)])
     let high = of(FilePriority::High);
     let mut wanted = normal.clone();
     wanted.extend(&high);
-    let mut args = json!({ "ids": [hash.to_hex()] });
+    let mut args = serde_json::Map::new();
+    args.insert("ids".into(), json!([hash.to_hex()]));
     // Transmission reads an empty list as "every file".
-    if !wanted.is_empty() {
-        args["files-wanted"] = json!(wanted);
+    for (key, list) in [
+        ("files-wanted", wanted),
+        ("files-unwanted", off),
+        ("priority-normal", normal),
+        ("priority-high", high),
+    ] {
+        if !list.is_empty() {
+            args.insert(key.into(), json!(list));
+        }
     }
-    if !off.is_empty() {
-        args["files-unwanted"] = json!(off);
-    }
-    if !normal.is_empty() {
-        args["priority-normal"] = json!(normal);
-    }
-    if !high.is_empty() {
-        args["priority-high"] = json!(high);
-    }
-    args
+    serde_json::Value::Object(args)
 }
 
 /// Transmission for `rotate`.
@@ -538,13 +537,13 @@ impl TorrentClient for Client {
     fn add(&self, torrents: &[NewTorrent]) -> Result<Vec<Result<(), ClientError>>, ClientError> {
         let mut results = Vec::with_capacity(torrents.len());
         for t in torrents {
-            let mut args = json!({
-                "metainfo": crate::base64::encode(&t.metainfo),
-                "paused": !t.start,
-            });
+            let mut args = serde_json::Map::new();
+            args.insert("metainfo".into(), json!(crate::base64::encode(&t.metainfo)));
+            args.insert("paused".into(), json!(!t.start));
             if !t.label.is_empty() {
-                args["labels"] = json!([t.label]);
+                args.insert("labels".into(), json!([t.label]));
             }
+            let args = serde_json::Value::Object(args);
             match self.call("torrent-add", args) {
                 Ok(reply) => {
                     let added = parse_added(&reply)
