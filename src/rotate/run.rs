@@ -7,6 +7,7 @@ use super::execute::{no_checkpoint, Checkpoint, Executor, Outcome};
 use super::gather::{self, Gathered};
 use super::journal::Journal;
 use super::plan::{plan, Plan, Policy};
+use crate::client::deluge::DelugeOptions;
 use crate::client::qbittorrent::QbitOptions;
 use crate::client::TorrentClient;
 use crate::config::{ClientSettings, Config, RotateSettings};
@@ -54,7 +55,7 @@ pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateErro
 }
 
 /// The client `[client]` names: rtorrent through `[rtorrent] socket_url`,
-/// or qBittorrent's WebUI.
+/// qBittorrent's WebUI, or deluge-web.
 pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
     match &config.client {
         ClientSettings::Rtorrent => {
@@ -71,6 +72,17 @@ pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
                 url: url.clone(),
                 username: username.clone(),
                 password: password.clone(),
+            })
+            .map_err(RotateError::Config)?;
+            Ok(Box::new(client))
+        }
+        ClientSettings::Deluge { url, password } => {
+            rotate_settings(config)?;
+            let client = crate::client::deluge::Client::new(DelugeOptions {
+                url: url.clone(),
+                password: password
+                    .clone()
+                    .unwrap_or_else(|| crate::client::deluge::DEFAULT_PASSWORD.to_string()),
             })
             .map_err(RotateError::Config)?;
             Ok(Box::new(client))
