@@ -473,8 +473,14 @@ impl Client {
         Ok(cookie)
     }
 
+    /// Any method of the API (setup and tests; `rotate` uses the trait).
+    pub fn call_method(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        self.call(method, params, None)
+    }
+
     fn call(&self, method: &str, params: Value, hash: Option<&str>) -> Result<Value, ClientError> {
-        let cookie = match self.cookie.borrow().clone() {
+        let cached = self.cookie.borrow().clone();
+        let cookie = match cached {
             Some(c) => c,
             None => self.login()?,
         };
