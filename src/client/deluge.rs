@@ -314,23 +314,31 @@ impl FilesStatus {
             .files
             .iter()
             .map(|f| {
+                // Saturating: the numbers come from the client.
                 let (first, pieces) = if f.size == 0 {
                     (0, 0)
                 } else {
                     let first = f.offset / plen;
-                    (first, (f.offset + f.size - 1) / plen - first + 1)
+                    let last = f.offset.saturating_add(f.size - 1) / plen;
+                    (first, last - first + 1)
                 };
                 let done_pieces = match &self.pieces {
                     None if self.is_seed => pieces,
                     None => 0,
-                    Some(states) => (first..first + pieces)
-                        .filter(|p| {
-                            usize::try_from(*p)
-                                .ok()
-                                .and_then(|p| states.get(p))
-                                .is_some_and(|s| *s == 3)
-                        })
-                        .count() as u64,
+                    Some(states) => {
+                        let from = usize::try_from(first)
+                            .unwrap_or(usize::MAX)
+                            .min(states.len());
+                        let to = usize::try_from(first.saturating_add(pieces))
+                            .unwrap_or(usize::MAX)
+                            .min(states.len());
+                        states
+                            .get(from..to)
+                            .unwrap_or(&[])
+                            .iter()
+                            .filter(|s| **s == 3)
+                            .count() as u64
+                    }
                 };
                 let path = if multi {
                     f.path.split_once('/').map(|(_, r)| r).unwrap_or(&f.path)

@@ -195,3 +195,19 @@ fn short_message_without_a_class_is_its_first_line() {
     assert_eq!(short_message("Unknown method"), "Unknown method");
     assert_eq!(short_message("a\nb"), "a");
 }
+
+#[test]
+fn absurd_offsets_and_sizes_neither_overflow_nor_loop() {
+    let v = json!({"name": "x", "save_path": "/dl", "files": [
+        {"index": 0, "path": "x/a", "size": u64::MAX, "offset": u64::MAX},
+        {"index": 9, "path": "x/b", "size": 1, "offset": 0}],
+        "file_priorities": [], "piece_length": 0, "pieces": [3]});
+    let files = parse_files_status(v, "h").unwrap().to_files();
+    assert_eq!(files.files[0].done_pieces, 0);
+    assert_eq!((files.files[1].done_pieces, files.files[1].pieces), (1, 1));
+    assert_eq!(
+        files.files[1].priority,
+        FilePriority::Normal,
+        "missing level"
+    );
+}
