@@ -147,3 +147,124 @@ fn three_torrents_rotate_through_deluge_within_the_limit() {
     });
     eprintln!("{tail}");
 }
+
+/// The trait's file calls, the error kinds and the login, on the real
+/// deluge-web: a multi-file torrent downloaded, stopped, one file turned
+/// off and back on with a recheck, an unknown torrent, a wrong password.
+#[test]
+fn deluge_files_priorities_and_errors_on_the_real_client() {
+    use lowspace::client::deluge::{Client, DelugeOptions};
+    use lowspace::client::{ClientError, FilePriority, ThenDo};
+    use lowspace::torrent::{InfoHash, Metainfo};
+
+    let tmp = TempDir::new("deluge-files");
+    let source = tmp.join("seeder-data");
+    let made = generate(
+        &source,
+        &tmp.join("torrents"),
+        &[
+            ("album/one.flac", 200 * 1024),
+            ("album/two.flac", 90 * 1024),
+        ],
+    );
+    let deluge = Deluge::start(&tmp.join("deluge"));
+    let _seeder = Peer::seed(&source, &[made[0].file.clone()], &[deluge.peer_port]);
+    let client = deluge.client();
+    let metainfo = std::fs::read(&made[0].file).unwrap();
+    let hash = Metainfo::from_bytes(&metainfo).unwrap().info_hash();
+    let new = NewTorrent {
+        metainfo,
+        start: true,
+        label: "lowspace".into(),
+    };
+    assert!(client.add(std::slice::from_ref(&new)).unwrap()[0].is_ok());
+    // Added again: already there is still there.
+    assert!(client.add(&[new]).unwrap()[0].is_ok());
+    support::wait_until("the album downloaded", Duration::from_secs(60), || {
+        client
+            .state()
+            .unwrap()
+            .torrents
+            .iter()
+            .any(|t| t.hash == hash.to_hex() && t.complete)
+    });
+    let state = client.state().unwrap();
+    let t = &state.torrents[0];
+    assert_eq!(t.data_path, deluge.download_dir.join("album"));
+    assert_eq!(t.size, 290 * 1024);
+    assert!(
+        t.finished_at.is_some(),
+        "Deluge 2.0.3 reports completed_time"
+    );
+    assert_eq!(state.download_dir, deluge.download_dir);
+
+    let files = client.files(&hash, true).unwrap();
+    assert!(
+        !client.state().unwrap().torrents[0].started,
+        "stopped first"
+    );
+    assert_eq!(files.directory, deluge.download_dir.join("album"));
+    let paths: Vec<&str> = files.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["one.flac", "two.flac"]);
+    assert!(files
+        .files
+        .iter()
+        .all(|f| f.done_pieces == f.pieces && f.pieces > 0));
+
+    client
+        .set_file_priorities(&hash, &[(1, FilePriority::Off)], ThenDo::default())
+        .unwrap();
+    let files = client.files(&hash, false).unwrap();
+    assert_eq!(files.files[1].priority, FilePriority::Off);
+    assert_eq!(files.files[0].priority, FilePriority::Normal);
+    client
+        .set_file_priorities(
+            &hash,
+            &[(1, FilePriority::High)],
+            ThenDo {
+                check_hash: true,
+                start: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        client.files(&hash, false).unwrap().files[1].priority,
+        FilePriority::High
+    );
+    support::wait_until("checked and started", Duration::from_secs(30), || {
+        let t = &client.state().unwrap().torrents[0];
+        t.started && t.complete
+    });
+
+    let nobody = InfoHash::from_hex("0000000000000000000000000000000000000000").unwrap();
+    for result in [
+        client.erase(&nobody),
+        client.stop(&nobody),
+        client.files(&nobody, false).map(drop),
+    ] {
+        assert!(
+            matches!(result, Err(ref e) if e.is_unknown_torrent()),
+            "{result:?}"
+        );
+    }
+    assert!(!client.has(&nobody).unwrap());
+    assert!(client.has(&hash).unwrap());
+
+    let wrong = Client::new(DelugeOptions {
+        url: deluge.url(),
+        password: "not-the-password".into(),
+    })
+    .unwrap();
+    match wrong.state() {
+        Err(ClientError::Refused(e)) => assert!(e.to_string().contains("password"), "{e}"),
+        other => panic!("wrong password: {other:?}"),
+    }
+
+    client.erase(&hash).unwrap();
+    assert!(!client.has(&hash).unwrap());
+    assert!(
+        deluge.download_dir.join("album/one.flac").exists(),
+        "erase keeps the data"
+    );
+    eprintln!("{} requests", client.requests());
+}

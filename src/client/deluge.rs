@@ -33,6 +33,9 @@ use crate::torrent::{InfoHash, Metainfo};
 /// (base64 in JSON) to what a Pi sends comfortably in one upload.
 pub const REQUEST_LIMIT: usize = 64 * 1024 * 1024;
 
+/// State reads, 100 ms apart, while waiting for a pause to take effect.
+const PAUSE_POLLS: u32 = 100;
+
 /// deluge-web's password unless `[client] password` says otherwise.
 pub const DEFAULT_PASSWORD: &str = "deluge";
 
@@ -607,9 +610,29 @@ impl TorrentClient for Client {
         self.on_torrent("core.resume_torrent", hash).map(drop)
     }
 
-    /// Pausing makes libtorrent release the torrent's files.
+    /// Pausing makes libtorrent release the torrent's files, but Deluge
+    /// answers before libtorrent has paused (its state follows libtorrent's
+    /// alert), so this waits until the torrent shows as Paused: only then
+    /// are its files closed.
     fn stop(&self, hash: &InfoHash) -> Result<(), ClientError> {
-        self.on_torrent("core.pause_torrent", hash).map(drop)
+        self.on_torrent("core.pause_torrent", hash)?;
+        let hex = hash.to_hex();
+        for _ in 0..PAUSE_POLLS {
+            let v = self.call(
+                "core.get_torrent_status",
+                json!([hex, ["state"]]),
+                Some(&hex),
+            )?;
+            match v.get("state").and_then(Value::as_str) {
+                Some("Paused") => return Ok(()),
+                Some(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+                None => return Err(unknown(&hex)),
+            }
+        }
+        Err(refused(format!(
+            "Deluge did not pause torrent {hex} within {} s",
+            PAUSE_POLLS / 10
+        )))
     }
 
     fn files(&self, hash: &InfoHash, stop_first: bool) -> Result<TorrentFiles, ClientError> {

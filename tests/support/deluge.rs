@@ -2,12 +2,14 @@
 //! config directory, so deluge-web's default host entry (127.0.0.1:58846,
 //! the localclient account) reaches the daemon; both with `-L none` (2.0.3
 //! logging breaks on Python 3.11, see TESTBED.md "Other clients"). The
-//! daemon's RPC port is that fixed 58846: deluge-web's host list names it.
+//! daemon's RPC port is that fixed 58846: deluge-web's host list names it,
+//! so the tests of one binary take turns (a lock held while it runs).
 //! Stopped by PID.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use lowspace::client::deluge::{Client, DelugeOptions};
@@ -19,18 +21,23 @@ use super::{free_port, require_program, wait_until};
 
 pub const DAEMON_PORT: u16 = 58846;
 
+static DAEMON_PORT_LOCK: Mutex<()> = Mutex::new(());
+
 pub struct Deluge {
     pub download_dir: PathBuf,
     pub web_port: u16,
     pub peer_port: u16,
     web: Daemon,
     daemon: Daemon,
+    // Last: released after both are stopped.
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Deluge {
     pub fn start(dir: &Path) -> Deluge {
         let deluged = require_program("deluged");
         let deluge_web = require_program("deluge-web");
+        let turn = DAEMON_PORT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let config = dir.join("config");
         let download_dir = dir.join("dl");
         std::fs::create_dir_all(&config).expect("create Deluge config dir");
@@ -62,6 +69,7 @@ impl Deluge {
             peer_port,
             web,
             daemon,
+            _turn: turn,
         };
         let client = d.client();
         wait_until(
