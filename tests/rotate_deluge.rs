@@ -268,3 +268,76 @@ fn deluge_files_priorities_and_errors_on_the_real_client() {
     );
     eprintln!("{} requests", client.requests());
 }
+
+/// File-by-file mode on Deluge: one torrent bigger than the limit goes
+/// through a file (with the pieces it shares) at a time.
+#[test]
+fn a_torrent_bigger_than_the_limit_goes_file_by_file_through_deluge() {
+    let tmp = TempDir::new("rotate-deluge-big");
+    let source = tmp.join("seeder-data");
+    let made = generate(
+        &source,
+        &tmp.join("torrents"),
+        &[
+            ("big/a.bin", 300 * 1024),
+            ("big/b.bin", 300 * 1024),
+            ("big/c.bin", 300 * 1024),
+        ],
+    );
+    let deluge = Deluge::start(&tmp.join("deluge"));
+    let files: Vec<_> = made.iter().map(|t| t.file.clone()).collect();
+    let _seeder = Peer::seed(&source, &files, &[deluge.peer_port]);
+    let managed = tmp.join("managed");
+    let remote = tmp.join("remote");
+    std::fs::create_dir_all(&managed).unwrap();
+    std::fs::create_dir_all(&remote).unwrap();
+    std::fs::copy(&made[0].file, managed.join("big.torrent")).unwrap();
+    let limit = 500 * 1024;
+    let config = tmp.join("lowspace.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "log_level = \"debug\"\n\n[client]\nkind = \"deluge\"\nurl = \"{}\"\n\n[rotate]\n\
+             managed_torrents_directory = \"{}\"\nspace_limit = {limit}\nrequired_ratio = 0.0\n\n\
+             [remote]\nservice = \"local\"\npath = \"{}\"\n",
+            deluge.url(),
+            managed.display(),
+            remote.display()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    let mut logs = String::new();
+    let mut done = false;
+    let mut peak = 0;
+    for run in 1..=120 {
+        let out = run_lowspace(tmp.path(), &["--config", &config_arg, "rotate"], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "run {run} failed:\n{stderr}");
+        logs.push_str(&stderr);
+        let on_disk = support::disk::bytes_under(&deluge.download_dir);
+        peak = peak.max(on_disk);
+        assert!(
+            on_disk <= limit,
+            "run {run}: {on_disk} bytes on disk, over {limit}"
+        );
+        if !managed.join("big.torrent").exists() {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let tail: String = logs
+        .chars()
+        .rev()
+        .take(6000)
+        .collect::<String>()
+        .chars()
+        .rev()
+        .collect();
+    assert!(done, "rotation not finished:\n{tail}");
+    same_tree(&source.join("big"), &remote.join("big"));
+    assert!(!deluge.download_dir.join("big").join("a.bin").exists());
+    assert!(deluge.state().torrents.is_empty());
+    eprintln!("peak {peak} bytes\n{tail}");
+}
