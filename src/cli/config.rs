@@ -602,6 +602,14 @@ fn print_client(out: &mut String, client: &crate::config::ClientSettings) {
                 out.push_str("# password: set, not shown\n");
             }
         }
+        ClientSettings::Deluge { url, password } => {
+            out.push_str("kind = \"deluge\"\n");
+            let _ = writeln!(out, "url = {}", quoted(url));
+            match password {
+                Some(_) => out.push_str("# password: set, not shown\n"),
+                None => out.push_str("# password: not set (deluge-web's default)\n"),
+            }
+        }
     }
 }
 

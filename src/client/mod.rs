@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::torrent::InfoHash;
 
+pub mod deluge;
 #[cfg(test)]
 pub mod fake;
 pub mod qbittorrent;

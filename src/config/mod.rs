@@ -84,16 +84,24 @@ pub enum ClientSettings {
         username: Option<String>,
         password: Option<String>,
     },
+    /// Through deluge-web's JSON API (its web password; no user name).
+    Deluge {
+        url: String,
+        password: Option<String>,
+    },
 }
 
 /// The kinds `[client] kind` takes.
-pub const CLIENT_KINDS: &[&str] = &["rtorrent", "qbittorrent", "transmission"];
+pub const CLIENT_KINDS: &[&str] = &["rtorrent", "qbittorrent", "transmission", "deluge"];
 
 /// Where Transmission's RPC listens unless `[client] url` says otherwise.
 pub const DEFAULT_TRANSMISSION_URL: &str = "http://127.0.0.1:9091/transmission/rpc";
 
 /// Where qBittorrent's WebUI listens unless `[client] url` says otherwise.
 pub const DEFAULT_QBITTORRENT_URL: &str = "http://127.0.0.1:8080";
+
+/// Where deluge-web listens unless `[client] url` says otherwise.
+pub const DEFAULT_DELUGE_URL: &str = "http://127.0.0.1:8112";
 
 /// The `rotate` job's settings.
 #[derive(Debug, Clone, PartialEq)]

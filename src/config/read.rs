@@ -678,6 +678,16 @@ fn client_settings(r: &mut SectionReader) -> Result<ClientSettings, ConfigError>
                 password,
             })
         }
+        "deluge" => {
+            let url = url.unwrap_or_else(|| super::DEFAULT_DELUGE_URL.to_string());
+            if let Err(e) = crate::http::Url::parse(&url) {
+                return Err(r.error_at("url", format!("expected an http(s) URL: {e}")));
+            }
+            if username.is_some() {
+                return Err(r.error_at("username", "deluge-web has no user name, only a password"));
+            }
+            Ok(ClientSettings::Deluge { url, password })
+        }
         other => Err(r.error_at(
             "kind",
             format!(

@@ -677,11 +677,31 @@ fn client_section_reads_transmission() {
 }
 
 #[test]
+fn client_section_reads_deluge() {
+    let c = toml("[client]\nkind = \"deluge\"\n").unwrap();
+    assert_eq!(
+        c.client,
+        ClientSettings::Deluge {
+            url: "http://127.0.0.1:8112".into(),
+            password: None
+        }
+    );
+    let c = toml("[client]\nkind = \"deluge\"\nurl = \"http://10.0.0.2:8112/deluge\"\npassword = \"s3cret\"\n").unwrap();
+    assert_eq!(
+        c.client,
+        ClientSettings::Deluge {
+            url: "http://10.0.0.2:8112/deluge".into(),
+            password: Some("s3cret".into())
+        }
+    );
+}
+
+#[test]
 fn each_client_section_error_says_where_and_what() {
     let cases = [
         (
             "[client]\nkind = \"utorrent\"\n",
-            "config.toml:2: kind: expected one of \"rtorrent\", \"qbittorrent\", \"transmission\"",
+            "config.toml:2: kind: expected one of \"rtorrent\", \"qbittorrent\", \"transmission\", \"deluge\"",
         ),
         (
             "[client]\nkind = \"qbittorrent\"\nurl = \"ftp://x\"\n",
@@ -700,6 +720,14 @@ fn each_client_section_error_says_where_and_what() {
             "config.toml:2: kind: expected a string",
         ),
         ("[client]\nknid = \"qbittorrent\"\n", "knid"),
+        (
+            "[client]\nkind = \"deluge\"\nusername = \"admin\"\n",
+            "config.toml:3: username: deluge-web has no user name",
+        ),
+        (
+            "[client]\nkind = \"deluge\"\nurl = \"ftp://x\"\n",
+            "config.toml:3: url: expected an http(s) URL",
+        ),
     ];
     for (text, expected) in cases {
         let e = toml(text).unwrap_err().to_string();

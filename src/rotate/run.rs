@@ -7,6 +7,7 @@ use super::execute::{no_checkpoint, Checkpoint, Executor, Outcome};
 use super::gather::{self, Gathered};
 use super::journal::Journal;
 use super::plan::{plan, Plan, Policy};
+use crate::client::deluge::DelugeOptions;
 use crate::client::qbittorrent::QbitOptions;
 use crate::client::TorrentClient;
 use crate::config::{ClientSettings, Config, RotateSettings};
@@ -54,7 +55,7 @@ pub fn settings(config: &Config) -> Result<(&RotateSettings, Client), RotateErro
 }
 
 /// The client `[client]` names: rtorrent through `[rtorrent] socket_url`,
-/// qBittorrent's WebUI or Transmission's RPC.
+/// qBittorrent's WebUI, Transmission's RPC, or deluge-web.
 pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
     match &config.client {
         ClientSettings::Rtorrent => {
@@ -86,6 +87,17 @@ pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
                 username.as_deref(),
                 password.as_deref(),
             )
+            .map_err(RotateError::Config)?;
+            Ok(Box::new(client))
+        }
+        ClientSettings::Deluge { url, password } => {
+            rotate_settings(config)?;
+            let client = crate::client::deluge::Client::new(DelugeOptions {
+                url: url.clone(),
+                password: password
+                    .clone()
+                    .unwrap_or_else(|| crate::client::deluge::DEFAULT_PASSWORD.to_string()),
+            })
             .map_err(RotateError::Config)?;
             Ok(Box::new(client))
         }
