@@ -39,7 +39,10 @@ impl RotateArgs {
                 .map_err(|e| CliError::failure(format!("cannot write to standard output: {e}")));
         }
         let outcome = report.outcome.unwrap_or_default();
-        log::info!("{}", outcome_line(&outcome, report.round_trips));
+        log::info!(
+            "{}",
+            outcome_line(&outcome, report.round_trips, report.client_kind)
+        );
         // For scripts/bench: how much the run read. rchar counts read(2)
         // on files and pipes; sockets are read with recv(2), which it does
         // not count, so rtorrent's replies are given apart.

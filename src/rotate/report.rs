@@ -298,7 +298,9 @@ pub fn plan_text(plan: &Plan) -> String {
 }
 
 /// The closing log line of a run.
-pub fn outcome_line(outcome: &Outcome, round_trips: u64) -> String {
+/// `client` names the client: rtorrent's requests are round trips on its
+/// socket, the others' are HTTP requests.
+pub fn outcome_line(outcome: &Outcome, round_trips: u64, client: &str) -> String {
     format!(
         "rotate: synced {}, removed {}, loaded {}, freed {}, {}, {}",
         outcome.synced.len(),
@@ -306,7 +308,15 @@ pub fn outcome_line(outcome: &Outcome, round_trips: u64) -> String {
         outcome.loaded.len(),
         human_size(outcome.bytes_freed),
         plural(outcome.failures.len() as u64, "failure", "failures"),
-        plural(round_trips, "rtorrent round trip", "rtorrent round trips")
+        if client == "rtorrent" {
+            plural(round_trips, "rtorrent round trip", "rtorrent round trips")
+        } else {
+            plural(
+                round_trips,
+                &format!("request to {client}"),
+                &format!("requests to {client}"),
+            )
+        }
     )
 }
 

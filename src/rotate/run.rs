@@ -128,6 +128,8 @@ pub struct RunReport {
     /// None for a dry run.
     pub outcome: Option<Outcome>,
     pub round_trips: u64,
+    /// The client's name, for the closing line ("rtorrent", "qBittorrent" ...).
+    pub client_kind: &'static str,
     /// Bytes of rtorrent's replies.
     pub rpc_bytes_received: u64,
 }
@@ -250,6 +252,7 @@ pub fn rotate_with(
             plan,
             outcome: None,
             round_trips: client.requests(),
+            client_kind: client.kind(),
             rpc_bytes_received: client.bytes_received(),
         }));
     }
@@ -273,6 +276,7 @@ pub fn rotate_with(
         plan,
         outcome: Some(outcome),
         round_trips: client.requests(),
+        client_kind: client.kind(),
         rpc_bytes_received: client.bytes_received(),
     }))
 }
