@@ -17,7 +17,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::bigfile::{apply_selection, own_pieces, plan_files, priorities, FileState, Layout};
-use super::execute::{Checkpoint, Executor, Outcome, SyncFailure, ROTATE_LABEL};
+use super::error::RotateStepError;
+use super::execute::{Checkpoint, Executor, Outcome, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
 use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
 use super::plan::{FileModeStep, RemoveStep};
@@ -25,7 +26,7 @@ use super::report::plural;
 use crate::client::{FilePriority, NewTorrent, ThenDo};
 use crate::guard::truncate_torrent_file;
 use crate::size::human_size;
-use crate::sync::RelPath;
+use crate::sync::{RelPath, RelPathError};
 use crate::torrent::Metainfo;
 
 impl Executor<'_> {
@@ -36,11 +37,11 @@ impl Executor<'_> {
         &mut self,
         step: &FileModeStep,
         outcome: &mut Outcome,
-    ) -> Result<(), String> {
+    ) -> Result<(), RotateStepError> {
         match self.file_run(step, outcome) {
             Ok(()) => Ok(()),
-            Err(SyncFailure::Journal(e)) => Err(e),
-            Err(SyncFailure::Remote(e)) => {
+            Err(e) if e.stops_run() => Err(e),
+            Err(e) => {
                 log::error!("{}: {e}", step.name);
                 outcome.failures.push(format!("{}: {e}", step.name));
                 Ok(())
@@ -48,20 +49,19 @@ impl Executor<'_> {
         }
     }
 
-    fn file_record(&mut self) -> Result<&mut FileModeEntry, SyncFailure> {
-        self.journal
-            .file_mode
-            .as_mut()
-            .ok_or_else(|| SyncFailure::Remote("the journal lost its file-by-file record".into()))
+    fn file_record(&mut self) -> Result<&mut FileModeEntry, RotateStepError> {
+        self.journal.file_mode.as_mut().ok_or_else(|| {
+            RotateStepError::Torrent("the journal lost its file-by-file record".into())
+        })
     }
 
-    fn save_or_stop(&self) -> Result<(), SyncFailure> {
-        self.save().map_err(SyncFailure::Journal)
-    }
-
-    fn file_run(&mut self, step: &FileModeStep, outcome: &mut Outcome) -> Result<(), SyncFailure> {
+    fn file_run(
+        &mut self,
+        step: &FileModeStep,
+        outcome: &mut Outcome,
+    ) -> Result<(), RotateStepError> {
         let hex = step.info_hash.to_hex();
-        let fail = SyncFailure::Remote;
+        let fail = RotateStepError::Torrent;
 
         // The record comes first: from here on a crash resumes this torrent.
         if self.journal.file_mode.is_none() {
@@ -80,12 +80,12 @@ impl Executor<'_> {
                 updated: self.now,
                 ..FileModeEntry::default()
             });
-            self.save_or_stop()?;
+            self.save()?;
             log::info!("{}: entering file-by-file mode", step.name);
         }
 
         if !step.loaded {
-            self.load_with_every_file_off(step).map_err(fail)?;
+            self.load_with_every_file_off(step)?;
         }
 
         // Stop, then read: complete files stay as they are while copied.
@@ -116,7 +116,7 @@ impl Executor<'_> {
         }
         if self.file_record()?.base_path != base_path {
             self.file_record()?.base_path = base_path.clone();
-            self.save_or_stop()?;
+            self.save()?;
         }
         let local_root = base_path
             .parent()
@@ -127,8 +127,8 @@ impl Executor<'_> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| step.name.clone());
         // Each file relative to the local root: "<data dir>/<path>".
-        let rel = |f: &FileState| -> Result<RelPath, String> {
-            RelPath::for_torrent_file(&top, step.single_file, &f.path).map_err(|e| e.to_string())
+        let rel = |f: &FileState| -> Result<RelPath, RelPathError> {
+            RelPath::for_torrent_file(&top, step.single_file, &f.path)
         };
 
         let mut states = file_states(&base_path, step.single_file, &files);
@@ -147,15 +147,13 @@ impl Executor<'_> {
         let too_big: BTreeSet<usize> = plan.too_big.iter().copied().collect();
         if self.file_record()?.too_big != too_big {
             self.file_record()?.too_big = too_big.clone();
-            self.save_or_stop()?;
+            self.save()?;
         }
 
         // 3. Files on the remote that hold bytes again.
         for &i in &plan.truncate {
             let Some(f) = states.get(i) else { continue };
-            let freed =
-                truncate_torrent_file(&self.download_dir, &local_root, &rel(f).map_err(fail)?)
-                    .map_err(|e| fail(e.to_string()))?;
+            let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f)?)?;
             (self.checkpoint)(Checkpoint::Truncated);
             log::info!(
                 "{}: {} is on the remote and held {} again (a shared piece); truncated",
@@ -192,16 +190,12 @@ impl Executor<'_> {
                         let record = self.file_record()?;
                         record.on_remote.extend(verified.iter().copied());
                         record.updated = now;
-                        self.save_or_stop()?;
+                        self.save()?;
                     }
                     for &i in &verified {
                         let Some(f) = states.get(i) else { continue };
-                        let freed = truncate_torrent_file(
-                            &self.download_dir,
-                            &local_root,
-                            &rel(f).map_err(fail)?,
-                        )
-                        .map_err(|e| fail(e.to_string()))?;
+                        let freed =
+                            truncate_torrent_file(&self.download_dir, &local_root, &rel(f)?)?;
                         (self.checkpoint)(Checkpoint::Truncated);
                         outcome.bytes_freed += freed;
                         outcome
@@ -216,6 +210,7 @@ impl Executor<'_> {
                         ));
                     }
                 }
+                Err(e) if e.stops_run() => return Err(e),
                 Err(e) => {
                     log::error!("{}: {e}; local data kept", step.name);
                     outcome.failures.push(format!("{}: {e}", step.name));
@@ -248,7 +243,7 @@ impl Executor<'_> {
         let chosen: BTreeSet<usize> = next.keep.iter().chain(&next.select).copied().collect();
         if self.file_record()?.selected != chosen {
             self.file_record()?.selected = chosen;
-            self.save_or_stop()?;
+            self.save()?;
         }
         let wanted: Vec<(usize, FilePriority)> = wanted
             .iter()
@@ -268,7 +263,10 @@ impl Executor<'_> {
             .client
             .set_file_priorities(&step.info_hash, &wanted, then);
         (self.checkpoint)(Checkpoint::Client);
-        set.map_err(|e| fail(format!("cannot set file priorities: {e}")))?;
+        set.map_err(|source| RotateStepError::Client {
+            what: "cannot set file priorities".into(),
+            source,
+        })?;
         if !next.select.is_empty() {
             let names: Vec<String> = next
                 .select
@@ -297,17 +295,23 @@ impl Executor<'_> {
 
     /// `load.raw` (stopped) then every file off, so that nothing is fetched
     /// before this run chooses.
-    fn load_with_every_file_off(&self, step: &FileModeStep) -> Result<(), String> {
-        let bytes = std::fs::read(&step.torrent_file)
-            .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
+    fn load_with_every_file_off(&self, step: &FileModeStep) -> Result<(), RotateStepError> {
+        let bytes = std::fs::read(&step.torrent_file).map_err(|source| RotateStepError::Io {
+            what: format!("cannot read {}", step.torrent_file.display()),
+            source,
+        })?;
         let added = self.client.add(&[NewTorrent {
             metainfo: bytes,
             start: false,
             label: ROTATE_LABEL.into(),
         }]);
         (self.checkpoint)(Checkpoint::Client);
-        for r in added.map_err(|e| format!("rtorrent refused to load it: {e}"))? {
-            r.map_err(|e| format!("rtorrent refused to load it: {e}"))?;
+        let refused = |source| RotateStepError::Client {
+            what: "rtorrent refused to load it".into(),
+            source,
+        };
+        for r in added.map_err(refused)? {
+            r.map_err(refused)?;
         }
         // rtorrent may add the download a moment after answering.
         let mut known = false;
@@ -319,7 +323,9 @@ impl Executor<'_> {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         if !known {
-            return Err("rtorrent did not add it within 5 s of loading".into());
+            return Err(RotateStepError::Torrent(
+                "rtorrent did not add it within 5 s of loading".into(),
+            ));
         }
         let off: Vec<(usize, FilePriority)> = (0..step.files.len())
             .map(|i| (i, FilePriority::Off))
@@ -328,7 +334,10 @@ impl Executor<'_> {
             .client
             .set_file_priorities(&step.info_hash, &off, ThenDo::default());
         (self.checkpoint)(Checkpoint::Client);
-        set.map_err(|e| format!("cannot turn its files off: {e}"))?;
+        set.map_err(|source| RotateStepError::Client {
+            what: "cannot turn its files off".into(),
+            source,
+        })?;
         log::info!(
             "{}: loaded with all {} files off ({})",
             step.name,
@@ -345,32 +354,36 @@ impl Executor<'_> {
         step: &FileModeStep,
         f: &FileState,
         local: &Path,
-    ) -> Result<Option<u64>, String> {
+    ) -> Result<Option<u64>, RotateStepError> {
         use sha1::{Digest, Sha1};
         use std::io::{Read, Seek, SeekFrom};
         let sizes: Vec<u64> = step.files.iter().map(|(_, s)| *s).collect();
         let Some((start, pieces)) = own_pieces(&sizes, f.index, step.piece_length) else {
             return Ok(None);
         };
-        let meta = Metainfo::from_file(&step.torrent_file)
-            .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
-        let mut file = std::fs::File::open(local)
-            .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+        let meta = Metainfo::from_file(&step.torrent_file).map_err(|e| {
+            RotateStepError::Torrent(format!("cannot read {}: {e}", step.torrent_file.display()))
+        })?;
+        let unreadable = |source| RotateStepError::Io {
+            what: format!("cannot read {}", local.display()),
+            source,
+        };
+        let mut file = std::fs::File::open(local).map_err(unreadable)?;
         let mut buf = Vec::new();
         for p in pieces {
             let (Some(want), Some(len)) =
                 (meta.piece_hash(p as usize), meta.piece_size(p as usize))
             else {
-                return Err(format!(
+                return Err(RotateStepError::Torrent(format!(
                     "{} has no piece {p}: it does not match rtorrent's files",
                     step.torrent_file.display()
-                ));
+                )));
             };
             let at = (p * step.piece_length).saturating_sub(start);
             buf.resize(len as usize, 0);
             file.seek(SeekFrom::Start(at))
                 .and_then(|_| file.read_exact(&mut buf))
-                .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+                .map_err(unreadable)?;
             if <[u8; 20]>::from(Sha1::digest(&buf)) != want {
                 return Ok(Some(p));
             }
@@ -385,9 +398,9 @@ impl Executor<'_> {
         step: &FileModeStep,
         local_root: &Path,
         files: &[&FileState],
-        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
-    ) -> Result<(Vec<usize>, Vec<usize>), String> {
-        let remote = self.remote.ok_or("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)")?;
+        rel: &dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
+    ) -> Result<(Vec<usize>, Vec<usize>), RotateStepError> {
+        let remote = self.remote.ok_or_else(|| RotateStepError::Torrent("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)".into()))?;
         let expected = files
             .iter()
             .map(|f| rel(f).map(|p| (p, f.size)))
@@ -399,11 +412,16 @@ impl Executor<'_> {
             let local = local_root.join(path.as_str());
             // rtorrent may not create an empty file at all.
             if *size == 0 && !local.exists() {
-                std::fs::write(&local, b"")
-                    .map_err(|e| format!("cannot create empty {}: {e}", local.display()))?;
+                std::fs::write(&local, b"").map_err(|source| RotateStepError::Io {
+                    what: format!("cannot create empty {}", local.display()),
+                    source,
+                })?;
             }
             let len = std::fs::metadata(&local)
-                .map_err(|e| format!("{}: {e}", local.display()))?
+                .map_err(|source| RotateStepError::Io {
+                    what: local.display().to_string(),
+                    source,
+                })?
                 .len();
             if len != f.size {
                 log::warn!(
@@ -444,9 +462,9 @@ impl Executor<'_> {
             human_size(files.iter().map(|f| f.size).sum()),
             remote.describe()
         );
-        remote.push(local_root, &paths).map_err(|e| e.to_string())?;
+        remote.push(local_root, &paths)?;
         (self.checkpoint)(Checkpoint::Pushed);
-        let v = remote.verify(&expected).map_err(|e| e.to_string())?;
+        let v = remote.verify(&expected)?;
         (self.checkpoint)(Checkpoint::Verified);
         let bad: BTreeSet<&RelPath> = v
             .missing
@@ -475,11 +493,11 @@ impl Executor<'_> {
         &mut self,
         step: &FileModeStep,
         states: &[FileState],
-        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
-    ) -> Result<bool, SyncFailure> {
+        rel: &dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
+    ) -> Result<bool, RotateStepError> {
         let remote = self
             .remote
-            .ok_or_else(|| SyncFailure::Remote("no remote is configured".into()))?;
+            .ok_or_else(|| RotateStepError::Torrent("no remote is configured".into()))?;
         let on_remote = self.file_record()?.on_remote.clone();
         let done: Vec<&FileState> = states
             .iter()
@@ -488,11 +506,8 @@ impl Executor<'_> {
         let expected = done
             .iter()
             .map(|f| rel(f).map(|p| (p, f.size)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(SyncFailure::Remote)?;
-        let v = remote
-            .verify(&expected)
-            .map_err(|e| SyncFailure::Remote(e.to_string()))?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let v = remote.verify(&expected)?;
         (self.checkpoint)(Checkpoint::Verified);
         if v.is_complete() {
             log::info!(
@@ -518,7 +533,7 @@ impl Executor<'_> {
                 record.on_remote.remove(&f.index);
             }
         }
-        self.save_or_stop()?;
+        self.save()?;
         Ok(false)
     }
 
@@ -533,9 +548,9 @@ impl Executor<'_> {
         step: &FileModeStep,
         states: &[FileState],
         base_path: &Path,
-        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
+        rel: &dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
         outcome: &mut Outcome,
-    ) -> Result<(), SyncFailure> {
+    ) -> Result<(), RotateStepError> {
         let hex = step.info_hash.to_hex();
         let record = self.file_record()?.clone();
         let too_big: Vec<(Vec<String>, u64)> = states
@@ -581,8 +596,7 @@ impl Executor<'_> {
             files: verified
                 .iter()
                 .map(|f| rel(f).map(|p| (p.components().map(String::from).collect(), f.size)))
-                .collect::<Result<_, _>>()
-                .map_err(SyncFailure::Remote)?,
+                .collect::<Result<_, _>>()?,
             updated: self.now,
             keep_torrent_file: partial,
         };
@@ -590,7 +604,7 @@ impl Executor<'_> {
         self.journal.file_mode = None;
         // One atomic save: the torrent is either in file mode or being
         // removed, never neither.
-        self.save_or_stop()?;
+        self.save()?;
         log::info!("{}: leaving file-by-file mode", step.name);
         let removal = RemoveStep {
             info_hash: step.info_hash,
@@ -599,6 +613,5 @@ impl Executor<'_> {
             loaded: true,
         };
         self.finish_removal(&removal, outcome)
-            .map_err(SyncFailure::Remote)
     }
 }

@@ -241,7 +241,9 @@ pub fn rotate_with(
         request_limit: gathered.request_limit,
         checkpoint,
     };
-    let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
+    let outcome = executor
+        .execute(&plan)
+        .map_err(|e| RotateError::Failed(e.to_string()))?;
     Ok(Some(RunReport {
         gathered,
         plan,

@@ -1,0 +1,145 @@
+//! Why one step of the executor failed. The variant decides what happens
+//! next ([`RotateStepError::stops_run`], [`RotateStepError::scope`]); the
+//! text is only built at the edge (log lines, `Outcome.failures`), from
+//! `Display`, and reads as the messages always did.
+
+use std::fmt;
+use std::io;
+
+use super::journal::JournalError;
+use crate::client::ClientError;
+use crate::guard::DeleteError;
+use crate::sync::{RelPathError, Scope, SyncError};
+
+#[derive(Debug)]
+pub enum RotateStepError {
+    /// The journal could not be written: the run stops at once, since
+    /// going on without a record could lose track of verified data.
+    Journal(JournalError),
+    /// A call to the torrent client failed; `what` says which call, in
+    /// words ("cannot erase from rtorrent").
+    Client { what: String, source: ClientError },
+    /// The copy or its check; the kind's scope says whom it is about.
+    Remote(SyncError),
+    /// The deletion guard refused, or deleting failed.
+    Guard(DeleteError),
+    /// A path of the torrent's that is not a safe relative path.
+    BadPath(RelPathError),
+    /// A local file could not be read, written, moved or removed; `what`
+    /// names the action and the path.
+    Io { what: String, source: io::Error },
+    /// The torrent's data was not deleted because of `source`; `then`
+    /// says when it is tried again, if it backs off.
+    DataKept {
+        source: Box<RotateStepError>,
+        then: Option<String>,
+    },
+    /// Anything else about this one torrent, in words.
+    Torrent(String),
+}
+
+impl RotateStepError {
+    /// The journal could not be written: nothing after this may run.
+    pub fn stops_run(&self) -> bool {
+        match self {
+            RotateStepError::Journal(_) => true,
+            RotateStepError::DataKept { source, .. } => source.stops_run(),
+            _ => false,
+        }
+    }
+
+    /// Whom the failure is about: the torrent (it backs off, the others go
+    /// on), the remote's free space, or the remote as a whole (no further
+    /// syncs this run).
+    pub fn scope(&self) -> Scope {
+        match self {
+            RotateStepError::Remote(e) => e.kind.scope(),
+            RotateStepError::DataKept { source, .. } => source.scope(),
+            _ => Scope::Torrent,
+        }
+    }
+}
+
+impl fmt::Display for RotateStepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RotateStepError::Journal(e) => write!(f, "{e}"),
+            RotateStepError::Client { what, source } => write!(f, "{what}: {source}"),
+            RotateStepError::Remote(e) => write!(f, "{e}"),
+            RotateStepError::Guard(e) => write!(f, "{e}"),
+            RotateStepError::BadPath(e) => write!(f, "{e}"),
+            RotateStepError::Io { what, source } => write!(f, "{what}: {source}"),
+            RotateStepError::DataKept {
+                source,
+                then: Some(then),
+            } => write!(
+                f,
+                "not erased from rtorrent, its data is kept: {source}; {then}"
+            ),
+            RotateStepError::DataKept { source, then: None } => {
+                write!(f, "its data is kept: {source}")
+            }
+            RotateStepError::Torrent(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for RotateStepError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RotateStepError::Journal(e) => Some(e),
+            RotateStepError::Client { source, .. } => Some(source),
+            RotateStepError::Io { source, .. } => Some(source),
+            RotateStepError::DataKept { source, .. } => Some(source.as_ref()),
+            RotateStepError::Remote(_)
+            | RotateStepError::Guard(_)
+            | RotateStepError::BadPath(_)
+            | RotateStepError::Torrent(_) => None,
+        }
+    }
+}
+
+impl From<JournalError> for RotateStepError {
+    fn from(e: JournalError) -> Self {
+        RotateStepError::Journal(e)
+    }
+}
+
+impl From<SyncError> for RotateStepError {
+    fn from(e: SyncError) -> Self {
+        RotateStepError::Remote(e)
+    }
+}
+
+impl From<DeleteError> for RotateStepError {
+    fn from(e: DeleteError) -> Self {
+        RotateStepError::Guard(e)
+    }
+}
+
+impl From<RelPathError> for RotateStepError {
+    fn from(e: RelPathError) -> Self {
+        RotateStepError::BadPath(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::FailureKind;
+
+    #[test]
+    fn only_a_journal_failure_stops_the_run() {
+        let journal = RotateStepError::Journal(JournalError("disk full".into()));
+        assert!(journal.stops_run());
+        let kept = RotateStepError::DataKept {
+            source: Box::new(RotateStepError::Torrent("x".into())),
+            then: None,
+        };
+        assert!(!kept.stops_run());
+        assert_eq!(kept.to_string(), "its data is kept: x");
+        let remote = RotateStepError::Remote(SyncError::new(FailureKind::NotVerified, "differs"));
+        assert!(!remote.stops_run());
+        assert_eq!(remote.scope(), FailureKind::NotVerified.scope());
+    }
+}
