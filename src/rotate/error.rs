@@ -5,10 +5,12 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 use super::journal::JournalError;
 use crate::client::ClientError;
 use crate::guard::DeleteError;
+use crate::process::RunError;
 use crate::sync::{RelPathError, Scope, SyncError};
 
 #[derive(Debug)]
@@ -122,6 +124,82 @@ impl From<RelPathError> for RotateStepError {
         RotateStepError::BadPath(e)
     }
 }
+
+/// Reading the world before planning failed: no plan is made this run.
+#[derive(Debug)]
+pub enum GatherError {
+    /// The managed torrents directory could not be listed.
+    ManagedDir { path: PathBuf, source: io::Error },
+    /// The torrent client did not give its state.
+    Client(ClientError),
+    /// The free space of the download directory is not known.
+    Disk(DiskSpaceError),
+}
+
+impl fmt::Display for GatherError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GatherError::ManagedDir { path, source } => write!(
+                f,
+                "cannot read the managed torrents directory {}: {source}",
+                path.display()
+            ),
+            GatherError::Client(e) => write!(f, "{e}"),
+            GatherError::Disk(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for GatherError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GatherError::ManagedDir { source, .. } => Some(source),
+            GatherError::Client(e) => Some(e),
+            GatherError::Disk(e) => Some(e),
+        }
+    }
+}
+
+impl From<ClientError> for GatherError {
+    fn from(e: ClientError) -> Self {
+        GatherError::Client(e)
+    }
+}
+
+impl From<DiskSpaceError> for GatherError {
+    fn from(e: DiskSpaceError) -> Self {
+        GatherError::Disk(e)
+    }
+}
+
+/// `df` on the download directory did not give its free space.
+#[derive(Debug)]
+pub enum DiskSpaceError {
+    /// `df` could not be run (missing, or past its time limit).
+    Run { dir: PathBuf, source: RunError },
+    /// `df` ran and failed; what it printed.
+    Failed { dir: PathBuf, stderr: String },
+    /// `df`'s output could not be read.
+    Parse { dir: PathBuf, message: String },
+}
+
+impl fmt::Display for DiskSpaceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiskSpaceError::Run { dir, source } => write!(
+                f,
+                "cannot measure free space of {}: {source}",
+                dir.display()
+            ),
+            DiskSpaceError::Failed { dir, stderr } => {
+                write!(f, "df {} failed: {stderr}", dir.display())
+            }
+            DiskSpaceError::Parse { dir, message } => write!(f, "df {}: {message}", dir.display()),
+        }
+    }
+}
+
+impl std::error::Error for DiskSpaceError {}
 
 #[cfg(test)]
 mod tests {

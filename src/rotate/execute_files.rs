@@ -97,8 +97,10 @@ impl Executor<'_> {
             true,
         );
         (self.checkpoint)(Checkpoint::Client);
-        let (base_path, files) =
-            read.map_err(|e| fail(format!("cannot read its files from rtorrent: {e}")))?;
+        let (base_path, files) = read.map_err(|source| RotateStepError::Client {
+            what: "cannot read its files from rtorrent".into(),
+            source,
+        })?;
         if files.len() != step.files.len() {
             return Err(fail(format!(
                 "rtorrent lists {} files, the .torrent {}",

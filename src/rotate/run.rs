@@ -149,7 +149,7 @@ fn observe(
         write: write_cache,
     };
     let mut gathered = gather::gather(&settings.managed_torrents_directory, client, &cache_file)
-        .map_err(RotateError::Failed)?;
+        .map_err(|e| RotateError::Failed(e.to_string()))?;
     add_file_mode_files(&mut gathered, journal, client);
     let plan = plan(
         &gathered.snapshot,
