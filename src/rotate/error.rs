@@ -208,8 +208,15 @@ mod tests {
 
     #[test]
     fn only_a_journal_failure_stops_the_run() {
-        let journal = RotateStepError::Journal(JournalError("disk full".into()));
+        let journal = RotateStepError::Journal(JournalError::Write {
+            path: "/state/journal.json".into(),
+            source: io::Error::other("disk full"),
+        });
         assert!(journal.stops_run());
+        assert_eq!(
+            journal.to_string(),
+            "cannot write journal /state/journal.json: disk full"
+        );
         let kept = RotateStepError::DataKept {
             source: Box::new(RotateStepError::Torrent("x".into())),
             then: None,
