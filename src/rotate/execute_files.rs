@@ -16,18 +16,46 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::bigfile::{apply_selection, own_pieces, plan_files, priorities, FileState, Layout};
+use super::bigfile::{
+    apply_selection, own_pieces, plan_files, priorities, FilePlan, FileState, Layout,
+};
 use super::error::RotateStepError;
 use super::execute::{Checkpoint, Executor, Outcome, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
 use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
 use super::plan::{FileModeStep, RemoveStep};
 use super::report::plural;
-use crate::client::{FilePriority, NewTorrent, ThenDo};
+use crate::client::{FilePriority, NewTorrent, ThenDo, TorrentFile};
 use crate::guard::truncate_torrent_file;
 use crate::size::human_size;
 use crate::sync::{RelPath, RelPathError};
 use crate::torrent::Metainfo;
+
+/// The files of this run as found on disk, and how each is named
+/// relative to the local root.
+struct Files<'a> {
+    states: &'a [FileState],
+    local_root: &'a Path,
+    rel: &'a dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
+}
+
+/// The files step 6 leaves alone: on the remote as of step 4 (a file
+/// step 5 found missing there is fetched from the next run on), or too big.
+struct Kept<'a> {
+    on_remote: &'a BTreeSet<usize>,
+    too_big: &'a BTreeSet<usize>,
+}
+
+/// What step 4 left for step 6.
+#[derive(Debug, Default)]
+struct Copied {
+    /// Copied but not verified on the remote: their space is not free.
+    unsynced: Vec<usize>,
+    /// Complete in rtorrent but short on disk: rtorrent must check them
+    /// again and fetch what is missing.
+    in_flight_again: Vec<usize>,
+    recheck: bool,
+}
 
 impl Executor<'_> {
     /// One file-by-file run. Only a journal write failure is an error (the
@@ -55,16 +83,77 @@ impl Executor<'_> {
         })
     }
 
+    /// One run in steps 1 to 6 (see the module's head); step 5 (leaving
+    /// the mode) is [`Self::leave_file_mode`].
     fn file_run(
         &mut self,
         step: &FileModeStep,
         outcome: &mut Outcome,
     ) -> Result<(), RotateStepError> {
-        let hex = step.info_hash.to_hex();
-        let fail = RotateStepError::Torrent;
+        self.enter_file_mode(step)?;
+        let (base_path, files) = self.stopped_files(step)?;
+        let local_root = base_path
+            .parent()
+            .ok_or_else(|| {
+                RotateStepError::Torrent(format!("data path {} has no parent", base_path.display()))
+            })?
+            .to_path_buf();
+        let top = base_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| step.name.clone());
+        // Each file relative to the local root: "<data dir>/<path>".
+        let rel = |f: &FileState| -> Result<RelPath, RelPathError> {
+            RelPath::for_torrent_file(&top, step.single_file, &f.path)
+        };
 
-        // The record comes first: from here on a crash resumes this torrent.
+        let mut states = file_states(&base_path, step.single_file, &files);
+        let selected = self.file_record()?.selected.clone();
+        apply_selection(&mut states, &selected);
+        let on_remote = self.file_record()?.on_remote.clone();
+        let layout = Layout {
+            piece_length: step.piece_length,
+            disk: step.disk,
+        };
+        let plan = plan_files(&states, &on_remote, step.budget, layout);
+        for reason in &plan.reasons {
+            // Once per run, with the size the limit would need.
+            log::warn!("{}: {reason}", step.name);
+        }
+        let too_big: BTreeSet<usize> = plan.too_big.iter().copied().collect();
+        if self.file_record()?.too_big != too_big {
+            self.file_record()?.too_big = too_big.clone();
+            self.save()?;
+        }
+
+        let files = Files {
+            states: &states,
+            local_root: &local_root,
+            rel: &rel,
+        };
+        self.truncate_refilled(step, &plan, &files, outcome)?;
+        let copied = self.copy_and_truncate(step, &plan, &files, outcome)?;
+
+        // 5. Finished: every file that can be fetched is on the remote.
+        let on_remote = self.file_record()?.on_remote.clone();
+        let done = states
+            .iter()
+            .all(|f| on_remote.contains(&f.index) || too_big.contains(&f.index));
+        if done && self.confirm_on_remote(step, &states, &rel)? {
+            return self.leave_file_mode(step, &states, &base_path, &rel, outcome);
+        }
+        let kept = Kept {
+            on_remote: &on_remote,
+            too_big: &too_big,
+        };
+        self.select_next(step, &plan, &states, &copied, kept)
+    }
+
+    /// Step 1: the record comes first, so from here on a crash resumes
+    /// this torrent; then the torrent is loaded if rtorrent lacks it.
+    fn enter_file_mode(&mut self, step: &FileModeStep) -> Result<(), RotateStepError> {
         if self.journal.file_mode.is_none() {
+            let hex = step.info_hash.to_hex();
             let on_remote = self
                 .journal
                 .partial
@@ -72,7 +161,7 @@ impl Executor<'_> {
                 .map(|p| p.on_remote)
                 .unwrap_or_else(|| step.on_remote.clone());
             self.journal.file_mode = Some(FileModeEntry {
-                info_hash: hex.clone(),
+                info_hash: hex,
                 name: step.name.clone(),
                 torrent_file: step.torrent_file.clone(),
                 on_remote,
@@ -83,12 +172,19 @@ impl Executor<'_> {
             self.save()?;
             log::info!("{}: entering file-by-file mode", step.name);
         }
-
         if !step.loaded {
             self.load_with_every_file_off(step)?;
         }
+        Ok(())
+    }
 
-        // Stop, then read: complete files stay as they are while copied.
+    /// Step 2: stop, then read, so complete files stay as they are while
+    /// copied. The data path (journalled when it changed) and the files.
+    fn stopped_files(
+        &mut self,
+        step: &FileModeStep,
+    ) -> Result<(PathBuf, Vec<TorrentFile>), RotateStepError> {
+        let fail = RotateStepError::Torrent;
         let read = file_mode_files(
             self.client,
             &step.info_hash,
@@ -120,42 +216,23 @@ impl Executor<'_> {
             self.file_record()?.base_path = base_path.clone();
             self.save()?;
         }
-        let local_root = base_path
-            .parent()
-            .ok_or_else(|| fail(format!("data path {} has no parent", base_path.display())))?
-            .to_path_buf();
-        let top = base_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| step.name.clone());
-        // Each file relative to the local root: "<data dir>/<path>".
-        let rel = |f: &FileState| -> Result<RelPath, RelPathError> {
-            RelPath::for_torrent_file(&top, step.single_file, &f.path)
-        };
+        Ok((base_path, files))
+    }
 
-        let mut states = file_states(&base_path, step.single_file, &files);
-        let selected = self.file_record()?.selected.clone();
-        apply_selection(&mut states, &selected);
-        let on_remote = self.file_record()?.on_remote.clone();
-        let layout = Layout {
-            piece_length: step.piece_length,
-            disk: step.disk,
-        };
-        let plan = plan_files(&states, &on_remote, step.budget, layout);
-        for reason in &plan.reasons {
-            // Once per run, with the size the limit would need.
-            log::warn!("{}: {reason}", step.name);
-        }
-        let too_big: BTreeSet<usize> = plan.too_big.iter().copied().collect();
-        if self.file_record()?.too_big != too_big {
-            self.file_record()?.too_big = too_big.clone();
-            self.save()?;
-        }
-
-        // 3. Files on the remote that hold bytes again.
+    /// Step 3: files on the remote that hold bytes again.
+    fn truncate_refilled(
+        &self,
+        step: &FileModeStep,
+        plan: &FilePlan,
+        files: &Files,
+        outcome: &mut Outcome,
+    ) -> Result<(), RotateStepError> {
         for &i in &plan.truncate {
-            let Some(f) = states.get(i) else { continue };
-            let freed = truncate_torrent_file(&self.download_dir, &local_root, &rel(f)?)?;
+            let Some(f) = files.states.get(i) else {
+                continue;
+            };
+            let freed =
+                truncate_torrent_file(&self.download_dir, files.local_root, &(files.rel)(f)?)?;
             (self.checkpoint)(Checkpoint::Truncated);
             log::info!(
                 "{}: {} is on the remote and held {} again (a shared piece); truncated",
@@ -165,82 +242,99 @@ impl Executor<'_> {
             );
             outcome.bytes_freed += freed;
         }
+        Ok(())
+    }
 
-        // 4. Copy, verify, journal, then truncate.
-        let mut unsynced: Vec<usize> = Vec::new();
-        // Complete in rtorrent but short on disk: rtorrent must check them
-        // again and fetch what is missing.
-        let mut recheck = false;
-        let mut in_flight_again: Vec<usize> = Vec::new();
-        if !plan.sync.is_empty() {
-            let to_sync: Vec<&FileState> =
-                plan.sync.iter().filter_map(|&i| states.get(i)).collect();
-            match self.sync_files(step, &local_root, &to_sync, &rel) {
-                Ok((verified, short)) => {
-                    if !short.is_empty() {
-                        recheck = true;
-                    }
-                    unsynced = plan
-                        .sync
-                        .iter()
-                        .copied()
-                        .filter(|i| !verified.contains(i) && !short.contains(i))
-                        .collect();
-                    in_flight_again = short;
-                    if !verified.is_empty() {
-                        let now = self.now;
-                        let record = self.file_record()?;
-                        record.on_remote.extend(verified.iter().copied());
-                        record.updated = now;
-                        self.save()?;
-                    }
-                    for &i in &verified {
-                        let Some(f) = states.get(i) else { continue };
-                        let freed =
-                            truncate_torrent_file(&self.download_dir, &local_root, &rel(f)?)?;
-                        (self.checkpoint)(Checkpoint::Truncated);
-                        outcome.bytes_freed += freed;
-                        outcome
-                            .synced
-                            .push(format!("{}/{}", step.name, f.path.join("/")));
-                    }
-                    if !unsynced.is_empty() {
-                        outcome.failures.push(format!(
-                            "{}: {} not verified on the remote after the copy; local data kept",
-                            step.name,
-                            plural(unsynced.len() as u64, "file", "files")
-                        ));
-                    }
+    /// Step 4: copy, verify, journal, then truncate. A failed copy is
+    /// recorded in `outcome` and step 6 keeps its files selected; a journal
+    /// failure or a path the guard refuses ends this torrent's run.
+    fn copy_and_truncate(
+        &mut self,
+        step: &FileModeStep,
+        plan: &FilePlan,
+        files: &Files,
+        outcome: &mut Outcome,
+    ) -> Result<Copied, RotateStepError> {
+        let mut copied = Copied::default();
+        if plan.sync.is_empty() {
+            return Ok(copied);
+        }
+        let to_sync: Vec<&FileState> = plan
+            .sync
+            .iter()
+            .filter_map(|&i| files.states.get(i))
+            .collect();
+        match self.sync_files(step, files.local_root, &to_sync, files.rel) {
+            Ok((verified, short)) => {
+                if !short.is_empty() {
+                    copied.recheck = true;
                 }
-                Err(e) if e.stops_run() => return Err(e),
-                Err(e) => {
-                    log::error!("{}: {e}; local data kept", step.name);
-                    outcome.failures.push(format!("{}: {e}", step.name));
-                    unsynced = plan.sync.clone();
+                copied.unsynced = plan
+                    .sync
+                    .iter()
+                    .copied()
+                    .filter(|i| !verified.contains(i) && !short.contains(i))
+                    .collect();
+                copied.in_flight_again = short;
+                if !verified.is_empty() {
+                    let now = self.now;
+                    let record = self.file_record()?;
+                    record.on_remote.extend(verified.iter().copied());
+                    record.updated = now;
+                    self.save()?;
+                }
+                for &i in &verified {
+                    let Some(f) = files.states.get(i) else {
+                        continue;
+                    };
+                    let freed = truncate_torrent_file(
+                        &self.download_dir,
+                        files.local_root,
+                        &(files.rel)(f)?,
+                    )?;
+                    (self.checkpoint)(Checkpoint::Truncated);
+                    outcome.bytes_freed += freed;
+                    outcome
+                        .synced
+                        .push(format!("{}/{}", step.name, f.path.join("/")));
+                }
+                if !copied.unsynced.is_empty() {
+                    outcome.failures.push(format!(
+                        "{}: {} not verified on the remote after the copy; local data kept",
+                        step.name,
+                        plural(copied.unsynced.len() as u64, "file", "files")
+                    ));
                 }
             }
+            Err(e) if e.stops_run() => return Err(e),
+            Err(e) => {
+                log::error!("{}: {e}; local data kept", step.name);
+                outcome.failures.push(format!("{}: {e}", step.name));
+                copied.unsynced = plan.sync.clone();
+            }
         }
+        Ok(copied)
+    }
 
-        // 5. Finished: every file that can be fetched is on the remote.
-        let on_remote = self.file_record()?.on_remote.clone();
-        let done = states
-            .iter()
-            .all(|f| on_remote.contains(&f.index) || too_big.contains(&f.index));
-        if done && self.confirm_on_remote(step, &states, &rel)? {
-            return self.leave_file_mode(step, &states, &base_path, &rel, outcome);
-        }
-
-        // 6. The next files. If a copy failed, its space was not freed:
-        // keep what is in flight and select nothing new.
+    /// Step 6: the next files. If a copy failed, its space was not freed:
+    /// keep what is in flight and select nothing new.
+    fn select_next(
+        &mut self,
+        step: &FileModeStep,
+        plan: &FilePlan,
+        states: &[FileState],
+        copied: &Copied,
+        Kept { on_remote, too_big }: Kept,
+    ) -> Result<(), RotateStepError> {
         let mut next = plan.clone();
-        next.keep.extend(in_flight_again.iter().copied());
-        if !unsynced.is_empty() {
+        next.keep.extend(copied.in_flight_again.iter().copied());
+        if !copied.unsynced.is_empty() {
             next.select.clear();
-            next.keep.extend(unsynced.iter().copied());
+            next.keep.extend(copied.unsynced.iter().copied());
         }
         next.keep.retain(|i| !on_remote.contains(i));
         next.select.retain(|i| !on_remote.contains(i));
-        let wanted = priorities(&states, &next);
+        let wanted = priorities(states, &next);
         // The journal first: a crash from here on resumes this selection.
         let chosen: BTreeSet<usize> = next.keep.iter().chain(&next.select).copied().collect();
         if self.file_record()?.selected != chosen {
@@ -251,14 +345,14 @@ impl Executor<'_> {
             .iter()
             .map(|(i, p)| (*i, FilePriority::from_level(*p)))
             .collect();
-        if recheck {
+        if copied.recheck {
             log::warn!(
                 "{}: rtorrent counts files complete that are short on disk; checking its data again",
                 step.name
             );
         }
         let then = ThenDo {
-            check_hash: recheck,
+            check_hash: copied.recheck,
             start: true,
         };
         let set = self
