@@ -64,7 +64,7 @@ impl CheckArgs {
                     )),
                 ))
             }
-            Err(e) => lines.push(("managed", Verdict::Fail(e))),
+            Err(e) => lines.push(("managed", Verdict::Fail(e.to_string()))),
         }
 
         let state = state_directory(rotate);
@@ -106,7 +106,7 @@ impl CheckArgs {
                         human_size(rotate.reserve)
                     )),
                 )),
-                Err(e) => lines.push(("disk", Verdict::Fail(e))),
+                Err(e) => lines.push(("disk", Verdict::Fail(e.to_string()))),
             }
         }
 

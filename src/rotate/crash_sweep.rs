@@ -362,3 +362,54 @@ fn crash_at_every_point() {
         "only {crashes} crash points: the scenario is too small"
     );
 }
+
+/// A journal that can no longer be written in the middle of a removal
+/// stops the run with the journal's message, nothing more is copied, and
+/// once it is writable again normal runs finish everything without loss.
+#[test]
+fn a_journal_write_failure_during_a_removal_stops_the_run() {
+    let s = Scenario::create(sweep_root().join("journal-fails"));
+    let journal = s.managed().join(".lowspace").join("journal.json");
+    let aside = journal.with_extension("aside");
+    let broken = Cell::new(false);
+    let remote_then = std::cell::RefCell::new(Vec::new());
+    let hook = |c: Checkpoint| {
+        if c == Checkpoint::Deleted && !broken.get() {
+            broken.set(true);
+            // A directory in its place: the new journal cannot be renamed
+            // over it.
+            std::fs::rename(&journal, &aside).unwrap();
+            std::fs::create_dir_all(journal.join("x")).unwrap();
+            walk(&s.remote(), &mut remote_then.borrow_mut());
+        }
+    };
+    let config = s.config();
+    let client = s.client();
+    let mut result = None;
+    for _ in 0..40 {
+        let r = rotate_with(&config, &client, &hook, false);
+        if broken.get() {
+            result = Some(r);
+            break;
+        }
+    }
+    let err = match result {
+        Some(Err(e)) => e.to_string(),
+        Some(Ok(_)) => panic!("the run went on after the journal could not be written"),
+        None => panic!("no removal in 40 runs"),
+    };
+    assert!(err.contains("cannot write journal"), "{err}");
+    let mut remote_now = Vec::new();
+    walk(&s.remote(), &mut remote_now);
+    assert_eq!(
+        remote_now,
+        remote_then.take(),
+        "copied to the remote after the journal failed"
+    );
+    s.check_nothing_lost();
+    std::fs::remove_dir_all(&journal).unwrap();
+    std::fs::rename(&aside, &journal).unwrap();
+    s.rotate_to_the_end(&|_| s.check_nothing_lost());
+    s.check_end();
+    let _ = std::fs::remove_dir_all(&s.root);
+}

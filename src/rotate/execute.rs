@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use super::backoff;
 use super::batches::{load_call_len, pack, too_big_reason};
+use super::error::RotateStepError;
 use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
@@ -29,7 +30,7 @@ use crate::fsutil::{create_dir_all_durable, parent_dir, remove_file_durable, syn
 use crate::guard::{check_deletable, delete_torrent_files, DataRoots};
 use crate::rtorrent::limit;
 use crate::size::human_size;
-use crate::sync::{FailureKind, RelPath, Remote, Scope, SyncError};
+use crate::sync::{FailureKind, RelPath, RelPathError, Remote, Scope, SyncError};
 use crate::torrent::InfoHash;
 
 /// `[remote] verify = "hash"`: the SHA-1 of every file on both sides,
@@ -122,10 +123,8 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    pub(super) fn save(&self) -> Result<(), String> {
-        self.journal
-            .save(&self.journal_path)
-            .map_err(|e| e.to_string())?;
+    pub(super) fn save(&self) -> Result<(), RotateStepError> {
+        self.journal.save(&self.journal_path)?;
         (self.checkpoint)(Checkpoint::JournalSaved);
         Ok(())
     }
@@ -137,7 +136,7 @@ impl Executor<'_> {
         }
     }
 
-    fn set_phase(&mut self, hash: &InfoHash, phase: Phase) -> Result<(), String> {
+    fn set_phase(&mut self, hash: &InfoHash, phase: Phase) -> Result<(), RotateStepError> {
         if let Some(entry) = self.journal.torrents.get_mut(&hash.to_hex()) {
             entry.phase = phase;
             entry.updated = self.now;
@@ -153,12 +152,15 @@ impl Executor<'_> {
     /// one goes; a full remote skips the torrents at least as big; only a
     /// failure of the remote as a whole ends this run's syncs. Loads go
     /// ahead in whatever space the removals that succeeded did free.
-    pub fn execute(&mut self, plan: &Plan) -> Result<Outcome, String> {
+    pub fn execute(&mut self, plan: &Plan) -> Result<Outcome, RotateStepError> {
         let mut outcome = Outcome::default();
         self.tidy_records(plan)?;
         let mut lost = Lost::default();
         for step in &plan.remove {
             if let Err(e) = self.finish_removal(step, &mut outcome) {
+                if e.stops_run() {
+                    return Err(e);
+                }
                 log::error!("{}: {e}", step.entry.name);
                 outcome.failures.push(format!("{}: {e}", step.entry.name));
                 lost.on_disk += step.frees_on_disk();
@@ -191,6 +193,9 @@ impl Executor<'_> {
                             loaded: step.loaded,
                         };
                         if let Err(e) = self.finish_removal(&removal, &mut outcome) {
+                            if e.stops_run() {
+                                return Err(e);
+                            }
                             log::error!("{}: {e}", step.name);
                             outcome.failures.push(format!("{}: {e}", step.name));
                             lost.add(step);
@@ -239,7 +244,7 @@ impl Executor<'_> {
 
     /// Records the planner's first sightings of complete torrents and drops
     /// stale records, in one journal write.
-    fn tidy_records(&mut self, plan: &Plan) -> Result<(), String> {
+    fn tidy_records(&mut self, plan: &Plan) -> Result<(), RotateStepError> {
         for hash in &plan.forget {
             self.journal.torrents.remove(&hash.to_hex());
         }
@@ -270,7 +275,7 @@ impl Executor<'_> {
 
     /// Journals a failure of the torrent's own (it backs off) and says
     /// what happens next.
-    fn sync_failed(&mut self, step: &SyncStep, e: &SyncError) -> Result<String, String> {
+    fn sync_failed(&mut self, step: &SyncStep, e: &SyncError) -> Result<String, RotateStepError> {
         match e.kind.scope() {
             Scope::Torrent => self.back_off(&step.info_hash, &step.name, &e.message),
             Scope::Full => Ok(format!(
@@ -283,7 +288,12 @@ impl Executor<'_> {
 
     /// Records one more failure in a row of the torrent's own, and says
     /// when it is tried again.
-    fn back_off(&mut self, hash: &InfoHash, name: &str, reason: &str) -> Result<String, String> {
+    fn back_off(
+        &mut self,
+        hash: &InfoHash,
+        name: &str,
+        reason: &str,
+    ) -> Result<String, RotateStepError> {
         let key = hash.to_hex();
         let count = self.journal.failures.get(&key).map_or(0, |r| r.count) + 1;
         let record = FailureRecord {
@@ -314,7 +324,7 @@ impl Executor<'_> {
         let local = |message: String| {
             TorrentSyncError::Sync(SyncError::new(FailureKind::LocalSource, message))
         };
-        let expected = rel_paths(&step.files).map_err(local)?;
+        let expected = rel_paths(&step.files).map_err(|e| local(e.to_string()))?;
         let own: Vec<RelPath> = expected.iter().map(|(p, _)| p.clone()).collect();
         check_deletable(&self.data_roots(), &step.base_path, &own).map_err(|e| {
             local(format!(
@@ -408,7 +418,7 @@ impl Executor<'_> {
         &mut self,
         step: &RemoveStep,
         outcome: &mut Outcome,
-    ) -> Result<(), String> {
+    ) -> Result<(), RotateStepError> {
         let hash = step.info_hash;
         let name = &step.entry.name;
         let mut phase = self
@@ -416,7 +426,9 @@ impl Executor<'_> {
             .phase(&hash.to_hex())
             .unwrap_or(step.entry.phase);
         if phase < Phase::Verified {
-            return Err("refusing to remove a torrent whose remote copy is not verified".into());
+            return Err(RotateStepError::Torrent(
+                "refusing to remove a torrent whose remote copy is not verified".into(),
+            ));
         }
         let files = paths_to_delete(&step.files);
         if phase == Phase::Verified {
@@ -424,19 +436,26 @@ impl Executor<'_> {
             // could then not be deleted would sit orphaned. It goes back to
             // seeding instead (its journal entry dropped, a back-off
             // recorded), and is copied and verified afresh later.
-            let checked = files.clone().and_then(|files| {
-                check_deletable(&self.data_roots(), &step.entry.base_path, &files)
-                    .map_err(|e| e.to_string())
-            });
+            let checked = files
+                .clone()
+                .map_err(RotateStepError::from)
+                .and_then(|files| {
+                    check_deletable(&self.data_roots(), &step.entry.base_path, &files)
+                        .map_err(RotateStepError::from)
+                });
             if let Err(e) = checked {
                 if step.loaded {
                     self.journal.torrents.remove(&hash.to_hex());
                     let then = self.back_off(&hash, name, &e.to_string())?;
-                    return Err(format!(
-                        "not erased from rtorrent, its data is kept: {e}; {then}"
-                    ));
+                    return Err(RotateStepError::DataKept {
+                        source: Box::new(e),
+                        then: Some(then),
+                    });
                 }
-                return Err(format!("its data is kept: {e}"));
+                return Err(RotateStepError::DataKept {
+                    source: Box::new(e),
+                    then: None,
+                });
             }
             if step.loaded {
                 let kind = self.client.kind();
@@ -444,7 +463,12 @@ impl Executor<'_> {
                     Ok(()) => log::info!("{name}: erased from {kind}"),
                     // Gone already (erased just before a crash): fine.
                     Err(e) if e.is_unknown_torrent() => {}
-                    Err(e) => return Err(format!("cannot erase from {kind}: {e}")),
+                    Err(e) => {
+                        return Err(RotateStepError::Client {
+                            what: format!("cannot erase from {kind}"),
+                            source: e,
+                        })
+                    }
                 }
                 (self.checkpoint)(Checkpoint::Client);
             }
@@ -452,8 +476,7 @@ impl Executor<'_> {
             phase = Phase::Erased;
         }
         if phase == Phase::Erased {
-            let deleted = delete_torrent_files(&self.data_roots(), &step.entry.base_path, &files?)
-                .map_err(|e| e.to_string())?;
+            let deleted = delete_torrent_files(&self.data_roots(), &step.entry.base_path, &files?)?;
             (self.checkpoint)(Checkpoint::Deleted);
             for dir in &deleted.kept_dirs {
                 log::warn!(
@@ -602,7 +625,7 @@ enum TorrentSyncError {
     /// ([`FailureKind::scope`]).
     Sync(SyncError),
     /// The journal could not be written: the run stops.
-    Journal(String),
+    Journal(RotateStepError),
 }
 
 /// Space this run's syncs and removals were to free but did not.
@@ -661,31 +684,19 @@ fn short_reason(e: &SyncError) -> String {
     first.trim().to_string()
 }
 
-/// A failure in file-by-file mode (`execute_files`).
-pub(super) enum SyncFailure {
-    /// The remote or the data: the run goes on without deleting anything.
-    Remote(String),
-    /// The journal could not be written: the run stops.
-    Journal(String),
-}
-
-pub(super) fn rel_paths(files: &[(Vec<String>, u64)]) -> Result<Vec<(RelPath, u64)>, String> {
+pub(super) fn rel_paths(files: &[(Vec<String>, u64)]) -> Result<Vec<(RelPath, u64)>, RelPathError> {
     files
         .iter()
-        .map(|(parts, size)| {
-            RelPath::from_components(parts)
-                .map(|p| (p, *size))
-                .map_err(|e| e.to_string())
-        })
+        .map(|(parts, size)| RelPath::from_components(parts).map(|p| (p, *size)))
         .collect()
 }
 
 /// The plan's (or journal's) component lists as checked paths, parsed
 /// once before anything is deleted.
-fn paths_to_delete(files: &[Vec<String>]) -> Result<Vec<RelPath>, String> {
+fn paths_to_delete(files: &[Vec<String>]) -> Result<Vec<RelPath>, RelPathError> {
     files
         .iter()
-        .map(|parts| RelPath::from_components(parts).map_err(|e| e.to_string()))
+        .map(|parts| RelPath::from_components(parts))
         .collect()
 }
 
@@ -693,17 +704,19 @@ fn paths_to_delete(files: &[Vec<String>]) -> Result<Vec<RelPath>, String> {
 /// (the directories fsynced), so a power cut after the journal drops the
 /// torrent cannot bring its .torrent back to be loaded again. Already gone
 /// is fine (a crash between this and the journal update).
-fn dispose_torrent_file(file: &Path, done_directory: Option<&Path>) -> Result<(), String> {
+fn dispose_torrent_file(file: &Path, done_directory: Option<&Path>) -> Result<(), RotateStepError> {
     if !file.exists() {
         return Ok(());
     }
     match done_directory {
         Some(done) => {
-            create_dir_all_durable(done)
-                .map_err(|e| format!("cannot create done_directory {}: {e}", done.display()))?;
-            let name = file
-                .file_name()
-                .ok_or_else(|| format!("{} has no file name", file.display()))?;
+            create_dir_all_durable(done).map_err(|source| RotateStepError::Io {
+                what: format!("cannot create done_directory {}", done.display()),
+                source,
+            })?;
+            let name = file.file_name().ok_or_else(|| {
+                RotateStepError::Torrent(format!("{} has no file name", file.display()))
+            })?;
             let target = done.join(name);
             let moved = match std::fs::rename(file, &target) {
                 // Renamed: both directories' entries made durable.
@@ -714,14 +727,17 @@ fn dispose_torrent_file(file: &Path, done_directory: Option<&Path>) -> Result<()
                     .and_then(|()| sync_dir(done))
                     .and_then(|()| remove_file_durable(file)),
             };
-            moved.map_err(|e| {
-                format!("cannot move {} to {}: {e}", file.display(), done.display())
+            moved.map_err(|source| RotateStepError::Io {
+                what: format!("cannot move {} to {}", file.display(), done.display()),
+                source,
             })?;
             log::info!("moved {} to {}", file.display(), done.display());
         }
         None => {
-            remove_file_durable(file)
-                .map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
+            remove_file_durable(file).map_err(|source| RotateStepError::Io {
+                what: format!("cannot remove {}", file.display()),
+                source,
+            })?;
             log::info!("removed {}", file.display());
         }
     }

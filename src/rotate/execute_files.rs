@@ -16,17 +16,46 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::bigfile::{apply_selection, own_pieces, plan_files, priorities, FileState, Layout};
-use super::execute::{Checkpoint, Executor, Outcome, SyncFailure, ROTATE_LABEL};
+use super::bigfile::{
+    apply_selection, own_pieces, plan_files, priorities, FilePlan, FileState, Layout,
+};
+use super::error::RotateStepError;
+use super::execute::{Checkpoint, Executor, Outcome, ROTATE_LABEL};
 use super::gather::{file_mode_files, file_states};
 use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
 use super::plan::{FileModeStep, RemoveStep};
 use super::report::plural;
-use crate::client::{FilePriority, NewTorrent, ThenDo};
+use crate::client::{FilePriority, NewTorrent, ThenDo, TorrentFile};
 use crate::guard::truncate_torrent_file;
 use crate::size::human_size;
-use crate::sync::RelPath;
+use crate::sync::{RelPath, RelPathError};
 use crate::torrent::Metainfo;
+
+/// The files of this run as found on disk, and how each is named
+/// relative to the local root.
+struct Files<'a> {
+    states: &'a [FileState],
+    local_root: &'a Path,
+    rel: &'a dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
+}
+
+/// The files step 6 leaves alone: on the remote as of step 4 (a file
+/// step 5 found missing there is fetched from the next run on), or too big.
+struct Kept<'a> {
+    on_remote: &'a BTreeSet<usize>,
+    too_big: &'a BTreeSet<usize>,
+}
+
+/// What step 4 left for step 6.
+#[derive(Debug, Default)]
+struct Copied {
+    /// Copied but not verified on the remote: their space is not free.
+    unsynced: Vec<usize>,
+    /// Complete in rtorrent but short on disk: rtorrent must check them
+    /// again and fetch what is missing.
+    in_flight_again: Vec<usize>,
+    recheck: bool,
+}
 
 impl Executor<'_> {
     /// One file-by-file run. Only a journal write failure is an error (the
@@ -36,11 +65,11 @@ impl Executor<'_> {
         &mut self,
         step: &FileModeStep,
         outcome: &mut Outcome,
-    ) -> Result<(), String> {
+    ) -> Result<(), RotateStepError> {
         match self.file_run(step, outcome) {
             Ok(()) => Ok(()),
-            Err(SyncFailure::Journal(e)) => Err(e),
-            Err(SyncFailure::Remote(e)) => {
+            Err(e) if e.stops_run() => Err(e),
+            Err(e) => {
                 log::error!("{}: {e}", step.name);
                 outcome.failures.push(format!("{}: {e}", step.name));
                 Ok(())
@@ -48,87 +77,34 @@ impl Executor<'_> {
         }
     }
 
-    fn file_record(&mut self) -> Result<&mut FileModeEntry, SyncFailure> {
-        self.journal
-            .file_mode
-            .as_mut()
-            .ok_or_else(|| SyncFailure::Remote("the journal lost its file-by-file record".into()))
+    fn file_record(&mut self) -> Result<&mut FileModeEntry, RotateStepError> {
+        self.journal.file_mode.as_mut().ok_or_else(|| {
+            RotateStepError::Torrent("the journal lost its file-by-file record".into())
+        })
     }
 
-    fn save_or_stop(&self) -> Result<(), SyncFailure> {
-        self.save().map_err(SyncFailure::Journal)
-    }
-
-    fn file_run(&mut self, step: &FileModeStep, outcome: &mut Outcome) -> Result<(), SyncFailure> {
-        let hex = step.info_hash.to_hex();
-        let fail = SyncFailure::Remote;
-
-        // The record comes first: from here on a crash resumes this torrent.
-        if self.journal.file_mode.is_none() {
-            let on_remote = self
-                .journal
-                .partial
-                .remove(&hex)
-                .map(|p| p.on_remote)
-                .unwrap_or_else(|| step.on_remote.clone());
-            self.journal.file_mode = Some(FileModeEntry {
-                info_hash: hex.clone(),
-                name: step.name.clone(),
-                torrent_file: step.torrent_file.clone(),
-                on_remote,
-                started: self.now,
-                updated: self.now,
-                ..FileModeEntry::default()
-            });
-            self.save_or_stop()?;
-            log::info!("{}: entering file-by-file mode", step.name);
-        }
-
-        if !step.loaded {
-            self.load_with_every_file_off(step).map_err(fail)?;
-        }
-
-        // Stop, then read: complete files stay as they are while copied.
-        let read = file_mode_files(
-            self.client,
-            &step.info_hash,
-            &step.name,
-            step.single_file,
-            true,
-        );
-        (self.checkpoint)(Checkpoint::Client);
-        let (base_path, files) =
-            read.map_err(|e| fail(format!("cannot read its files from rtorrent: {e}")))?;
-        if files.len() != step.files.len() {
-            return Err(fail(format!(
-                "rtorrent lists {} files, the .torrent {}",
-                files.len(),
-                step.files.len()
-            )));
-        }
-        let base_path = if base_path.as_os_str().is_empty() {
-            self.file_record()?.base_path.clone()
-        } else {
-            base_path
-        };
-        if base_path.as_os_str().is_empty() {
-            return Err(fail("rtorrent does not say where its data is yet".into()));
-        }
-        if self.file_record()?.base_path != base_path {
-            self.file_record()?.base_path = base_path.clone();
-            self.save_or_stop()?;
-        }
+    /// One run in steps 1 to 6 (see the module's head); step 5 (leaving
+    /// the mode) is [`Self::leave_file_mode`].
+    fn file_run(
+        &mut self,
+        step: &FileModeStep,
+        outcome: &mut Outcome,
+    ) -> Result<(), RotateStepError> {
+        self.enter_file_mode(step)?;
+        let (base_path, files) = self.stopped_files(step)?;
         let local_root = base_path
             .parent()
-            .ok_or_else(|| fail(format!("data path {} has no parent", base_path.display())))?
+            .ok_or_else(|| {
+                RotateStepError::Torrent(format!("data path {} has no parent", base_path.display()))
+            })?
             .to_path_buf();
         let top = base_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| step.name.clone());
         // Each file relative to the local root: "<data dir>/<path>".
-        let rel = |f: &FileState| -> Result<RelPath, String> {
-            RelPath::for_torrent_file(&top, step.single_file, &f.path).map_err(|e| e.to_string())
+        let rel = |f: &FileState| -> Result<RelPath, RelPathError> {
+            RelPath::for_torrent_file(&top, step.single_file, &f.path)
         };
 
         let mut states = file_states(&base_path, step.single_file, &files);
@@ -147,82 +123,16 @@ impl Executor<'_> {
         let too_big: BTreeSet<usize> = plan.too_big.iter().copied().collect();
         if self.file_record()?.too_big != too_big {
             self.file_record()?.too_big = too_big.clone();
-            self.save_or_stop()?;
+            self.save()?;
         }
 
-        // 3. Files on the remote that hold bytes again.
-        for &i in &plan.truncate {
-            let Some(f) = states.get(i) else { continue };
-            let freed =
-                truncate_torrent_file(&self.download_dir, &local_root, &rel(f).map_err(fail)?)
-                    .map_err(|e| fail(e.to_string()))?;
-            (self.checkpoint)(Checkpoint::Truncated);
-            log::info!(
-                "{}: {} is on the remote and held {} again (a shared piece); truncated",
-                step.name,
-                f.path.join("/"),
-                human_size(freed)
-            );
-            outcome.bytes_freed += freed;
-        }
-
-        // 4. Copy, verify, journal, then truncate.
-        let mut unsynced: Vec<usize> = Vec::new();
-        // Complete in rtorrent but short on disk: rtorrent must check them
-        // again and fetch what is missing.
-        let mut recheck = false;
-        let mut in_flight_again: Vec<usize> = Vec::new();
-        if !plan.sync.is_empty() {
-            let to_sync: Vec<&FileState> =
-                plan.sync.iter().filter_map(|&i| states.get(i)).collect();
-            match self.sync_files(step, &local_root, &to_sync, &rel) {
-                Ok((verified, short)) => {
-                    if !short.is_empty() {
-                        recheck = true;
-                    }
-                    unsynced = plan
-                        .sync
-                        .iter()
-                        .copied()
-                        .filter(|i| !verified.contains(i) && !short.contains(i))
-                        .collect();
-                    in_flight_again = short;
-                    if !verified.is_empty() {
-                        let now = self.now;
-                        let record = self.file_record()?;
-                        record.on_remote.extend(verified.iter().copied());
-                        record.updated = now;
-                        self.save_or_stop()?;
-                    }
-                    for &i in &verified {
-                        let Some(f) = states.get(i) else { continue };
-                        let freed = truncate_torrent_file(
-                            &self.download_dir,
-                            &local_root,
-                            &rel(f).map_err(fail)?,
-                        )
-                        .map_err(|e| fail(e.to_string()))?;
-                        (self.checkpoint)(Checkpoint::Truncated);
-                        outcome.bytes_freed += freed;
-                        outcome
-                            .synced
-                            .push(format!("{}/{}", step.name, f.path.join("/")));
-                    }
-                    if !unsynced.is_empty() {
-                        outcome.failures.push(format!(
-                            "{}: {} not verified on the remote after the copy; local data kept",
-                            step.name,
-                            plural(unsynced.len() as u64, "file", "files")
-                        ));
-                    }
-                }
-                Err(e) => {
-                    log::error!("{}: {e}; local data kept", step.name);
-                    outcome.failures.push(format!("{}: {e}", step.name));
-                    unsynced = plan.sync.clone();
-                }
-            }
-        }
+        let files = Files {
+            states: &states,
+            local_root: &local_root,
+            rel: &rel,
+        };
+        self.truncate_refilled(step, &plan, &files, outcome)?;
+        let copied = self.copy_and_truncate(step, &plan, &files, outcome)?;
 
         // 5. Finished: every file that can be fetched is on the remote.
         let on_remote = self.file_record()?.on_remote.clone();
@@ -232,43 +142,227 @@ impl Executor<'_> {
         if done && self.confirm_on_remote(step, &states, &rel)? {
             return self.leave_file_mode(step, &states, &base_path, &rel, outcome);
         }
+        let kept = Kept {
+            on_remote: &on_remote,
+            too_big: &too_big,
+        };
+        self.select_next(step, &plan, &states, &copied, kept)
+    }
 
-        // 6. The next files. If a copy failed, its space was not freed:
-        // keep what is in flight and select nothing new.
+    /// Step 1: the record comes first, so from here on a crash resumes
+    /// this torrent; then the torrent is loaded if rtorrent lacks it.
+    fn enter_file_mode(&mut self, step: &FileModeStep) -> Result<(), RotateStepError> {
+        if self.journal.file_mode.is_none() {
+            let hex = step.info_hash.to_hex();
+            let on_remote = self
+                .journal
+                .partial
+                .remove(&hex)
+                .map(|p| p.on_remote)
+                .unwrap_or_else(|| step.on_remote.clone());
+            self.journal.file_mode = Some(FileModeEntry {
+                info_hash: hex,
+                name: step.name.clone(),
+                torrent_file: step.torrent_file.clone(),
+                on_remote,
+                started: self.now,
+                updated: self.now,
+                ..FileModeEntry::default()
+            });
+            self.save()?;
+            log::info!("{}: entering file-by-file mode", step.name);
+        }
+        if !step.loaded {
+            self.load_with_every_file_off(step)?;
+        }
+        Ok(())
+    }
+
+    /// Step 2: stop, then read, so complete files stay as they are while
+    /// copied. The data path (journalled when it changed) and the files.
+    fn stopped_files(
+        &mut self,
+        step: &FileModeStep,
+    ) -> Result<(PathBuf, Vec<TorrentFile>), RotateStepError> {
+        let fail = RotateStepError::Torrent;
+        let read = file_mode_files(
+            self.client,
+            &step.info_hash,
+            &step.name,
+            step.single_file,
+            true,
+        );
+        (self.checkpoint)(Checkpoint::Client);
+        let (base_path, files) = read.map_err(|source| RotateStepError::Client {
+            what: "cannot read its files from rtorrent".into(),
+            source,
+        })?;
+        if files.len() != step.files.len() {
+            return Err(fail(format!(
+                "rtorrent lists {} files, the .torrent {}",
+                files.len(),
+                step.files.len()
+            )));
+        }
+        let base_path = if base_path.as_os_str().is_empty() {
+            self.file_record()?.base_path.clone()
+        } else {
+            base_path
+        };
+        if base_path.as_os_str().is_empty() {
+            return Err(fail("rtorrent does not say where its data is yet".into()));
+        }
+        if self.file_record()?.base_path != base_path {
+            self.file_record()?.base_path = base_path.clone();
+            self.save()?;
+        }
+        Ok((base_path, files))
+    }
+
+    /// Step 3: files on the remote that hold bytes again.
+    fn truncate_refilled(
+        &self,
+        step: &FileModeStep,
+        plan: &FilePlan,
+        files: &Files,
+        outcome: &mut Outcome,
+    ) -> Result<(), RotateStepError> {
+        for &i in &plan.truncate {
+            let Some(f) = files.states.get(i) else {
+                continue;
+            };
+            let freed =
+                truncate_torrent_file(&self.download_dir, files.local_root, &(files.rel)(f)?)?;
+            (self.checkpoint)(Checkpoint::Truncated);
+            log::info!(
+                "{}: {} is on the remote and held {} again (a shared piece); truncated",
+                step.name,
+                f.path.join("/"),
+                human_size(freed)
+            );
+            outcome.bytes_freed += freed;
+        }
+        Ok(())
+    }
+
+    /// Step 4: copy, verify, journal, then truncate. A failed copy is
+    /// recorded in `outcome` and step 6 keeps its files selected; a journal
+    /// failure or a path the guard refuses ends this torrent's run.
+    fn copy_and_truncate(
+        &mut self,
+        step: &FileModeStep,
+        plan: &FilePlan,
+        files: &Files,
+        outcome: &mut Outcome,
+    ) -> Result<Copied, RotateStepError> {
+        let mut copied = Copied::default();
+        if plan.sync.is_empty() {
+            return Ok(copied);
+        }
+        let to_sync: Vec<&FileState> = plan
+            .sync
+            .iter()
+            .filter_map(|&i| files.states.get(i))
+            .collect();
+        match self.sync_files(step, files.local_root, &to_sync, files.rel) {
+            Ok((verified, short)) => {
+                if !short.is_empty() {
+                    copied.recheck = true;
+                }
+                copied.unsynced = plan
+                    .sync
+                    .iter()
+                    .copied()
+                    .filter(|i| !verified.contains(i) && !short.contains(i))
+                    .collect();
+                copied.in_flight_again = short;
+                if !verified.is_empty() {
+                    let now = self.now;
+                    let record = self.file_record()?;
+                    record.on_remote.extend(verified.iter().copied());
+                    record.updated = now;
+                    self.save()?;
+                }
+                for &i in &verified {
+                    let Some(f) = files.states.get(i) else {
+                        continue;
+                    };
+                    let freed = truncate_torrent_file(
+                        &self.download_dir,
+                        files.local_root,
+                        &(files.rel)(f)?,
+                    )?;
+                    (self.checkpoint)(Checkpoint::Truncated);
+                    outcome.bytes_freed += freed;
+                    outcome
+                        .synced
+                        .push(format!("{}/{}", step.name, f.path.join("/")));
+                }
+                if !copied.unsynced.is_empty() {
+                    outcome.failures.push(format!(
+                        "{}: {} not verified on the remote after the copy; local data kept",
+                        step.name,
+                        plural(copied.unsynced.len() as u64, "file", "files")
+                    ));
+                }
+            }
+            Err(e) if e.stops_run() => return Err(e),
+            Err(e) => {
+                log::error!("{}: {e}; local data kept", step.name);
+                outcome.failures.push(format!("{}: {e}", step.name));
+                copied.unsynced = plan.sync.clone();
+            }
+        }
+        Ok(copied)
+    }
+
+    /// Step 6: the next files. If a copy failed, its space was not freed:
+    /// keep what is in flight and select nothing new.
+    fn select_next(
+        &mut self,
+        step: &FileModeStep,
+        plan: &FilePlan,
+        states: &[FileState],
+        copied: &Copied,
+        Kept { on_remote, too_big }: Kept,
+    ) -> Result<(), RotateStepError> {
         let mut next = plan.clone();
-        next.keep.extend(in_flight_again.iter().copied());
-        if !unsynced.is_empty() {
+        next.keep.extend(copied.in_flight_again.iter().copied());
+        if !copied.unsynced.is_empty() {
             next.select.clear();
-            next.keep.extend(unsynced.iter().copied());
+            next.keep.extend(copied.unsynced.iter().copied());
         }
         next.keep.retain(|i| !on_remote.contains(i));
         next.select.retain(|i| !on_remote.contains(i));
-        let wanted = priorities(&states, &next);
+        let wanted = priorities(states, &next);
         // The journal first: a crash from here on resumes this selection.
         let chosen: BTreeSet<usize> = next.keep.iter().chain(&next.select).copied().collect();
         if self.file_record()?.selected != chosen {
             self.file_record()?.selected = chosen;
-            self.save_or_stop()?;
+            self.save()?;
         }
         let wanted: Vec<(usize, FilePriority)> = wanted
             .iter()
             .map(|(i, p)| (*i, FilePriority::from_level(*p)))
             .collect();
-        if recheck {
+        if copied.recheck {
             log::warn!(
                 "{}: rtorrent counts files complete that are short on disk; checking its data again",
                 step.name
             );
         }
         let then = ThenDo {
-            check_hash: recheck,
+            check_hash: copied.recheck,
             start: true,
         };
         let set = self
             .client
             .set_file_priorities(&step.info_hash, &wanted, then);
         (self.checkpoint)(Checkpoint::Client);
-        set.map_err(|e| fail(format!("cannot set file priorities: {e}")))?;
+        set.map_err(|source| RotateStepError::Client {
+            what: "cannot set file priorities".into(),
+            source,
+        })?;
         if !next.select.is_empty() {
             let names: Vec<String> = next
                 .select
@@ -297,17 +391,23 @@ impl Executor<'_> {
 
     /// `load.raw` (stopped) then every file off, so that nothing is fetched
     /// before this run chooses.
-    fn load_with_every_file_off(&self, step: &FileModeStep) -> Result<(), String> {
-        let bytes = std::fs::read(&step.torrent_file)
-            .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
+    fn load_with_every_file_off(&self, step: &FileModeStep) -> Result<(), RotateStepError> {
+        let bytes = std::fs::read(&step.torrent_file).map_err(|source| RotateStepError::Io {
+            what: format!("cannot read {}", step.torrent_file.display()),
+            source,
+        })?;
         let added = self.client.add(&[NewTorrent {
             metainfo: bytes,
             start: false,
             label: ROTATE_LABEL.into(),
         }]);
         (self.checkpoint)(Checkpoint::Client);
-        for r in added.map_err(|e| format!("rtorrent refused to load it: {e}"))? {
-            r.map_err(|e| format!("rtorrent refused to load it: {e}"))?;
+        let refused = |source| RotateStepError::Client {
+            what: "rtorrent refused to load it".into(),
+            source,
+        };
+        for r in added.map_err(refused)? {
+            r.map_err(refused)?;
         }
         // rtorrent may add the download a moment after answering.
         let mut known = false;
@@ -319,7 +419,9 @@ impl Executor<'_> {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         if !known {
-            return Err("rtorrent did not add it within 5 s of loading".into());
+            return Err(RotateStepError::Torrent(
+                "rtorrent did not add it within 5 s of loading".into(),
+            ));
         }
         let off: Vec<(usize, FilePriority)> = (0..step.files.len())
             .map(|i| (i, FilePriority::Off))
@@ -328,7 +430,10 @@ impl Executor<'_> {
             .client
             .set_file_priorities(&step.info_hash, &off, ThenDo::default());
         (self.checkpoint)(Checkpoint::Client);
-        set.map_err(|e| format!("cannot turn its files off: {e}"))?;
+        set.map_err(|source| RotateStepError::Client {
+            what: "cannot turn its files off".into(),
+            source,
+        })?;
         log::info!(
             "{}: loaded with all {} files off ({})",
             step.name,
@@ -345,32 +450,36 @@ impl Executor<'_> {
         step: &FileModeStep,
         f: &FileState,
         local: &Path,
-    ) -> Result<Option<u64>, String> {
+    ) -> Result<Option<u64>, RotateStepError> {
         use sha1::{Digest, Sha1};
         use std::io::{Read, Seek, SeekFrom};
         let sizes: Vec<u64> = step.files.iter().map(|(_, s)| *s).collect();
         let Some((start, pieces)) = own_pieces(&sizes, f.index, step.piece_length) else {
             return Ok(None);
         };
-        let meta = Metainfo::from_file(&step.torrent_file)
-            .map_err(|e| format!("cannot read {}: {e}", step.torrent_file.display()))?;
-        let mut file = std::fs::File::open(local)
-            .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+        let meta = Metainfo::from_file(&step.torrent_file).map_err(|e| {
+            RotateStepError::Torrent(format!("cannot read {}: {e}", step.torrent_file.display()))
+        })?;
+        let unreadable = |source| RotateStepError::Io {
+            what: format!("cannot read {}", local.display()),
+            source,
+        };
+        let mut file = std::fs::File::open(local).map_err(unreadable)?;
         let mut buf = Vec::new();
         for p in pieces {
             let (Some(want), Some(len)) =
                 (meta.piece_hash(p as usize), meta.piece_size(p as usize))
             else {
-                return Err(format!(
+                return Err(RotateStepError::Torrent(format!(
                     "{} has no piece {p}: it does not match rtorrent's files",
                     step.torrent_file.display()
-                ));
+                )));
             };
             let at = (p * step.piece_length).saturating_sub(start);
             buf.resize(len as usize, 0);
             file.seek(SeekFrom::Start(at))
                 .and_then(|_| file.read_exact(&mut buf))
-                .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+                .map_err(unreadable)?;
             if <[u8; 20]>::from(Sha1::digest(&buf)) != want {
                 return Ok(Some(p));
             }
@@ -385,9 +494,9 @@ impl Executor<'_> {
         step: &FileModeStep,
         local_root: &Path,
         files: &[&FileState],
-        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
-    ) -> Result<(Vec<usize>, Vec<usize>), String> {
-        let remote = self.remote.ok_or("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)")?;
+        rel: &dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
+    ) -> Result<(Vec<usize>, Vec<usize>), RotateStepError> {
+        let remote = self.remote.ok_or_else(|| RotateStepError::Torrent("no remote is configured ([remote] in TOML, rsync_host/rsync_path or rclone_remote in the legacy file)".into()))?;
         let expected = files
             .iter()
             .map(|f| rel(f).map(|p| (p, f.size)))
@@ -399,11 +508,16 @@ impl Executor<'_> {
             let local = local_root.join(path.as_str());
             // rtorrent may not create an empty file at all.
             if *size == 0 && !local.exists() {
-                std::fs::write(&local, b"")
-                    .map_err(|e| format!("cannot create empty {}: {e}", local.display()))?;
+                std::fs::write(&local, b"").map_err(|source| RotateStepError::Io {
+                    what: format!("cannot create empty {}", local.display()),
+                    source,
+                })?;
             }
             let len = std::fs::metadata(&local)
-                .map_err(|e| format!("{}: {e}", local.display()))?
+                .map_err(|source| RotateStepError::Io {
+                    what: local.display().to_string(),
+                    source,
+                })?
                 .len();
             if len != f.size {
                 log::warn!(
@@ -444,9 +558,9 @@ impl Executor<'_> {
             human_size(files.iter().map(|f| f.size).sum()),
             remote.describe()
         );
-        remote.push(local_root, &paths).map_err(|e| e.to_string())?;
+        remote.push(local_root, &paths)?;
         (self.checkpoint)(Checkpoint::Pushed);
-        let v = remote.verify(&expected).map_err(|e| e.to_string())?;
+        let v = remote.verify(&expected)?;
         (self.checkpoint)(Checkpoint::Verified);
         let bad: BTreeSet<&RelPath> = v
             .missing
@@ -475,11 +589,11 @@ impl Executor<'_> {
         &mut self,
         step: &FileModeStep,
         states: &[FileState],
-        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
-    ) -> Result<bool, SyncFailure> {
+        rel: &dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
+    ) -> Result<bool, RotateStepError> {
         let remote = self
             .remote
-            .ok_or_else(|| SyncFailure::Remote("no remote is configured".into()))?;
+            .ok_or_else(|| RotateStepError::Torrent("no remote is configured".into()))?;
         let on_remote = self.file_record()?.on_remote.clone();
         let done: Vec<&FileState> = states
             .iter()
@@ -488,11 +602,8 @@ impl Executor<'_> {
         let expected = done
             .iter()
             .map(|f| rel(f).map(|p| (p, f.size)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(SyncFailure::Remote)?;
-        let v = remote
-            .verify(&expected)
-            .map_err(|e| SyncFailure::Remote(e.to_string()))?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let v = remote.verify(&expected)?;
         (self.checkpoint)(Checkpoint::Verified);
         if v.is_complete() {
             log::info!(
@@ -518,7 +629,7 @@ impl Executor<'_> {
                 record.on_remote.remove(&f.index);
             }
         }
-        self.save_or_stop()?;
+        self.save()?;
         Ok(false)
     }
 
@@ -533,9 +644,9 @@ impl Executor<'_> {
         step: &FileModeStep,
         states: &[FileState],
         base_path: &Path,
-        rel: &dyn Fn(&FileState) -> Result<RelPath, String>,
+        rel: &dyn Fn(&FileState) -> Result<RelPath, RelPathError>,
         outcome: &mut Outcome,
-    ) -> Result<(), SyncFailure> {
+    ) -> Result<(), RotateStepError> {
         let hex = step.info_hash.to_hex();
         let record = self.file_record()?.clone();
         let too_big: Vec<(Vec<String>, u64)> = states
@@ -581,8 +692,7 @@ impl Executor<'_> {
             files: verified
                 .iter()
                 .map(|f| rel(f).map(|p| (p.components().map(String::from).collect(), f.size)))
-                .collect::<Result<_, _>>()
-                .map_err(SyncFailure::Remote)?,
+                .collect::<Result<_, _>>()?,
             updated: self.now,
             keep_torrent_file: partial,
         };
@@ -590,7 +700,7 @@ impl Executor<'_> {
         self.journal.file_mode = None;
         // One atomic save: the torrent is either in file mode or being
         // removed, never neither.
-        self.save_or_stop()?;
+        self.save()?;
         log::info!("{}: leaving file-by-file mode", step.name);
         let removal = RemoveStep {
             info_hash: step.info_hash,
@@ -599,6 +709,5 @@ impl Executor<'_> {
             loaded: true,
         };
         self.finish_removal(&removal, outcome)
-            .map_err(SyncFailure::Remote)
     }
 }

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::bigfile::{is_complete, DiskKind, FileState};
+use super::error::{DiskSpaceError, GatherError};
 use super::scan_cache::{cacheable, Parsed, ScanCache, Stamp};
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
-use crate::client::{ClientState, Torrent, TorrentClient, TorrentFile};
+use crate::client::{ClientError, ClientState, Torrent, TorrentClient, TorrentFile};
 use crate::process::{self, RunSpec};
 use crate::relpath::RelPath;
 use crate::rtorrent::xmlrpc::Value;
@@ -18,7 +19,9 @@ use crate::torrent::{InfoHash, Metainfo};
 /// Reads every `*.torrent` directly in `dir`. A file that does not parse is
 /// returned as corrupt with its reason, never stopping the run; an
 /// unreadable directory is an error. Reads every file (no cache).
-pub fn managed_torrents(dir: &Path) -> Result<(Vec<ManagedTorrent>, Vec<CorruptTorrent>), String> {
+pub fn managed_torrents(
+    dir: &Path,
+) -> Result<(Vec<ManagedTorrent>, Vec<CorruptTorrent>), GatherError> {
     let scan = scan_managed(dir, &ScanCache::new(dir), now_ns())?;
     Ok((scan.managed, scan.corrupt))
 }
@@ -39,12 +42,10 @@ pub struct Scan {
 
 /// Like [`managed_torrents`], taking from `cache` every file whose size,
 /// modification time and inode are unchanged instead of reading it.
-pub fn scan_managed(dir: &Path, cache: &ScanCache, now_ns: i64) -> Result<Scan, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "cannot read the managed torrents directory {}: {e}",
-            dir.display()
-        )
+pub fn scan_managed(dir: &Path, cache: &ScanCache, now_ns: i64) -> Result<Scan, GatherError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| GatherError::ManagedDir {
+        path: dir.to_path_buf(),
+        source,
     })?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
@@ -259,8 +260,8 @@ pub fn file_mode_files(
     name: &str,
     single_file: bool,
     stop: bool,
-) -> Result<(PathBuf, Vec<TorrentFile>), String> {
-    let got = client.files(hash, stop).map_err(|e| e.to_string())?;
+) -> Result<(PathBuf, Vec<TorrentFile>), ClientError> {
+    let got = client.files(hash, stop)?;
     Ok((
         data_path(&got.data_path, &got.directory, name, single_file),
         got.files,
@@ -325,21 +326,24 @@ pub struct DiskSpace {
     pub free: u64,
 }
 
-pub fn disk_space(dir: &Path) -> Result<DiskSpace, String> {
+pub fn disk_space(dir: &Path) -> Result<DiskSpace, DiskSpaceError> {
     let spec = RunSpec::new("df", Duration::from_secs(30))
         .args(["-P", "-k"])
         .arg(dir);
-    let out = process::run(&spec)
-        .map_err(|e| format!("cannot measure free space of {}: {e}", dir.display()))?;
+    let out = process::run(&spec).map_err(|source| DiskSpaceError::Run {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     if !out.success() {
-        return Err(format!(
-            "df {} failed: {}",
-            dir.display(),
-            out.stderr_text().trim()
-        ));
+        return Err(DiskSpaceError::Failed {
+            dir: dir.to_path_buf(),
+            stderr: out.stderr_text().trim().to_string(),
+        });
     }
-    parse_df(&String::from_utf8_lossy(&out.stdout))
-        .map_err(|e| format!("df {}: {e}", dir.display()))
+    parse_df(&String::from_utf8_lossy(&out.stdout)).map_err(|message| DiskSpaceError::Parse {
+        dir: dir.to_path_buf(),
+        message,
+    })
 }
 
 /// Parses `df -P -k` output: a header line, then `fs 1024-blocks used
@@ -403,7 +407,7 @@ pub struct CacheFile<'a> {
 
 /// Scans the managed directory through the cache, and saves the cache
 /// when it changed. Saving failing is a warning: the next run reads more.
-fn scan_with_cache(managed_dir: &Path, cache_file: &CacheFile) -> Result<Scan, String> {
+fn scan_with_cache(managed_dir: &Path, cache_file: &CacheFile) -> Result<Scan, GatherError> {
     let (cache, cache_bytes) = ScanCache::load(cache_file.path, managed_dir);
     let scan = scan_managed(managed_dir, &cache, now_ns())?;
     log::debug!(
@@ -429,7 +433,7 @@ pub fn gather(
     managed_dir: &Path,
     client: &dyn TorrentClient,
     cache_file: &CacheFile,
-) -> Result<Gathered, String> {
+) -> Result<Gathered, GatherError> {
     let Scan {
         managed, corrupt, ..
     } = scan_with_cache(managed_dir, cache_file)?;
@@ -440,7 +444,7 @@ pub fn gather(
         torrents: downloads,
         download_dir,
         request_limit,
-    } = client.state().map_err(|e| e.to_string())?;
+    } = client.state()?;
     let disk = disk_space(&download_dir)?;
     let download_fs = match crate::sys::file_system(&download_dir) {
         Ok((magic, block)) => DiskKind::from_statfs(magic, block),

@@ -162,17 +162,64 @@ pub struct Journal {
     pub waiting_since: BTreeMap<String, u64>,
 }
 
-/// The journal file could not be read or written.
+/// The journal file could not be read or written. Every kind stops the
+/// run; the variants keep the path and the cause for the message.
 #[derive(Debug)]
-pub struct JournalError(pub String);
+pub enum JournalError {
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not JSON of the journal's shape.
+    Damaged {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// Written by a lowspace with another format.
+    Version {
+        path: PathBuf,
+        found: u32,
+    },
+    Encode(serde_json::Error),
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 impl fmt::Display for JournalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            JournalError::Read { path, source } => {
+                write!(f, "cannot read journal {}: {source}", path.display())
+            }
+            JournalError::Damaged { path, source } => write!(
+                f,
+                "journal {} is damaged ({source}); move it aside to start over (torrents already verified would then be synced again, nothing is lost)",
+                path.display()
+            ),
+            JournalError::Version { path, found } => write!(
+                f,
+                "journal {} has version {found}, this lowspace knows version {VERSION}",
+                path.display()
+            ),
+            JournalError::Encode(source) => write!(f, "cannot encode journal: {source}"),
+            JournalError::Write { path, source } => {
+                write!(f, "cannot write journal {}: {source}", path.display())
+            }
+        }
     }
 }
 
-impl std::error::Error for JournalError {}
+impl std::error::Error for JournalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JournalError::Read { source, .. } | JournalError::Write { source, .. } => Some(source),
+            JournalError::Damaged { source, .. } | JournalError::Encode(source) => Some(source),
+            JournalError::Version { .. } => None,
+        }
+    }
+}
 
 const VERSION: u32 = 1;
 
@@ -189,36 +236,35 @@ impl Journal {
                     ..Journal::default()
                 })
             }
-            Err(e) => {
-                return Err(JournalError(format!(
-                    "cannot read journal {}: {e}",
-                    path.display()
-                )))
+            Err(source) => {
+                return Err(JournalError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
             }
         };
-        let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
-            JournalError(format!(
-                "journal {} is damaged ({e}); move it aside to start over (torrents already verified would then be synced again, nothing is lost)",
-                path.display()
-            ))
-        })?;
+        let journal: Journal =
+            serde_json::from_slice(&bytes).map_err(|source| JournalError::Damaged {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if journal.version != VERSION {
-            return Err(JournalError(format!(
-                "journal {} has version {}, this lowspace knows version {VERSION}",
-                path.display(),
-                journal.version
-            )));
+            return Err(JournalError::Version {
+                path: path.to_path_buf(),
+                found: journal.version,
+            });
         }
         Ok(journal)
     }
 
     /// Replaces the journal file atomically and durably.
     pub fn save(&self, path: &Path) -> Result<(), JournalError> {
-        let mut bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| JournalError(format!("cannot encode journal: {e}")))?;
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(JournalError::Encode)?;
         bytes.push(b'\n');
-        write_atomic(path, &bytes)
-            .map_err(|e| JournalError(format!("cannot write journal {}: {e}", path.display())))
+        write_atomic(path, &bytes).map_err(|source| JournalError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// The phase of a torrent, if it is being finished.

@@ -21,6 +21,7 @@ pub mod batches;
 pub mod bigfile;
 #[cfg(test)]
 mod crash_sweep;
+pub mod error;
 pub mod execute;
 mod execute_files;
 pub mod gather;

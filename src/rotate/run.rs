@@ -177,7 +177,7 @@ fn observe(
         write: write_cache,
     };
     let mut gathered = gather::gather(&settings.managed_torrents_directory, client, &cache_file)
-        .map_err(RotateError::Failed)?;
+        .map_err(|e| RotateError::Failed(e.to_string()))?;
     add_file_mode_files(&mut gathered, journal, client);
     let plan = plan(
         &gathered.snapshot,
@@ -270,7 +270,9 @@ pub fn rotate_with(
         request_limit: gathered.request_limit,
         checkpoint,
     };
-    let outcome = executor.execute(&plan).map_err(RotateError::Failed)?;
+    let outcome = executor
+        .execute(&plan)
+        .map_err(|e| RotateError::Failed(e.to_string()))?;
     Ok(Some(RunReport {
         gathered,
         plan,

@@ -16,13 +16,14 @@
 //! that is the file's name without `.torrent`, are left out and rebuilt.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::snapshot::{CorruptTorrent, ManagedTorrent};
 use crate::fsutil::write_atomic;
-use crate::torrent::InfoHash;
+use crate::torrent::{InfoHash, InfoHashError};
 
 const VERSION: u32 = 1;
 
@@ -96,6 +97,46 @@ fn stem(file_name: &str) -> &str {
     file_name.strip_suffix(".torrent").unwrap_or(file_name)
 }
 
+/// Why a cache file cannot be used (the run then reads every .torrent).
+#[derive(Debug)]
+pub enum ScanCacheError {
+    Json(serde_json::Error),
+    Version(u32),
+    InfoHash {
+        name: String,
+        hash: String,
+        source: InfoHashError,
+    },
+    /// A row's file sizes do not add up to its total.
+    Sizes {
+        name: String,
+        sum: Option<u64>,
+        total: u64,
+    },
+    Twice(String),
+}
+
+impl fmt::Display for ScanCacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScanCacheError::Json(e) => write!(f, "{e}"),
+            ScanCacheError::Version(found) => {
+                write!(f, "version {found}, this lowspace writes version {VERSION}")
+            }
+            ScanCacheError::InfoHash { name, hash, source } => {
+                write!(f, "{name}: info-hash {hash:?}: {source}")
+            }
+            ScanCacheError::Sizes { name, sum, total } => write!(
+                f,
+                "{name}: the files add up to {sum:?}, not the total {total}"
+            ),
+            ScanCacheError::Twice(name) => write!(f, "{name} is listed twice"),
+        }
+    }
+}
+
+impl std::error::Error for ScanCacheError {}
+
 impl ScanCache {
     pub fn new(dir: &Path) -> ScanCache {
         ScanCache {
@@ -113,21 +154,22 @@ impl ScanCache {
     }
 
     /// The cache for `dir` from the bytes of a cache file.
-    pub fn parse(bytes: &[u8]) -> Result<ScanCache, String> {
-        let form: FileForm = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<ScanCache, ScanCacheError> {
+        let form: FileForm = serde_json::from_slice(bytes).map_err(ScanCacheError::Json)?;
         if form.version != VERSION {
-            return Err(format!(
-                "version {}, this lowspace writes version {VERSION}",
-                form.version
-            ));
+            return Err(ScanCacheError::Version(form.version));
         }
         let mut entries = HashMap::with_capacity(form.rows.len());
         for Row(name, size, mtime_ns, inode, parsed) in form.rows {
             let file = form.dir.join(&name);
             let parsed = match parsed {
                 RowParsed::Torrent(hash, torrent_name, total_size, piece_length, files) => {
-                    let info_hash = InfoHash::from_hex(&hash)
-                        .map_err(|e| format!("{name}: info-hash {hash:?}: {e}"))?;
+                    let info_hash =
+                        InfoHash::from_hex(&hash).map_err(|source| ScanCacheError::InfoHash {
+                            name: name.clone(),
+                            hash: hash.clone(),
+                            source,
+                        })?;
                     let torrent_name = torrent_name.unwrap_or_else(|| stem(&name).to_string());
                     let single_file = files.is_none();
                     let files =
@@ -136,9 +178,11 @@ impl ScanCache {
                         .iter()
                         .try_fold(0u64, |sum, (_, len)| sum.checked_add(*len));
                     if sum != Some(total_size) {
-                        return Err(format!(
-                            "{name}: the files add up to {sum:?}, not the total {total_size}"
-                        ));
+                        return Err(ScanCacheError::Sizes {
+                            name,
+                            sum,
+                            total: total_size,
+                        });
                     }
                     Parsed::Torrent(ManagedTorrent {
                         file,
@@ -159,7 +203,7 @@ impl ScanCache {
                 inode,
             };
             if entries.insert(name.clone(), (stamp, parsed)).is_some() {
-                return Err(format!("{name} is listed twice"));
+                return Err(ScanCacheError::Twice(name));
             }
         }
         Ok(ScanCache {
@@ -356,7 +400,7 @@ mod tests {
             ),
         ];
         for (bytes, want) in cases {
-            let err = ScanCache::parse(bytes).unwrap_err();
+            let err = ScanCache::parse(bytes).unwrap_err().to_string();
             assert!(err.contains(want), "{err} should say {want}");
         }
     }
