@@ -137,6 +137,19 @@ fn dht_swarms(swarms: &[Swarm]) -> HashMap<InfoHash, bool> {
 /// would leave it unresolved for long.
 const ADOPTING_LOOKUP_EVERY: Duration = Duration::from_secs(60);
 
+/// A magnet being adopted whose lookup found nobody is asked again after
+/// this, doubling up to [`ADOPTING_LOOKUP_EVERY`]: right after start the
+/// routing table is still filling, and the first answers are the poorest.
+const ADOPTING_RETRY_FIRST: Duration = Duration::from_secs(5);
+
+/// When an adopting magnet is looked up again after `empty` lookups in a
+/// row that found no peer.
+fn adopting_retry(empty: u32) -> Duration {
+    ADOPTING_RETRY_FIRST
+        .saturating_mul(1u32 << empty.saturating_sub(1).min(8))
+        .min(ADOPTING_LOOKUP_EVERY)
+}
+
 /// When a swarm's next get_peers is due after this one.
 fn lookup_interval(announce: bool, reannounce: Duration) -> Duration {
     if announce {
@@ -178,6 +191,8 @@ struct Active {
 struct Job {
     announce: bool,
     next: Instant,
+    /// Lookups in a row that found no peer (adopting magnets only).
+    empty: u32,
 }
 
 struct Node {
@@ -308,6 +323,7 @@ impl Node {
             let job = self.jobs.entry(hash).or_insert(Job {
                 announce,
                 next: now,
+                empty: 0,
             });
             // A magnet adopted since is announced from now on.
             if announce && !job.announce {
@@ -560,6 +576,14 @@ impl Node {
             self.found.add_peer(info_hash, SocketAddr::V4(*peer));
         }
         if !announce {
+            if let Some(job) = self.jobs.get_mut(&info_hash) {
+                if peers.is_empty() {
+                    job.empty = job.empty.saturating_add(1);
+                    job.next = job.next.min(now + adopting_retry(job.empty));
+                } else {
+                    job.empty = 0;
+                }
+            }
             log::debug!(
                 "DHT get_peers {info_hash}: {} peers (not announced: adopting)",
                 peers.len()
@@ -834,6 +858,10 @@ mod tests {
         let quarter = Duration::from_secs(15 * 60);
         assert_eq!(lookup_interval(true, quarter), quarter);
         assert_eq!(lookup_interval(false, quarter), ADOPTING_LOOKUP_EVERY);
+        // An empty answer for a magnet being adopted: 5 s, 10 s ... 60 s.
+        let retries: Vec<u64> = (1..=6).map(|n| adopting_retry(n).as_secs()).collect();
+        assert_eq!(retries, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(adopting_retry(u32::MAX), ADOPTING_LOOKUP_EVERY);
         let short = Duration::from_secs(5);
         assert_eq!(lookup_interval(false, short), short);
     }
