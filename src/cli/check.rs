@@ -6,8 +6,9 @@ use argh::FromArgs;
 
 use super::rotate::to_cli;
 use super::{CliError, Context};
-use crate::rotate::gather::{disk_space, download_directory, managed_torrents};
+use crate::rotate::gather::{disk_space, managed_torrents};
 use crate::rotate::run::{settings, state_directory};
+use crate::rtorrent::directory::download_directory;
 use crate::size::human_size;
 use crate::sync::{Remote, Syncer};
 

@@ -18,6 +18,12 @@ pub mod fake;
 pub mod qbittorrent;
 pub mod transmission;
 
+/// The label (rtorrent `d.custom1`, qBittorrent tag, Transmission and
+/// Deluge label) lowspace puts on the torrents `rotate` loads, so they can
+/// be told apart in the client's front ends. `follow` must use another
+/// (the configuration refuses this one for it).
+pub const ROTATE_LABEL: &str = "lowspace";
+
 /// A torrent as the client reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Torrent {

@@ -494,7 +494,7 @@ pub fn add_results(
 }
 
 /// The label rotate gives its torrents, for the label field of the state.
-const LABEL: &str = "lowspace";
+const LABEL: &str = super::ROTATE_LABEL;
 
 impl TorrentClient for Client {
     fn kind(&self) -> &'static str {

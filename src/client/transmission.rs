@@ -33,7 +33,7 @@ const MAX_SESSION_RETRIES: usize = 3;
 pub const REQUEST_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The label rotate gives its torrents on 4.x.
-const LABEL: &str = "lowspace";
+const LABEL: &str = super::ROTATE_LABEL;
 
 /// `status` values (the same in 3.00 and 4.x).
 const STATUS_STOPPED: i64 = 0;

@@ -762,7 +762,7 @@ fn follow_settings(
     // rotate erases torrents with its label after their copy is verified
     // elsewhere; follow removes torrents with its own label with their
     // data. One label for both would let each delete the other's.
-    if label == crate::rotate::execute::ROTATE_LABEL {
+    if label == crate::client::ROTATE_LABEL {
         return Err(r.error_at(
             "label",
             format!(

@@ -156,7 +156,7 @@ impl TorrentClient for Rtorrent {
         if let Some(dir) = &self.download_dir {
             return Ok(dir.clone());
         }
-        crate::rotate::gather::download_directory(&self.client)
+        crate::rtorrent::directory::download_directory(&self.client)
             .map_err(|e| ClientError(format!("{e}; or set download_dir in [follow]")))
     }
 

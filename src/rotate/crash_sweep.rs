@@ -368,7 +368,11 @@ fn crash_at_every_point() {
 /// once it is writable again normal runs finish everything without loss.
 #[test]
 fn a_journal_write_failure_during_a_removal_stops_the_run() {
-    let s = Scenario::create(sweep_root().join("journal-fails"));
+    // Not under sweep_root(): the sweep removes that whole directory when
+    // it ends, and the two tests run at the same time.
+    let s = Scenario::create(
+        std::env::temp_dir().join(format!("lowspace-crash-journal-{}", std::process::id())),
+    );
     let journal = s.managed().join(".lowspace").join("journal.json");
     let aside = journal.with_extension("aside");
     let broken = Cell::new(false);

@@ -67,9 +67,7 @@ pub(super) fn verify_content(
     ))
 }
 
-/// The label lowspace puts on the torrents it loads (`d.custom1`), so they
-/// can be told apart in ruTorrent and similar front ends.
-pub const ROTATE_LABEL: &str = "lowspace";
+pub use crate::client::ROTATE_LABEL;
 
 /// What a run did, for the closing log line and the exit code.
 #[derive(Debug, Default)]

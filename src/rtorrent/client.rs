@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::directory::{directory_calls, directory_from_results};
 use super::download::{
     download_from_row, file_from_row, Download, FilePriority, TorrentFile, DOWNLOAD_FIELDS,
     FILE_FIELDS,
@@ -23,7 +24,6 @@ use crate::client::{
     ClientError, ClientState, Message, NewTorrent, ThenDo, Torrent, TorrentClient, TorrentFiles,
 };
 use crate::http::{HttpClient, Request};
-use crate::rotate::gather::{directory_calls, directory_from_results};
 use crate::torrent::InfoHash;
 
 /// One call inside a `system.multicall`.

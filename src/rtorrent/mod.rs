@@ -9,8 +9,10 @@
 //!   counts its round trips.
 //! - [`error`]: [`RpcError`], worded for the user.
 //! - [`limit`]: the request size rtorrent takes, and ours.
+//! - [`directory`]: its download directory, made absolute.
 
 pub mod client;
+pub mod directory;
 pub mod download;
 pub mod error;
 pub mod limit;
