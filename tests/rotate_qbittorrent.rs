@@ -11,156 +11,66 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use lowspace::client::qbittorrent::{Client, QbitOptions};
-use lowspace::client::{NewTorrent, TorrentClient};
-use support::files::{files_under, sha1_of};
+use support::client_rotation::{
+    add_unmanaged, assert_rotation_complete, bytes_of, managed_torrents, rotate_until_done, stage,
+    write_config, Rotation, THREE_AND_UNMANAGED,
+};
 use support::qbittorrent::Qbittorrent;
-use support::run_lowspace;
 use support::seeder::{generate, Peer};
 use support::tempdir::TempDir;
-
-fn same_tree(a: &Path, b: &Path) {
-    let files = files_under(a);
-    assert!(!files.is_empty(), "{} is empty", a.display());
-    assert_eq!(files, files_under(b), "{} vs {}", a.display(), b.display());
-    for rel in files {
-        assert_eq!(
-            sha1_of(&a.join(&rel)),
-            sha1_of(&b.join(&rel)),
-            "{}",
-            rel.display()
-        );
-    }
-}
 
 #[test]
 fn three_torrents_rotate_through_qbittorrent_within_the_limit() {
     let tmp = TempDir::new("rotate-qbit");
     let source = tmp.join("seeder-data");
-    let made = generate(
-        &source,
-        &tmp.join("torrents"),
-        &[
-            ("alpha.bin", 300 * 1024),
-            ("beta/one.dat", 200 * 1024),
-            ("beta/two.dat", 250 * 1024),
-            ("gamma.iso", 500 * 1024),
-            ("unmanaged.bin", 100 * 1024),
-        ],
-    );
+    let made = generate(&source, &tmp.join("torrents"), THREE_AND_UNMANAGED);
     let qbit = Qbittorrent::start(&tmp.join("qbit"));
     let files: Vec<_> = made.iter().map(|t| t.file.clone()).collect();
     let _seeder = Peer::seed(&source, &files, &[qbit.peer_port]);
 
     // The user's own torrent, added without lowspace's tag.
-    let unmanaged = made.iter().find(|t| t.name == "unmanaged.bin").unwrap();
     let client = Client::new(QbitOptions {
         url: qbit.url(),
         username: None,
         password: None,
     })
     .unwrap();
-    let added = client
-        .add(&[NewTorrent {
-            metainfo: std::fs::read(&unmanaged.file).unwrap(),
-            start: true,
-            label: String::new(),
-        }])
-        .unwrap();
-    assert!(added[0].is_ok(), "{:?}", added[0]);
+    add_unmanaged(&client, &made);
 
-    let managed = tmp.join("managed");
-    let remote = tmp.join("remote");
-    std::fs::create_dir_all(&managed).unwrap();
-    std::fs::create_dir_all(&remote).unwrap();
-    let rotated: Vec<_> = made.iter().filter(|t| t.name != "unmanaged.bin").collect();
-    for t in &rotated {
-        std::fs::copy(&t.file, managed.join(t.file.file_name().unwrap())).unwrap();
-    }
+    let rotated = managed_torrents(&made);
+    let dirs = stage(tmp.path(), &rotated);
     let total: u64 = rotated.iter().map(|t| t.size).sum();
     let limit = 800 * 1024;
     assert!(limit < total);
-    let config = tmp.join("lowspace.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "log_level = \"debug\"\n\n[client]\nkind = \"qbittorrent\"\nurl = \"{}\"\n\n[rotate]\n\
-             managed_torrents_directory = \"{}\"\nspace_limit = {limit}\nrequired_ratio = 0.0\n\n\
-             [remote]\nservice = \"local\"\npath = \"{}\"\n",
-            qbit.url(),
-            managed.display(),
-            remote.display()
-        ),
-    )
-    .unwrap();
-    let config_arg = config.display().to_string();
+    let config = write_config(
+        tmp.path(),
+        &format!("kind = \"qbittorrent\"\nurl = \"{}\"", qbit.url()),
+        &dirs,
+        limit,
+    );
 
-    let mut logs = String::new();
-    let mut done = false;
-    for run in 1..=90 {
-        let out = run_lowspace(tmp.path(), &["--config", &config_arg, "rotate"], &[]);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "run {run} failed:\n{stderr}");
-        logs.push_str(&stderr);
-        let on_disk: u64 = rotated
-            .iter()
-            .map(|t| support::disk::bytes_under(&qbit.download_dir.join(&t.name)))
-            .sum();
-        assert!(
-            on_disk <= limit,
-            "run {run}: {on_disk} bytes on disk, over {limit}"
-        );
-        let left = std::fs::read_dir(&managed)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".torrent"))
-            .count();
-        if left == 0 {
-            done = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    let tail: String = logs
-        .chars()
-        .rev()
-        .take(4000)
-        .collect::<String>()
-        .chars()
-        .rev()
-        .collect();
-    assert!(done, "rotation not finished:\n{tail}");
+    let report = rotate_until_done(
+        &Rotation {
+            home: tmp.path(),
+            config: &config,
+            managed: &dirs.managed,
+            limit,
+            max_runs: 90,
+            pause: Duration::from_millis(700),
+        },
+        || bytes_of(&qbit.download_dir, &rotated),
+    );
 
-    for t in &rotated {
-        let src = source.join(&t.name);
-        let dst = remote.join(&t.name);
-        if src.is_dir() {
-            same_tree(&src, &dst);
-        } else {
-            assert_eq!(sha1_of(&src), sha1_of(&dst), "{}", t.name);
-        }
-        assert!(
-            !qbit.download_dir.join(&t.name).exists(),
-            "{} still on the local disk",
-            t.name
-        );
-    }
     let listed = qbit.torrents();
-    let names: Vec<&str> = listed
+    let names: Vec<String> = listed
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|t| t["name"].as_str())
+        .filter_map(|t| t["name"].as_str().map(String::from))
         .collect();
-    assert_eq!(names, ["unmanaged.bin"], "only the user's torrent is left");
-    assert!(!remote.join("unmanaged.bin").exists());
-    support::wait_until("the unmanaged torrent", Duration::from_secs(30), || {
-        qbit.download_dir.join("unmanaged.bin").exists()
-            && sha1_of(&qbit.download_dir.join("unmanaged.bin"))
-                == sha1_of(&source.join("unmanaged.bin"))
-    });
-    eprintln!("{tail}");
+    assert_rotation_complete(&source, &dirs.remote, &qbit.download_dir, &rotated, &names);
+    eprintln!("{}", report.tail(4000));
 }

@@ -4,6 +4,7 @@
 //! every test starts it the same way.
 #![allow(dead_code)]
 
+pub mod client_rotation;
 pub mod deluge;
 pub mod disk;
 pub mod files;
