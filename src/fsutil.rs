@@ -103,7 +103,6 @@ pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
-    pub path: PathBuf,
 }
 
 /// Takes the lock at `path` (created if missing), or returns None when
@@ -115,10 +114,7 @@ pub fn try_lock(path: &Path) -> io::Result<Option<RunLock>> {
         .write(true)
         .open(path)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(RunLock {
-            _file: file,
-            path: path.to_path_buf(),
-        })),
+        Ok(()) => Ok(Some(RunLock { _file: file })),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
     }

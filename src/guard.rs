@@ -119,8 +119,6 @@ pub struct Deleted {
 /// directories on the way to them.
 #[derive(Debug)]
 pub struct Deletable {
-    /// The parent of the torrent's data path; its files are relative to it.
-    pub root: PathBuf,
     /// Each file that exists, with the directories on the way.
     files: Vec<PathBuf>,
     dirs: BTreeSet<PathBuf>,
@@ -178,11 +176,7 @@ pub fn check_deletable(
             }
         }
     }
-    Ok(Deletable {
-        root,
-        files: found,
-        dirs,
-    })
+    Ok(Deletable { files: found, dirs })
 }
 
 /// Deletes `files` (paths relative to the parent of `base_path`, the

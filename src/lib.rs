@@ -6,19 +6,19 @@
 //! feature module keeps its decisions in pure functions and its I/O in thin
 //! executors.
 
-pub mod base64;
+pub(crate) mod base64;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod env;
+pub(crate) mod env;
 pub mod fish;
 pub mod follow;
-pub mod fsutil;
-pub mod guard;
+pub(crate) mod fsutil;
+pub(crate) mod guard;
 pub mod http;
-pub mod logging;
+pub(crate) mod logging;
 pub mod process;
-pub mod relpath;
+pub(crate) mod relpath;
 pub mod rotate;
 pub mod rtorrent;
 pub mod size;
