@@ -95,7 +95,7 @@ pub struct Step {
 
 /// The whole run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct TreePlan {
     pub steps: Vec<Step>,
     /// Manifest entries whose source is gone: their torrents are removed.
     pub prune: Vec<String>,
@@ -116,8 +116,8 @@ pub fn plan(
     manifest: &Manifest,
     settings: &Settings,
     unscanned: &[String],
-) -> Plan {
-    let mut result = Plan::default();
+) -> TreePlan {
+    let mut result = TreePlan::default();
     let mut present = BTreeSet::new();
     for (index, file) in candidates.iter().enumerate() {
         let piece_length = settings.piece_size.for_file(file.size);

@@ -34,7 +34,7 @@ use super::hash::{hash_files, FileHashes, Job};
 use super::index::{percent_encode_path, render, INDEX_NAME};
 use super::manifest::{Entry, LoadError, Manifest, MANIFEST_NAME};
 use super::piece_size::PieceSize;
-use super::plan::{plan, Action, Candidate, Plan, Settings, Step, Why};
+use super::plan::{plan, Action, Candidate, Settings, Step, TreePlan, Why};
 use super::progress::{mib_per_second, Display, Progress};
 use super::scan::{mtime_ns, scan, SourceFile};
 use crate::size::human_size;
@@ -765,7 +765,7 @@ fn save_if_changed(
     crate::fsutil::write_atomic(path, &bytes)
 }
 
-fn log_plan(decided: &Plan, files: &[SourceFile], detail: Level) {
+fn log_plan(decided: &TreePlan, files: &[SourceFile], detail: Level) {
     for step in &decided.steps {
         let Some(file) = files.get(step.index) else {
             continue;
@@ -783,7 +783,7 @@ fn log_plan(decided: &Plan, files: &[SourceFile], detail: Level) {
     }
 }
 
-fn report_dry_run(decided: &Plan, files: &[SourceFile], out: &mut dyn Write) -> io::Result<()> {
+fn report_dry_run(decided: &TreePlan, files: &[SourceFile], out: &mut dyn Write) -> io::Result<()> {
     let (mut hash, mut rewrite, mut keep) = (0, 0, 0);
     for step in &decided.steps {
         let Some(file) = files.get(step.index) else {
