@@ -157,6 +157,15 @@ fn duration_parts(d: Duration) -> Vec<String> {
     parts
 }
 
+/// "1 file", "2 files": a count with its noun, never "file(s)".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use crate::rotate::gather::{disk_space, managed_torrents};
 use crate::rotate::run::{settings, state_directory};
 use crate::rtorrent::directory::download_directory;
 use crate::size::human_size;
+use crate::size::plural;
 use crate::sync::{Remote, Syncer};
 
 #[derive(FromArgs)]
@@ -48,7 +49,11 @@ impl CheckArgs {
         match managed_torrents(dir) {
             Ok((managed, corrupt)) if corrupt.is_empty() => lines.push((
                 "managed",
-                Verdict::Ok(format!("{}: {} torrent(s)", dir.display(), managed.len())),
+                Verdict::Ok(format!(
+                    "{}: {}",
+                    dir.display(),
+                    plural(managed.len() as u64, "torrent", "torrents")
+                )),
             )),
             Ok((managed, corrupt)) => {
                 let first = corrupt
@@ -58,9 +63,9 @@ impl CheckArgs {
                 lines.push((
                     "managed",
                     Verdict::Warn(format!(
-                        "{}: {} torrent(s), {} unreadable{first}",
+                        "{}: {}, {} unreadable{first}",
                         dir.display(),
-                        managed.len(),
+                        plural(managed.len() as u64, "torrent", "torrents"),
                         corrupt.len(),
                     )),
                 ))
@@ -148,7 +153,8 @@ impl CheckArgs {
         drop(out);
         if failed > 0 {
             return Err(CliError::failure(format!(
-                "check: {failed} problem(s) to fix"
+                "check: {} to fix",
+                plural(failed as u64, "problem", "problems")
             )));
         }
         Ok(())

@@ -224,8 +224,8 @@ impl TreeArgs {
                 listed.push("...");
             }
             Err(CliError::failure(format!(
-                "{} file(s) failed, the rest is done: {}",
-                summary.failures.len(),
+                "{} failed, the rest is done: {}",
+                crate::size::plural(summary.failures.len() as u64, "file", "files"),
                 listed.join("; ")
             )))
         }

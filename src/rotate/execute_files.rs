@@ -679,8 +679,10 @@ impl Executor<'_> {
         let kept = states.len() - verified.len();
         if kept > 0 {
             log::info!(
-                "{}: {kept} file(s) not on the remote stay on disk",
-                step.name
+                "{}: {} not on the remote {} on disk",
+                step.name,
+                crate::size::plural(kept as u64, "file", "files"),
+                if kept == 1 { "stays" } else { "stay" }
             );
         }
         let entry = Entry {

@@ -13,14 +13,7 @@ use super::snapshot::{Loaded, ManagedTorrent};
 use crate::size::human_size;
 use crate::torrent::InfoHash;
 
-/// "1 file", "2 files": a count with its noun, never "file(s)".
-pub fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
+pub use crate::size::plural;
 
 /// A time as people read it in a log or status line:
 /// `2026-11-30 07:35 UTC`.

@@ -547,9 +547,10 @@ fn hash_and_write(
     };
     let bytes_total: u64 = jobs.iter().map(|j| j.length).sum();
     log::info!(
-        "hashing {} files ({}) on {threads} threads",
-        jobs.len(),
-        human_size(bytes_total)
+        "hashing {} ({}) on {}",
+        crate::size::plural(jobs.len() as u64, "file", "files"),
+        human_size(bytes_total),
+        crate::size::plural(threads as u64, "thread", "threads")
     );
     let bytes_done = AtomicU64::new(0);
     let started = Instant::now();
