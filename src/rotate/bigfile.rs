@@ -341,6 +341,15 @@ pub fn plan_files(
             out.sync.push(f.index);
             continue;
         }
+        // Selected and every byte already on disk, but not complete: rtorrent
+        // is checking it again (or a non-sparse file system allocated it
+        // whole). Dropping it would free nothing and leave a downloaded file
+        // behind, so it stays in flight, whatever the budget, and is copied
+        // once rtorrent calls it complete.
+        if fully_on_disk(f) {
+            in_flight.push(k);
+            continue;
+        }
         let alone = geo.alone(k);
         if alone > budget {
             out.too_big.push(f.index);
@@ -384,8 +393,12 @@ pub fn plan_files(
     // (their bytes stay) until the others are done.
     in_flight.sort_by(|&a, &b| files[b].size.cmp(&files[a].size).then(a.cmp(&b)));
     let mut dropped = Vec::new();
-    while geo.footprint(&chosen, &base) > budget && !in_flight.is_empty() {
-        let k = in_flight.remove(0);
+    while geo.footprint(&chosen, &base) > budget {
+        // Pausing a file whose bytes are all there frees nothing.
+        let Some(at) = in_flight.iter().position(|&k| !fully_on_disk(&files[k])) else {
+            break;
+        };
+        let k = in_flight.remove(at);
         chosen[k] = false;
         dropped.push(k);
     }
@@ -581,6 +594,11 @@ pub fn file_views(
         .collect()
 }
 
+/// A selected file that already holds all its bytes locally.
+fn fully_on_disk(f: &FileState) -> bool {
+    f.priority > 0 && f.size > 0 && f.on_disk >= f.size
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -768,6 +786,25 @@ mod tests {
         assert_eq!(p.truncate, vec![0]);
         assert!(p.sync.is_empty(), "never copied twice once verified");
         assert_eq!(priorities(&files, &p), vec![(0, 0), (1, 1)]);
+    }
+
+    #[test]
+    fn a_selected_file_with_all_its_bytes_is_never_dropped_for_the_budget() {
+        // rtorrent is checking file 0 again after a restart: not complete,
+        // but every byte is on disk. The limit was lowered below it.
+        let mut checking = file(0, 2 * MIB, false, 1);
+        checking.on_disk = 2 * MIB;
+        let files = [checking, file(1, 40 * KIB, false, 0)];
+        let p = plan_files(&files, &remote(&[]), MIB, ext4(16 * KIB));
+        assert!(p.too_big.is_empty(), "{:?}", p.reasons);
+        assert!(p.keep.contains(&0), "it stays in flight: {p:?}");
+        assert!(!p.finished);
+        // Half of it on disk: it waits (paused), its bytes stay.
+        let mut half = file(0, 2 * MIB, false, 1);
+        half.on_disk = MIB;
+        let files = [half, file(1, 40 * KIB, false, 0)];
+        let p = plan_files(&files, &remote(&[]), MIB, ext4(16 * KIB));
+        assert!(!p.keep.contains(&0), "{p:?}");
     }
 
     #[test]
