@@ -171,12 +171,13 @@ fn a_magnet_is_adopted_byte_identical_and_then_served() {
         "the adopted .torrent differs from the seeder's"
     );
     assert_eq!(torrents_in(&load), vec![written.clone()]);
-    let log = fish.log_text();
-    assert!(
-        log.contains(&format!("fetched metadata of {}", s.hash))
-            && log.contains(&format!("{} bytes", s.info.len())),
-        "{log}"
-    );
+    // fish writes the .torrent before it logs the fetch: wait for the line.
+    let fetched = format!("fetched metadata of {}", s.hash);
+    let bytes = format!("{} bytes", s.info.len());
+    wait_until("fish logs the fetch", Duration::from_secs(10), || {
+        let log = fish.log_text();
+        log.contains(&fetched) && log.contains(&bytes)
+    });
     wait_until("fish serves it", Duration::from_secs(10), || {
         let state = fish.state();
         state["swarms"] == 1 && state["magnets_adopted"] == 1 && state["magnets_pending"] == 0
