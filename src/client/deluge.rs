@@ -675,13 +675,7 @@ impl TorrentClient for Client {
             json!([[hex], {"file_priorities": levels}]),
             Some(&hex),
         )?;
-        if then.check_hash {
-            self.check_hash(hash)?;
-        }
-        if then.start {
-            self.start(hash)?;
-        }
-        Ok(())
+        self.then_do(hash, then)
     }
 
     fn check_hash(&self, hash: &InfoHash) -> Result<(), ClientError> {

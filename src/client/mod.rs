@@ -221,6 +221,18 @@ pub trait TorrentClient {
     /// Checks the torrent's data against its piece hashes again.
     fn check_hash(&self, hash: &InfoHash) -> Result<(), ClientError>;
 
+    /// `then` as separate requests, for clients that cannot fold it into
+    /// the priority request (all but rtorrent).
+    fn then_do(&self, hash: &InfoHash, then: ThenDo) -> Result<(), ClientError> {
+        if then.check_hash {
+            self.check_hash(hash)?;
+        }
+        if then.start {
+            self.start(hash)?;
+        }
+        Ok(())
+    }
+
     /// Requests made so far, and bytes of the answers (for reports).
     fn requests(&self) -> u64 {
         0

@@ -667,13 +667,7 @@ impl TorrentClient for Client {
                 Some(&id),
             )?;
         }
-        if then.check_hash {
-            self.check_hash(hash)?;
-        }
-        if then.start {
-            self.start(hash)?;
-        }
-        Ok(())
+        self.then_do(hash, then)
     }
 
     fn check_hash(&self, hash: &InfoHash) -> Result<(), ClientError> {

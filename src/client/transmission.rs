@@ -620,13 +620,7 @@ impl TorrentClient for Client {
         if !priorities.is_empty() {
             self.call("torrent-set", priority_arguments(hash, priorities))?;
         }
-        if then.check_hash {
-            self.check_hash(hash)?;
-        }
-        if then.start {
-            self.start(hash)?;
-        }
-        Ok(())
+        self.then_do(hash, then)
     }
 
     fn check_hash(&self, hash: &InfoHash) -> Result<(), ClientError> {
