@@ -818,6 +818,21 @@ fn assert_same_tree(local: &Path, remote: &Path) {
     }
 }
 
+/// Changes one byte of `changed` on the remote (same size): the content
+/// check must name exactly that file; the copy is then put back.
+fn assert_content_mismatch_is_named(
+    syncer: &Syncer,
+    local: &Path,
+    remote_dir: &Path,
+    files: &[(RelPath, u64)],
+    changed: &RelPath,
+) {
+    flip_one_byte(&remote_dir.join(changed));
+    let c = syncer.verify_content(local, files).unwrap();
+    assert_eq!(c.mismatched, vec![changed.clone()], "{c}");
+    std::fs::copy(local.join(changed), remote_dir.join(changed)).unwrap();
+}
+
 /// Breaks one remote file's size and removes another: verification must
 /// say which, and not pass the copy.
 fn assert_mismatch_is_named(syncer: &Syncer, remote_root: &Path, files: &[(RelPath, u64)]) {
@@ -884,10 +899,7 @@ fn rsync_verifies_a_torrent_of_3000_files_with_a_quoted_ssh_command() {
     assert!(c.is_complete(), "{c}");
     assert_eq!(c.verified, 3_000);
     let (changed, _) = &files[2_999];
-    flip_one_byte(&remote_dir.join(changed));
-    let c = syncer.verify_content(&local, &files).unwrap();
-    assert_eq!(c.mismatched, vec![changed.clone()], "{c}");
-    std::fs::copy(local.join(changed), remote_dir.join(changed)).unwrap();
+    assert_content_mismatch_is_named(&syncer, &local, &remote_dir, &files, changed);
 
     assert_mismatch_is_named(&syncer, &remote_dir, &files);
 }
@@ -944,10 +956,7 @@ fn rsync_remote_with_busybox_find_copies_and_verifies() {
         .iter()
         .find(|(rel, _)| rel.as_str().contains('\n'))
         .unwrap();
-    flip_one_byte(&remote_dir.join(changed));
-    let c = syncer.verify_content(&local, &files).unwrap();
-    assert_eq!(c.mismatched, vec![changed.clone()], "{c}");
-    std::fs::copy(local.join(changed), remote_dir.join(changed)).unwrap();
+    assert_content_mismatch_is_named(&syncer, &local, &remote_dir, &files, changed);
     assert_mismatch_is_named(&syncer, &remote_dir, &files);
 }
 
