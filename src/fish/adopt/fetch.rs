@@ -11,8 +11,12 @@
 //! 3. pieces are asked for a few at a time, and only pieces we asked for
 //!    are accepted, each with the announced total size and its exact
 //!    length; a reject ends the attempt (that peer cannot help now);
-//! 4. the assembled bytes must hash (SHA-1) to the info-hash, else the
-//!    peer lied and is marked bad by the caller.
+//! 4. the assembled bytes must hash to the info-hash (SHA-1, or SHA-256
+//!    cut to 20 bytes for a v2-only magnet), else the peer lied and is
+//!    marked bad by the caller.
+//!
+//! The same fetch runs over a connection we dialled ([`MetadataFetch::start`])
+//! and over one a peer opened to us ([`MetadataFetch::answering`]).
 //!
 //! The raw bytes are returned exactly as received: they are what hashes to
 //! the info-hash, so they are written into the .torrent unchanged.
@@ -163,7 +167,18 @@ impl MetadataFetch {
     /// (our handshake) first.
     pub fn start(config: SessionConfig, info_hash: InfoHash) -> (MetadataFetch, Vec<u8>) {
         let (session, first) = Session::outgoing(config, info_hash, None);
-        let fetch = MetadataFetch {
+        (MetadataFetch::over(session, info_hash), first)
+    }
+
+    /// Fetches `info_hash`'s metadata from a peer that dialled us about it:
+    /// feed it everything the peer sent, its handshake included; our
+    /// handshake goes out as the answer.
+    pub fn answering(config: SessionConfig, info_hash: InfoHash) -> MetadataFetch {
+        MetadataFetch::over(Session::answering(config, info_hash), info_hash)
+    }
+
+    fn over(session: Session, info_hash: InfoHash) -> MetadataFetch {
+        MetadataFetch {
             session,
             info_hash,
             inbox: Vec::new(),
@@ -172,8 +187,16 @@ impl MetadataFetch {
             outstanding: Vec::new(),
             next_request: 0,
             finished: false,
-        };
-        (fetch, first)
+        }
+    }
+
+    /// The wire session underneath (its timers, its info-hash).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn info_hash(&self) -> InfoHash {
+        self.info_hash
     }
 
     /// The metadata size the peer announced, once known.
@@ -303,12 +326,24 @@ impl MetadataFetch {
             .flatten()
             .flatten()
             .collect();
-        let got = InfoHash::of_info_bytes(&metadata);
-        if got != self.info_hash {
-            return Err(FetchError::HashMismatch(got));
+        if !hashes_to(&metadata, &self.info_hash) {
+            return Err(FetchError::HashMismatch(InfoHash::of_info_bytes(&metadata)));
         }
         Ok(Some(metadata))
     }
+}
+
+/// True when `info` is the info dictionary of `info_hash`: its SHA-1 (v1
+/// and hybrid torrents), or its SHA-256 cut to 20 bytes, which is what a
+/// v2-only magnet carries and v2 peers handshake with (BEP 52). A hybrid
+/// magnet's full v2 hash is checked where the .torrent is written.
+pub fn hashes_to(info: &[u8], info_hash: &InfoHash) -> bool {
+    use sha2::{Digest, Sha256};
+    if InfoHash::of_info_bytes(info) == *info_hash {
+        return true;
+    }
+    let v2: [u8; 32] = Sha256::digest(info).into();
+    crate::torrent::create::truncate_v2(&v2) == *info_hash.as_bytes()
 }
 
 #[cfg(test)]

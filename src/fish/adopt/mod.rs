@@ -275,6 +275,16 @@ fn write_torrent(
             "the info dictionary is not read back as fetched".into(),
         ));
     }
+    // The fetch checked the 20-byte hash; a hybrid magnet also names the
+    // full v2 one, and a torrent that contradicts its magnet is not served.
+    if magnet
+        .info_hash_v2
+        .is_some_and(|v2| meta.info_hash_v2() != Some(v2))
+    {
+        return Err(WriteError::Unusable(
+            "its v2 info-hash (SHA-256) is not the one in the magnet's btmh".into(),
+        ));
+    }
     let stem = torrent_file::safe_stem(info_bytes);
     let path = torrent_file::choose_path(dir, stem.as_deref(), &magnet.info_hash, &|p| {
         p.symlink_metadata().is_ok()

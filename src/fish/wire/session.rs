@@ -7,7 +7,9 @@
 //!
 //! 1. Handshake. Incoming: wait for theirs, refuse unknown info-hashes and
 //!    ourselves, then answer. Outgoing: ours goes first, theirs must name
-//!    the same info-hash.
+//!    the same info-hash. Answering (an incoming peer of a magnet we are
+//!    adopting): theirs must name that info-hash, then we answer holding
+//!    nothing.
 //! 2. Right after: our extension handshake (ut_metadata, metadata_size)
 //!    when they speak BEP 10, `have_none` when they speak BEP 6, our DHT
 //!    port when both run a DHT.
@@ -139,12 +141,25 @@ pub struct Session {
     peer_extension_handshake: bool,
     metadata_requests: u32,
     piece_requests: u32,
+    /// Our handshake is still owed (the peer dialled us).
+    must_answer: bool,
 }
 
 impl Session {
     /// A peer dialled us: wait for its handshake.
     pub fn incoming(config: SessionConfig) -> Session {
-        Session::new(config, Phase::Handshake, None, None)
+        let mut session = Session::new(config, Phase::Handshake, None, None);
+        session.must_answer = true;
+        session
+    }
+
+    /// A peer dialled us about `info_hash`, whose metadata we do not have
+    /// (a magnet being adopted): its handshake must name that torrent, and
+    /// ours answers without claiming any metadata.
+    pub fn answering(config: SessionConfig, info_hash: InfoHash) -> Session {
+        let mut session = Session::new(config, Phase::Handshake, Some(info_hash), None);
+        session.must_answer = true;
+        session
     }
 
     /// We dial a peer about `info_hash`; send the returned bytes first.
@@ -176,6 +191,7 @@ impl Session {
             peer_extension_handshake: false,
             metadata_requests: 0,
             piece_requests: 0,
+            must_answer: false,
         }
     }
 
@@ -268,10 +284,13 @@ impl Session {
                     .ok_or(CloseReason::UnknownTorrent(theirs.info_hash))?;
                 self.info_hash = Some(theirs.info_hash);
                 self.metadata_size = Some(size);
-                actions.push(Action::Send(
-                    self.our_handshake(theirs.info_hash).encode().to_vec(),
-                ));
             }
+        }
+        if self.must_answer {
+            self.must_answer = false;
+            actions.push(Action::Send(
+                self.our_handshake(theirs.info_hash).encode().to_vec(),
+            ));
         }
         self.phase = Phase::Messages;
         self.peer_fast = theirs.supports_fast();

@@ -352,3 +352,77 @@ fn other_messages_are_ignored() {
         Ok(Progress::Done(meta))
     );
 }
+
+#[test]
+fn a_peer_that_dialled_us_is_answered_and_fetched_from() {
+    let meta = info(16384 + 500);
+    let hash = InfoHash::of_info_bytes(&meta);
+    let size = meta.len() as u32;
+    let mut fetch = MetadataFetch::answering(config(), hash);
+    // Their handshake and extension handshake arrive together.
+    let mut out = Vec::new();
+    let input = [handshake(hash, true), with_size(meta.len())].concat();
+    assert_eq!(fetch.receive(&input, &mut out), Ok(Progress::Pending));
+    let ours = Handshake::decode(&out).unwrap().unwrap();
+    assert_eq!((ours.info_hash, ours.peer_id), (hash, OURS));
+    let Ok(Frame::Message(Message::Extended { id: 0, payload }, _)) = decode_frame(&out[68..])
+    else {
+        panic!("no extension handshake after ours")
+    };
+    let ext = crate::fish::wire::metadata::decode_extension_handshake(payload).unwrap();
+    assert_eq!(ext.metadata_size, None, "we claimed metadata we lack");
+    assert_eq!(requested(&out[68..]), vec![0, 1]);
+    assert!(fetch.session().is_established());
+    let wire = [
+        data(1, size, piece_of(&meta, 1)),
+        data(0, size, piece_of(&meta, 0)),
+    ]
+    .concat();
+    assert_eq!(
+        fetch.receive(&wire, &mut Vec::new()),
+        Ok(Progress::Done(meta))
+    );
+
+    // A peer that dialled us about another torrent is not asked.
+    let other = InfoHash::from_bytes([9; 20]);
+    let mut fetch = MetadataFetch::answering(config(), hash);
+    assert_eq!(
+        fetch.receive(&handshake(other, true), &mut Vec::new()),
+        Err(FetchError::Wire(CloseReason::WrongInfoHash(other)))
+    );
+    // Nor one without metadata.
+    let mut fetch = MetadataFetch::answering(config(), hash);
+    let input = [
+        handshake(hash, true),
+        ext_handshake("d1:md11:ut_metadatai2eee"),
+    ]
+    .concat();
+    let got = fetch.receive(&input, &mut Vec::new()).unwrap_err();
+    assert_eq!(got, FetchError::NoMetadata);
+    assert!(!got.peer_is_bad());
+}
+
+#[test]
+fn v2_only_metadata_is_checked_by_its_truncated_sha256() {
+    use sha2::{Digest, Sha256};
+    let meta = info(300);
+    let v2: [u8; 32] = Sha256::digest(&meta).into();
+    let hash = InfoHash::from_bytes(crate::torrent::create::truncate_v2(&v2));
+    assert!(hashes_to(&meta, &hash));
+    assert!(hashes_to(&meta, &InfoHash::of_info_bytes(&meta)));
+    let mut wrong = meta.clone();
+    wrong[10] ^= 1;
+    assert!(!hashes_to(&wrong, &hash));
+    assert!(!hashes_to(&wrong, &InfoHash::of_info_bytes(&meta)));
+
+    let mut fetch = MetadataFetch::answering(config(), hash);
+    let input = [handshake(hash, true), with_size(300)].concat();
+    assert_eq!(
+        fetch.receive(&input, &mut Vec::new()),
+        Ok(Progress::Pending)
+    );
+    assert_eq!(
+        fetch.receive(&data(0, 300, &meta), &mut Vec::new()),
+        Ok(Progress::Done(meta))
+    );
+}

@@ -282,6 +282,51 @@ fn outgoing_checks_the_answer() {
 }
 
 #[test]
+fn answering_claims_no_metadata_and_checks_the_hash() {
+    let adopting = InfoHash::from_bytes([0xbb; 20]);
+    let mut s = Session::answering(config(), adopting);
+    // The session asks no swarm: it already knows what it answers for.
+    let mut input = their_handshake(adopting, true, true, THEIRS);
+    input.extend(metadata_request(0));
+    let actions = run(&mut s, &input);
+    assert!(actions.contains(&Action::Established {
+        info_hash: adopting
+    }));
+    let out = sent(&actions);
+    let ours = Handshake::decode(&out).unwrap().unwrap();
+    assert_eq!(ours.info_hash, adopting);
+    let rest = messages(&out[68..]);
+    let Message::Extended { id: 0, payload } = &rest[0] else {
+        panic!("{rest:?}")
+    };
+    let ext = crate::fish::wire::metadata::decode_extension_handshake(payload).unwrap();
+    assert_eq!(ext.ut_metadata, Some(OUR_UT_METADATA_ID));
+    assert_eq!(ext.metadata_size, None, "we must not claim metadata");
+    assert_eq!(rest[1], Message::HaveNone);
+    // Their request before their extension handshake: nothing to serve,
+    // and no id to reject it under.
+    assert_eq!(rest.len(), 2);
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, Action::ServeMetadataPiece { .. })));
+    let more = run(&mut s, &[ext_handshake(3), metadata_request(0)].concat());
+    let reply = sent(&more);
+    assert!(matches!(
+        messages(&reply).as_slice(),
+        [Message::Extended { id: 3, .. }]
+    ));
+    assert!(!more
+        .iter()
+        .any(|a| matches!(a, Action::ServeMetadataPiece { .. })));
+
+    let mut s = Session::answering(config(), adopting);
+    assert_eq!(
+        run(&mut s, &their_handshake(HELD, true, true, THEIRS)),
+        vec![Action::Close(CloseReason::WrongInfoHash(HELD))]
+    );
+}
+
+#[test]
 fn timers() {
     let s = Session::incoming(config());
     let sec = Duration::from_secs;
