@@ -2,7 +2,8 @@
 //! holds a torrent, opentracker introduces it, and fish, given only the
 //! magnet, fetches the metadata, writes a byte-identical .torrent into its
 //! load path and then serves it to a libtorrent client that has only the
-//! magnet too.
+//! magnet too. And the other way round: a seeder fish cannot find dials
+//! fish, and fish takes the metadata from it over that connection.
 // Test code: a panic is how a test reports a failure.
 #![allow(
     clippy::unwrap_used,
@@ -228,7 +229,7 @@ mod fake_wrong_metadata_peer {
     //! A peer that answers ut_metadata requests with metadata that does
     //! not hash to the info-hash: a fault no real client produces (they
     //! check the hash themselves before serving). It announces itself to
-    //! opentracker like a seeder.
+    //! opentracker like a seeder, or dials fish itself ([`call`]).
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
@@ -238,9 +239,7 @@ mod fake_wrong_metadata_peer {
     pub fn start(hash_hex: &str, metadata: Vec<u8>) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let hash: Vec<u8> = (0..20)
-            .map(|i| u8::from_str_radix(&hash_hex[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
+        let hash = bytes(hash_hex);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let hash = hash.clone();
@@ -253,20 +252,68 @@ mod fake_wrong_metadata_peer {
         port
     }
 
-    fn serve(mut s: TcpStream, hash: &[u8], metadata: &[u8]) -> std::io::Result<()> {
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut theirs = [0u8; 68];
-        s.read_exact(&mut theirs)?;
+    /// Dials fish at `port` from the local address `from` about `hash_hex`,
+    /// claiming `metadata`; answers fish's requests with it when `answer`,
+    /// else stays silent. The thread returns whether fish answered the
+    /// handshake (false: refused), once fish hangs up.
+    pub fn call(
+        port: u16,
+        from: &str,
+        hash_hex: &str,
+        metadata: Vec<u8>,
+        answer: bool,
+    ) -> std::thread::JoinHandle<bool> {
+        let hash = bytes(hash_hex);
+        let from: std::net::IpAddr = from.parse().unwrap();
+        std::thread::spawn(move || {
+            let fish = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let mut s =
+                lowspace::sys::connect_from(Some(from), &fish, Duration::from_secs(5)).unwrap();
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            greet(&mut s, &hash, metadata.len()).unwrap();
+            let mut theirs = [0u8; 68];
+            if s.read_exact(&mut theirs).is_err() {
+                return false;
+            }
+            assert_eq!(
+                &theirs[28..48],
+                &hash[..],
+                "fish answered about another torrent"
+            );
+            let _ = exchange(s, &metadata, answer);
+            true
+        })
+    }
+
+    fn bytes(hex: &str) -> Vec<u8> {
+        (0..20)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Our handshake and extension handshake (ut_metadata, metadata_size).
+    fn greet(s: &mut TcpStream, hash: &[u8], size: usize) -> std::io::Result<()> {
         let mut hs = b"\x13BitTorrent protocol".to_vec();
         hs.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 0]);
         hs.extend_from_slice(hash);
         hs.extend_from_slice(b"-XX0000-wrongmetadat");
         s.write_all(&hs)?;
-        let ext = format!(
-            "d1:md11:ut_metadatai1ee13:metadata_sizei{}ee",
-            metadata.len()
-        );
-        send_extended(&mut s, 0, ext.as_bytes())?;
+        let ext = format!("d1:md11:ut_metadatai1ee13:metadata_sizei{size}ee");
+        send_extended(s, 0, ext.as_bytes())
+    }
+
+    fn serve(mut s: TcpStream, hash: &[u8], metadata: &[u8]) -> std::io::Result<()> {
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut theirs = [0u8; 68];
+        s.read_exact(&mut theirs)?;
+        greet(&mut s, hash, metadata.len())?;
+        exchange(s, metadata, true)
+    }
+
+    /// Reads fish's messages until it hangs up, answering its metadata
+    /// requests with `metadata` when `answer`.
+    fn exchange(mut s: TcpStream, metadata: &[u8], answer: bool) -> std::io::Result<()> {
         let mut their_id = 0u8;
         loop {
             let mut len = [0u8; 4];
@@ -281,7 +328,7 @@ mod fake_wrong_metadata_peer {
                 if let Some(rest) = text.split("11:ut_metadatai").nth(1) {
                     their_id = rest.split('e').next().unwrap_or("0").parse().unwrap_or(0);
                 }
-            } else if body[1] == 1 && text.contains("8:msg_typei0e") {
+            } else if answer && body[1] == 1 && text.contains("8:msg_typei0e") {
                 let piece: usize = text
                     .split("5:piecei")
                     .nth(1)
@@ -372,6 +419,105 @@ fn a_peer_with_wrong_metadata_is_dropped_and_the_right_one_wins() {
     );
     assert_eq!(torrents_in(&load), vec![written]);
     drop(fish);
+}
+
+#[test]
+fn a_seeder_that_dials_fish_gives_it_the_metadata_a_liar_and_a_staller_do_not_block_it() {
+    let dir = TempDir::new("adopt-caller");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let s = seeded(&dir, "called.bin", 40 << 20);
+    assert!(s.info.len() > 16384, "two metadata pieces");
+    // No tracker in the magnet and no DHT: fish has no way to find the
+    // seeder; only connections the seeder opens reach it.
+    let magnet = format!("magnet:?xt=urn:btih:{}", s.hash);
+    let magnets = write_magnets(&dir, std::slice::from_ref(&magnet));
+    let mut fish = Fish::start(
+        dir.path(),
+        &load,
+        &["--no-dht", "--magnets", magnets.to_str().unwrap()],
+    );
+
+    // A liar dials first: dropped, counted, and refused when it calls again.
+    let mut wrong = s.info.clone();
+    let last = wrong.len() - 10;
+    wrong[last] ^= 0x55;
+    let liar = fake_wrong_metadata_peer::call(fish.port, "127.0.0.2", &s.hash, wrong.clone(), true);
+    assert!(liar.join().unwrap(), "fish refused the first call");
+    fish.wait_for_log(
+        &format!("sent metadata that does not hash to {}: dropped", s.hash),
+        Duration::from_secs(10),
+    );
+    assert!(fish.log_text().contains("peer 127.0.0.2:"));
+    wait_until("the liar is counted", Duration::from_secs(5), || {
+        fish.state()["magnets_bad_peers"] == 1
+    });
+    let again = fake_wrong_metadata_peer::call(fish.port, "127.0.0.2", &s.hash, wrong, true);
+    assert!(!again.join().unwrap(), "the liar was asked again");
+    fish.wait_for_log(
+        "sent wrong metadata for this magnet lately",
+        Duration::from_secs(5),
+    );
+    // A staller claims the metadata and never sends it: it holds one of
+    // the few fetch slots until the attempt deadline.
+    let staller =
+        fake_wrong_metadata_peer::call(fish.port, "127.0.0.3", &s.hash, s.info.clone(), false);
+    fish.wait_for_log(
+        &format!("dialled us about {}, a magnet we are adopting", s.hash),
+        Duration::from_secs(5),
+    );
+    assert_eq!(torrents_in(&load), Vec::<PathBuf>::new());
+
+    let started = Instant::now();
+    let mut seeder = Peer::seed_each(&[(s.torrent.clone(), s.data_dir.clone())], &[fish.port]);
+    let written = load.join("called.bin.torrent");
+    wait_until("the adopted .torrent", Duration::from_secs(60), || {
+        written.exists()
+    });
+    let took = started.elapsed();
+    // The magnet has no tracker: the .torrent is the info dictionary alone.
+    let mut want = b"d4:info".to_vec();
+    want.extend_from_slice(&s.info);
+    want.push(b'e');
+    assert_eq!(std::fs::read(&written).unwrap(), want);
+    assert_eq!(torrents_in(&load), vec![written.clone()]);
+    fish.wait_for_log(
+        &format!("fetched metadata of {} from 127.0.0.1:", s.hash),
+        Duration::from_secs(10),
+    );
+    assert!(fish.log_text().contains(" (it dialled us), "));
+    wait_until("fish serves it", Duration::from_secs(10), || {
+        let state = fish.state();
+        state["swarms"] == 1
+            && state["magnets_adopted"] == 1
+            && state["magnets_pending"] == 0
+            && state["magnets_bad_peers"] == 1
+    });
+    // The staller's slot is let go once the metadata is in.
+    let waited = Instant::now();
+    assert!(staller.join().unwrap(), "fish refused the staller");
+    assert!(waited.elapsed() < Duration::from_secs(10));
+    eprintln!(
+        "adopted {} bytes of metadata from a seeder that dialled fish in {:.2} s (seeder start included)",
+        s.info.len(),
+        took.as_secs_f64()
+    );
+
+    // Only fish holds the metadata now.
+    seeder.stop();
+    let report = lt_client::fetch_metadata(&ClientSetup {
+        magnet: &magnet,
+        listen_port: free_port(),
+        connect: vec![fish.port],
+        dht_bootstrap: None,
+        timeout_secs: 60,
+        save_path: &dir.join("client"),
+    });
+    assert!(report.has_metadata, "{:?}", report.raw);
+    assert_eq!(report.info_hash, s.hash);
+    assert_eq!(report.name, "called.bin");
+    assert_eq!(report.recv_payload_bytes, Some(0), "{:?}", report.raw);
+    assert!(fish.terminate().success());
 }
 
 #[test]

@@ -8,6 +8,10 @@
 //! one thread per discovery source (trackers, DHT). The loop sleeps in
 //! poll with a timeout of at most half a second when nothing happens.
 //!
+//! A peer that dials us about a magnet we are adopting is asked for its
+//! metadata over that connection (see [`super::adopt::incoming`] for who
+//! is asked); the outcome goes to the [`Adopter`] like a dialled fetch's.
+//!
 //! Bounds, so hostile peers cost little: at most `connections_limit`
 //! connections (more are accepted and closed at once), a receive buffer
 //! never larger than one message (16 KiB metadata piece plus headers),
@@ -15,16 +19,21 @@
 //! and idle deadlines in [`Session::timer`].
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::adopt::book::Standing;
+use super::adopt::fetch::{MetadataFetch, Progress};
+use super::adopt::incoming::{plan_caller, CallerPlan, CallerView, Refusal};
+use super::adopt::worker::{AttemptError, ATTEMPT_DEADLINE};
 use super::adopt::Adopter;
 use super::dial::{skip_reason, Dialer, OwnAddresses};
 use super::discovery::{Discovery, DiscoveryStatus, Swarm};
+use super::peer_jobs::Done;
 use super::registry::Registry;
-use super::wire::{Action, Session, SessionConfig, TimerDecision};
+use super::wire::{Action, CloseReason, Handshake, Session, SessionConfig, TimerDecision};
 use crate::sys::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT};
 use crate::torrent::MagnetLink;
 
@@ -89,16 +98,31 @@ impl Counters {
     }
 }
 
+/// What a connection is for.
+enum Role {
+    /// Serving what we hold (or, before the handshake, not known yet).
+    Serve(Session),
+    /// The peer dialled us about a magnet we are adopting: we ask it.
+    Fetch {
+        fetch: Box<MetadataFetch>,
+        since: Instant,
+        /// How the fetch ended; None when the connection closed first.
+        verdict: Option<Result<Vec<u8>, AttemptError>>,
+    },
+}
+
 struct Connection {
     stream: TcpStream,
     addr: SocketAddr,
-    session: Session,
+    role: Role,
     inbox: Vec<u8>,
     outbox: Vec<u8>,
     started: Instant,
     last_received: Instant,
     last_sent: Instant,
     outgoing: bool,
+    /// A caller whose handshake has been decided on.
+    placed: bool,
     closing: Option<String>,
 }
 
@@ -108,14 +132,47 @@ impl Connection {
         Connection {
             stream,
             addr,
-            session,
+            role: Role::Serve(session),
             inbox: Vec::new(),
             outbox: Vec::new(),
             started: now,
             last_received: now,
             last_sent: now,
             outgoing,
+            placed: false,
             closing: None,
+        }
+    }
+
+    fn session(&self) -> &Session {
+        match &self.role {
+            Role::Serve(session) => session,
+            Role::Fetch { fetch, .. } => fetch.session(),
+        }
+    }
+
+    /// The handshake of a peer that dialled us, complete in the inbox and
+    /// not acted on yet: what to do with it is [`Server::place_callers`]'
+    /// decision, which needs to see every connection.
+    fn waiting_handshake(&self) -> Option<Handshake> {
+        match &self.role {
+            Role::Serve(session)
+                if !self.outgoing
+                    && !self.placed
+                    && !session.is_established()
+                    && self.closing.is_none() =>
+            {
+                Handshake::decode(&self.inbox).ok().flatten()
+            }
+            _ => None,
+        }
+    }
+
+    /// The magnet this connection is fetching from a caller, if it is.
+    fn fetching(&self) -> Option<crate::torrent::InfoHash> {
+        match &self.role {
+            Role::Fetch { fetch, .. } if self.closing.is_none() => Some(fetch.info_hash()),
+            _ => None,
         }
     }
 
@@ -252,6 +309,7 @@ impl Server {
                     connection.flush();
                 }
             }
+            self.place_callers(Instant::now());
             if listener_ready {
                 self.accept();
             }
@@ -273,6 +331,7 @@ impl Server {
         };
         let written = adopter.tick(now, &self.options.load_path);
         if !written.is_empty() {
+            self.close_unwanted_fetches();
             self.rescan();
             for adopted in &written {
                 if self.registry.get(&adopted.info_hash).is_none() {
@@ -284,6 +343,77 @@ impl Server {
             }
         }
         self.update_adopt_counters();
+    }
+
+    /// Ends fetches from callers for magnets no longer pending (adopted
+    /// from another peer, or found in the load path).
+    fn close_unwanted_fetches(&mut self) {
+        let Some(adopter) = &self.adopter else {
+            return;
+        };
+        for c in &mut self.connections {
+            if c.fetching().is_some_and(|hash| !adopter.wants(&hash)) {
+                c.close("the metadata is here already");
+            }
+        }
+    }
+
+    /// Decides, for each peer that dialled us and whose handshake is in,
+    /// whether it is served, asked for a magnet's metadata or refused;
+    /// then runs its connection on.
+    fn place_callers(&mut self, now: Instant) {
+        for index in 0..self.connections.len() {
+            let Some((theirs, ip)) = self
+                .connections
+                .get(index)
+                .and_then(|c| Some((c.waiting_handshake()?, c.addr.ip())))
+            else {
+                continue;
+            };
+            let hash = theirs.info_hash;
+            let fetching: Vec<IpAddr> = self
+                .connections
+                .iter()
+                .filter(|c| c.fetching() == Some(hash))
+                .map(|c| c.addr.ip())
+                .collect();
+            let adopter = self.adopter.as_ref();
+            let view = CallerView {
+                held: self.registry.get(&hash).is_some(),
+                adopting: adopter.is_some_and(|a| a.wants(&hash)),
+                fetching: fetching.len(),
+                fetching_from_ip: fetching.contains(&ip),
+                standing: adopter.map_or(Standing::Welcome, |a| a.caller_standing(&hash, ip, now)),
+            };
+            let Some(c) = self.connections.get_mut(index) else {
+                continue;
+            };
+            c.placed = true;
+            match plan_caller(&view) {
+                CallerPlan::Serve => {}
+                CallerPlan::Fetch => {
+                    log::debug!(
+                        "{} dialled us about {hash}, a magnet we are adopting: asking it for the metadata",
+                        c.addr
+                    );
+                    c.role = Role::Fetch {
+                        fetch: Box::new(MetadataFetch::answering(self.options.session, hash)),
+                        since: now,
+                        verdict: None,
+                    };
+                }
+                CallerPlan::Refuse(Refusal::Unknown) => {
+                    c.close(CloseReason::UnknownTorrent(hash).to_string());
+                    continue;
+                }
+                CallerPlan::Refuse(why) => {
+                    c.close(format!("{why} ({hash})"));
+                    continue;
+                }
+            }
+            process(c, &self.registry, &mut self.counters);
+            c.flush();
+        }
     }
 
     fn update_adopt_counters(&mut self) {
@@ -314,7 +444,10 @@ impl Server {
         }
         if !report.removed.is_empty() {
             for c in &mut self.connections {
-                if c.session
+                let Role::Serve(session) = &c.role else {
+                    continue;
+                };
+                if session
                     .info_hash()
                     .is_some_and(|h| self.registry.get(&h).is_none())
                 {
@@ -326,6 +459,9 @@ impl Server {
         let adopting_changed = self.adopter.as_mut().is_some_and(|adopter| {
             adopter.drop_held(&|hash| registry.get(hash).map(|e| e.path.clone()))
         });
+        if adopting_changed {
+            self.close_unwanted_fetches();
+        }
         if !report.added.is_empty()
             || !report.removed.is_empty()
             || adopting_changed
@@ -355,7 +491,14 @@ impl Server {
 
     fn sweep(&mut self, now: Instant) {
         for c in &mut self.connections {
-            let decision = c.session.timer(
+            if let Role::Fetch { since, verdict, .. } = &mut c.role {
+                if verdict.is_none() && now.saturating_duration_since(*since) >= ATTEMPT_DEADLINE {
+                    *verdict = Some(Err(AttemptError::Timeout));
+                    c.close(AttemptError::Timeout.to_string());
+                    continue;
+                }
+            }
+            let decision = c.session().timer(
                 now.saturating_duration_since(c.started),
                 now.saturating_duration_since(c.last_received),
                 now.saturating_duration_since(c.last_sent),
@@ -416,7 +559,7 @@ impl Server {
             .connections
             .iter()
             .enumerate()
-            .filter(|(_, c)| !c.session.is_established() && c.closing.is_none())
+            .filter(|(_, c)| !c.session().is_established() && c.closing.is_none())
             .min_by_key(|(_, c)| c.started)
             .map(|(i, _)| i);
         match stalled {
@@ -497,6 +640,28 @@ impl Server {
     }
 
     fn reap(&mut self) {
+        for c in &mut self.connections {
+            if c.closing.is_none() {
+                continue;
+            }
+            let Role::Fetch {
+                fetch,
+                since,
+                verdict,
+            } = &mut c.role
+            else {
+                continue;
+            };
+            let result = verdict.take().unwrap_or(Err(AttemptError::HungUp));
+            if let Some(adopter) = self.adopter.as_mut() {
+                adopter.caller_done(Done {
+                    info_hash: fetch.info_hash(),
+                    addr: c.addr,
+                    result,
+                    took: since.elapsed(),
+                });
+            }
+        }
         let before = self.connections.len();
         self.connections.retain(|c| match &c.closing {
             Some(why) => {
@@ -558,7 +723,7 @@ impl Server {
                     peers: self
                         .connections
                         .iter()
-                        .filter(|c| c.session.info_hash() == Some(e.info_hash))
+                        .filter(|c| c.session().info_hash() == Some(e.info_hash))
                         .count(),
                 })
                 .collect(),
@@ -598,7 +763,11 @@ struct StateTorrent {
 fn receive(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
     let mut chunk = [0u8; 16 * 1024];
     let mut total = 0;
-    while total < READ_PER_WAKE && c.closing.is_none() && c.outbox.len() < MAX_SEND_BUFFER {
+    while total < READ_PER_WAKE
+        && c.closing.is_none()
+        && c.outbox.len() < MAX_SEND_BUFFER
+        && c.waiting_handshake().is_none()
+    {
         match c.stream.read(&mut chunk) {
             Ok(0) => {
                 c.close("peer hung up");
@@ -625,9 +794,40 @@ fn receive(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
 }
 
 fn process(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
+    if c.waiting_handshake().is_some() {
+        return;
+    }
+    let session = match &mut c.role {
+        Role::Serve(session) => session,
+        Role::Fetch { fetch, verdict, .. } => {
+            if verdict.is_some() {
+                c.inbox.clear();
+                return;
+            }
+            let mut out = Vec::new();
+            let result = fetch.receive(&c.inbox, &mut out);
+            c.inbox.clear();
+            c.outbox.extend_from_slice(&out);
+            let why = match result {
+                Ok(Progress::Pending) => return,
+                Ok(Progress::Done(metadata)) => {
+                    *verdict = Some(Ok(metadata));
+                    "gave us the metadata".to_string()
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    *verdict = Some(Err(AttemptError::Fetch(e)));
+                    why
+                }
+            };
+            c.close(why);
+            return;
+        }
+    };
     let mut actions = Vec::new();
-    let used = c.session.feed(&c.inbox, registry, &mut actions);
+    let used = session.feed(&c.inbox, registry, &mut actions);
     c.inbox.drain(..used.min(c.inbox.len()));
+    let mut closing = None;
     for action in actions {
         match action {
             Action::Send(bytes) => c.outbox.extend_from_slice(&bytes),
@@ -635,12 +835,12 @@ fn process(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
                 log::debug!("{} joined us in swarm {info_hash}", c.addr);
             }
             Action::ServeMetadataPiece { piece } => {
-                let Some(hash) = c.session.info_hash() else {
+                let Some(hash) = session.info_hash() else {
                     continue;
                 };
                 match registry.read_metadata_piece(&hash, piece) {
                     Ok(data) => {
-                        if let Some(bytes) = c.session.metadata_piece(piece, &data) {
+                        if let Some(bytes) = session.metadata_piece(piece, &data) {
                             c.outbox.extend_from_slice(&bytes);
                             counters.metadata_pieces_served += 1;
                             log::debug!("sent metadata piece {piece} of {hash} to {}", c.addr);
@@ -652,7 +852,7 @@ fn process(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
                             "cannot serve metadata piece {piece} of {hash} to {}: {e}",
                             c.addr
                         );
-                        if let Some(bytes) = c.session.metadata_reject(piece) {
+                        if let Some(bytes) = session.metadata_reject(piece) {
                             c.outbox.extend_from_slice(&bytes);
                         }
                     }
@@ -661,7 +861,10 @@ fn process(c: &mut Connection, registry: &Registry, counters: &mut Counters) {
             Action::PeerHasMetadata { .. }
             | Action::MetadataPiece { .. }
             | Action::MetadataRejected { .. } => {}
-            Action::Close(reason) => c.close(reason.to_string()),
+            Action::Close(reason) => closing = Some(reason),
         }
+    }
+    if let Some(reason) = closing {
+        c.close(reason.to_string());
     }
 }

@@ -4,9 +4,13 @@
 //! magnet and retries the ones that failed for reasons that pass (refused
 //! connection, no metadata yet) with a growing delay. A peer that sent
 //! wrong or broken metadata is never asked again for that torrent.
+//!
+//! Peers that dial us about a pending magnet are remembered apart, by IP
+//! (their source port changes with every connection): one that failed is
+//! refused for a while when it calls again, one that lied for much longer.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::torrent::InfoHash;
@@ -17,6 +21,13 @@ pub const MAX_PEERS_PER_MAGNET: usize = 200;
 /// First retry of a peer after a failure, doubled per failure up to the cap.
 pub const FIRST_RETRY: Duration = Duration::from_secs(10);
 pub const MAX_RETRY: Duration = Duration::from_secs(30 * 60);
+/// Callers (peers that dialled us) remembered per magnet, at most.
+pub const MAX_CALLERS_PER_MAGNET: usize = 64;
+/// How long a caller that sent wrong metadata is refused, doubled per
+/// offence up to the cap. Not forever, unlike a dialled peer: an IP may be
+/// shared (NAT) by honest peers, and it is the caller's own connection.
+pub const FIRST_BAD_BACKOFF: Duration = Duration::from_secs(60 * 60);
+pub const MAX_BAD_BACKOFF: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What is known about one peer of one magnet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +47,31 @@ struct Peer {
     failures: u32,
 }
 
+/// What is known about one IP that dialled us about one magnet.
+#[derive(Debug, Clone, Copy)]
+struct Caller {
+    ip: IpAddr,
+    /// Refused until then.
+    until: Instant,
+    failures: u32,
+    bad: bool,
+}
+
+/// How we stand with an IP that dials us about a pending magnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Welcome,
+    /// It failed lately (no metadata, too slow): not yet again.
+    BackedOff,
+    /// It sent wrong or broken metadata lately.
+    Bad,
+}
+
 /// The peers of every pending magnet.
 #[derive(Debug, Default)]
 pub struct PeerBook {
     magnets: HashMap<InfoHash, Vec<Peer>>,
+    callers: HashMap<InfoHash, Vec<Caller>>,
     /// The order magnets are served in (fair: round-robin).
     order: Vec<InfoHash>,
     cursor: usize,
@@ -70,6 +102,7 @@ impl PeerBook {
     /// Stops (adopted, or already held).
     pub fn remove_magnet(&mut self, info_hash: &InfoHash) {
         self.magnets.remove(info_hash);
+        self.callers.remove(info_hash);
         self.order.retain(|h| h != info_hash);
     }
 
@@ -186,6 +219,83 @@ impl PeerBook {
     }
 }
 
+impl PeerBook {
+    /// How we stand with `ip`, which dials us about `info_hash`.
+    pub fn caller_standing(&self, info_hash: &InfoHash, ip: IpAddr, now: Instant) -> Standing {
+        let Some(caller) = self
+            .callers
+            .get(info_hash)
+            .and_then(|callers| callers.iter().find(|c| c.ip == ip))
+        else {
+            return Standing::Welcome;
+        };
+        match (caller.until > now, caller.bad) {
+            (false, _) => Standing::Welcome,
+            (true, true) => Standing::Bad,
+            (true, false) => Standing::BackedOff,
+        }
+    }
+
+    /// Records how a fetch from a caller that did not give the metadata
+    /// ended. When the book is full for the magnet, the caller whose
+    /// refusal ends first is forgotten.
+    pub fn caller_finished(
+        &mut self,
+        info_hash: &InfoHash,
+        ip: IpAddr,
+        outcome: AttemptOutcome,
+        now: Instant,
+    ) {
+        if !self.magnets.contains_key(info_hash) {
+            return;
+        }
+        let callers = self.callers.entry(*info_hash).or_default();
+        let index = match callers.iter().position(|c| c.ip == ip) {
+            Some(index) => index,
+            None => {
+                let fresh = Caller {
+                    ip,
+                    until: now,
+                    failures: 0,
+                    bad: false,
+                };
+                if callers.len() < MAX_CALLERS_PER_MAGNET {
+                    callers.push(fresh);
+                    callers.len() - 1
+                } else {
+                    let Some((oldest, _)) = callers.iter().enumerate().min_by_key(|(_, c)| c.until)
+                    else {
+                        return;
+                    };
+                    if let Some(slot) = callers.get_mut(oldest) {
+                        *slot = fresh;
+                    }
+                    oldest
+                }
+            }
+        };
+        let Some(caller) = callers.get_mut(index) else {
+            return;
+        };
+        caller.failures = caller.failures.saturating_add(1);
+        caller.bad |= outcome == AttemptOutcome::Bad;
+        let delay = if caller.bad {
+            bad_backoff(caller.failures)
+        } else {
+            retry_delay(caller.failures)
+        };
+        caller.until = now + delay;
+    }
+}
+
+/// How long a caller that lied is refused after its `failures`-th failure.
+pub fn bad_backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    FIRST_BAD_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(MAX_BAD_BACKOFF)
+}
+
 /// When a peer is asked again after its `failures`-th failure in a row.
 pub fn retry_delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
@@ -264,7 +374,61 @@ mod tests {
     }
 
     #[test]
+    fn callers_are_backed_off_by_ip_and_liars_for_longer() {
+        let now = Instant::now();
+        let ip = |n: u8| IpAddr::from([127, 0, 0, n]);
+        let mut book = PeerBook::new();
+        book.caller_finished(&hash(1), ip(1), AttemptOutcome::Failed, now);
+        assert_eq!(
+            book.caller_standing(&hash(1), ip(1), now),
+            Standing::Welcome,
+            "not a pending magnet: nothing remembered"
+        );
+        book.add_magnet(hash(1));
+        book.add_magnet(hash(2));
+        book.caller_finished(&hash(1), ip(1), AttemptOutcome::Failed, now);
+        book.caller_finished(&hash(1), ip(2), AttemptOutcome::Bad, now);
+        let standing = |book: &PeerBook, h, n, at| book.caller_standing(&hash(h), ip(n), at);
+        assert_eq!(standing(&book, 1, 1, now), Standing::BackedOff);
+        assert_eq!(standing(&book, 1, 2, now), Standing::Bad);
+        assert_eq!(standing(&book, 1, 3, now), Standing::Welcome);
+        assert_eq!(standing(&book, 2, 2, now), Standing::Welcome, "per magnet");
+        let later = now + FIRST_RETRY;
+        assert_eq!(standing(&book, 1, 1, later), Standing::Welcome);
+        assert_eq!(standing(&book, 1, 2, later), Standing::Bad);
+        assert_eq!(
+            standing(&book, 1, 2, now + FIRST_BAD_BACKOFF),
+            Standing::Welcome
+        );
+        // A second failure waits twice as long; a lie after failures
+        // counts as a lie.
+        book.caller_finished(&hash(1), ip(1), AttemptOutcome::Failed, later);
+        assert_eq!(
+            standing(&book, 1, 1, later + FIRST_RETRY),
+            Standing::BackedOff
+        );
+        book.caller_finished(&hash(1), ip(1), AttemptOutcome::Bad, later);
+        assert_eq!(
+            standing(&book, 1, 1, later + FIRST_BAD_BACKOFF * 4 - FIRST_RETRY),
+            Standing::Bad
+        );
+        // Full: the caller whose refusal ends first makes room.
+        for n in 0..MAX_CALLERS_PER_MAGNET as u8 {
+            book.caller_finished(&hash(2), ip(10 + n), AttemptOutcome::Failed, now);
+        }
+        book.caller_finished(&hash(2), ip(200), AttemptOutcome::Bad, later);
+        assert_eq!(standing(&book, 2, 200, later), Standing::Bad);
+        assert_eq!(standing(&book, 2, 10, now), Standing::Welcome);
+        assert_eq!(standing(&book, 2, 11, now), Standing::BackedOff);
+        book.remove_magnet(&hash(1));
+        assert_eq!(standing(&book, 1, 2, now), Standing::Welcome);
+    }
+
+    #[test]
     fn retry_delays() {
+        assert_eq!(bad_backoff(1), FIRST_BAD_BACKOFF);
+        assert_eq!(bad_backoff(3), FIRST_BAD_BACKOFF * 4);
+        assert_eq!(bad_backoff(100), MAX_BAD_BACKOFF);
         assert_eq!(retry_delay(1), FIRST_RETRY);
         assert_eq!(retry_delay(2), FIRST_RETRY * 2);
         assert_eq!(retry_delay(100), MAX_RETRY);

@@ -8,20 +8,25 @@
 //! - [`magnets_file`]: the file of links (pure).
 //! - [`fetch`]: one fetch from one peer, bytes in and out (pure).
 //! - [`book`]: which peer to ask next for which magnet (pure).
+//! - [`incoming`]: what to do with a peer that dialled us about one (pure).
 //! - [`worker`]: the blocking threads that run fetches.
 //! - [`torrent_file`]: the .torrent bytes and a safe file name.
 //!
 //! [`Adopter`] ties them together for the event loop, which calls it with
-//! peers and on every turn; it never blocks.
+//! peers and on every turn; it never blocks. The event loop itself runs
+//! the fetches from peers that dialled us (on their connection, with the
+//! same [`fetch::MetadataFetch`]) and hands each outcome to
+//! [`Adopter::caller_done`]; it is settled exactly like a dialled one.
 
 pub mod book;
 pub mod fetch;
+pub mod incoming;
 pub mod magnets_file;
 pub mod torrent_file;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -29,9 +34,9 @@ use super::discovery::Swarm;
 use super::wire::SessionConfig;
 use crate::size::human_duration;
 use crate::torrent::{InfoHash, MagnetLink, Metainfo};
-use book::{AttemptOutcome, PeerBook};
+use book::{AttemptOutcome, PeerBook, Standing};
 use fetch::FetchError;
-use worker::{AttemptError, Workers};
+use worker::{Attempt, AttemptError, Workers};
 
 /// What we report as `left` while adopting. The true size is unknown until
 /// the metadata arrives; any non-zero value makes trackers count us as a
@@ -61,6 +66,17 @@ pub struct Adopter {
     workers: Workers,
     adopted: u64,
     bad_peers: u64,
+    /// Finished fetches from peers that dialled us, not yet settled.
+    from_callers: Vec<Attempt>,
+}
+
+/// Who opened the connection an attempt ran over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A worker dialled a peer from the book.
+    Dialled,
+    /// The peer dialled us.
+    Caller,
 }
 
 impl Adopter {
@@ -84,6 +100,7 @@ impl Adopter {
             workers: Workers::start(config, local)?,
             adopted: 0,
             bad_peers: 0,
+            from_callers: Vec::new(),
         })
     }
 
@@ -147,6 +164,17 @@ impl Adopter {
         }
     }
 
+    /// How we stand with `ip`, which dialled us about `info_hash`.
+    pub fn caller_standing(&self, info_hash: &InfoHash, ip: IpAddr, now: Instant) -> Standing {
+        self.book.caller_standing(info_hash, ip, now)
+    }
+
+    /// A fetch from a peer that dialled us ended; settled at the next
+    /// [`tick`](Adopter::tick) with the dialled ones.
+    pub fn caller_done(&mut self, attempt: Attempt) {
+        self.from_callers.push(attempt);
+    }
+
     /// Logs each pending magnet that has no peer to ask yet.
     pub fn log_waiting(&self) {
         for hash in self.book.pending() {
@@ -168,21 +196,34 @@ impl Adopter {
     /// `load_path`) and starts new ones. Returns what was written.
     pub fn tick(&mut self, now: Instant, load_path: &Path) -> Vec<Adopted> {
         let mut written = Vec::new();
-        for attempt in self.workers.finished() {
+        let dialled = self
+            .workers
+            .finished()
+            .into_iter()
+            .map(|a| (a, Origin::Dialled));
+        let callers = std::mem::take(&mut self.from_callers)
+            .into_iter()
+            .map(|a| (a, Origin::Caller));
+        let attempts: Vec<(Attempt, Origin)> = dialled.chain(callers).collect();
+        for (attempt, origin) in attempts {
             if !self.book.wants(&attempt.info_hash) {
                 continue;
             }
             match attempt.result {
-                Ok(info_bytes) => {
+                Ok(ref info_bytes) => {
                     let Some(magnet) = self.magnets.get(&attempt.info_hash).cloned() else {
                         continue;
                     };
-                    match write_torrent(load_path, &magnet, &info_bytes) {
+                    match write_torrent(load_path, &magnet, info_bytes) {
                         Ok(path) => {
                             log::info!(
-                                "fetched metadata of {} from {}, {} bytes in {}, wrote {}",
+                                "fetched metadata of {} from {}{}, {} bytes in {}, wrote {}",
                                 attempt.info_hash,
                                 attempt.addr,
+                                match origin {
+                                    Origin::Dialled => "",
+                                    Origin::Caller => " (it dialled us)",
+                                },
                                 info_bytes.len(),
                                 human_duration(attempt.took),
                                 path.display()
@@ -207,16 +248,11 @@ impl Adopter {
                                 "fetched metadata of {} but cannot write it: {why}; asking again later",
                                 attempt.info_hash
                             );
-                            self.book.finished(
-                                &attempt.info_hash,
-                                attempt.addr,
-                                AttemptOutcome::Failed,
-                                now,
-                            );
+                            self.settle(&attempt, origin, AttemptOutcome::Failed, now);
                         }
                     }
                 }
-                Err(error) => self.failed(attempt.info_hash, attempt.addr, &error, now),
+                Err(ref error) => self.failed(&attempt, origin, error, now),
             }
         }
         for (hash, addr) in self.book.next_attempts(now, self.workers.free()) {
@@ -229,13 +265,8 @@ impl Adopter {
         written
     }
 
-    fn failed(
-        &mut self,
-        info_hash: InfoHash,
-        addr: SocketAddr,
-        error: &AttemptError,
-        now: Instant,
-    ) {
+    fn failed(&mut self, attempt: &Attempt, origin: Origin, error: &AttemptError, now: Instant) {
+        let (info_hash, addr) = (attempt.info_hash, attempt.addr);
         if error.peer_is_bad() {
             self.bad_peers += 1;
             if let AttemptError::Fetch(FetchError::HashMismatch(_)) = error {
@@ -243,12 +274,24 @@ impl Adopter {
             } else {
                 log::warn!("peer {addr} for {info_hash}: {error}; dropped");
             }
-            self.book
-                .finished(&info_hash, addr, AttemptOutcome::Bad, now);
+            self.settle(attempt, origin, AttemptOutcome::Bad, now);
         } else {
             log::debug!("peer {addr} could not give the metadata of {info_hash}: {error}; will ask again later");
-            self.book
-                .finished(&info_hash, addr, AttemptOutcome::Failed, now);
+            self.settle(attempt, origin, AttemptOutcome::Failed, now);
+        }
+    }
+
+    /// Books a failed attempt: a dialled peer by its address, a caller by
+    /// its IP (its source port is new with every connection).
+    fn settle(&mut self, attempt: &Attempt, origin: Origin, outcome: AttemptOutcome, now: Instant) {
+        match origin {
+            Origin::Dialled => self
+                .book
+                .finished(&attempt.info_hash, attempt.addr, outcome, now),
+            Origin::Caller => {
+                self.book
+                    .caller_finished(&attempt.info_hash, attempt.addr.ip(), outcome, now)
+            }
         }
     }
 }
