@@ -276,7 +276,11 @@ impl Adopter {
             }
             self.settle(attempt, origin, AttemptOutcome::Bad, now);
         } else {
-            log::debug!("peer {addr} could not give the metadata of {info_hash}: {error}; will ask again later");
+            let next = match origin {
+                Origin::Dialled => "will ask again later",
+                Origin::Caller => "heard again when it calls after its back-off",
+            };
+            log::debug!("peer {addr} could not give the metadata of {info_hash}: {error}; {next}");
             self.settle(attempt, origin, AttemptOutcome::Failed, now);
         }
     }
