@@ -75,14 +75,29 @@ pub fn sync_file_system(file: &std::fs::File) -> std::io::Result<()> {
     }
 }
 
-/// Tells the kernel `file` is read once, front to back, so it reads ahead
-/// further (POSIX_FADV_SEQUENTIAL). Advice only: a failure changes nothing
-/// but speed, so it is not reported.
-pub fn advise_sequential(file: &std::fs::File) {
-    const POSIX_FADV_SEQUENTIAL: c_int = 2;
-    // SAFETY: a valid descriptor; offset 0 and length 0 mean the whole file.
+/// What the kernel is told about how a file will be read
+/// (`posix_fadvise`). The values are Linux's on every target lowspace is
+/// built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advice {
+    /// Read once, front to back: read ahead further.
+    Sequential = 2,
+    /// Start reading this range now, without waiting for it.
+    WillNeed = 3,
+    /// Read once: the pages need not push others out of the cache.
+    NoReuse = 5,
+}
+
+/// Gives `advice` about `len` bytes of `file` from `offset` (length 0:
+/// to the end). Advice only: a failure changes nothing but speed, so it
+/// is not reported.
+pub fn advise(file: &std::fs::File, advice: Advice, offset: u64, len: u64) {
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a valid descriptor, borrowed for the call.
     unsafe {
-        posix_fadvise(file.as_raw_fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        posix_fadvise(file.as_raw_fd(), offset, len, advice as c_int);
     }
 }
 
