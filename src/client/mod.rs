@@ -233,6 +233,13 @@ pub trait TorrentClient {
         Ok(())
     }
 
+    /// The client's name and version as `check` shows them, with its
+    /// API's version where it has its own (`v4.5.2, WebUI API 2.8.19`).
+    /// Logs in first, so a wrong password fails here.
+    fn about(&self) -> Result<String, ClientError> {
+        self.state().map(|_| "version not reported".to_string())
+    }
+
     /// Requests made so far, and bytes of the answers (for reports).
     fn requests(&self) -> u64 {
         0

@@ -674,6 +674,13 @@ impl TorrentClient for Client {
         self.verb("/api/v2/torrents/recheck", hash)
     }
 
+    /// `app/version` and `app/webapiVersion`, after the login.
+    fn about(&self) -> Result<String, ClientError> {
+        let version = self.get("/api/v2/app/version", &[], None)?;
+        let api = self.get("/api/v2/app/webapiVersion", &[], None)?;
+        Ok(about_text(&version, &api))
+    }
+
     fn requests(&self) -> u64 {
         self.requests.get()
     }
@@ -681,6 +688,20 @@ impl TorrentClient for Client {
     fn bytes_received(&self) -> u64 {
         self.bytes.get()
     }
+}
+
+/// `v4.5.2, WebUI API 2.8.19` from the two answers (plain text, each cut
+/// short: they are shown to the user).
+pub fn about_text(version: &[u8], api: &[u8]) -> String {
+    let short = |b: &[u8]| -> String {
+        String::from_utf8_lossy(b)
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(40)
+            .collect()
+    };
+    format!("{}, WebUI API {}", short(version), short(api))
 }
 
 #[cfg(test)]

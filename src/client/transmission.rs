@@ -429,6 +429,24 @@ pub fn parse_files(arguments: &Value) -> Result<Option<TorrentFiles>, String> {
     }))
 }
 
+/// `3.00 (bb6b5a062e), RPC 17` from session-get's `version` and
+/// `rpc-version`.
+pub fn about_text(arguments: &Value) -> Result<String, String> {
+    let version = arguments
+        .get("version")
+        .and_then(Value::as_str)
+        .ok_or("no \"version\" string")?;
+    let version: String = version
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(60)
+        .collect();
+    Ok(match arguments.get("rpc-version").and_then(Value::as_u64) {
+        Some(rpc) => format!("{version}, RPC {rpc}"),
+        None => version,
+    })
+}
+
 /// torrent-add's answer: the hash and whether it was new.
 pub fn parse_added(arguments: &Value) -> Result<(InfoHash, bool), String> {
     let (entry, added) = if let Some(e) = arguments.get("torrent-added") {
@@ -625,6 +643,15 @@ impl TorrentClient for Client {
 
     fn check_hash(&self, hash: &InfoHash) -> Result<(), ClientError> {
         self.verb("torrent-verify", hash)
+    }
+
+    /// session-get's `version` and `rpc-version`.
+    fn about(&self) -> Result<String, ClientError> {
+        let reply = self.call(
+            "session-get",
+            json!({ "fields": ["version", "rpc-version"] }),
+        )?;
+        about_text(&reply).map_err(|e| protocol(format!("Transmission session-get: {e}")))
     }
 
     fn requests(&self) -> u64 {
