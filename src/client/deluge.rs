@@ -29,6 +29,9 @@ use super::{
 use crate::http::{HttpClient, Request, Url};
 use crate::torrent::{InfoHash, Metainfo};
 
+/// `follow`'s side of this client.
+pub mod follow;
+
 /// Deluge has no request size limit of its own; this bounds one add batch
 /// (base64 in JSON) to what a Pi sends comfortably in one upload.
 pub const REQUEST_LIMIT: usize = 64 * 1024 * 1024;

@@ -15,7 +15,9 @@ use crate::torrent::InfoHash;
 pub mod deluge;
 #[cfg(test)]
 pub mod fake;
+pub mod follow;
 pub mod qbittorrent;
+pub mod rtorrent;
 pub mod transmission;
 
 /// The label (rtorrent `d.custom1`, qBittorrent tag, Transmission and

@@ -20,6 +20,9 @@ use crate::http::form::{urlencoded, Multipart};
 use crate::http::{HttpClient, HttpError, Request, Url};
 use crate::torrent::{InfoHash, Metainfo};
 
+/// `follow`'s side of this client.
+pub mod follow;
+
 /// qBittorrent has no request size limit of its own; this bounds one add
 /// batch to what a Pi sends comfortably in one upload.
 pub const REQUEST_LIMIT: usize = 100 * 1024 * 1024;

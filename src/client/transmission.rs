@@ -24,6 +24,9 @@ use super::{
 use crate::http::{HttpClient, Request, Url};
 use crate::torrent::InfoHash;
 
+/// `follow`'s side of this client.
+pub mod follow;
+
 /// How many 409s in a row are tolerated (a daemon restarting between two
 /// requests hands out a new id; more than that is a broken proxy).
 const MAX_SESSION_RETRIES: usize = 3;

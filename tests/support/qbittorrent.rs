@@ -65,8 +65,32 @@ impl Qbittorrent {
             self.webui_port
         )
         .ok()?;
-        let mut text = String::new();
-        s.read_to_string(&mut text).ok()?;
+        // Read up to the end of the body its Content-Length gives: the
+        // WebUI may keep the connection open despite `Connection: close`.
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = s.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_string())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok());
+                if length.is_some_and(|len| body.len() >= len) {
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let (head, body) = text.split_once("\r\n\r\n")?;
         head.starts_with("HTTP/1.1 200").then(|| body.to_string())
     }
