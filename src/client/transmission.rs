@@ -196,9 +196,15 @@ impl std::fmt::Display for ReplyError {
 }
 
 /// The `arguments` of a successful reply, or the daemon's own error text.
+/// lowspace sends the old request form, which 4.1 still answers in kind;
+/// a JSON-RPC 2.0 reply (4.1's new form, `result` an object, snake_case
+/// names) is read too, its names turned back into the old ones.
 pub fn parse_reply(body: &[u8]) -> Result<Value, ReplyError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ReplyError::Malformed(format!("reply is not JSON: {e}")))?;
+    if value.get("jsonrpc").and_then(Value::as_str) == Some("2.0") {
+        return parse_jsonrpc2(&value);
+    }
     let result = value
         .get("result")
         .and_then(Value::as_str)
@@ -207,6 +213,75 @@ pub fn parse_reply(body: &[u8]) -> Result<Value, ReplyError> {
         return Err(ReplyError::Refused(result.to_string()));
     }
     Ok(value.get("arguments").cloned().unwrap_or(json!({})))
+}
+
+/// A JSON-RPC 2.0 reply: `result` (with the old names) or `error`.
+fn parse_jsonrpc2(value: &Value) -> Result<Value, ReplyError> {
+    if let Some(error) = value.get("error") {
+        // 4.1 puts Transmission's own text in data.error_string.
+        let text = error
+            .get("data")
+            .and_then(|d| d.get("error_string"))
+            .and_then(Value::as_str)
+            .or_else(|| error.get("message").and_then(Value::as_str))
+            .ok_or_else(|| ReplyError::Malformed("JSON-RPC error without a message".into()))?;
+        return Err(ReplyError::Refused(text.to_string()));
+    }
+    match value.get("result") {
+        Some(Value::Object(result)) => Ok(Value::Object(
+            result
+                .iter()
+                .map(|(k, v)| (k.replace('_', "-"), torrent_names(k, v)))
+                .collect(),
+        )),
+        // A method with nothing to answer.
+        Some(Value::Null) | None => Ok(json!({})),
+        Some(_) => Err(ReplyError::Malformed(
+            "JSON-RPC result is not an object".into(),
+        )),
+    }
+}
+
+/// Inside `torrents` and `torrent_added`/`torrent_duplicate`, 4.1's
+/// snake_case field names in the old camelCase (`hash_string` →
+/// `hashString`); the names of `result` itself were dashed
+/// (`download_dir` → `download-dir`).
+fn torrent_names(key: &str, value: &Value) -> Value {
+    fn camel(name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        let mut upper = false;
+        for c in name.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+    fn object(v: &Value) -> Value {
+        match v {
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (camel(k), nested(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    // files and file_stats hold objects of their own.
+    fn nested(v: &Value) -> Value {
+        match v {
+            Value::Array(a) => Value::Array(a.iter().map(object).collect()),
+            other => other.clone(),
+        }
+    }
+    match (key, value) {
+        ("torrents", Value::Array(list)) => Value::Array(list.iter().map(object).collect()),
+        ("torrent_added" | "torrent_duplicate", v) => object(v),
+        (_, v) => v.clone(),
+    }
 }
 
 /// What `state` asks torrent-get for.
