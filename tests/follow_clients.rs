@@ -48,6 +48,8 @@ fn tree_files() -> Vec<(String, usize)> {
 /// The main box: its data, its index served over HTTP by nginx.
 struct MainBox {
     tmp: TempDir,
+    /// `--format` of `lowspace tree`.
+    format: &'static str,
     main: PathBuf,
     www: PathBuf,
     port: u16,
@@ -56,10 +58,14 @@ struct MainBox {
 
 impl MainBox {
     fn new(label: &str) -> MainBox {
+        MainBox::with(label, &tree_files(), "v1")
+    }
+
+    fn with(label: &str, files: &[(String, usize)], format: &'static str) -> MainBox {
         let tmp = TempDir::new(label);
         let main = tmp.join("main");
         let www = tmp.join("www");
-        for (i, (rel, len)) in tree_files().iter().enumerate() {
+        for (i, (rel, len)) in files.iter().enumerate() {
             write_data(&main.join(rel), *len, 1000 + i as u32);
         }
         let out = run_lowspace(
@@ -70,6 +76,8 @@ impl MainBox {
                 www.to_str().unwrap(),
                 "--tracker",
                 TRACKER,
+                "--format",
+                format,
             ],
             &[],
         );
@@ -82,6 +90,7 @@ impl MainBox {
         let nginx = Nginx::start(&tmp.join("nginx"), &server, &[port]);
         MainBox {
             tmp,
+            format,
             main,
             www,
             port,
@@ -98,6 +107,8 @@ impl MainBox {
                 self.www.to_str().unwrap(),
                 "--tracker",
                 TRACKER,
+                "--format",
+                self.format,
                 "--prune",
             ],
             &[],
@@ -360,4 +371,61 @@ fn deluge_mirrors_a_tree_of_300_torrents_into_their_listed_paths() {
     };
     mirror_into(&main, &config, &root, &own_name, &held);
     deluge.stop();
+}
+
+/// Hybrid (v1 + v2) torrents: qBittorrent lists them under their v2 id,
+/// the listing under their v1 hash; follow must still find, tag and keep
+/// them, and remove the one that leaves.
+#[test]
+fn qbittorrent_follows_hybrid_torrents_by_their_v1_hash() {
+    use support::qbittorrent::Qbittorrent;
+
+    let files: Vec<(String, usize)> = ["a/one.bin", "a/b/two.bin", "three.bin"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.to_string(), 40_000 + i * 1000))
+        .collect();
+    let main = MainBox::with("follow-qbit-hybrid", &files, "hybrid");
+    let mut qbit = Qbittorrent::start(&main.tmp.join("qbit"));
+    let config = format!("kind = \"qbittorrent\"\nurl = \"{}\"", qbit.url());
+    let out = main.follow(&config);
+    assert_exit(&out, 0);
+    assert!(
+        said(&out).contains("3 added, 0 removed, 0 kept"),
+        "{}",
+        said(&out)
+    );
+    let root = qbit.download_dir.clone();
+    let listed = qbit.torrents();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for (rel, _) in &files {
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let row = rows.iter().find(|r| r["name"] == *name).unwrap();
+        assert_eq!(
+            PathBuf::from(row["save_path"].as_str().unwrap()),
+            root.join(dir),
+            "{rel}"
+        );
+        assert_eq!(row["tags"], LABEL, "{rel}");
+        // A hybrid: qBittorrent's id is not the v1 hash.
+        assert_ne!(row["hash"], row["infohash_v1"], "{rel}");
+    }
+    let out = main.follow(&config);
+    assert!(
+        said(&out).contains("0 added, 0 removed, 3 kept"),
+        "{}",
+        said(&out)
+    );
+    std::fs::remove_file(main.main.join("three.bin")).unwrap();
+    main.tree_again();
+    let out = main.follow(&config);
+    assert_exit(&out, 0);
+    assert!(
+        said(&out).contains("0 added, 1 removed, 2 kept"),
+        "{}",
+        said(&out)
+    );
+    assert_eq!(qbit.torrents().as_array().unwrap().len(), 2);
+    qbit.stop();
 }

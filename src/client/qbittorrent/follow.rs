@@ -17,6 +17,9 @@ use crate::torrent::InfoHash;
 /// lists it a moment after answering the add.
 const LIST_WAIT_TRIES: u32 = 100;
 
+/// Tries asking by v1 hash before looking through the whole list.
+const WHOLE_LIST_AFTER: u32 = 4;
+
 pub struct Follower {
     client: Client,
     label: String,
@@ -46,10 +49,16 @@ impl Follower {
         })
     }
 
-    fn row(&self, info_hash: InfoHash) -> Result<Option<InfoRow>, FollowError> {
+    /// The torrent's row, asked for by its v1 hash (one short answer), or
+    /// with `whole_list` found in the whole list: qBittorrent knows a
+    /// hybrid torrent only by its v2 id.
+    fn row(&self, info_hash: InfoHash, whole_list: bool) -> Result<Option<InfoRow>, FollowError> {
         let hex = info_hash.to_hex();
-        let rows = self.client.info(&[("hashes", &hex)]).map_err(error)?;
-        // A hybrid torrent is listed under its v2 id: match the v1 hash.
+        let query = [("hashes", hex.as_str())];
+        let rows = self
+            .client
+            .info(if whole_list { &[] } else { &query })
+            .map_err(error)?;
         Ok(rows.into_iter().find(|r| r.v1_hash() == hex))
     }
 
@@ -62,7 +71,9 @@ impl Follower {
         info_hash: InfoHash,
         dir: &Path,
     ) -> Result<Added, FollowError> {
-        if self.row(info_hash)?.is_some() {
+        // Known from this run's torrent list (which `torrents()` read):
+        // no request needed to tell.
+        if self.client.ids.borrow().contains_key(&info_hash.to_hex()) {
             return Ok(Added::AlreadyThere);
         }
         let (cookie, _) = self.client.session().map_err(error)?;
@@ -93,8 +104,8 @@ impl Follower {
                 return Err(error(e));
             }
         }
-        for _ in 0..LIST_WAIT_TRIES {
-            if let Some(row) = self.row(info_hash)? {
+        for attempt in 0..LIST_WAIT_TRIES {
+            if let Some(row) = self.row(info_hash, attempt >= WHOLE_LIST_AFTER)? {
                 return Ok(if has_tag(&row, &self.label) {
                     Added::Added
                 } else {
