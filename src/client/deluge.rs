@@ -29,7 +29,6 @@ use super::{
 use crate::http::{HttpClient, Request, Url};
 use crate::torrent::{InfoHash, Metainfo};
 
-/// `follow`'s side of this client.
 pub mod follow;
 
 /// Deluge has no request size limit of its own; this bounds one add batch

@@ -6,6 +6,10 @@
 //! Each method is one request to the client (rtorrent: one round trip,
 //! its reads and writes batched), because a run on a busy Pi is paid per
 //! round trip.
+//!
+//! What `follow` asks of a client is the smaller trait in [`follow`],
+//! implemented next to each client's connection code: [`rtorrent`],
+//! `transmission::follow`, `qbittorrent::follow`, `deluge::follow`.
 
 use std::fmt;
 use std::path::PathBuf;

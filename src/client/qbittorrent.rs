@@ -20,7 +20,6 @@ use crate::http::form::{urlencoded, Multipart};
 use crate::http::{HttpClient, HttpError, Request, Url};
 use crate::torrent::{InfoHash, Metainfo};
 
-/// `follow`'s side of this client.
 pub mod follow;
 
 /// qBittorrent has no request size limit of its own; this bounds one add

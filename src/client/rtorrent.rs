@@ -4,6 +4,9 @@
 //! followed by deleting the torrent's own files with the same guarded
 //! deletion rotation uses (no symlinks, nothing outside the download
 //! directory), because rtorrent itself never deletes data.
+//!
+//! rtorrent's side for `rotate` is [`crate::rtorrent::Client`] itself; this
+//! is the layer follow needs over it.
 
 use std::path::{Path, PathBuf};
 

@@ -24,7 +24,6 @@ use super::{
 use crate::http::{HttpClient, Request, Url};
 use crate::torrent::InfoHash;
 
-/// `follow`'s side of this client.
 pub mod follow;
 
 /// How many 409s in a row are tolerated (a daemon restarting between two

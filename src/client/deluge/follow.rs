@@ -33,7 +33,7 @@ fn error(e: ClientError) -> FollowError {
     FollowError(e.to_string())
 }
 
-/// One torrent of `core.get_torrents_status` with [`FIELDS`].
+/// One torrent of `core.get_torrents_status` with the fields follow reads.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FollowRow {
     pub hash: String,

@@ -1,6 +1,6 @@
-//! Transmission's JSON RPC through the session [`Rpc`] shared with
+//! Transmission as `follow`'s client: the RPC session [`Rpc`] shared with
 //! `rotate` (session-id handshake, basic authentication), and the
-//! four methods `follow` needs: torrent-get, torrent-add, torrent-set
+//! methods `follow` needs: torrent-get, torrent-add, torrent-set
 //! (labels) and torrent-remove with delete-local-data.
 //!
 //! Reading the replies is pure ([`parse_reply`], [`parse_torrents`]) so it
