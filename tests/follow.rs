@@ -442,8 +442,8 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
 
 /// The Transmission RPC as lowspace itself speaks it, for what
 /// transmission-remote does not show (labels, downloadDir, downloadedEver).
-fn transmission_rpc(tr: &Transmission) -> lowspace::follow::transmission::Transmission {
-    lowspace::follow::transmission::Transmission::new(
+fn transmission_rpc(tr: &Transmission) -> lowspace::client::transmission::follow::Follower {
+    lowspace::client::transmission::follow::Follower::new(
         &tr.rpc_url(),
         Some(transmission::USER),
         Some(transmission::PASSWORD),
@@ -586,7 +586,7 @@ fn transmission_mirrors_the_main_tree_over_mutual_tls() {
 
 #[test]
 fn transmission_moves_a_flat_follower_into_place_without_downloading() {
-    use lowspace::follow::TorrentClient;
+    use lowspace::follow::FollowClient;
     use lowspace::torrent::Metainfo;
 
     let main = MainBox::new("follow-tr-flat");
@@ -672,7 +672,7 @@ fn transmission_moves_a_flat_follower_into_place_without_downloading() {
 
 #[test]
 fn rtorrent_mirrors_the_main_tree_and_moves_a_flat_follower() {
-    use lowspace::follow::TorrentClient;
+    use lowspace::follow::FollowClient;
     use lowspace::rtorrent::Client;
     use lowspace::torrent::Metainfo;
     use support::rtorrent::{Rtorrent, RtorrentOptions};
@@ -701,7 +701,7 @@ fn rtorrent_mirrors_the_main_tree_and_moves_a_flat_follower() {
         .unwrap();
 
     // An older lowspace mirrored a.bin and sub ü/ß.bin flat, complete.
-    let old = lowspace::follow::rtorrent::Rtorrent::new(
+    let old = lowspace::client::rtorrent::Follower::new(
         &rt.socket_url(),
         "lowspace-follow",
         Some(data.clone()),

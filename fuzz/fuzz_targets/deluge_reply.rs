@@ -1,9 +1,12 @@
 //! deluge-web's JSON-RPC answers (any status, error objects with the
-//! daemon's traceback text, torrent and file status) must never panic the
-//! reader.
+//! daemon's traceback text, torrent and file status, follow's torrent list
+//! and plugin list, the version texts) must never panic the reader.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use lowspace::client::deluge::{parse_files_status, parse_status, reply_result, short_message};
+use lowspace::client::deluge::follow::{label_plugin_on, parse_follow_rows};
+use lowspace::client::deluge::{
+    about_text, parse_files_status, parse_status, reply_result, short_message,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = short_message(&String::from_utf8_lossy(data));
@@ -14,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
                     let _ = row.to_torrent();
                 }
             }
+            let _ = parse_follow_rows(result.clone(), "lowspace-follow");
+            let _ = label_plugin_on(&result);
+            let _ = about_text(&result, &result);
             if let Ok(status) = parse_files_status(result, "h") {
                 let _ = status.to_files();
             }

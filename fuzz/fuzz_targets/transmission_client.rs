@@ -1,10 +1,10 @@
-//! Transmission's replies as rotate reads them (torrent-get for the state
-//! and for one torrent's files, session-get, torrent-add) must never panic
-//! the reader.
+//! Transmission's replies as rotate and check read them (torrent-get for
+//! the state and for one torrent's files, session-get, torrent-add; the
+//! old form and 4.1's JSON-RPC 2.0) must never panic the reader.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use lowspace::client::transmission::{
-    parse_added, parse_download_dir, parse_files, parse_reply, parse_state,
+    about_text, parse_added, parse_download_dir, parse_files, parse_reply, parse_state,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -13,5 +13,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = parse_files(&arguments);
         let _ = parse_download_dir(&arguments);
         let _ = parse_added(&arguments);
+        let _ = about_text(&arguments);
     }
 });

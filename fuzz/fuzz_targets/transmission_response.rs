@@ -2,7 +2,7 @@
 //! the reader.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use lowspace::follow::transmission::{parse_added, parse_reply, parse_torrents};
+use lowspace::client::transmission::follow::{parse_added, parse_reply, parse_torrents};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(arguments) = parse_reply(data) {

@@ -6,15 +6,18 @@ use argh::FromArgs;
 
 use super::rotate::to_cli;
 use super::{CliError, Context};
+use crate::client::{ClientError, ClientState, ROTATE_LABEL};
+use crate::config::{ClientSettings, Config};
 use crate::rotate::gather::{disk_space, managed_torrents};
-use crate::rotate::run::{settings, state_directory};
-use crate::rtorrent::directory::download_directory;
+use crate::rotate::run::{client as rotate_client, state_directory, RotateError};
 use crate::size::human_size;
 use crate::size::plural;
 use crate::sync::{Remote, Syncer};
+use crate::torrent::InfoHash;
 
 #[derive(FromArgs)]
-/// check the setup: configuration, rtorrent, managed directory, disk space
+/// check the setup: configuration, the torrent client (its version, the
+/// login, the torrents labelled "lowspace"), managed directory, disk space
 /// against the limit, and the remote (writes and removes a probe file)
 #[argh(
     subcommand,
@@ -38,15 +41,47 @@ impl CheckArgs {
             "config",
             Verdict::Ok(format!("{} ({:?})", config.path.display(), config.format)),
         )];
-        let (rotate, client) = settings(&config).map_err(to_cli)?;
-
-        match client.client_version() {
-            Ok(version) => lines.push(("rtorrent", Verdict::Ok(format!("version {version}")))),
-            Err(e) => lines.push(("rtorrent", Verdict::Fail(e.to_string()))),
-        }
+        let client = rotate_client(&config).map_err(to_cli)?;
+        let rotate = config.rotate.as_ref().ok_or_else(|| {
+            to_cli(RotateError::Config(format!(
+                "{} has no [rotate] section",
+                config.path.display()
+            )))
+        })?;
+        let endpoint = endpoint(&config);
+        let kind = client.kind();
+        // The version first: it is the login, and a client that cannot be
+        // reached or refuses the login is named once, not per line.
+        let client_state = match client.about() {
+            Ok(about) => {
+                lines.push((
+                    "client",
+                    Verdict::Ok(format!("{kind} {about} at {endpoint}")),
+                ));
+                match client.state() {
+                    Ok(state) => Some(state),
+                    Err(e) => {
+                        lines.push((
+                            "torrents",
+                            Verdict::Fail(client_failure(kind, &endpoint, &e)),
+                        ));
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                lines.push(("client", Verdict::Fail(client_failure(kind, &endpoint, &e))));
+                None
+            }
+        };
 
         let dir = &rotate.managed_torrents_directory;
-        match managed_torrents(dir) {
+        let scanned = managed_torrents(dir);
+        if let (Some(cs), Ok((managed, _))) = (&client_state, &scanned) {
+            let hashes: Vec<InfoHash> = managed.iter().map(|m| m.info_hash).collect();
+            lines.push(("torrents", torrents_verdict(cs, &hashes)));
+        }
+        match scanned {
             Ok((managed, corrupt)) if corrupt.is_empty() => lines.push((
                 "managed",
                 Verdict::Ok(format!(
@@ -90,7 +125,7 @@ impl CheckArgs {
             },
         ));
 
-        if let Ok(download_dir) = download_directory(&client) {
+        if let Some(download_dir) = client_state.map(|s| s.download_dir) {
             match disk_space(&download_dir) {
                 Ok(disk) if rotate.space_limit > disk.total => lines.push((
                     "disk",
@@ -158,5 +193,147 @@ impl CheckArgs {
             )));
         }
         Ok(())
+    }
+}
+
+/// Where the client is reached, as the configuration says.
+fn endpoint(config: &Config) -> String {
+    match &config.client {
+        ClientSettings::Rtorrent => config
+            .rtorrent
+            .socket_url
+            .clone()
+            .unwrap_or_else(|| "(no socket_url)".into()),
+        ClientSettings::Qbittorrent { url, .. }
+        | ClientSettings::Transmission { url, .. }
+        | ClientSettings::Deluge { url, .. } => url.clone(),
+    }
+}
+
+/// A client failure worded for the check's line: which client and where,
+/// each said once (most errors already name the address they tried).
+fn client_failure(kind: &str, endpoint: &str, e: &ClientError) -> String {
+    let text = e.to_string();
+    let hint = match e {
+        ClientError::UnknownTorrent(_) | ClientError::Protocol(_) => {
+            "; is that address the kind of client configured?"
+        }
+        ClientError::Unreachable(_) | ClientError::Refused(_) => "",
+    };
+    let names_place = text.contains(endpoint.trim_end_matches('/')) || text.contains("://");
+    let names_client = text.starts_with(kind) || text.starts_with("deluge-web");
+    match (names_place, names_client) {
+        (true, true) => format!("{text}{hint}"),
+        (true, false) => format!("{kind}: {text}{hint}"),
+        (false, _) => format!("{kind} at {endpoint}: {text}{hint}"),
+    }
+}
+
+/// How many torrents the client has, how many carry rotate's label, and
+/// how many of the managed .torrent files it has loaded.
+fn torrents_verdict(state: &ClientState, managed: &[InfoHash]) -> Verdict {
+    let labelled = state
+        .torrents
+        .iter()
+        .filter(|t| t.label == ROTATE_LABEL)
+        .count();
+    let loaded = managed
+        .iter()
+        .filter(|h| {
+            let hex = h.to_hex();
+            state
+                .torrents
+                .iter()
+                .any(|t| t.hash.eq_ignore_ascii_case(&hex))
+        })
+        .count();
+    Verdict::Ok(format!(
+        "{} in the client, {labelled} labelled \"{ROTATE_LABEL}\"; {loaded} of the {} managed loaded",
+        plural(state.torrents.len() as u64, "torrent", "torrents"),
+        managed.len()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Message, Torrent};
+    use std::path::PathBuf;
+
+    fn torrent(hash: &str, label: &str) -> Torrent {
+        Torrent {
+            hash: hash.into(),
+            name: "n".into(),
+            size: 1,
+            done: 1,
+            complete: true,
+            ratio_permille: 0,
+            started: true,
+            data_path: PathBuf::new(),
+            label: label.into(),
+            finished_at: None,
+        }
+    }
+
+    fn text(v: Verdict) -> String {
+        match v {
+            Verdict::Ok(t) => format!("OK {t}"),
+            Verdict::Warn(t) => format!("WARN {t}"),
+            Verdict::Fail(t) => format!("FAIL {t}"),
+        }
+    }
+
+    #[test]
+    fn counts_labelled_and_loaded() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let state = ClientState {
+            torrents: vec![
+                torrent(&a.to_uppercase(), ROTATE_LABEL),
+                torrent(&b, ""),
+                torrent("not a hash", "lowspace-follow"),
+            ],
+            download_dir: PathBuf::from("/d"),
+            request_limit: 1,
+        };
+        let managed = [
+            InfoHash::from_hex(&a).unwrap(),
+            InfoHash::from_hex(&"c".repeat(40)).unwrap(),
+        ];
+        assert_eq!(
+            text(torrents_verdict(&state, &managed)),
+            "OK 3 torrents in the client, 1 labelled \"lowspace\"; 1 of the 2 managed loaded"
+        );
+    }
+
+    #[test]
+    fn failures_name_the_client_and_its_url_once() {
+        let e = |m: &str| ClientError::Unreachable(Box::new(Message(m.into())));
+        assert_eq!(
+            client_failure(
+                "qBittorrent",
+                "http://127.0.0.1:9/",
+                &e("connection to http://127.0.0.1:9/api refused")
+            ),
+            "qBittorrent: connection to http://127.0.0.1:9/api refused"
+        );
+        assert_eq!(
+            client_failure(
+                "Transmission",
+                "http://h/rpc",
+                &e("Transmission at http://u@h/rpc refused the credentials")
+            ),
+            "Transmission at http://u@h/rpc refused the credentials"
+        );
+        let e = ClientError::Refused(Box::new(Message("wrong password".into())));
+        assert_eq!(
+            client_failure("Deluge", "http://h:8112", &e),
+            "Deluge at http://h:8112: wrong password"
+        );
+        let e = ClientError::Protocol(Box::new(Message("not JSON".into())));
+        assert_eq!(
+            client_failure("rtorrent", "scgi:///s", &e),
+            "rtorrent at scgi:///s: not JSON; is that address the kind of client configured?"
+        );
     }
 }

@@ -275,6 +275,13 @@ fn render_follow(out: &mut String, follow: &FollowSettings, show_secrets: bool) 
             out.push_str("client = \"rtorrent\"\n");
             let _ = writeln!(out, "socket_url = {}", quoted(socket_url));
         }
+        // Only [client] can name these; its section prints the login.
+        FollowClient::Qbittorrent { url, .. } => {
+            let _ = writeln!(out, "# client: not set ([client], qBittorrent at {url})");
+        }
+        FollowClient::Deluge { url, .. } => {
+            let _ = writeln!(out, "# client: not set ([client], Deluge at {url})");
+        }
     }
     match &follow.download_dir {
         Some(dir) => {
@@ -537,6 +544,14 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
                     "password": password.as_ref().map(|p| if show_secrets { p.as_str() } else { "(hidden)" }),
                 }),
                 FollowClient::Rtorrent { socket_url } => json!({"kind": "rtorrent", "socket_url": socket_url}),
+                FollowClient::Qbittorrent { url, username, password } => json!({
+                    "kind": "qbittorrent", "url": url, "username": username,
+                    "password": password.as_ref().map(|p| if show_secrets { p.as_str() } else { "(hidden)" }),
+                }),
+                FollowClient::Deluge { url, password } => json!({
+                    "kind": "deluge", "url": url,
+                    "password": password.as_ref().map(|p| if show_secrets { p.as_str() } else { "(hidden)" }),
+                }),
             },
             "download_dir": f.download_dir,
             "label": f.label,

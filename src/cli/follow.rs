@@ -4,11 +4,8 @@
 use argh::FromArgs;
 
 use super::{CliError, Context};
-use crate::config::FollowClient;
 use crate::follow::diff::Allow;
-use crate::follow::rtorrent::Rtorrent;
-use crate::follow::transmission::Transmission;
-use crate::follow::{self, FollowOptions, TorrentClient};
+use crate::follow::{self, FollowOptions};
 use crate::http::TlsOptions;
 
 #[derive(FromArgs)]
@@ -22,7 +19,8 @@ use crate::http::TlsOptions;
     example = "The main box dropped a large part of its tree on purpose:\n  $ {command_name} --allow-mass-removal",
     note = "Configured in [follow]: listing (http://, https:// or an absolute path of the index.txt `lowspace tree` writes, \
 or of plain lines of torrent URLs and magnet links), ca_file, client_cert, client_key, client = \"transmission\" \
-(rpc_url, username, password) or \"rtorrent\" (socket_url, default [rtorrent] socket_url), download_dir, \
+(rpc_url, username, password) or \"rtorrent\" (socket_url, default [rtorrent] socket_url); without client, the client of [client] \
+(kind = \"qbittorrent\", \"transmission\", \"deluge\" or rtorrent; Deluge needs its Label plugin on), download_dir, \
 label (default \"lowspace-follow\", never rotate's \"lowspace\"), allow_empty, allow_mass_removal, timeout. \
 Each torrent's data goes to download_dir/<the directory of its listed path>; one found elsewhere (mirrored flat by an older lowspace) is moved, \
 and identical files listed at several paths are downloaded once and hard-linked or copied to the others. \
@@ -54,27 +52,7 @@ impl FollowArgs {
                 config.path.display()
             ))
         })?;
-        let client: Box<dyn TorrentClient> = match &settings.client {
-            FollowClient::Transmission {
-                rpc_url,
-                username,
-                password,
-            } => Box::new(
-                Transmission::new(
-                    rpc_url,
-                    username.as_deref(),
-                    password.as_deref(),
-                    &settings.label,
-                    settings.download_dir.clone(),
-                    settings.timeout,
-                )
-                .map_err(|e| CliError::usage(e.to_string()))?,
-            ),
-            FollowClient::Rtorrent { socket_url } => Box::new(
-                Rtorrent::new(socket_url, &settings.label, settings.download_dir.clone())
-                    .map_err(|e| CliError::usage(e.to_string()))?,
-            ),
-        };
+        let client = follow::open_client(&settings).map_err(|e| CliError::usage(e.to_string()))?;
         let options = FollowOptions {
             listing: settings.listing.clone(),
             tls: TlsOptions {

@@ -29,6 +29,8 @@ use super::{
 use crate::http::{HttpClient, Request, Url};
 use crate::torrent::{InfoHash, Metainfo};
 
+pub mod follow;
+
 /// Deluge has no request size limit of its own; this bounds one add batch
 /// (base64 in JSON) to what a Pi sends comfortably in one upload.
 pub const REQUEST_LIMIT: usize = 64 * 1024 * 1024;
@@ -684,6 +686,14 @@ impl TorrentClient for Client {
             .map(drop)
     }
 
+    /// The daemon's version (`daemon.get_version`) and its libtorrent's,
+    /// through deluge-web.
+    fn about(&self) -> Result<String, ClientError> {
+        let version = self.call("daemon.get_version", json!([]), None)?;
+        let libtorrent = self.call("core.get_libtorrent_version", json!([]), None)?;
+        about_text(&version, &libtorrent)
+    }
+
     fn requests(&self) -> u64 {
         self.requests.get()
     }
@@ -691,6 +701,22 @@ impl TorrentClient for Client {
     fn bytes_received(&self) -> u64 {
         self.bytes.get()
     }
+}
+
+/// `2.0.3 (libtorrent 2.0.8.0), through deluge-web` from the two results.
+pub fn about_text(version: &Value, libtorrent: &Value) -> Result<String, ClientError> {
+    let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(40).collect() };
+    let version = version
+        .as_str()
+        .ok_or_else(|| protocol(format!("Deluge's daemon.get_version is {version}")))?;
+    Ok(match libtorrent.as_str() {
+        Some(lt) => format!(
+            "{} (libtorrent {}), through deluge-web",
+            clean(version),
+            clean(lt)
+        ),
+        None => format!("{}, through deluge-web", clean(version)),
+    })
 }
 
 #[cfg(test)]

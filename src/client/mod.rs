@@ -6,6 +6,10 @@
 //! Each method is one request to the client (rtorrent: one round trip,
 //! its reads and writes batched), because a run on a busy Pi is paid per
 //! round trip.
+//!
+//! What `follow` asks of a client is the smaller trait in [`follow`],
+//! implemented next to each client's connection code: [`rtorrent`],
+//! `transmission::follow`, `qbittorrent::follow`, `deluge::follow`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,7 +19,9 @@ use crate::torrent::InfoHash;
 pub mod deluge;
 #[cfg(test)]
 pub mod fake;
+pub mod follow;
 pub mod qbittorrent;
+pub mod rtorrent;
 pub mod transmission;
 
 /// The label (rtorrent `d.custom1`, qBittorrent tag, Transmission and
@@ -231,6 +237,13 @@ pub trait TorrentClient {
             self.start(hash)?;
         }
         Ok(())
+    }
+
+    /// The client's name and version as `check` shows them, with its
+    /// API's version where it has its own (`v4.5.2, WebUI API 2.8.19`).
+    /// Logs in first, so a wrong password fails here.
+    fn about(&self) -> Result<String, ClientError> {
+        self.state().map(|_| "version not reported".to_string())
     }
 
     /// Requests made so far, and bytes of the answers (for reports).

@@ -20,6 +20,8 @@ use crate::http::form::{urlencoded, Multipart};
 use crate::http::{HttpClient, HttpError, Request, Url};
 use crate::torrent::{InfoHash, Metainfo};
 
+pub mod follow;
+
 /// qBittorrent has no request size limit of its own; this bounds one add
 /// batch to what a Pi sends comfortably in one upload.
 pub const REQUEST_LIMIT: usize = 100 * 1024 * 1024;
@@ -674,6 +676,13 @@ impl TorrentClient for Client {
         self.verb("/api/v2/torrents/recheck", hash)
     }
 
+    /// `app/version` and `app/webapiVersion`, after the login.
+    fn about(&self) -> Result<String, ClientError> {
+        let version = self.get("/api/v2/app/version", &[], None)?;
+        let api = self.get("/api/v2/app/webapiVersion", &[], None)?;
+        Ok(about_text(&version, &api))
+    }
+
     fn requests(&self) -> u64 {
         self.requests.get()
     }
@@ -681,6 +690,20 @@ impl TorrentClient for Client {
     fn bytes_received(&self) -> u64 {
         self.bytes.get()
     }
+}
+
+/// `v4.5.2, WebUI API 2.8.19` from the two answers (plain text, each cut
+/// short: they are shown to the user).
+pub fn about_text(version: &[u8], api: &[u8]) -> String {
+    let short = |b: &[u8]| -> String {
+        String::from_utf8_lossy(b)
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(40)
+            .collect()
+    };
+    format!("{}, WebUI API {}", short(version), short(api))
 }
 
 #[cfg(test)]

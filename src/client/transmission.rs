@@ -24,6 +24,8 @@ use super::{
 use crate::http::{HttpClient, Request, Url};
 use crate::torrent::InfoHash;
 
+pub mod follow;
+
 /// How many 409s in a row are tolerated (a daemon restarting between two
 /// requests hands out a new id; more than that is a broken proxy).
 const MAX_SESSION_RETRIES: usize = 3;
@@ -193,9 +195,15 @@ impl std::fmt::Display for ReplyError {
 }
 
 /// The `arguments` of a successful reply, or the daemon's own error text.
+/// lowspace sends the old request form, which 4.1 still answers in kind;
+/// a JSON-RPC 2.0 reply (4.1's new form, `result` an object, snake_case
+/// names) is read too, its names turned back into the old ones.
 pub fn parse_reply(body: &[u8]) -> Result<Value, ReplyError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ReplyError::Malformed(format!("reply is not JSON: {e}")))?;
+    if value.get("jsonrpc").and_then(Value::as_str) == Some("2.0") {
+        return parse_jsonrpc2(&value);
+    }
     let result = value
         .get("result")
         .and_then(Value::as_str)
@@ -204,6 +212,75 @@ pub fn parse_reply(body: &[u8]) -> Result<Value, ReplyError> {
         return Err(ReplyError::Refused(result.to_string()));
     }
     Ok(value.get("arguments").cloned().unwrap_or(json!({})))
+}
+
+/// A JSON-RPC 2.0 reply: `result` (with the old names) or `error`.
+fn parse_jsonrpc2(value: &Value) -> Result<Value, ReplyError> {
+    if let Some(error) = value.get("error") {
+        // 4.1 puts Transmission's own text in data.error_string.
+        let text = error
+            .get("data")
+            .and_then(|d| d.get("error_string"))
+            .and_then(Value::as_str)
+            .or_else(|| error.get("message").and_then(Value::as_str))
+            .ok_or_else(|| ReplyError::Malformed("JSON-RPC error without a message".into()))?;
+        return Err(ReplyError::Refused(text.to_string()));
+    }
+    match value.get("result") {
+        Some(Value::Object(result)) => Ok(Value::Object(
+            result
+                .iter()
+                .map(|(k, v)| (k.replace('_', "-"), torrent_names(k, v)))
+                .collect(),
+        )),
+        // A method with nothing to answer.
+        Some(Value::Null) | None => Ok(json!({})),
+        Some(_) => Err(ReplyError::Malformed(
+            "JSON-RPC result is not an object".into(),
+        )),
+    }
+}
+
+/// Inside `torrents` and `torrent_added`/`torrent_duplicate`, 4.1's
+/// snake_case field names in the old camelCase (`hash_string` →
+/// `hashString`); the names of `result` itself were dashed
+/// (`download_dir` → `download-dir`).
+fn torrent_names(key: &str, value: &Value) -> Value {
+    fn camel(name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        let mut upper = false;
+        for c in name.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+    fn object(v: &Value) -> Value {
+        match v {
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (camel(k), nested(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    // files and file_stats hold objects of their own.
+    fn nested(v: &Value) -> Value {
+        match v {
+            Value::Array(a) => Value::Array(a.iter().map(object).collect()),
+            other => other.clone(),
+        }
+    }
+    match (key, value) {
+        ("torrents", Value::Array(list)) => Value::Array(list.iter().map(object).collect()),
+        ("torrent_added" | "torrent_duplicate", v) => object(v),
+        (_, v) => v.clone(),
+    }
 }
 
 /// What `state` asks torrent-get for.
@@ -429,6 +506,24 @@ pub fn parse_files(arguments: &Value) -> Result<Option<TorrentFiles>, String> {
     }))
 }
 
+/// `3.00 (bb6b5a062e), RPC 17` from session-get's `version` and
+/// `rpc-version`.
+pub fn about_text(arguments: &Value) -> Result<String, String> {
+    let version = arguments
+        .get("version")
+        .and_then(Value::as_str)
+        .ok_or("no \"version\" string")?;
+    let version: String = version
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(60)
+        .collect();
+    Ok(match arguments.get("rpc-version").and_then(Value::as_u64) {
+        Some(rpc) => format!("{version}, RPC {rpc}"),
+        None => version,
+    })
+}
+
 /// torrent-add's answer: the hash and whether it was new.
 pub fn parse_added(arguments: &Value) -> Result<(InfoHash, bool), String> {
     let (entry, added) = if let Some(e) = arguments.get("torrent-added") {
@@ -625,6 +720,15 @@ impl TorrentClient for Client {
 
     fn check_hash(&self, hash: &InfoHash) -> Result<(), ClientError> {
         self.verb("torrent-verify", hash)
+    }
+
+    /// session-get's `version` and `rpc-version`.
+    fn about(&self) -> Result<String, ClientError> {
+        let reply = self.call(
+            "session-get",
+            json!({ "fields": ["version", "rpc-version"] }),
+        )?;
+        about_text(&reply).map_err(|e| protocol(format!("Transmission session-get: {e}")))
     }
 
     fn requests(&self) -> u64 {

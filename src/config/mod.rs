@@ -265,6 +265,17 @@ pub enum FollowClient {
     },
     /// rtorrent's XML-RPC, at `[follow] socket_url` else `[rtorrent] socket_url`.
     Rtorrent { socket_url: String },
+    /// qBittorrent's WebUI, as `[client]` names it.
+    Qbittorrent {
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+    },
+    /// deluge-web, as `[client]` names it.
+    Deluge {
+        url: String,
+        password: Option<String>,
+    },
 }
 
 /// The label `follow` puts on the torrents it adds, when none is configured.

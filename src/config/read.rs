@@ -605,7 +605,7 @@ fn toml_layout(path: &Path, sections: &[RawSection]) -> Result<Config, ConfigErr
     let follow = match find("follow") {
         Some(section) => {
             let mut r = SectionReader::new(path, section, FOLLOW_KEYS, |_| false)?;
-            Some(follow_settings(&mut r, &rtorrent)?)
+            Some(follow_settings(&mut r, &rtorrent, &client)?)
         }
         None => None,
     };
@@ -742,6 +742,7 @@ fn rotate_settings(r: &mut SectionReader) -> Result<RotateSettings, ConfigError>
 fn follow_settings(
     r: &mut SectionReader,
     rtorrent: &RtorrentSettings,
+    shared: &ClientSettings,
 ) -> Result<FollowSettings, ConfigError> {
     let listing = r.string("listing")?;
     let ca_file = r.absolute_path("ca_file")?;
@@ -792,25 +793,79 @@ fn follow_settings(
         (Some(_), None) => return Err(r.missing("client_key (the PEM key of client_cert)")),
         (None, Some(_)) => return Err(r.missing("client_cert (the PEM certificate of client_key)")),
     };
-    let client = client.ok_or_else(|| r.missing("client = \"transmission\" or \"rtorrent\""))?;
-    let client = match client.as_str() {
-        "transmission" => FollowClient::Transmission {
+    let client = match client.as_deref() {
+        Some("transmission") => FollowClient::Transmission {
             rpc_url: rpc_url.ok_or_else(|| {
                 r.missing("rpc_url (such as \"http://127.0.0.1:9091/transmission/rpc\")")
             })?,
             username,
             password,
         },
-        "rtorrent" => FollowClient::Rtorrent {
+        Some("rtorrent") => FollowClient::Rtorrent {
             socket_url: socket_url
                 .or_else(|| rtorrent.socket_url.clone())
                 .ok_or_else(|| r.missing("socket_url (or socket_url in [rtorrent])"))?,
         },
-        other => {
+        Some(other) => {
             return Err(r.error_at(
                 "client",
-                format!("expected \"transmission\" or \"rtorrent\", found \"{other}\""),
+                format!(
+                    "expected \"transmission\" or \"rtorrent\", found \"{other}\" \
+                     (or leave client out: follow then drives the client of [client], \
+                     which may be qbittorrent or deluge)"
+                ),
             ));
+        }
+        // The one client [client] names (rotate's too).
+        None => {
+            for (key, given) in [
+                ("rpc_url", rpc_url.is_some()),
+                ("username", username.is_some()),
+                ("password", password.is_some()),
+            ] {
+                if given {
+                    return Err(r.error_at(
+                        key,
+                        "is for client = \"transmission\"; without client, follow uses \
+                         [client] (url, username, password there)",
+                    ));
+                }
+            }
+            match shared {
+                ClientSettings::Rtorrent => FollowClient::Rtorrent {
+                    socket_url: socket_url
+                        .or_else(|| rtorrent.socket_url.clone())
+                        .ok_or_else(|| {
+                            r.missing(
+                                "client = \"transmission\" or \"rtorrent\", or a [client] \
+                                 section (kind = \"qbittorrent\", \"transmission\" or \
+                                 \"deluge\"), or socket_url in [rtorrent]",
+                            )
+                        })?,
+                },
+                ClientSettings::Qbittorrent {
+                    url,
+                    username,
+                    password,
+                } => FollowClient::Qbittorrent {
+                    url: url.clone(),
+                    username: username.clone(),
+                    password: password.clone(),
+                },
+                ClientSettings::Transmission {
+                    url,
+                    username,
+                    password,
+                } => FollowClient::Transmission {
+                    rpc_url: url.clone(),
+                    username: username.clone(),
+                    password: password.clone(),
+                },
+                ClientSettings::Deluge { url, password } => FollowClient::Deluge {
+                    url: url.clone(),
+                    password: password.clone(),
+                },
+            }
         }
     };
     Ok(FollowSettings {

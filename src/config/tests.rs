@@ -735,3 +735,62 @@ fn each_client_section_error_says_where_and_what() {
         assert!(e.contains("/etc/lowspace/config.toml"), "{e}");
     }
 }
+
+#[test]
+fn follow_without_client_drives_the_client_section() {
+    let follow = |client: &str| {
+        toml(&format!("{client}[follow]\nlisting = \"/i.txt\"\n"))
+            .unwrap()
+            .follow
+            .unwrap()
+            .client
+    };
+    assert_eq!(
+        follow("[client]\nkind = \"qbittorrent\"\nurl = \"http://10.0.0.2:8080\"\nusername = \"u\"\npassword = \"p\"\n"),
+        FollowClient::Qbittorrent {
+            url: "http://10.0.0.2:8080".into(),
+            username: Some("u".into()),
+            password: Some("p".into()),
+        }
+    );
+    assert_eq!(
+        follow("[client]\nkind = \"deluge\"\n"),
+        FollowClient::Deluge {
+            url: crate::config::DEFAULT_DELUGE_URL.into(),
+            password: None,
+        }
+    );
+    assert_eq!(
+        follow("[client]\nkind = \"transmission\"\n"),
+        FollowClient::Transmission {
+            rpc_url: crate::config::DEFAULT_TRANSMISSION_URL.into(),
+            username: None,
+            password: None,
+        }
+    );
+    assert_eq!(
+        follow("[rtorrent]\nsocket_url = \"/run/rt.sock\"\n"),
+        FollowClient::Rtorrent {
+            socket_url: "/run/rt.sock".into()
+        }
+    );
+    // [follow] client still wins over [client].
+    assert_eq!(
+        toml("[client]\nkind = \"deluge\"\n[follow]\nlisting = \"/i\"\nclient = \"rtorrent\"\nsocket_url = \"/s\"\n")
+            .unwrap()
+            .follow
+            .unwrap()
+            .client,
+        FollowClient::Rtorrent {
+            socket_url: "/s".into()
+        }
+    );
+    let err =
+        toml("[client]\nkind = \"qbittorrent\"\n[follow]\nlisting = \"/i\"\npassword = \"p\"\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("config.toml:5: password: is for client = \"transmission\"; without client, follow uses [client]"),
+        "{err}"
+    );
+}

@@ -22,9 +22,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::client::ClientTorrent;
 use super::listing::{ListingEnd, CLOSING_PREFIX};
 use super::place::RelDir;
+use crate::client::follow::ClientTorrent;
 use crate::torrent::InfoHash;
 
 /// One torrent the listing wants, and where its data belongs.

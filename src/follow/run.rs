@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::client::{Added, TorrentClient};
 use super::diff::{listing_gap, plan, Allow, Copy, ListingState, Wanted, Withheld};
 use super::fetch::{Fetcher, Location, MAX_LISTING_BYTES};
 use super::listing::{self, ListedTorrent, TorrentSource};
+use crate::client::follow::{Added, FollowClient};
 use crate::http::TlsOptions;
 use crate::torrent::{InfoHash, Metainfo, MAX_TORRENT_FILE_SIZE};
 
@@ -47,7 +47,7 @@ impl FollowOutcome {
 /// Runs once. Errors writing the report are ignored: the work matters more.
 pub fn run(
     options: &FollowOptions,
-    client: &dyn TorrentClient,
+    client: &dyn FollowClient,
     out: &mut dyn Write,
 ) -> FollowOutcome {
     let mut outcome = FollowOutcome::default();
@@ -440,7 +440,7 @@ mod tests {
     //! in-memory client, for what no real server produces on demand: a
     //! .torrent whose info-hash is not the one listed.
     use super::*;
-    use crate::follow::client::{ClientError, ClientTorrent};
+    use crate::client::follow::{ClientTorrent, FollowError};
     use crate::torrent::create::{encode_metainfo, Metadata, SingleFileInfo};
     use std::cell::RefCell;
 
@@ -449,14 +449,14 @@ mod tests {
         torrents: RefCell<Vec<ClientTorrent>>,
     }
 
-    impl TorrentClient for FakeClient {
+    impl FollowClient for FakeClient {
         fn kind(&self) -> &'static str {
             "fake"
         }
-        fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
+        fn torrents(&self) -> Result<Vec<ClientTorrent>, FollowError> {
             Ok(self.torrents.borrow().clone())
         }
-        fn download_root(&self) -> Result<PathBuf, ClientError> {
+        fn download_root(&self) -> Result<PathBuf, FollowError> {
             Ok(PathBuf::from("/srv/follow"))
         }
         fn add_metainfo(
@@ -464,8 +464,8 @@ mod tests {
             bytes: &[u8],
             hash: InfoHash,
             dir: &Path,
-        ) -> Result<Added, ClientError> {
-            let meta = Metainfo::from_bytes(bytes).map_err(|e| ClientError(e.to_string()))?;
+        ) -> Result<Added, FollowError> {
+            let meta = Metainfo::from_bytes(bytes).map_err(|e| FollowError(e.to_string()))?;
             assert_eq!(meta.info_hash(), hash);
             self.torrents.borrow_mut().push(ClientTorrent {
                 info_hash: hash,
@@ -476,7 +476,7 @@ mod tests {
             });
             Ok(Added::Added)
         }
-        fn add_magnet(&self, _: &str, hash: InfoHash, dir: &Path) -> Result<Added, ClientError> {
+        fn add_magnet(&self, _: &str, hash: InfoHash, dir: &Path) -> Result<Added, FollowError> {
             self.torrents.borrow_mut().push(ClientTorrent {
                 info_hash: hash,
                 name: "magnet".into(),
@@ -486,7 +486,7 @@ mod tests {
             });
             Ok(Added::Added)
         }
-        fn relocate(&self, t: &ClientTorrent, dir: &Path) -> Result<(), ClientError> {
+        fn relocate(&self, t: &ClientTorrent, dir: &Path) -> Result<(), FollowError> {
             for held in self.torrents.borrow_mut().iter_mut() {
                 if held.info_hash == t.info_hash {
                     held.dir = Some(dir.to_path_buf());
@@ -494,7 +494,7 @@ mod tests {
             }
             Ok(())
         }
-        fn remove_with_data(&self, t: &ClientTorrent) -> Result<(), ClientError> {
+        fn remove_with_data(&self, t: &ClientTorrent) -> Result<(), FollowError> {
             self.torrents
                 .borrow_mut()
                 .retain(|x| x.info_hash != t.info_hash);

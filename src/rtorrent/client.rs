@@ -698,6 +698,11 @@ impl TorrentClient for Client {
             .map_err(ClientError::from)
     }
 
+    /// `system.client_version`.
+    fn about(&self) -> Result<String, ClientError> {
+        self.client_version().map_err(ClientError::from)
+    }
+
     fn requests(&self) -> u64 {
         self.round_trips()
     }

@@ -167,3 +167,219 @@ fn unreachable_webui_is_unreachable() {
     .unwrap();
     assert!(matches!(c.state(), Err(ClientError::Unreachable(_))));
 }
+
+/// One request as the recorded WebUI saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    line: String,
+    cookie: Option<String>,
+    body: String,
+}
+
+/// A loopback WebUI answering from recorded replies: `answer(method and
+/// path)` gives (status line, extra headers, body). Each connection is one
+/// request (lowspace sends `Connection: close`).
+fn recorded_webui(
+    answer: fn(&str) -> (&'static str, &'static str, &'static str),
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let handle = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut bytes = Vec::new();
+            let mut buf = [0u8; 8192];
+            let (head, body) = loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                bytes.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break (head.to_string(), body.to_string());
+                    }
+                }
+            };
+            let line = head.lines().next().unwrap().to_string();
+            let cookie = head.lines().find_map(|l| {
+                l.strip_prefix("Cookie: ")
+                    .or_else(|| l.strip_prefix("cookie: "))
+                    .map(str::to_string)
+            });
+            let target = line.rsplit_once(' ').unwrap().0.to_string();
+            let target = target.split('?').next().unwrap().to_string();
+            let (status, headers, reply) = answer(&target);
+            log.lock().unwrap().push(Seen { line, cookie, body });
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+            if target.ends_with("/shutdown") {
+                return;
+            }
+        }
+    });
+    (url, seen, handle)
+}
+
+const HASH: &str = "aca30217909342a1a5154d594d834f9729df7976";
+
+/// Drives a logged-in client through version, stop, start and add, and
+/// returns what the recorded WebUI saw.
+fn session_against(
+    answer: fn(&str) -> (&'static str, &'static str, &'static str),
+) -> (String, Vec<Seen>) {
+    let (url, seen, handle) = recorded_webui(answer);
+    let c = Client::new(QbitOptions {
+        url: url.clone(),
+        username: Some("admin".into()),
+        password: Some("secret".into()),
+    })
+    .unwrap();
+    let about = c.about().unwrap();
+    let hash = InfoHash::from_hex(HASH).unwrap();
+    c.stop(&hash).unwrap();
+    c.start(&hash).unwrap();
+    let mut torrent = b"d4:infod6:lengthi3e4:name1:a12:piece lengthi16384e6:pieces20:".to_vec();
+    torrent.extend_from_slice(&[7u8; 20]);
+    torrent.extend_from_slice(b"ee");
+    assert!(Metainfo::from_bytes(&torrent).is_ok());
+    let _ = c.add(&[NewTorrent {
+        metainfo: torrent,
+        start: false,
+        label: "lowspace".into(),
+    }]);
+    let _ = crate::http::HttpClient::default().send(crate::http::Request::get(
+        crate::http::Url::parse(&format!("{url}/shutdown")).unwrap(),
+    ));
+    handle.join().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    (about, seen)
+}
+
+fn webui_5_2(target: &str) -> (&'static str, &'static str, &'static str) {
+    match target {
+        // 5.2: 204 and a cookie named after the WebUI's port.
+        "POST /api/v2/auth/login" => (
+            "204 No Content",
+            "Set-Cookie: QBT_SID_8080=xyz; HttpOnly; path=/\r\n",
+            "",
+        ),
+        "GET /api/v2/app/webapiVersion" => ("200 OK", "", "2.11.4"),
+        "GET /api/v2/app/version" => ("200 OK", "", "v5.2.0"),
+        "POST /api/v2/torrents/stop" | "POST /api/v2/torrents/start" => ("200 OK", "", ""),
+        "POST /api/v2/torrents/add" => ("200 OK", "", "Ok."),
+        "GET /api/v2/torrents/info" => ("200 OK", "", "[]"),
+        _ => ("404 Not Found", "", ""),
+    }
+}
+
+fn webui_4_5(target: &str) -> (&'static str, &'static str, &'static str) {
+    match target {
+        "POST /api/v2/auth/login" => ("200 OK", "set-cookie: SID=abc; HttpOnly; path=/\r\n", "Ok."),
+        "GET /api/v2/app/webapiVersion" => ("200 OK", "", "2.8.19"),
+        "GET /api/v2/app/version" => ("200 OK", "", "v4.5.2"),
+        "POST /api/v2/torrents/pause" | "POST /api/v2/torrents/resume" => ("200 OK", "", ""),
+        "POST /api/v2/torrents/add" => ("200 OK", "", "Ok."),
+        "GET /api/v2/torrents/info" => ("200 OK", "", "[]"),
+        _ => ("404 Not Found", "", ""),
+    }
+}
+
+#[test]
+fn a_5_2_session_keeps_its_port_cookie_and_stops_and_starts() {
+    let (about, seen) = session_against(webui_5_2);
+    assert_eq!(about, "v5.2.0, WebUI API 2.11.4");
+    let lines: Vec<&str> = seen.iter().map(|s| s.line.as_str()).collect();
+    assert!(
+        lines[0].starts_with("POST /api/v2/auth/login "),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("POST /api/v2/torrents/stop ")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("POST /api/v2/torrents/start ")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("/pause") || l.contains("/resume")),
+        "{lines:?}"
+    );
+    // One login; every later request carries the cookie it gave.
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("/auth/login")).count(),
+        1
+    );
+    for s in seen
+        .iter()
+        .skip(1)
+        .filter(|s| !s.line.contains("/shutdown"))
+    {
+        assert_eq!(s.cookie.as_deref(), Some("QBT_SID_8080=xyz"), "{}", s.line);
+    }
+    // The add says "stopped" both ways: 4.x reads paused, 5.x stopped.
+    let add = seen
+        .iter()
+        .find(|s| s.line.contains("/torrents/add"))
+        .unwrap();
+    for field in [
+        "name=\"paused\"\r\n\r\ntrue",
+        "name=\"stopped\"\r\n\r\ntrue",
+        "name=\"tags\"\r\n\r\nlowspace",
+    ] {
+        assert!(add.body.contains(field), "{field} not in {}", add.body);
+    }
+}
+
+#[test]
+fn a_4_5_session_keeps_sid_and_pauses_and_resumes() {
+    let (about, seen) = session_against(webui_4_5);
+    assert_eq!(about, "v4.5.2, WebUI API 2.8.19");
+    let lines: Vec<&str> = seen.iter().map(|s| s.line.as_str()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("POST /api/v2/torrents/pause ")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("POST /api/v2/torrents/resume ")),
+        "{lines:?}"
+    );
+    for s in seen
+        .iter()
+        .skip(1)
+        .filter(|s| !s.line.contains("/shutdown"))
+    {
+        assert_eq!(s.cookie.as_deref(), Some("SID=abc"), "{}", s.line);
+    }
+}

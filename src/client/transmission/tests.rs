@@ -214,3 +214,76 @@ fn each_error_names_what_is_wrong() {
     assert!(parse_added(&json!({})).is_err());
     assert!(parse_added(&json!({"torrent-added":{}})).is_err());
 }
+
+/// Transmission 4.1's JSON-RPC 2.0 form, written from its rpc-spec (no
+/// 4.1 here): `result` is the arguments object, names are snake_case,
+/// errors are `error` objects with the daemon's text in data.error_string.
+const GET_41_JSONRPC: &str = r#"{"jsonrpc":"2.0","id":7,"result":{"torrents":[
+ {"done_date":1700000000,"download_dir":"/srv/dl","hash_string":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","have_valid":100,"labels":["lowspace"],"left_until_done":0,"name":"one.iso","status":6,"total_size":100,"upload_ratio":2.5}
+]}}"#;
+const FILES_41_JSONRPC: &str = r#"{"jsonrpc":"2.0","id":8,"result":{"torrents":[{"download_dir":"/tmp/trrec/data","file_stats":[{"bytes_completed":40000,"priority":0,"wanted":true},{"bytes_completed":0,"priority":1,"wanted":false}],"files":[{"bytes_completed":40000,"length":40000,"name":"multi/a.bin"},{"bytes_completed":0,"length":30000,"name":"multi/b.bin"}],"hash_string":"df0d43fb405e443e711cbf5f86596914f1f7d647","name":"multi","piece_count":5,"piece_size":16384,"pieces":"+A=="}]}}"#;
+const SESSION_41_JSONRPC: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"download_dir":"/srv/dl","rpc_version":18,"version":"4.1.0 (abcdef0123)"}}"#;
+const ADDED_41_JSONRPC: &str = r#"{"jsonrpc":"2.0","id":3,"result":{"torrent_added":{"hash_string":"df0d43fb405e443e711cbf5f86596914f1f7d647","id":1,"name":"multi"}}}"#;
+const ERROR_41_JSONRPC: &str = r#"{"jsonrpc":"2.0","id":4,"error":{"code":7,"message":"Invalid or corrupt torrent file","data":{"error_string":"invalid or corrupt torrent file"}}}"#;
+/// 4.1 answering the old form lowspace sends: the old names, as 4.0.
+const SESSION_41_LEGACY: &str = r#"{"arguments":{"download-dir":"/srv/dl","rpc-version":18,"rpc-version-semver":"5.4.0","version":"4.1.0 (abcdef0123)"},"result":"success"}"#;
+
+#[test]
+fn jsonrpc_2_replies_of_4_1_read_as_the_old_form() {
+    let ts = parse_state(&args(GET_41_JSONRPC)).unwrap();
+    assert_eq!(ts[0].hash, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_eq!((ts[0].size, ts[0].done, ts[0].complete), (100, 100, true));
+    assert_eq!(ts[0].ratio_permille, 2500);
+    assert_eq!(ts[0].label, "lowspace");
+    assert_eq!(ts[0].data_path, PathBuf::from("/srv/dl/one.iso"));
+    assert_eq!(ts[0].finished_at, Some(1700000000));
+
+    let files = parse_files(&args(FILES_41_JSONRPC)).unwrap().unwrap();
+    assert_eq!(files.files[0].path, "a.bin");
+    assert_eq!(files.files[1].priority, FilePriority::Off);
+    assert_eq!(files.data_path, PathBuf::from("/tmp/trrec/data/multi"));
+
+    let session = args(SESSION_41_JSONRPC);
+    assert_eq!(
+        parse_download_dir(&session).unwrap(),
+        PathBuf::from("/srv/dl")
+    );
+    assert_eq!(about_text(&session).unwrap(), "4.1.0 (abcdef0123), RPC 18");
+    let (hash, new) = parse_added(&args(ADDED_41_JSONRPC)).unwrap();
+    assert_eq!(hash.to_hex(), "df0d43fb405e443e711cbf5f86596914f1f7d647");
+    assert!(new);
+    assert_eq!(
+        parse_reply(ERROR_41_JSONRPC.as_bytes()).unwrap_err(),
+        ReplyError::Refused("invalid or corrupt torrent file".into())
+    );
+    assert!(matches!(
+        parse_reply(br#"{"jsonrpc":"2.0","id":1,"error":{"code":1}}"#),
+        Err(ReplyError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_reply(br#"{"jsonrpc":"2.0","id":1,"result":[1]}"#),
+        Err(ReplyError::Malformed(_))
+    ));
+    assert_eq!(
+        parse_reply(br#"{"jsonrpc":"2.0","id":1,"result":null}"#).unwrap(),
+        json!({})
+    );
+}
+
+#[test]
+fn a_4_1_answer_to_the_old_form_is_the_old_form() {
+    let session = args(SESSION_41_LEGACY);
+    assert_eq!(
+        parse_download_dir(&session).unwrap(),
+        PathBuf::from("/srv/dl")
+    );
+    assert_eq!(about_text(&session).unwrap(), "4.1.0 (abcdef0123), RPC 18");
+    assert_eq!(
+        about_text(&args(
+            r#"{"arguments":{"version":"3.00 (bb6b5a062e)","rpc-version":16},"result":"success"}"#
+        ))
+        .unwrap(),
+        "3.00 (bb6b5a062e), RPC 16"
+    );
+    assert!(about_text(&json!({})).unwrap_err().contains("version"));
+}

@@ -4,10 +4,13 @@
 //! followed by deleting the torrent's own files with the same guarded
 //! deletion rotation uses (no symlinks, nothing outside the download
 //! directory), because rtorrent itself never deletes data.
+//!
+//! rtorrent's side for `rotate` is [`crate::rtorrent::Client`] itself; this
+//! is the layer follow needs over it.
 
 use std::path::{Path, PathBuf};
 
-use super::client::{Added, ClientError, ClientTorrent, TorrentClient};
+use crate::client::follow::{Added, ClientTorrent, FollowClient, FollowError};
 use crate::guard::{check_deletable, delete_torrent_files, DataRoots};
 use crate::relpath::RelPath;
 use crate::rtorrent::xmlrpc::Value;
@@ -17,49 +20,49 @@ use crate::torrent::InfoHash;
 /// How many times (100 ms apart) a just-loaded download is looked for.
 const LOAD_WAIT_TRIES: u32 = 100;
 
-pub struct Rtorrent {
+pub struct Follower {
     client: Client,
     label: String,
     download_dir: Option<PathBuf>,
 }
 
-impl Rtorrent {
+impl Follower {
     pub fn new(
         socket_url: &str,
         label: &str,
         download_dir: Option<PathBuf>,
-    ) -> Result<Rtorrent, ClientError> {
+    ) -> Result<Follower, FollowError> {
         // The label goes into a load command inside quotes.
         if label.contains(['"', '\\', '\n', '\r']) {
-            return Err(ClientError(format!(
+            return Err(FollowError(format!(
                 "label {label:?}: quotes, backslashes and line breaks cannot be passed to rtorrent"
             )));
         }
-        let client = Client::new(socket_url).map_err(|e| ClientError(e.to_string()))?;
-        Ok(Rtorrent {
+        let client = Client::new(socket_url).map_err(|e| FollowError(e.to_string()))?;
+        Ok(Follower {
             client,
             label: label.to_string(),
             download_dir,
         })
     }
 
-    fn rpc(e: crate::rtorrent::RpcError) -> ClientError {
-        ClientError(e.to_string())
+    fn rpc(e: crate::rtorrent::RpcError) -> FollowError {
+        FollowError(e.to_string())
     }
 
-    fn download(&self, hash: &str, name: &str) -> Result<Download, ClientError> {
+    fn download(&self, hash: &str, name: &str) -> Result<Download, FollowError> {
         self.client
             .downloads()
             .map_err(Self::rpc)?
             .into_iter()
             .find(|d| d.hash.eq_ignore_ascii_case(hash))
-            .ok_or_else(|| ClientError(format!("{name} is no longer in rtorrent")))
+            .ok_or_else(|| FollowError(format!("{name} is no longer in rtorrent")))
     }
 
     /// rtorrent opens a single-file download only in a directory that
     /// exists. Made by rtorrent itself first (its host, its user, so it
     /// can write there), else here when the directory is on this machine.
-    fn make_dir(&self, dir: &Path) -> Result<(), ClientError> {
+    fn make_dir(&self, dir: &Path) -> Result<(), FollowError> {
         let by_rtorrent = self.client.call(
             "execute.throw",
             &[
@@ -73,7 +76,7 @@ impl Rtorrent {
         match by_rtorrent {
             Ok(_) => Ok(()),
             Err(rtorrent_err) => std::fs::create_dir_all(dir).map_err(|e| {
-                ClientError(format!(
+                FollowError(format!(
                     "cannot create {}: rtorrent's mkdir failed ({rtorrent_err}) and so did this machine's ({e})",
                     dir.display()
                 ))
@@ -89,7 +92,7 @@ impl Rtorrent {
         load: impl Fn(&[&str]) -> Result<(), crate::rtorrent::RpcError>,
         info_hash: InfoHash,
         dir: &Path,
-    ) -> Result<Added, ClientError> {
+    ) -> Result<Added, FollowError> {
         let hash = info_hash.to_hex_upper();
         if self.download(&hash, "").is_ok() {
             return Ok(Added::AlreadyThere);
@@ -111,7 +114,7 @@ impl Rtorrent {
                 }
                 other => {
                     break other.map(drop).map_err(|e| {
-                        ClientError(format!("d.directory.set {}: {e}", dir.display()))
+                        FollowError(format!("d.directory.set {}: {e}", dir.display()))
                     })
                 }
             }
@@ -126,18 +129,18 @@ impl Rtorrent {
     }
 }
 
-impl TorrentClient for Rtorrent {
+impl FollowClient for Follower {
     fn kind(&self) -> &'static str {
         "rtorrent"
     }
 
-    fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
+    fn torrents(&self) -> Result<Vec<ClientTorrent>, FollowError> {
         let downloads = self.client.downloads().map_err(Self::rpc)?;
         downloads
             .into_iter()
             .map(|d| {
                 let info_hash = InfoHash::from_hex(&d.hash)
-                    .map_err(|e| ClientError(format!("rtorrent d.hash: {e}")))?;
+                    .map_err(|e| FollowError(format!("rtorrent d.hash: {e}")))?;
                 let dir = data_path(&d).parent().map(Path::to_path_buf);
                 Ok(ClientTorrent {
                     info_hash,
@@ -152,12 +155,12 @@ impl TorrentClient for Rtorrent {
 
     /// The configured directory, else rtorrent's directory.default made
     /// absolute the way rotation does (`~` is rtorrent's HOME).
-    fn download_root(&self) -> Result<PathBuf, ClientError> {
+    fn download_root(&self) -> Result<PathBuf, FollowError> {
         if let Some(dir) = &self.download_dir {
             return Ok(dir.clone());
         }
         crate::rtorrent::directory::download_directory(&self.client)
-            .map_err(|e| ClientError(format!("{e}; or set download_dir in [follow]")))
+            .map_err(|e| FollowError(format!("{e}; or set download_dir in [follow]")))
     }
 
     fn add_metainfo(
@@ -165,7 +168,7 @@ impl TorrentClient for Rtorrent {
         metainfo: &[u8],
         info_hash: InfoHash,
         dir: &Path,
-    ) -> Result<Added, ClientError> {
+    ) -> Result<Added, FollowError> {
         self.load_into(
             |commands| self.client.load_raw(metainfo, commands),
             info_hash,
@@ -173,7 +176,7 @@ impl TorrentClient for Rtorrent {
         )
     }
 
-    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, ClientError> {
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, FollowError> {
         self.load_into(
             |commands| self.client.load_normal(uri, commands),
             info_hash,
@@ -184,11 +187,11 @@ impl TorrentClient for Rtorrent {
     /// rtorrent has no move call: stop and close it, rename its data on
     /// this machine, point it there, start it. Everything is checked
     /// before it is stopped; a failed rename starts it where it was.
-    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), ClientError> {
+    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), FollowError> {
         let hash = torrent.info_hash.to_hex_upper();
         let download = self.download(&hash, &torrent.name)?;
         if download.label != self.label {
-            return Err(ClientError(format!(
+            return Err(FollowError(format!(
                 "{} lost our label; not moved",
                 download.name
             )));
@@ -199,7 +202,7 @@ impl TorrentClient for Rtorrent {
         // `dir` is built from the root and checked listed parts; its
         // directories may not exist yet, so it is compared as written.
         if !is_inside(&from, &root) || !dir.starts_with(&root) {
-            return Err(ClientError(format!(
+            return Err(FollowError(format!(
                 "{} or {} is outside the download directory {}; not moved",
                 from.display(),
                 dir.display(),
@@ -209,34 +212,34 @@ impl TorrentClient for Rtorrent {
         match std::fs::symlink_metadata(&from) {
             Ok(meta) if !meta.file_type().is_symlink() => {}
             Ok(_) => {
-                return Err(ClientError(format!(
+                return Err(FollowError(format!(
                     "{} is a symlink; not moved",
                     from.display()
                 )))
             }
             Err(e) => {
-                return Err(ClientError(format!(
+                return Err(FollowError(format!(
                     "cannot move {}: {e} (is rtorrent's download directory on this machine?)",
                     from.display()
                 )))
             }
         }
         if std::fs::symlink_metadata(&to).is_ok() {
-            return Err(ClientError(format!(
+            return Err(FollowError(format!(
                 "{} already exists; not overwriting it with {}",
                 to.display(),
                 from.display()
             )));
         }
         std::fs::create_dir_all(dir)
-            .map_err(|e| ClientError(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| FollowError(format!("cannot create {}: {e}", dir.display())))?;
         let was_started = download.started;
         self.client.stop(&hash).map_err(Self::rpc)?;
         self.client
             .call("d.close", &[Value::str(hash.as_str())])
             .map_err(Self::rpc)?;
         let moved = std::fs::rename(&from, &to).map_err(|e| {
-            ClientError(format!(
+            FollowError(format!(
                 "cannot move {} to {}: {e}",
                 from.display(),
                 to.display()
@@ -262,11 +265,11 @@ impl TorrentClient for Rtorrent {
         moved
     }
 
-    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError> {
+    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), FollowError> {
         let hash = torrent.info_hash.to_hex_upper();
         let download = self.download(&hash, &torrent.name)?;
         if download.label != self.label {
-            return Err(ClientError(format!(
+            return Err(FollowError(format!(
                 "{} lost our label before removal; left alone",
                 download.name
             )));
@@ -281,7 +284,7 @@ impl TorrentClient for Rtorrent {
         let top = data_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| ClientError(format!("data path {} has no name", data_path.display())))?;
+            .ok_or_else(|| FollowError(format!("data path {} has no name", data_path.display())))?;
         let relative = files
             .iter()
             .map(|f| {
@@ -290,7 +293,7 @@ impl TorrentClient for Rtorrent {
             })
             .collect::<Result<Vec<RelPath>, _>>()
             .map_err(|e| {
-                ClientError(format!(
+                FollowError(format!(
                     "{}: {e}; left in rtorrent, nothing deleted",
                     download.name
                 ))
@@ -299,14 +302,14 @@ impl TorrentClient for Rtorrent {
         // erased, data that cannot be deleted would be left behind with
         // nothing pointing at it.
         check_deletable(&roots, &data_path, &relative).map_err(|e| {
-            ClientError(format!(
+            FollowError(format!(
                 "{}: {e}; left in rtorrent, nothing deleted",
                 download.name
             ))
         })?;
         self.client.erase(&hash).map_err(Self::rpc)?;
         let deleted = delete_torrent_files(&roots, &data_path, &relative).map_err(|e| {
-            ClientError(format!("{}: erased from rtorrent, but {e}", download.name))
+            FollowError(format!("{}: erased from rtorrent, but {e}", download.name))
         })?;
         log::info!(
             "{}: deleted {} files ({} bytes)",

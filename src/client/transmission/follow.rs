@@ -1,6 +1,6 @@
-//! Transmission's JSON RPC through the session [`Rpc`] shared with
+//! Transmission as `follow`'s client: the RPC session [`Rpc`] shared with
 //! `rotate` (session-id handshake, basic authentication), and the
-//! four methods `follow` needs: torrent-get, torrent-add, torrent-set
+//! methods `follow` needs: torrent-get, torrent-add, torrent-set
 //! (labels) and torrent-remove with delete-local-data.
 //!
 //! Reading the replies is pure ([`parse_reply`], [`parse_torrents`]) so it
@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::client::{Added, ClientError, ClientTorrent, TorrentClient};
+use crate::client::follow::{Added, ClientTorrent, FollowClient, FollowError};
 use crate::client::transmission::Rpc;
 use crate::torrent::InfoHash;
 
-pub struct Transmission {
+pub struct Follower {
     rpc: Rpc,
     label: String,
     download_dir: Option<PathBuf>,
 }
 
-impl Transmission {
+impl Follower {
     pub fn new(
         rpc_url: &str,
         username: Option<&str>,
@@ -28,9 +28,9 @@ impl Transmission {
         label: &str,
         download_dir: Option<PathBuf>,
         timeout: std::time::Duration,
-    ) -> Result<Transmission, ClientError> {
-        let rpc = Rpc::new(rpc_url, username, password, timeout).map_err(ClientError)?;
-        Ok(Transmission {
+    ) -> Result<Follower, FollowError> {
+        let rpc = Rpc::new(rpc_url, username, password, timeout).map_err(FollowError)?;
+        Ok(Follower {
             rpc,
             label: label.to_string(),
             download_dir,
@@ -38,10 +38,10 @@ impl Transmission {
     }
 
     /// One RPC call; returns its `arguments`.
-    pub fn call(&self, method: &str, arguments: Value) -> Result<Value, ClientError> {
+    pub fn call(&self, method: &str, arguments: Value) -> Result<Value, FollowError> {
         self.rpc
             .call(method, arguments)
-            .map_err(|e| ClientError(e.to_string()))
+            .map_err(|e| FollowError(e.to_string()))
     }
 
     fn add(
@@ -49,16 +49,16 @@ impl Transmission {
         mut arguments: Value,
         info_hash: InfoHash,
         dir: &Path,
-    ) -> Result<Added, ClientError> {
+    ) -> Result<Added, FollowError> {
         // The callers pass an object.
         if let Some(o) = arguments.as_object_mut() {
             o.insert("download-dir".into(), json!(dir.to_string_lossy()));
             o.insert("paused".into(), json!(false));
         }
         let reply = self.call("torrent-add", arguments)?;
-        let added = parse_added(&reply).map_err(|e| ClientError(format!("torrent-add: {e}")))?;
+        let added = parse_added(&reply).map_err(|e| FollowError(format!("torrent-add: {e}")))?;
         if added.0 != info_hash {
-            return Err(ClientError(format!(
+            return Err(FollowError(format!(
                 "Transmission added {} where {} was expected",
                 added.0.to_hex(),
                 info_hash.to_hex()
@@ -76,28 +76,28 @@ impl Transmission {
     }
 }
 
-impl TorrentClient for Transmission {
+impl FollowClient for Follower {
     fn kind(&self) -> &'static str {
         "transmission"
     }
 
-    fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError> {
+    fn torrents(&self) -> Result<Vec<ClientTorrent>, FollowError> {
         let reply = self.call(
             "torrent-get",
             json!({ "fields": ["hashString", "name", "labels", "downloadDir", "percentDone"] }),
         )?;
-        parse_torrents(&reply, &self.label).map_err(|e| ClientError(format!("torrent-get: {e}")))
+        parse_torrents(&reply, &self.label).map_err(|e| FollowError(format!("torrent-get: {e}")))
     }
 
     /// The configured directory, else the daemon's own download-dir.
-    fn download_root(&self) -> Result<PathBuf, ClientError> {
+    fn download_root(&self) -> Result<PathBuf, FollowError> {
         if let Some(dir) = &self.download_dir {
             return Ok(dir.clone());
         }
         let reply = self.call("session-get", json!({ "fields": ["download-dir"] }))?;
         match reply.get("download-dir").and_then(Value::as_str) {
             Some(dir) if Path::new(dir).is_absolute() => Ok(PathBuf::from(dir)),
-            other => Err(ClientError(format!(
+            other => Err(FollowError(format!(
                 "Transmission's download-dir is {other:?}; set download_dir in [follow]"
             ))),
         }
@@ -108,7 +108,7 @@ impl TorrentClient for Transmission {
         metainfo: &[u8],
         info_hash: InfoHash,
         dir: &Path,
-    ) -> Result<Added, ClientError> {
+    ) -> Result<Added, FollowError> {
         self.add(
             json!({ "metainfo": crate::base64::encode(metainfo) }),
             info_hash,
@@ -116,12 +116,12 @@ impl TorrentClient for Transmission {
         )
     }
 
-    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, ClientError> {
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, FollowError> {
         self.add(json!({ "filename": uri }), info_hash, dir)
     }
 
     /// torrent-set-location with move: the daemon moves the data itself.
-    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), ClientError> {
+    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), FollowError> {
         self.call(
             "torrent-set-location",
             json!({
@@ -133,7 +133,7 @@ impl TorrentClient for Transmission {
         .map(drop)
     }
 
-    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError> {
+    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), FollowError> {
         self.call(
             "torrent-remove",
             json!({ "ids": [torrent.info_hash.to_hex()], "delete-local-data": true }),

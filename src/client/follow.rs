@@ -1,6 +1,10 @@
-//! The few things `follow` asks of a torrent client, so the executor is the
-//! same for Transmission ([`super::transmission`]) and rtorrent
-//! ([`super::rtorrent`]).
+//! The few things `follow` asks of a torrent client, so its executor is
+//! the same for all four: rtorrent ([`super::rtorrent`]), Transmission
+//! ([`super::transmission::follow`]), qBittorrent
+//! ([`super::qbittorrent::follow`]) and Deluge ([`super::deluge::follow`]).
+//! Each is a thin layer over the same connection code `rotate` uses, with
+//! follow's own label (never rotate's) and the directory each torrent goes
+//! into.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,15 +27,15 @@ pub struct ClientTorrent {
 
 /// A client call that failed, worded for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientError(pub String);
+pub struct FollowError(pub String);
 
-impl fmt::Display for ClientError {
+impl fmt::Display for FollowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for FollowError {}
 
 /// What happened to an add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,26 +47,26 @@ pub enum Added {
     AlreadyThere,
 }
 
-pub trait TorrentClient {
-    /// "transmission" or "rtorrent", for messages.
+pub trait FollowClient {
+    /// "transmission", "rtorrent", "qbittorrent" or "deluge", for messages.
     fn kind(&self) -> &'static str;
     /// Every torrent, labelled or not.
-    fn torrents(&self) -> Result<Vec<ClientTorrent>, ClientError>;
+    fn torrents(&self) -> Result<Vec<ClientTorrent>, FollowError>;
     /// The absolute directory the listed directories are under: the
     /// configured download_dir, else the client's own default.
-    fn download_root(&self) -> Result<PathBuf, ClientError>;
+    fn download_root(&self) -> Result<PathBuf, FollowError>;
     /// Adds a .torrent's bytes, started, with our label, downloading into `dir`.
     fn add_metainfo(
         &self,
         metainfo: &[u8],
         info_hash: InfoHash,
         dir: &Path,
-    ) -> Result<Added, ClientError>;
+    ) -> Result<Added, FollowError>;
     /// Adds a magnet link, started, with our label, downloading into `dir`.
-    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, ClientError>;
+    fn add_magnet(&self, uri: &str, info_hash: InfoHash, dir: &Path) -> Result<Added, FollowError>;
     /// Moves the torrent's data into `dir` with the client's own call, so
     /// nothing is downloaded again.
-    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), ClientError>;
+    fn relocate(&self, torrent: &ClientTorrent, dir: &Path) -> Result<(), FollowError>;
     /// Removes the torrent and deletes its data.
-    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), ClientError>;
+    fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), FollowError>;
 }
