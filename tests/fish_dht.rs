@@ -298,3 +298,196 @@ fn a_bare_magnet_is_adopted_through_the_dht() {
         fish.log_text()
     );
 }
+
+/// Sums a counter over the fish.json of several fish.
+fn total(fishes: &[Fish], counter: &str) -> u64 {
+    fishes
+        .iter()
+        .map(|f| f.state()[counter].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// A local DHT of nine fish nodes; a tenth fish announces four torrents
+/// every 10 s. The first announce of each is a full lookup (most of the
+/// nine are asked get_peers); the next ones go to the three nodes cached
+/// as closest, as the counters of the nodes that receive them show.
+#[test]
+fn re_announces_ask_only_the_cached_closest_nodes() {
+    let dir = TempDir::new("fish-dht-cache");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let hub_home = dir.join("hub");
+    std::fs::create_dir_all(&hub_home).unwrap();
+    let hub = start_fish(&hub_home, &empty, free_port(), &dead_node());
+    let mut swarm = vec![];
+    for i in 0..8 {
+        let home = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&home).unwrap();
+        swarm.push(start_fish(&home, &empty, free_port(), &hub.addr()));
+    }
+    swarm.push(hub);
+    wait_until(
+        "the hub knows the other eight nodes",
+        Duration::from_secs(30),
+        || swarm[8].state()["dht_nodes"].as_u64().unwrap_or(0) >= 8,
+    );
+
+    let home = dir.join("announcer");
+    let load = home.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    for name in ["a.bin", "b.bin", "c.bin", "d.bin"] {
+        make_torrent(&dir, &load, name);
+    }
+    let announcer = start_fish_with(
+        &home,
+        &load,
+        free_port(),
+        &swarm[8].addr(),
+        &["--dht-announce-interval", "10s"],
+    );
+    let counter = |name: &str| announcer.state()[name].as_u64().unwrap_or(0);
+    wait_until(
+        "four announces after full lookups",
+        Duration::from_secs(30),
+        || counter("dht_announces_full") >= 4,
+    );
+    // The nodes' fish.json are rewritten every second.
+    std::thread::sleep(Duration::from_secs(2));
+    let full = total(&swarm, "dht_get_peers_received");
+    wait_until(
+        "four re-announces from cached nodes",
+        Duration::from_secs(40),
+        || counter("dht_announces_cached") >= 4,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let cached = total(&swarm, "dht_get_peers_received") - full;
+    let log = announcer.log_text();
+    eprintln!(
+        "get_peers the nine nodes received: {full} for 4 full lookups, {cached} for 4 re-announces"
+    );
+    assert!(
+        full >= 4 * 6,
+        "full lookups asked only {full} get_peers of the nine nodes: {log}"
+    );
+    assert!(
+        (4 * 3..=4 * 4).contains(&cached),
+        "re-announces asked {cached} get_peers (full lookups: {full}), not 3 per torrent: {log}"
+    );
+    assert_eq!(counter("dht_announces_full"), 4, "{log}");
+    assert!(log.contains("from cached nodes"), "{log}");
+    assert!(
+        log.contains("DHT announce cycle") && log.contains("at 50 queries/s"),
+        "{log}"
+    );
+}
+
+/// With too low a rate for the swarms held, the report line says the
+/// announce cycle is longer than the interval, and a warning says what
+/// to do.
+#[test]
+fn a_cycle_longer_than_the_announce_interval_is_reported() {
+    let dir = TempDir::new("fish-dht-slow");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    make_torrent(&dir, &load, "slow.bin");
+    let fish = start_fish_with(
+        dir.path(),
+        &load,
+        free_port(),
+        &dead_node(),
+        &["--dht-rate", "1", "--dht-announce-interval", "15s"],
+    );
+    fish.wait_for_log(
+        "(longer than the 15s announce interval: raise --dht-rate)",
+        Duration::from_secs(20),
+    );
+    fish.wait_for_log("raise --dht-rate", Duration::from_secs(5));
+    assert!(fish.log_text().contains("at 1 queries/s"));
+    assert_eq!(fish.state()["dht_rate"], 1);
+}
+
+/// BEP 32: fish on `::` runs an IPv4 and an IPv6 DHT node. A libtorrent
+/// client on ::1 that knows only a magnet, and only an IPv6 DHT node
+/// (no tracker, no IPv4), finds fish through the IPv6 DHT and gets the
+/// metadata from it, no piece data.
+#[test]
+fn an_ipv6_client_finds_us_through_the_ipv6_dht() {
+    let dir = TempDir::new("fish-dht-ipv6");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let hash = make_torrent(&dir, &load, "six.bin");
+    let hub = LtDhtNode::start(
+        dir.path(),
+        "hub6",
+        &NodeSetup {
+            ip: Some("::1"),
+            ..NodeSetup::default()
+        },
+    );
+    let port = free_port();
+    let port_text = port.to_string();
+    let state_dir = dir.join("state");
+    let hub_addr = hub.addr();
+    let fish = Fish::spawn(
+        dir.path(),
+        &[
+            "--log-level",
+            "debug",
+            "fish",
+            "--load-path",
+            load.to_str().unwrap(),
+            "--port",
+            &port_text,
+            "--listen-interface",
+            "::",
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "--report-interval",
+            "1s",
+            "--dht-bootstrap",
+            &hub_addr,
+        ],
+        port,
+        state_dir.clone(),
+    );
+    let ours = format!("[::1]:{port}");
+    wait_until(
+        "the IPv6 libtorrent node accepted our announce_peer",
+        Duration::from_secs(30),
+        || hub.saw_announce(&hash, &ours),
+    );
+    assert!(
+        read_json(&state_dir.join("dht6.json"))["id"].is_string(),
+        "no IPv6 node state"
+    );
+    let report = lt_client::fetch_metadata_on(
+        &ClientSetup {
+            magnet: &format!("magnet:?xt=urn:btih:{hash}"),
+            listen_port: free_port(),
+            connect: vec![],
+            dht_bootstrap: Some(hub.addr()),
+            timeout_secs: 40,
+            save_path: &dir.join("client"),
+        },
+        "::1",
+    );
+    assert!(
+        report.has_metadata,
+        "no metadata: {:?} {}",
+        report.raw,
+        fish.log_text()
+    );
+    assert_eq!(report.info_hash, hash);
+    assert_eq!(report.name, "six.bin");
+    assert_eq!(
+        report.recv_payload_bytes,
+        Some(0),
+        "piece data moved: {:?}",
+        report.raw
+    );
+    wait_until(
+        "fish counts the pieces it served",
+        Duration::from_secs(5),
+        || fish.state()["metadata_pieces_served"].as_u64().unwrap_or(0) >= 1,
+    );
+}

@@ -8,7 +8,10 @@ use argh::FromArgs;
 
 use super::{CliError, Context};
 use crate::config::{looks_like_host_port, FishSettings};
-use crate::fish::dht::{DhtDiscovery, DhtOptions, DEFAULT_BOOTSTRAP, DEFAULT_REANNOUNCE};
+use crate::fish::dht::rate::{MAX_RATE, MIN_RATE};
+use crate::fish::dht::{
+    DhtDiscovery, DhtOptions, DEFAULT_BOOTSTRAP, DEFAULT_RATE, DEFAULT_REANNOUNCE,
+};
 use crate::fish::dial::OwnAddresses;
 use crate::fish::discovery::Discovery;
 use crate::fish::server::{Server, ServerOptions};
@@ -68,6 +71,16 @@ pub struct FishArgs {
     #[argh(option)]
     pub dht_bootstrap: Option<String>,
 
+    /// DHT queries a second, all announces and lookups together (default 50; a full
+    /// announce cycle of N torrents takes about N × 8 / rate seconds once their
+    /// closest nodes are known, and the report line says how long)
+    #[argh(option)]
+    pub dht_rate: Option<u32>,
+
+    /// how often each torrent is announced on the DHT again (default 15m)
+    #[argh(option)]
+    pub dht_announce_interval: Option<String>,
+
     /// do not run a DHT node (find peers through trackers only)
     #[argh(switch)]
     pub no_dht: bool,
@@ -96,6 +109,8 @@ struct Resolved {
     connections_limit: usize,
     dht: bool,
     dht_bootstrap: Vec<String>,
+    dht_rate: u32,
+    dht_announce_interval: Duration,
     state_dir: Option<PathBuf>,
     magnets: Option<PathBuf>,
     rescan_interval: Duration,
@@ -134,6 +149,16 @@ impl FishArgs {
         if connections_limit == 0 {
             return Err(CliError::usage("--connections-limit must be at least 1"));
         }
+        let dht_rate = self.dht_rate.or(defaults.dht_rate).unwrap_or(DEFAULT_RATE);
+        if !(MIN_RATE..=MAX_RATE).contains(&dht_rate) {
+            return Err(CliError::usage(format!(
+                "--dht-rate: expected {MIN_RATE} to {MAX_RATE} queries a second, found {dht_rate}"
+            )));
+        }
+        let dht_announce_interval = match self.dht_announce_interval {
+            Some(text) => interval("--dht-announce-interval", &text)?,
+            None => defaults.dht_announce_interval.unwrap_or(DEFAULT_REANNOUNCE),
+        };
         let dht_bootstrap = match &self.dht_bootstrap {
             Some(text) => {
                 let nodes: Vec<String> = text
@@ -159,6 +184,8 @@ impl FishArgs {
             connections_limit,
             dht: !self.no_dht && defaults.dht != Some(false),
             dht_bootstrap,
+            dht_rate,
+            dht_announce_interval,
             state_dir: self.state_dir.or_else(|| defaults.state_dir.clone()),
             magnets: self.magnets.or_else(|| defaults.magnets.clone()),
             rescan_interval,
@@ -229,7 +256,8 @@ impl FishArgs {
                 },
                 state_dir: state_dir.clone(),
                 own: own.clone(),
-                reannounce: DEFAULT_REANNOUNCE,
+                reannounce: args.dht_announce_interval,
+                rate: args.dht_rate,
             })
         };
         let options = ServerOptions {
@@ -245,10 +273,12 @@ impl FishArgs {
         let mut discovery: Vec<Box<dyn Discovery>> = Vec::new();
         if let Some(dht) = dht {
             let bind = dht.bind;
-            let node = DhtDiscovery::start(dht).map_err(|e| {
+            let nodes = DhtDiscovery::start(dht).map_err(|e| {
                 CliError::failure(format!("cannot start the DHT node on UDP {bind}: {e}"))
             })?;
-            discovery.push(Box::new(node));
+            for node in nodes {
+                discovery.push(Box::new(node));
+            }
         }
         let trackers = TrackerDiscovery::start(Identity {
             peer_id: session.peer_id,

@@ -32,6 +32,18 @@ pub struct DiscoveryStatus {
     pub tracker_failures: u64,
     pub tracker_announces: u64,
     pub dht_nodes: u64,
+    /// The DHT's query rate (queries a second, all its nodes).
+    pub dht_rate: u64,
+    /// How long announcing every swarm on the DHT takes at that rate,
+    /// and how often each should be announced.
+    pub dht_cycle_secs: u64,
+    pub dht_interval_secs: u64,
+    pub dht_queries_sent: u64,
+    pub dht_queries_received: u64,
+    pub dht_get_peers_received: u64,
+    /// DHT announces after a full lookup, and from cached nodes.
+    pub dht_announces_full: u64,
+    pub dht_announces_cached: u64,
 }
 
 /// A source of peers.
@@ -59,6 +71,14 @@ pub struct Found {
     pub tracker_failures: AtomicU64,
     pub tracker_announces: AtomicU64,
     pub dht_nodes: AtomicU64,
+    pub dht_rate: AtomicU64,
+    pub dht_cycle_secs: AtomicU64,
+    pub dht_interval_secs: AtomicU64,
+    pub dht_queries_sent: AtomicU64,
+    pub dht_queries_received: AtomicU64,
+    pub dht_get_peers_received: AtomicU64,
+    pub dht_announces_full: AtomicU64,
+    pub dht_announces_cached: AtomicU64,
 }
 
 impl Found {
@@ -84,6 +104,14 @@ impl Found {
             tracker_failures: self.tracker_failures.load(Ordering::Relaxed),
             tracker_announces: self.tracker_announces.load(Ordering::Relaxed),
             dht_nodes: self.dht_nodes.load(Ordering::Relaxed),
+            dht_rate: self.dht_rate.load(Ordering::Relaxed),
+            dht_cycle_secs: self.dht_cycle_secs.load(Ordering::Relaxed),
+            dht_interval_secs: self.dht_interval_secs.load(Ordering::Relaxed),
+            dht_queries_sent: self.dht_queries_sent.load(Ordering::Relaxed),
+            dht_queries_received: self.dht_queries_received.load(Ordering::Relaxed),
+            dht_get_peers_received: self.dht_get_peers_received.load(Ordering::Relaxed),
+            dht_announces_full: self.dht_announces_full.load(Ordering::Relaxed),
+            dht_announces_cached: self.dht_announces_cached.load(Ordering::Relaxed),
         }
     }
 }
