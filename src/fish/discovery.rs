@@ -2,7 +2,7 @@
 //! thread behind this interface so the event loop only hands over the
 //! swarm list and collects addresses.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -54,6 +54,9 @@ pub trait Discovery: Send {
     fn take_peers(&mut self) -> Vec<(InfoHash, SocketAddr)>;
     /// Counters for the report.
     fn status(&self) -> DiscoveryStatus;
+    /// A peer at `voter` said it sees us at `seen` (BEP 10 `yourip`): a
+    /// vote for our external address, which the DHT binds its id to.
+    fn saw_external(&mut self, _voter: IpAddr, _seen: IpAddr) {}
     /// Says goodbye (tracker `stopped` events) and ends its thread,
     /// waiting at most a few seconds.
     fn stop(self: Box<Self>);
@@ -63,11 +66,16 @@ pub trait Discovery: Send {
 /// takes them every wake-up, so only a stalled loop ever reaches it).
 const MAX_PENDING_PEERS: usize = 10_000;
 
+/// Votes for our external address waiting for the DHT thread, at most.
+const MAX_PENDING_VOTES: usize = 64;
+
 /// What a source's thread hands the event loop: the peers it found and
-/// its counters. The thread writes, the loop reads.
+/// its counters. The thread writes, the loop reads (votes for our
+/// external address go the other way).
 #[derive(Default)]
 pub struct Found {
     peers: Mutex<Vec<(InfoHash, SocketAddr)>>,
+    votes: Mutex<Vec<(IpAddr, IpAddr)>>,
     pub tracker_failures: AtomicU64,
     pub tracker_announces: AtomicU64,
     pub dht_nodes: AtomicU64,
@@ -89,6 +97,14 @@ impl Found {
             if peers.len() < MAX_PENDING_PEERS {
                 peers.push((info_hash, addr));
             }
+        }
+    }
+
+    /// Votes (voter, what it sees us at) given since the last call.
+    pub fn take_votes(&self) -> Vec<(IpAddr, IpAddr)> {
+        match self.votes.lock() {
+            Ok(mut votes) => std::mem::take(&mut *votes),
+            Err(_) => Vec::new(),
         }
     }
 
@@ -178,6 +194,18 @@ impl Discovery for SourceThread {
 
     fn status(&self) -> DiscoveryStatus {
         self.found.status()
+    }
+
+    fn saw_external(&mut self, voter: IpAddr, seen: IpAddr) {
+        // Only the DHT nodes read votes.
+        if !self.name.starts_with("dht") {
+            return;
+        }
+        if let Ok(mut votes) = self.found.votes.lock() {
+            if votes.len() < MAX_PENDING_VOTES {
+                votes.push((voter, seen));
+            }
+        }
     }
 
     /// Raises the stop flag and waits at most the stop budget: a thread

@@ -282,6 +282,11 @@ impl Server {
                 };
                 if fd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0 {
                     receive(connection, &self.registry, &mut self.counters);
+                    if let Some(seen) = connection.session.take_yourip() {
+                        for source in &mut self.discovery {
+                            source.saw_external(connection.addr.ip(), seen);
+                        }
+                    }
                 }
                 if fd.revents & POLLOUT != 0 {
                     connection.flush();

@@ -419,6 +419,9 @@ impl Node {
     }
 
     fn tick(&mut self, now: Instant) {
+        for (voter, seen) in self.found.take_votes() {
+            self.learn_external(voter, seen, now);
+        }
         self.expire_queries(now);
         self.tokens.rotate_if_due(now, crate::sys::random_bytes);
         if now >= self.next_bootstrap {
@@ -877,14 +880,15 @@ impl Node {
         self.pending.remove(&t)
     }
 
-    /// A node told us where it saw us (BEP 42 `ip`): once most agree on
-    /// a public address our id is not valid for, we take a valid one.
-    fn learn_external(&mut self, voter: SocketAddr, seen: SocketAddr, now: Instant) {
-        let seen = canonical(seen).ip();
+    /// A node (BEP 42 `ip`) or a peer (BEP 10 `yourip`) told us where it
+    /// saw us: once most agree on a public address our id is not valid
+    /// for, we take a valid one.
+    fn learn_external(&mut self, voter: IpAddr, seen: IpAddr, now: Instant) {
+        let seen = canonical(SocketAddr::new(seen, 0)).ip();
         if seen.is_ipv6() != self.v6 {
             return;
         }
-        let Some(winner) = self.votes.vote(voter.ip(), seen) else {
+        let Some(winner) = self.votes.vote(voter, seen) else {
             return;
         };
         if self.external == Some(winner) {
@@ -917,7 +921,7 @@ impl Node {
             return;
         };
         if let Some(seen) = ip {
-            self.learn_external(from, seen, now);
+            self.learn_external(from.ip(), seen.ip(), now);
         }
         let Some(id) = response.id else {
             return;
@@ -1106,5 +1110,79 @@ mod tests {
         assert_eq!(adopting_retry(u32::MAX), ADOPTING_LOOKUP_EVERY);
         let short = Duration::from_secs(5);
         assert_eq!(lookup_interval(false, short), short);
+    }
+
+    fn test_node(dir: &std::path::Path) -> Node {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let options = DhtOptions {
+            bind: socket.local_addr().unwrap(),
+            bootstrap: Vec::new(),
+            state_dir: dir.to_path_buf(),
+            own: OwnAddresses::default(),
+            reannounce: DEFAULT_REANNOUNCE,
+            rate: DEFAULT_RATE,
+        };
+        Node::new(
+            socket,
+            false,
+            options,
+            Arc::new(Found::default()),
+            Instant::now(),
+        )
+    }
+
+    /// BEP 42 through the shell: votes from the `ip` of replies and from
+    /// peers' `yourip` move our id to one valid for the address most of
+    /// them see, saved at once; a local address or a lone vote does not.
+    #[test]
+    fn our_node_id_follows_the_external_address_most_voters_see() {
+        let dir = std::env::temp_dir().join(format!("lowspace-dht-bep42-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut node = test_node(&dir);
+        let first = node.table.own_id();
+        let now = Instant::now();
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        // (voter, seen): whether our id is valid for `seen` afterwards.
+        node.learn_external(ip("1.1.1.1"), ip("81.2.3.4"), now);
+        assert_eq!(node.table.own_id(), first, "one vote moved us");
+        node.learn_external(ip("2.2.2.2"), ip("81.2.3.4"), now);
+        let second = node.table.own_id();
+        assert_ne!(second, first);
+        assert!(bep42_valid(&second, ip("81.2.3.4")));
+        assert_eq!(node.external, Some(ip("81.2.3.4")));
+        let saved = state::load(&dir.join(STATE_FILE)).unwrap().unwrap();
+        assert_eq!(saved.id, second);
+        // The address changes: three voters now see another one.
+        for voter in ["3.3.3.3", "4.4.4.4", "5.5.5.5"] {
+            node.learn_external(ip(voter), ip("90.1.2.3"), now);
+        }
+        let third = node.table.own_id();
+        assert!(bep42_valid(&third, ip("90.1.2.3")));
+        assert_ne!(third, second);
+        // IPv6 votes are not the IPv4 node's business; local ones keep the id.
+        node.learn_external(ip("6.6.6.6"), ip("2001:db8::1"), now);
+        node.learn_external(ip("7.7.7.7"), ip("2001:db8::1"), now);
+        assert_eq!(node.table.own_id(), third);
+        let mut local = test_node(&dir.join("local"));
+        let id = local.table.own_id();
+        local.learn_external(ip("10.0.0.2"), ip("192.168.1.9"), now);
+        local.learn_external(ip("10.0.0.3"), ip("192.168.1.9"), now);
+        assert_eq!(local.external, Some(ip("192.168.1.9")));
+        assert_eq!(local.table.own_id(), id, "BEP 42 exempts local addresses");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_announce_cycle_is_swarms_times_cost_over_rate() {
+        // (swarms, queries per announce, rate, seconds)
+        for (swarms, cost, rate, secs) in [
+            (100_000, 8.0, 50, 16_000),
+            (100_000, 28.0, 50, 56_000),
+            (1_000, 8.0, 50, 160),
+            (0, 8.0, 50, 0),
+            (10, 8.0, 0, 80),
+        ] {
+            assert_eq!(announce_cycle(swarms, cost, rate).as_secs(), secs);
+        }
     }
 }
