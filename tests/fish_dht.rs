@@ -242,6 +242,37 @@ fn a_bootstrap_node_that_is_not_host_port_is_a_usage_error() {
     }
 }
 
+#[test]
+fn a_dht_rate_or_interval_out_of_range_is_a_usage_error() {
+    let dir = TempDir::new("fish-dht-rate-usage");
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    let load = load.to_str().unwrap();
+    for (flag, bad, says) in [
+        (
+            "--dht-rate",
+            "0",
+            "--dht-rate: expected 1 to 10000 queries a second",
+        ),
+        ("--dht-rate", "10001", "--dht-rate: expected 1 to 10000"),
+        (
+            "--dht-announce-interval",
+            "0s",
+            "--dht-announce-interval: must be more than zero",
+        ),
+        ("--dht-announce-interval", "soon", "--dht-announce-interval"),
+    ] {
+        let out = run_lowspace(
+            dir.path(),
+            &["fish", "--load-path", load, "--port", "0", flag, bad],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{flag} {bad}: {stderr}");
+    }
+}
+
 /// Magnet adoption with no tracker at all: the only way to the seeder is
 /// the DHT. A libtorrent node holds the torrent (no data) and announces
 /// it; fish, given only the bare magnet, finds it, fetches and checks the
