@@ -174,12 +174,11 @@ pub fn announce_cycle(swarms: usize, cost: f64, rate: u32) -> Duration {
 /// The swarms the DHT looks up, and whether it announces each: never a
 /// private torrent (BEP 27); a magnet being adopted is looked up but not
 /// announced (we have nothing to give for it yet).
-fn dht_swarms(swarms: &[Swarm]) -> HashMap<InfoHash, bool> {
+fn dht_swarms(swarms: &[Swarm]) -> impl Iterator<Item = (InfoHash, bool)> + '_ {
     swarms
         .iter()
         .filter(|s| !s.private)
         .map(|s| (s.info_hash, !s.adopting))
-        .collect()
 }
 
 /// How often a magnet being adopted is looked up again: a swarm's peers
@@ -409,13 +408,12 @@ impl Node {
     }
 
     fn set_swarms(&mut self, swarms: Vec<Swarm>, now: Instant) {
-        let wanted = dht_swarms(&swarms);
-        drop(swarms);
+        self.schedule.set_swarms(dht_swarms(&swarms), now);
+        let schedule = &self.schedule;
         self.lookups.retain(|a| match a.kind {
-            LookupKind::GetPeers { info_hash, .. } => wanted.contains_key(&info_hash),
+            LookupKind::GetPeers { info_hash, .. } => schedule.contains(&info_hash),
             LookupKind::FindNode => true,
         });
-        self.schedule.set_swarms(&wanted, now);
     }
 
     fn tick(&mut self, now: Instant) {
@@ -1085,12 +1083,13 @@ mod tests {
             left: 1,
             adopting,
         };
-        let wanted = dht_swarms(&[
+        let swarms = [
             swarm(1, false, false),
             swarm(2, true, false),
             swarm(3, false, true),
             swarm(4, true, true),
-        ]);
+        ];
+        let wanted: HashMap<InfoHash, bool> = dht_swarms(&swarms).collect();
         let mut got: Vec<(u8, bool)> = wanted
             .iter()
             .map(|(h, announce)| (h.as_bytes()[0], *announce))
