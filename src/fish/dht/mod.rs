@@ -619,7 +619,9 @@ impl Node {
     /// Starts the lookups of the most overdue swarms while lookup slots,
     /// the announce queue and the rate leave room.
     fn start_lookups(&mut self, now: Instant) {
-        if self.table.is_empty() && self.lookups.is_empty() {
+        // Without nodes a full lookup would end at once with nothing, and
+        // its swarm would wait a whole interval for the next one.
+        if self.table.is_empty() {
             return;
         }
         let slots = MAX_LOOKUPS.saturating_sub(self.lookups.len());
@@ -758,6 +760,12 @@ impl Node {
             return;
         }
         self.schedule.finished(&info_hash, &closest, None, now);
+        if targets.is_empty() {
+            log::debug!(
+                "DHT get_peers {info_hash}: no node answered with a token; nothing announced"
+            );
+            return;
+        }
         for (node, token) in &targets {
             if self.announces.len() < MAX_ANNOUNCE_QUEUE {
                 self.announces.push_back(Announce {
