@@ -414,20 +414,21 @@ fn re_announces_ask_only_the_cached_closest_nodes() {
 
 /// With too low a rate for the swarms held, the report line says the
 /// announce cycle is longer than the interval, and a warning says what
-/// to do.
+/// to do. Rate and interval come from [fish] in the config file.
 #[test]
 fn a_cycle_longer_than_the_announce_interval_is_reported() {
     let dir = TempDir::new("fish-dht-slow");
     let load = dir.join("load");
     std::fs::create_dir_all(&load).unwrap();
     make_torrent(&dir, &load, "slow.bin");
-    let fish = start_fish_with(
-        dir.path(),
-        &load,
-        free_port(),
-        &dead_node(),
-        &["--dht-rate", "1", "--dht-announce-interval", "15s"],
-    );
+    let config = dir.join(".config/lowspace/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[fish]\ndht_rate = 1\ndht_announce_interval = \"15s\"\n",
+    )
+    .unwrap();
+    let fish = start_fish(dir.path(), &load, free_port(), &dead_node());
     fish.wait_for_log(
         "(longer than the 15s announce interval: raise --dht-rate)",
         Duration::from_secs(20),

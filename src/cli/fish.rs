@@ -85,7 +85,7 @@ pub struct FishArgs {
     #[argh(switch)]
     pub no_dht: bool,
 
-    /// directory for fish.json (status) and dht.json (DHT node id and nodes)
+    /// directory for fish.json (status) and dht.json, dht6.json (DHT node ids and nodes)
     /// (default: $XDG_STATE_HOME/lowspace, else ~/.local/state/lowspace)
     #[argh(option)]
     pub state_dir: Option<PathBuf>,
@@ -300,7 +300,8 @@ impl FishArgs {
             .map_err(|e| CliError::failure(format!("cannot start the magnet fetchers: {e}")))?;
         sys::catch_stop_signals();
         log::info!(
-            "metadata peer listening on {listen_ip}:{port}, serving torrents under {}",
+            "metadata peer listening on {}, serving torrents under {}",
+            SocketAddr::new(listen_ip, port),
             args.load_path.display()
         );
         let mut out = ctx.out();
