@@ -78,7 +78,7 @@ const MAX_PENDING: usize = 256;
 /// Lookups at once, at most (find_node refreshes included): enough that
 /// re-announces from cached nodes (a round trip each) keep up with the
 /// default rate.
-const MAX_LOOKUPS: usize = 16;
+const MAX_LOOKUPS: usize = 32;
 /// announce_peer queries waiting for the rate, at most; no new lookup
 /// starts while half this many wait.
 const MAX_ANNOUNCE_QUEUE: usize = 256;
@@ -975,6 +975,11 @@ impl Node {
                         .lookup
                         .answered(from, id, &nodes, &values, response.token);
                 }
+                // The next round goes out now, not at the next tick: a
+                // lookup is a few round trips, and at a quarter second a
+                // round the rate could never be used up.
+                self.advance_lookups(now);
+                self.drain_announces(now);
             }
             Purpose::Ping | Purpose::Announce => {}
         }
