@@ -108,6 +108,16 @@ mod tests {
             }],
         };
         assert_eq!(parse(&render(&state)).unwrap(), state);
+        // The IPv6 node's dht6.json: addresses in brackets.
+        let six = DhtState {
+            id: NodeId([9; 20]),
+            nodes: vec![NodeInfo {
+                id: NodeId([8; 20]),
+                addr: "[2001:db8::1]:6881".parse().unwrap(),
+            }],
+        };
+        assert!(String::from_utf8_lossy(&render(&six)).contains("[2001:db8::1]:6881"));
+        assert_eq!(parse(&render(&six)).unwrap(), six);
         let text = br#"{"id":"0707070707070707070707070707070707070707","nodes":[{"id":"xx","addr":"1.2.3.4:5"},{"id":"0808080808080808080808080808080808080808","addr":"nope"}]}"#;
         assert_eq!(parse(text).unwrap().nodes, vec![]);
     }
