@@ -53,7 +53,8 @@ pub struct FishArgs {
     #[argh(option)]
     pub port: Option<u16>,
 
-    /// address to listen on (default: all, 0.0.0.0)
+    /// address to listen on (default: all IPv4 ones, 0.0.0.0); an IPv6 address runs the
+    /// DHT node on IPv6 (BEP 32), :: runs an IPv4 and an IPv6 one
     #[argh(option)]
     pub listen_interface: Option<IpAddr>,
 
@@ -71,9 +72,9 @@ pub struct FishArgs {
     #[argh(option)]
     pub dht_bootstrap: Option<String>,
 
-    /// DHT queries a second, all announces and lookups together (default 50; a full
-    /// announce cycle of N torrents takes about N × 8 / rate seconds once their
-    /// closest nodes are known, and the report line says how long)
+    /// DHT queries a second, all announces and lookups together (default 50; once each
+    /// torrent's closest nodes are known, announcing N torrents takes about N × 6 / rate
+    /// seconds; the report line says how long)
     #[argh(option)]
     pub dht_rate: Option<u32>,
 
