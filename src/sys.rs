@@ -56,6 +56,7 @@ extern "C" {
     fn connect(fd: c_int, addr: *const c_void, len: u32) -> c_int;
     fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32)
         -> c_int;
+    fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int;
     fn syncfs(fd: c_int) -> c_int;
     // off_t is 64 bits on every target lowspace is built for (musl always,
     // glibc on 64-bit machines).
@@ -267,6 +268,44 @@ pub fn connect_from(
     let stream = TcpStream::from(fd);
     stream.set_nonblocking(false)?;
     Ok(stream)
+}
+
+const SOCK_DGRAM: c_int = 2;
+const IPPROTO_IPV6: c_int = 41;
+const IPV6_V6ONLY: c_int = 26;
+
+/// A UDP socket on an IPv6 address that receives IPv6 only (IPV6_V6ONLY
+/// set before bind), so an IPv4 socket can share its port: `::` would
+/// otherwise take the IPv4 port too. Blocking, as std's are.
+pub fn udp_bind_v6_only(addr: std::net::SocketAddrV6) -> std::io::Result<std::net::UdpSocket> {
+    // SAFETY: plain system call; the descriptor is owned at once below.
+    let raw = unsafe { socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let on: c_int = 1;
+    // SAFETY: value/len describe a live c_int.
+    let set = unsafe {
+        setsockopt(
+            fd.as_raw_fd(),
+            IPPROTO_IPV6,
+            IPV6_V6ONLY,
+            &on as *const c_int as *const c_void,
+            std::mem::size_of::<c_int>() as u32,
+        )
+    };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let here = CAddr::new(SocketAddr::V6(addr));
+    let (ptr, len) = here.as_ptr();
+    // SAFETY: ptr/len describe `here`, alive for the call.
+    if unsafe { bind(fd.as_raw_fd(), ptr, len) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(std::net::UdpSocket::from(fd))
 }
 
 /// Bytes this process has read, as the kernel counts them.

@@ -213,6 +213,22 @@ fn render_fish(out: &mut String, fish: &FishSettings) {
         let list: Vec<String> = fish.dht_bootstrap.iter().map(|t| quoted(t)).collect();
         let _ = writeln!(out, "dht_bootstrap = [{}]", list.join(", "));
     }
+    match fish.dht_rate {
+        Some(n) => {
+            let _ = writeln!(out, "dht_rate = {n}");
+        }
+        None => out.push_str("# dht_rate: not set (50 queries a second)\n"),
+    }
+    match fish.dht_announce_interval {
+        Some(d) => {
+            let _ = writeln!(
+                out,
+                "dht_announce_interval = {}",
+                quoted(&human_duration(d))
+            );
+        }
+        None => out.push_str("# dht_announce_interval: not set (15m)\n"),
+    }
     out.push_str(&path(
         "state_dir",
         &fish.state_dir,
@@ -567,6 +583,8 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
             "connections_limit": config.fish.connections_limit,
             "dht": config.fish.dht.unwrap_or(true),
             "dht_bootstrap": config.fish.dht_bootstrap,
+            "dht_rate": config.fish.dht_rate,
+            "dht_announce_interval_seconds": config.fish.dht_announce_interval.map(|d| d.as_secs()),
             "state_dir": config.fish.state_dir,
             "magnets": config.fish.magnets,
             "rescan_interval_seconds": config.fish.rescan_interval.map(|d| d.as_secs()),
@@ -692,7 +710,7 @@ mod tests {
         );
         round_trip(
             "/c.toml",
-            "[fish]\nload_path = \"/srv/t\"\nport = 7000\nlisten_interface = \"127.0.0.1\"\nconnections_limit = 5\ndht = false\ndht_bootstrap = [\"127.0.0.1:7001\"]\nstate_dir = \"/s\"\nmagnets = \"/m.txt\"\nrescan_interval = \"90s\"\n",
+            "[fish]\nload_path = \"/srv/t\"\nport = 7000\nlisten_interface = \"127.0.0.1\"\nconnections_limit = 5\ndht = false\ndht_bootstrap = [\"127.0.0.1:7001\"]\ndht_rate = 200\ndht_announce_interval = \"30m\"\nstate_dir = \"/s\"\nmagnets = \"/m.txt\"\nrescan_interval = \"90s\"\n",
         );
         round_trip("/c.toml", "log_level = \"debug\"\n");
         round_trip(

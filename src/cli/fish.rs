@@ -8,7 +8,10 @@ use argh::FromArgs;
 
 use super::{CliError, Context};
 use crate::config::{looks_like_host_port, FishSettings};
-use crate::fish::dht::{DhtDiscovery, DhtOptions, DEFAULT_BOOTSTRAP, DEFAULT_REANNOUNCE};
+use crate::fish::dht::rate::{MAX_RATE, MIN_RATE};
+use crate::fish::dht::{
+    DhtDiscovery, DhtOptions, DEFAULT_BOOTSTRAP, DEFAULT_RATE, DEFAULT_REANNOUNCE,
+};
 use crate::fish::dial::OwnAddresses;
 use crate::fish::discovery::Discovery;
 use crate::fish::server::{Server, ServerOptions};
@@ -50,7 +53,8 @@ pub struct FishArgs {
     #[argh(option)]
     pub port: Option<u16>,
 
-    /// address to listen on (default: all, 0.0.0.0)
+    /// address to listen on (default: all IPv4 ones, 0.0.0.0); an IPv6 address runs the
+    /// DHT node on IPv6 (BEP 32), :: runs an IPv4 and an IPv6 one
     #[argh(option)]
     pub listen_interface: Option<IpAddr>,
 
@@ -68,11 +72,21 @@ pub struct FishArgs {
     #[argh(option)]
     pub dht_bootstrap: Option<String>,
 
+    /// DHT queries a second, all announces and lookups together (default 50; once each
+    /// torrent's closest nodes are known, announcing N torrents takes about N × 6 / rate
+    /// seconds; the report line says how long)
+    #[argh(option)]
+    pub dht_rate: Option<u32>,
+
+    /// how often each torrent is announced on the DHT again (default 15m)
+    #[argh(option)]
+    pub dht_announce_interval: Option<String>,
+
     /// do not run a DHT node (find peers through trackers only)
     #[argh(switch)]
     pub no_dht: bool,
 
-    /// directory for fish.json (status) and dht.json (DHT node id and nodes)
+    /// directory for fish.json (status) and dht.json, dht6.json (DHT node ids and nodes)
     /// (default: $XDG_STATE_HOME/lowspace, else ~/.local/state/lowspace)
     #[argh(option)]
     pub state_dir: Option<PathBuf>,
@@ -96,6 +110,8 @@ struct Resolved {
     connections_limit: usize,
     dht: bool,
     dht_bootstrap: Vec<String>,
+    dht_rate: u32,
+    dht_announce_interval: Duration,
     state_dir: Option<PathBuf>,
     magnets: Option<PathBuf>,
     rescan_interval: Duration,
@@ -134,6 +150,16 @@ impl FishArgs {
         if connections_limit == 0 {
             return Err(CliError::usage("--connections-limit must be at least 1"));
         }
+        let dht_rate = self.dht_rate.or(defaults.dht_rate).unwrap_or(DEFAULT_RATE);
+        if !(MIN_RATE..=MAX_RATE).contains(&dht_rate) {
+            return Err(CliError::usage(format!(
+                "--dht-rate: expected {MIN_RATE} to {MAX_RATE} queries a second, found {dht_rate}"
+            )));
+        }
+        let dht_announce_interval = match self.dht_announce_interval {
+            Some(text) => interval("--dht-announce-interval", &text)?,
+            None => defaults.dht_announce_interval.unwrap_or(DEFAULT_REANNOUNCE),
+        };
         let dht_bootstrap = match &self.dht_bootstrap {
             Some(text) => {
                 let nodes: Vec<String> = text
@@ -159,6 +185,8 @@ impl FishArgs {
             connections_limit,
             dht: !self.no_dht && defaults.dht != Some(false),
             dht_bootstrap,
+            dht_rate,
+            dht_announce_interval,
             state_dir: self.state_dir.or_else(|| defaults.state_dir.clone()),
             magnets: self.magnets.or_else(|| defaults.magnets.clone()),
             rescan_interval,
@@ -229,7 +257,8 @@ impl FishArgs {
                 },
                 state_dir: state_dir.clone(),
                 own: own.clone(),
-                reannounce: DEFAULT_REANNOUNCE,
+                reannounce: args.dht_announce_interval,
+                rate: args.dht_rate,
             })
         };
         let options = ServerOptions {
@@ -245,10 +274,12 @@ impl FishArgs {
         let mut discovery: Vec<Box<dyn Discovery>> = Vec::new();
         if let Some(dht) = dht {
             let bind = dht.bind;
-            let node = DhtDiscovery::start(dht).map_err(|e| {
+            let nodes = DhtDiscovery::start(dht).map_err(|e| {
                 CliError::failure(format!("cannot start the DHT node on UDP {bind}: {e}"))
             })?;
-            discovery.push(Box::new(node));
+            for node in nodes {
+                discovery.push(Box::new(node));
+            }
         }
         let trackers = TrackerDiscovery::start(Identity {
             peer_id: session.peer_id,
@@ -270,7 +301,8 @@ impl FishArgs {
             .map_err(|e| CliError::failure(format!("cannot start the magnet fetchers: {e}")))?;
         sys::catch_stop_signals();
         log::info!(
-            "metadata peer listening on {listen_ip}:{port}, serving torrents under {}",
+            "metadata peer listening on {}, serving torrents under {}",
+            SocketAddr::new(listen_ip, port),
             args.load_path.display()
         );
         let mut out = ctx.out();

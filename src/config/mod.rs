@@ -224,6 +224,10 @@ pub struct FishSettings {
     pub dht: Option<bool>,
     /// host:port entries; empty means the built-in public routers.
     pub dht_bootstrap: Vec<String>,
+    /// DHT queries a second (`--dht-rate`).
+    pub dht_rate: Option<u32>,
+    /// How often each torrent is announced on the DHT.
+    pub dht_announce_interval: Option<Duration>,
     pub state_dir: Option<PathBuf>,
     /// A file of magnet links to adopt (`--magnets`).
     pub magnets: Option<PathBuf>,

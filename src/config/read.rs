@@ -441,6 +441,8 @@ const FISH_KEYS: &[&str] = &[
     "connections_limit",
     "dht",
     "dht_bootstrap",
+    "dht_rate",
+    "dht_announce_interval",
     "state_dir",
     "magnets",
     "rescan_interval",
@@ -898,6 +900,21 @@ fn fish_settings(r: &mut SectionReader) -> Result<FishSettings, ConfigError> {
     let rescan_interval = nonzero(r, "rescan_interval", rescan_interval)?;
     let report_interval = r.duration("report_interval")?;
     let report_interval = nonzero(r, "report_interval", report_interval)?;
+    let dht_announce_interval = r.duration("dht_announce_interval")?;
+    let dht_announce_interval = nonzero(r, "dht_announce_interval", dht_announce_interval)?;
+    let dht_rate = r.count("dht_rate")?;
+    if let Some(rate) = dht_rate {
+        if !(crate::fish::dht::rate::MIN_RATE..=crate::fish::dht::rate::MAX_RATE).contains(&rate) {
+            return Err(r.error_at(
+                "dht_rate",
+                format!(
+                    "expected {} to {} queries a second",
+                    crate::fish::dht::rate::MIN_RATE,
+                    crate::fish::dht::rate::MAX_RATE
+                ),
+            ));
+        }
+    }
     let dht_bootstrap = r.string_list("dht_bootstrap")?;
     if let Some(bad) = dht_bootstrap.iter().find(|b| !looks_like_host_port(b)) {
         return Err(r.error_at(
@@ -913,6 +930,8 @@ fn fish_settings(r: &mut SectionReader) -> Result<FishSettings, ConfigError> {
         connections_limit,
         dht: r.boolean("dht")?,
         dht_bootstrap,
+        dht_rate,
+        dht_announce_interval,
         state_dir: r.absolute_path("state_dir")?,
         magnets: r.absolute_path("magnets")?,
         rescan_interval,

@@ -248,6 +248,9 @@ fn each_error_says_where_and_what() {
         ("[fish]\nreport_interval = \"soon\"\n", false, "report_interval:", Some(2)),
         ("[fish]\ndht_bootstrap = [\"router.bittorrent.com\"]\n", false, "dht_bootstrap: expected host:port entries", Some(2)),
         ("[fish]\ndht = \"no\"\n", false, "dht: expected true or false", Some(2)),
+        ("[fish]\ndht_rate = 0\n", false, "dht_rate: expected 1 to 10000 queries a second", Some(2)),
+        ("[fish]\ndht_rate = 20000\n", false, "dht_rate: expected 1 to 10000 queries a second", Some(2)),
+        ("[fish]\ndht_announce_interval = \"0s\"\n", false, "dht_announce_interval: expected a duration above zero", Some(2)),
         ("[fish]\nload_path = \"torrents\"\n", false, "load_path: expected an absolute path, found \"torrents\"", Some(2)),
         ("[fish]\nno_dht = true\n", false, "unknown key \"no_dht\" in [fish]", Some(2)),
         ("[fsh]\n", false, "did you mean [fish]?", Some(1)),
@@ -525,10 +528,12 @@ fn follow_errors_say_where_and_what() {
 #[test]
 fn fish_section_gives_every_default_of_the_command() {
     let c = toml(
-        "[fish]\nload_path = \"/srv/torrents\"\nport = 51413\nlisten_interface = \"192.168.1.5\"\noutgoing_interface = \"::1\"\nconnections_limit = 200\ndht = false\ndht_bootstrap = [\"127.0.0.1:7000\", \"[::1]:7001\", \"node.example:6881\"]\nstate_dir = \"/var/lib/lowspace\"\nmagnets = \"/srv/magnets.txt\"\nrescan_interval = \"1m\"\nreport_interval = \"30s\"\n",
+        "[fish]\nload_path = \"/srv/torrents\"\nport = 51413\nlisten_interface = \"192.168.1.5\"\noutgoing_interface = \"::1\"\nconnections_limit = 200\ndht = false\ndht_bootstrap = [\"127.0.0.1:7000\", \"[::1]:7001\", \"node.example:6881\"]\nstate_dir = \"/var/lib/lowspace\"\nmagnets = \"/srv/magnets.txt\"\nrescan_interval = \"1m\"\nreport_interval = \"30s\"\ndht_rate = 200\ndht_announce_interval = \"30m\"\n",
     )
     .unwrap();
     let f = c.fish;
+    assert_eq!(f.dht_rate, Some(200));
+    assert_eq!(f.dht_announce_interval, Some(Duration::from_secs(30 * 60)));
     assert_eq!(f.load_path.as_deref(), Some(Path::new("/srv/torrents")));
     assert_eq!(f.port, Some(51413));
     assert_eq!(f.listen_interface, Some("192.168.1.5".parse().unwrap()));

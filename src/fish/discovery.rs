@@ -2,7 +2,7 @@
 //! thread behind this interface so the event loop only hands over the
 //! swarm list and collects addresses.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -32,6 +32,18 @@ pub struct DiscoveryStatus {
     pub tracker_failures: u64,
     pub tracker_announces: u64,
     pub dht_nodes: u64,
+    /// The DHT's query rate (queries a second, all its nodes).
+    pub dht_rate: u64,
+    /// How long announcing every swarm on the DHT takes at that rate,
+    /// and how often each should be announced.
+    pub dht_cycle_secs: u64,
+    pub dht_interval_secs: u64,
+    pub dht_queries_sent: u64,
+    pub dht_queries_received: u64,
+    pub dht_get_peers_received: u64,
+    /// DHT announces after a full lookup, and from cached nodes.
+    pub dht_announces_full: u64,
+    pub dht_announces_cached: u64,
 }
 
 /// A source of peers.
@@ -42,6 +54,9 @@ pub trait Discovery: Send {
     fn take_peers(&mut self) -> Vec<(InfoHash, SocketAddr)>;
     /// Counters for the report.
     fn status(&self) -> DiscoveryStatus;
+    /// A peer at `voter` said it sees us at `seen` (BEP 10 `yourip`): a
+    /// vote for our external address, which the DHT binds its id to.
+    fn saw_external(&mut self, _voter: IpAddr, _seen: IpAddr) {}
     /// Says goodbye (tracker `stopped` events) and ends its thread,
     /// waiting at most a few seconds.
     fn stop(self: Box<Self>);
@@ -51,14 +66,27 @@ pub trait Discovery: Send {
 /// takes them every wake-up, so only a stalled loop ever reaches it).
 const MAX_PENDING_PEERS: usize = 10_000;
 
+/// Votes for our external address waiting for the DHT thread, at most.
+const MAX_PENDING_VOTES: usize = 64;
+
 /// What a source's thread hands the event loop: the peers it found and
-/// its counters. The thread writes, the loop reads.
+/// its counters. The thread writes, the loop reads (votes for our
+/// external address go the other way).
 #[derive(Default)]
 pub struct Found {
     peers: Mutex<Vec<(InfoHash, SocketAddr)>>,
+    votes: Mutex<Vec<(IpAddr, IpAddr)>>,
     pub tracker_failures: AtomicU64,
     pub tracker_announces: AtomicU64,
     pub dht_nodes: AtomicU64,
+    pub dht_rate: AtomicU64,
+    pub dht_cycle_secs: AtomicU64,
+    pub dht_interval_secs: AtomicU64,
+    pub dht_queries_sent: AtomicU64,
+    pub dht_queries_received: AtomicU64,
+    pub dht_get_peers_received: AtomicU64,
+    pub dht_announces_full: AtomicU64,
+    pub dht_announces_cached: AtomicU64,
 }
 
 impl Found {
@@ -69,6 +97,14 @@ impl Found {
             if peers.len() < MAX_PENDING_PEERS {
                 peers.push((info_hash, addr));
             }
+        }
+    }
+
+    /// Votes (voter, what it sees us at) given since the last call.
+    pub fn take_votes(&self) -> Vec<(IpAddr, IpAddr)> {
+        match self.votes.lock() {
+            Ok(mut votes) => std::mem::take(&mut *votes),
+            Err(_) => Vec::new(),
         }
     }
 
@@ -84,6 +120,14 @@ impl Found {
             tracker_failures: self.tracker_failures.load(Ordering::Relaxed),
             tracker_announces: self.tracker_announces.load(Ordering::Relaxed),
             dht_nodes: self.dht_nodes.load(Ordering::Relaxed),
+            dht_rate: self.dht_rate.load(Ordering::Relaxed),
+            dht_cycle_secs: self.dht_cycle_secs.load(Ordering::Relaxed),
+            dht_interval_secs: self.dht_interval_secs.load(Ordering::Relaxed),
+            dht_queries_sent: self.dht_queries_sent.load(Ordering::Relaxed),
+            dht_queries_received: self.dht_queries_received.load(Ordering::Relaxed),
+            dht_get_peers_received: self.dht_get_peers_received.load(Ordering::Relaxed),
+            dht_announces_full: self.dht_announces_full.load(Ordering::Relaxed),
+            dht_announces_cached: self.dht_announces_cached.load(Ordering::Relaxed),
         }
     }
 }
@@ -150,6 +194,18 @@ impl Discovery for SourceThread {
 
     fn status(&self) -> DiscoveryStatus {
         self.found.status()
+    }
+
+    fn saw_external(&mut self, voter: IpAddr, seen: IpAddr) {
+        // Only the DHT nodes read votes.
+        if !self.name.starts_with("dht") {
+            return;
+        }
+        if let Ok(mut votes) = self.found.votes.lock() {
+            if votes.len() < MAX_PENDING_VOTES {
+                votes.push((voter, seen));
+            }
+        }
     }
 
     /// Raises the stop flag and waits at most the stop budget: a thread

@@ -74,6 +74,16 @@ pub struct Counters {
     pub tracker_failures: u64,
     pub tracker_announces: u64,
     pub dht_nodes: u64,
+    /// The DHT's query rate, and how long announcing every swarm takes
+    /// at it (0: no DHT).
+    pub dht_rate: u64,
+    pub dht_cycle_secs: u64,
+    pub dht_interval_secs: u64,
+    pub dht_queries_sent: u64,
+    pub dht_queries_received: u64,
+    pub dht_get_peers_received: u64,
+    pub dht_announces_full: u64,
+    pub dht_announces_cached: u64,
     /// Magnets (`--magnets`) whose metadata we are still looking for.
     pub magnets_pending: usize,
     /// Magnets whose .torrent we fetched and wrote this run.
@@ -86,14 +96,39 @@ impl Counters {
     /// The periodic one-line report.
     pub fn line(&self) -> String {
         format!(
-            "fish: {} swarms, {} peers connected, {} metadata pieces served, {} tracker failures, {} DHT nodes, {} magnets pending, {} adopted",
+            "fish: {} swarms, {} peers connected, {} metadata pieces served, {} tracker failures, {} DHT nodes, {} magnets pending, {} adopted{}",
             self.swarms,
             self.peers_connected,
             self.metadata_pieces_served,
             self.tracker_failures,
             self.dht_nodes,
             self.magnets_pending,
-            self.magnets_adopted
+            self.magnets_adopted,
+            self.dht_cycle()
+        )
+    }
+
+    /// ", DHT announce cycle 2h 46m at 50 queries/s", and a warning when
+    /// that is longer than the announce interval (announces come late,
+    /// and peers that stored ours forget it meanwhile).
+    fn dht_cycle(&self) -> String {
+        if self.dht_rate == 0 {
+            return String::new();
+        }
+        let cycle = Duration::from_secs(self.dht_cycle_secs);
+        let interval = Duration::from_secs(self.dht_interval_secs);
+        let late = if cycle > interval && !interval.is_zero() {
+            format!(
+                " (longer than the {} announce interval: raise --dht-rate)",
+                crate::size::short_duration(interval)
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            ", DHT announce cycle {} at {} queries/s{late}",
+            crate::size::short_duration(cycle),
+            self.dht_rate
         )
     }
 }
@@ -304,6 +339,11 @@ impl Server {
                 };
                 if fd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0 {
                     receive(connection, &self.registry, &mut self.counters);
+                    if let Some(seen) = connection.session.take_yourip() {
+                        for source in &mut self.discovery {
+                            source.saw_external(connection.addr.ip(), seen);
+                        }
+                    }
                 }
                 if fd.revents & POLLOUT != 0 {
                     connection.flush();
@@ -681,6 +721,15 @@ impl Server {
             total.tracker_failures += s.tracker_failures;
             total.tracker_announces += s.tracker_announces;
             total.dht_nodes += s.dht_nodes;
+            total.dht_rate += s.dht_rate;
+            // The IPv4 and IPv6 nodes announce side by side.
+            total.dht_cycle_secs = total.dht_cycle_secs.max(s.dht_cycle_secs);
+            total.dht_interval_secs = total.dht_interval_secs.max(s.dht_interval_secs);
+            total.dht_queries_sent += s.dht_queries_sent;
+            total.dht_queries_received += s.dht_queries_received;
+            total.dht_get_peers_received += s.dht_get_peers_received;
+            total.dht_announces_full += s.dht_announces_full;
+            total.dht_announces_cached += s.dht_announces_cached;
         }
         total
     }
@@ -690,6 +739,14 @@ impl Server {
         self.counters.tracker_failures = status.tracker_failures;
         self.counters.tracker_announces = status.tracker_announces;
         self.counters.dht_nodes = status.dht_nodes;
+        self.counters.dht_rate = status.dht_rate;
+        self.counters.dht_cycle_secs = status.dht_cycle_secs;
+        self.counters.dht_interval_secs = status.dht_interval_secs;
+        self.counters.dht_queries_sent = status.dht_queries_sent;
+        self.counters.dht_queries_received = status.dht_queries_received;
+        self.counters.dht_get_peers_received = status.dht_get_peers_received;
+        self.counters.dht_announces_full = status.dht_announces_full;
+        self.counters.dht_announces_cached = status.dht_announces_cached;
         self.counters.peers_connected = self.connections.len();
         self.counters.swarms = self.registry.len();
         self.update_adopt_counters();

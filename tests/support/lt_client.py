@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """A libtorrent client that starts from a magnet link only, for the metadata peer's tests.
-usage: lt_client.py CONFIG_JSON   (keys: magnet, listen_port, connect [ports], dht_bootstrap
-"host:port" or null, timeout seconds, torrent_out path or null, save_path)
+usage: lt_client.py CONFIG_JSON   (keys: magnet, listen_port, listen_ip (default 127.0.0.1;
+"::1" for IPv6), connect [ports], dht_bootstrap "host:port" or null, timeout seconds,
+torrent_out path or null, save_path)
 Prints one JSON line: has_metadata, info_hash, name, recv_payload_bytes, num_pieces, seconds."""
 import json, sys, time
 import libtorrent as lt
 cfg = json.loads(sys.argv[1])
 dht = cfg.get("dht_bootstrap")
-settings = {"listen_interfaces": "127.0.0.1:%d" % cfg["listen_port"],
+ip = cfg.get("listen_ip") or "127.0.0.1"
+listen = ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, cfg["listen_port"])
+settings = {"listen_interfaces": listen,
             "enable_dht": bool(dht), "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
             "allow_multiple_connections_per_ip": True,
             "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
@@ -32,7 +35,7 @@ while time.time() < deadline and not h.status().has_metadata:
         last_dial = time.time()
         for p in cfg.get("connect", []):
             try:
-                h.connect_peer(("127.0.0.1", p), 0, 0)
+                h.connect_peer((ip, p), 0, 0)
             except Exception:
                 pass
     time.sleep(0.05)

@@ -33,9 +33,16 @@ pub struct ClientReport {
 
 /// Runs the client until it has the metadata or times out.
 pub fn fetch_metadata(setup: &ClientSetup) -> ClientReport {
+    fetch_metadata_on(setup, "127.0.0.1")
+}
+
+/// The same with the client listening on `listen_ip` ("::1": an IPv6-only
+/// client, its DHT node on IPv6 too).
+pub fn fetch_metadata_on(setup: &ClientSetup, listen_ip: &str) -> ClientReport {
     super::require_program("python3");
     let config = json!({
         "magnet": setup.magnet,
+        "listen_ip": listen_ip,
         "listen_port": setup.listen_port,
         "connect": setup.connect,
         "dht_bootstrap": setup.dht_bootstrap,

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""A bare libtorrent DHT node (no torrents) on 127.0.0.1, for the DHT tests.
+"""A bare libtorrent DHT node (no torrents) on 127.0.0.1 (or --ip ::1), for the DHT tests.
 
-usage: lt_dht_node.py --port PORT --status FILE --save DIR [--bootstrap HOST:PORT,...]
+usage: lt_dht_node.py --port PORT --status FILE --save DIR [--ip IP] [--bootstrap HOST:PORT,...]
                       [--announce HASH ...] [--get-peers HASH ...] [--torrent FILE ...]
 
 Every half second it rewrites FILE (JSON) with what it sees:
@@ -28,11 +28,17 @@ import time
 import libtorrent as lt
 
 
+def addr_text(ip, port):
+    """ip:port, IPv6 in brackets (as Rust prints a SocketAddr)."""
+    return ("[%s]:%d" if ":" in str(ip) else "%s:%d") % (ip, port)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--status", required=True)
     ap.add_argument("--save", required=True)
+    ap.add_argument("--ip", default="127.0.0.1")
     ap.add_argument("--bootstrap", default="")
     ap.add_argument("--announce", action="append", default=[])
     ap.add_argument("--get-peers", action="append", default=[])
@@ -41,7 +47,7 @@ def main():
 
     session = lt.session({
         # An explicit 127.0.0.1:PORT, or the DHT never starts on it.
-        "listen_interfaces": "127.0.0.1:%d" % args.port,
+        "listen_interfaces": ("[%s]:%d" if ":" in args.ip else "%s:%d") % (args.ip, args.port),
         "enable_dht": True, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
         # Every node is 127.0.0.1: without these a second one is refused or banned.
         "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
@@ -86,10 +92,10 @@ def main():
         time.sleep(0.5)
         for a in session.pop_alerts():
             if isinstance(a, lt.dht_live_nodes_alert):
-                live = [{"id": str(n["nid"]), "addr": "%s:%d" % tuple(n["endpoint"])}
+                live = [{"id": str(n["nid"]), "addr": addr_text(*n["endpoint"])}
                         for n in a.nodes]
             elif isinstance(a, lt.dht_announce_alert):
-                seen = {"info_hash": str(a.info_hash), "addr": "%s:%d" % (a.ip, a.port)}
+                seen = {"info_hash": str(a.info_hash), "addr": addr_text(a.ip, a.port)}
                 if seen not in announces:
                     announces.append(seen)
             elif isinstance(a, lt.dht_reply_alert):
@@ -97,7 +103,7 @@ def main():
             elif isinstance(a, lt.dht_get_peers_reply_alert):
                 found = peers.setdefault(str(a.info_hash), [])
                 for ip, port in a.peers():
-                    addr = "%s:%d" % (ip, port)
+                    addr = addr_text(ip, port)
                     if addr not in found:
                         found.append(addr)
         status = {"node_id": str(node_id) if node_id is not None else None,

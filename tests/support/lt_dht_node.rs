@@ -14,6 +14,8 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_dht_
 
 pub struct LtDhtNode {
     pub port: u16,
+    /// The address it listens on (127.0.0.1 unless told).
+    pub ip: String,
     status: PathBuf,
     _daemon: Daemon,
 }
@@ -21,6 +23,8 @@ pub struct LtDhtNode {
 /// What the node does besides answering.
 #[derive(Default)]
 pub struct NodeSetup<'a> {
+    /// The address to listen on: "::1" for an IPv6 node (default 127.0.0.1).
+    pub ip: Option<&'a str>,
     /// "127.0.0.1:PORT" of the node(s) it joins through.
     pub bootstrap: Option<String>,
     /// Info-hashes (hex) it announces, at its own port, every few seconds.
@@ -44,6 +48,8 @@ impl LtDhtNode {
             .arg(&status)
             .arg("--save")
             .arg(dir.join(format!("{name}-data")));
+        let ip = setup.ip.unwrap_or("127.0.0.1").to_string();
+        cmd.args(["--ip", &ip]);
         if let Some(b) = &setup.bootstrap {
             cmd.args(["--bootstrap", b]);
         }
@@ -59,6 +65,7 @@ impl LtDhtNode {
         let daemon = Daemon::spawn(name, cmd);
         let node = LtDhtNode {
             port,
+            ip,
             status,
             _daemon: daemon,
         };
@@ -70,8 +77,9 @@ impl LtDhtNode {
         node
     }
 
+    /// ip:port, an IPv6 address in brackets.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        std::net::SocketAddr::new(self.ip.parse().expect("an IP address"), self.port).to_string()
     }
 
     /// Its last status (Null until the first one is written).

@@ -1,13 +1,16 @@
 //! KRPC (BEP 5): the bencoded dictionaries DHT nodes exchange over UDP.
 //! Queries (ping, find_node, get_peers, announce_peer), responses and
 //! errors, decoded with the tolerant bencode reader (nodes in the wild send
-//! unsorted keys) and encoded with sorted keys. No I/O here; fuzzed.
+//! unsorted keys) and encoded with sorted keys. IPv6 (BEP 32): `nodes6`,
+//! 18-byte `values`, `want`; BEP 42: the `ip` a reply says it saw us at.
+//! No I/O here; fuzzed.
 
 use std::fmt;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use super::node_id::{
-    decode_peer, encode_nodes, encode_peer, NodeId, NodeInfo, COMPACT_NODE_LEN, COMPACT_PEER_LEN,
+    decode_nodes, decode_peer, encode_nodes, encode_peer, NodeId, NodeInfo, COMPACT_NODE6_LEN,
+    COMPACT_NODE_LEN, COMPACT_PEER6_LEN, COMPACT_PEER_LEN,
 };
 use crate::torrent::bencode::{self, BencodeError, Encoder, Value};
 use crate::torrent::InfoHash;
@@ -29,6 +32,17 @@ pub struct Message {
     /// `t`: the querier's transaction id, echoed in the answer.
     pub transaction: Vec<u8>,
     pub body: Body,
+    /// `ip` (BEP 42): the address the sender saw this message's receiver
+    /// at, in replies; how a node behind NAT learns its external address.
+    pub ip: Option<SocketAddr>,
+}
+
+/// `want` (BEP 32): the families of nodes a find_node or get_peers asker
+/// wants back; neither set means it did not say (its own family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Want {
+    pub n4: bool,
+    pub n6: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +60,12 @@ pub enum Query {
     FindNode {
         id: NodeId,
         target: NodeId,
+        want: Want,
     },
     GetPeers {
         id: NodeId,
         info_hash: InfoHash,
+        want: Want,
     },
     AnnouncePeer {
         id: NodeId,
@@ -90,12 +106,17 @@ impl Query {
 }
 
 /// Every response shape in one: ping and announce_peer carry only `id`,
-/// find_node adds `nodes`, get_peers adds `token` and `values` or `nodes`.
+/// find_node adds `nodes` (and/or `nodes6`), get_peers adds `token` and
+/// `values` or nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Response {
     pub id: Option<NodeId>,
+    /// IPv4 nodes (`nodes`).
     pub nodes: Vec<NodeInfo>,
-    pub values: Vec<SocketAddrV4>,
+    /// IPv6 nodes (`nodes6`, BEP 32).
+    pub nodes6: Vec<NodeInfo>,
+    /// Peers of either family (6- or 18-byte strings).
+    pub values: Vec<SocketAddr>,
     pub token: Option<Vec<u8>>,
 }
 
@@ -157,7 +178,46 @@ pub fn decode(packet: &[u8]) -> Result<Message, KrpcError> {
             ))
         }
     };
-    Ok(Message { transaction, body })
+    // A malformed `ip` is ignored, not a reason to drop the answer: it
+    // is advice, and the answer is still good. Only replies carry it.
+    let ip = match body {
+        Body::Response(_) => root
+            .get(b"ip")
+            .and_then(Value::as_bytes)
+            .and_then(decode_peer),
+        Body::Query(_) | Body::Error { .. } => None,
+    };
+    Ok(Message {
+        transaction,
+        body,
+        ip,
+    })
+}
+
+fn want(args: &Value<'_>) -> Result<Want, KrpcError> {
+    let Some(v) = args.get(b"want") else {
+        return Ok(Want::default());
+    };
+    let items = v.as_list().ok_or(KrpcError::WrongType {
+        field: "a.want",
+        expected: "a list",
+    })?;
+    let mut out = Want::default();
+    for item in items {
+        match item.as_bytes() {
+            Some(b"n4") => out.n4 = true,
+            Some(b"n6") => out.n6 = true,
+            // Families we do not know (BEP 32 leaves room for more).
+            Some(_) => {}
+            None => {
+                return Err(KrpcError::WrongType {
+                    field: "a.want",
+                    expected: "a list of strings",
+                })
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn field<'v, 'a>(
@@ -211,10 +271,12 @@ fn query(root: &Value<'_>) -> Result<Query, KrpcError> {
         b"find_node" => Query::FindNode {
             id,
             target: NodeId(id20(args, "a.target", b"target")?),
+            want: want(args)?,
         },
         b"get_peers" => Query::GetPeers {
             id,
             info_hash: InfoHash::from_bytes(id20(args, "a.info_hash", b"info_hash")?),
+            want: want(args)?,
         },
         b"announce_peer" => {
             let implied_port = match args.get(b"implied_port") {
@@ -265,30 +327,8 @@ fn response(root: &Value<'_>) -> Result<Response, KrpcError> {
         });
     }
     let id = Some(NodeId(id20(r, "r.id", b"id")?));
-    let nodes = match r.get(b"nodes") {
-        None => Vec::new(),
-        Some(v) => {
-            let b = v.as_bytes().ok_or(KrpcError::WrongType {
-                field: "r.nodes",
-                expected: "a string",
-            })?;
-            if b.len() % COMPACT_NODE_LEN != 0 {
-                return Err(KrpcError::BadLength {
-                    field: "r.nodes",
-                    len: b.len(),
-                });
-            }
-            b.chunks_exact(COMPACT_NODE_LEN)
-                .filter_map(|chunk| {
-                    let (id, addr) = chunk.split_at(20);
-                    Some(NodeInfo {
-                        id: NodeId::from_slice(id)?,
-                        addr: decode_peer(addr)?,
-                    })
-                })
-                .collect()
-        }
-    };
+    let nodes = nodes_field(r, "r.nodes", b"nodes", COMPACT_NODE_LEN)?;
+    let nodes6 = nodes_field(r, "r.nodes6", b"nodes6", COMPACT_NODE6_LEN)?;
     let values = match r.get(b"values") {
         None => Vec::new(),
         Some(v) => {
@@ -303,9 +343,7 @@ fn response(root: &Value<'_>) -> Result<Response, KrpcError> {
                     expected: "a list of strings",
                 })?;
                 match b.len() {
-                    COMPACT_PEER_LEN => peers.extend(decode_peer(b)),
-                    // IPv6 peers: this node speaks IPv4 only.
-                    18 => {}
+                    COMPACT_PEER_LEN | COMPACT_PEER6_LEN => peers.extend(decode_peer(b)),
                     len => {
                         return Err(KrpcError::BadLength {
                             field: "r.values",
@@ -324,9 +362,42 @@ fn response(root: &Value<'_>) -> Result<Response, KrpcError> {
     Ok(Response {
         id,
         nodes,
+        nodes6,
         values,
         token,
     })
+}
+
+fn nodes_field(
+    r: &Value<'_>,
+    name: &'static str,
+    key: &[u8],
+    entry: usize,
+) -> Result<Vec<NodeInfo>, KrpcError> {
+    let Some(v) = r.get(key) else {
+        return Ok(Vec::new());
+    };
+    let b = v.as_bytes().ok_or(KrpcError::WrongType {
+        field: name,
+        expected: "a string",
+    })?;
+    decode_nodes(b, entry).ok_or(KrpcError::BadLength {
+        field: name,
+        len: b.len(),
+    })
+}
+
+fn encode_want(e: &mut Encoder, want: &Want) {
+    if want.n4 || want.n6 {
+        e.bytes(b"want").begin_list();
+        if want.n4 {
+            e.bytes(b"n4");
+        }
+        if want.n6 {
+            e.bytes(b"n6");
+        }
+        e.end();
+    }
 }
 
 fn error_body(root: &Value<'_>) -> Result<Body, KrpcError> {
@@ -361,11 +432,15 @@ pub fn encode(message: &Message) -> Vec<u8> {
             e.bytes(b"id").bytes(&q.sender().0);
             match q {
                 Query::Ping { .. } | Query::Unknown { .. } => {}
-                Query::FindNode { target, .. } => {
+                Query::FindNode { target, want, .. } => {
                     e.bytes(b"target").bytes(&target.0);
+                    encode_want(&mut e, want);
                 }
-                Query::GetPeers { info_hash, .. } => {
+                Query::GetPeers {
+                    info_hash, want, ..
+                } => {
                     e.bytes(b"info_hash").bytes(info_hash.as_bytes());
+                    encode_want(&mut e, want);
                 }
                 Query::AnnouncePeer {
                     info_hash,
@@ -386,12 +461,20 @@ pub fn encode(message: &Message) -> Vec<u8> {
             e.bytes(b"y").bytes(b"q");
         }
         Body::Response(r) => {
+            if let Some(ip) = &message.ip {
+                e.bytes(b"ip").bytes(&encode_peer(ip));
+            }
             e.bytes(b"r").begin_dict();
             if let Some(id) = &r.id {
                 e.bytes(b"id").bytes(&id.0);
             }
-            if !r.nodes.is_empty() {
-                e.bytes(b"nodes").bytes(&encode_nodes(&r.nodes));
+            let nodes = encode_nodes(&r.nodes, false);
+            if !nodes.is_empty() {
+                e.bytes(b"nodes").bytes(&nodes);
+            }
+            let nodes6 = encode_nodes(&r.nodes6, true);
+            if !nodes6.is_empty() {
+                e.bytes(b"nodes6").bytes(&nodes6);
             }
             if let Some(token) = &r.token {
                 e.bytes(b"token").bytes(token);

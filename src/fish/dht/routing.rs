@@ -1,12 +1,14 @@
 //! The routing table (BEP 5): 160 k-buckets of at most K nodes, one per
 //! length of the prefix a node shares with our id. Only nodes that have
 //! answered one of our queries enter it, so every entry was reachable
-//! once. Pure: time comes in as arguments.
+//! once. A full bucket gives the place of a node whose id BEP 42 does not
+//! allow at its address to one whose id it allows, so a flood of made-up
+//! ids cannot crowd out real nodes. Pure: time comes in as arguments.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::node_id::{NodeId, NodeInfo};
+use super::node_id::{bep42_valid, NodeId, NodeInfo};
 
 /// Nodes per bucket.
 pub const K: usize = 8;
@@ -32,6 +34,8 @@ pub struct Entry {
     pub node: NodeInfo,
     pub last_response: Instant,
     pub failures: u8,
+    /// Its id is one BEP 42 allows at its address.
+    pub verified: bool,
 }
 
 impl Entry {
@@ -57,7 +61,7 @@ struct Bucket {
 pub enum Seen {
     Updated,
     Added,
-    /// Took the place of a bad node.
+    /// Took the place of a bad node, or of an unverified one (BEP 42).
     Replaced,
     /// Its bucket is full of good or questionable nodes.
     BucketFull,
@@ -96,7 +100,27 @@ impl RoutingTable {
         self.len() == 0
     }
 
-    pub fn contains(&self, addr: &SocketAddrV4) -> bool {
+    /// The same nodes under a new id of ours (BEP 42: our address
+    /// changed), each in the bucket it now belongs to; nodes beyond a
+    /// bucket's room are dropped.
+    pub fn with_new_id(&self, own: NodeId, now: Instant) -> RoutingTable {
+        let mut table = RoutingTable::new(own, now);
+        let mut entries: Vec<&Entry> = self.entries().collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.last_response));
+        for e in entries {
+            if let Some(bucket) = own
+                .shared_prefix_bits(&e.node.id.0)
+                .and_then(|i| table.buckets.get_mut(i))
+            {
+                if bucket.entries.len() < K {
+                    bucket.entries.push(e.clone());
+                }
+            }
+        }
+        table
+    }
+
+    pub fn contains(&self, addr: &SocketAddr) -> bool {
         self.entries().any(|e| e.node.addr == *addr)
     }
 
@@ -104,12 +128,16 @@ impl RoutingTable {
         self.buckets.iter().flat_map(|b| b.entries.iter())
     }
 
-    /// True when a node with this id would find room (a free slot or a
-    /// bad node to replace): worth pinging it to find out if it is real.
-    pub fn has_room_for(&self, id: &NodeId, now: Instant) -> bool {
+    /// True when a node with this id at this address would find room (a
+    /// free slot, a bad node to replace, or an unverified one if it is
+    /// verified): worth pinging it to find out if it is real.
+    pub fn has_room_for(&self, id: &NodeId, addr: &SocketAddr, now: Instant) -> bool {
+        let verified = bep42_valid(id, addr.ip());
         match self.bucket(id) {
             Some(b) => {
-                b.entries.len() < K || b.entries.iter().any(|e| e.health(now) == Health::Bad)
+                b.entries.len() < K
+                    || b.entries.iter().any(|e| e.health(now) == Health::Bad)
+                    || (verified && b.entries.iter().any(|e| !e.verified))
             }
             None => false,
         }
@@ -141,6 +169,7 @@ impl RoutingTable {
             .iter_mut()
             .find(|e| e.node.id == node.id || e.node.addr == node.addr)
         {
+            entry.verified = bep42_valid(&node.id, node.addr.ip());
             entry.node = node;
             entry.last_response = now;
             entry.failures = 0;
@@ -151,6 +180,7 @@ impl RoutingTable {
             node,
             last_response: now,
             failures: 0,
+            verified: bep42_valid(&node.id, node.addr.ip()),
         };
         if bucket.entries.len() < K {
             bucket.entries.push(fresh);
@@ -166,11 +196,24 @@ impl RoutingTable {
             bucket.last_changed = now;
             return Seen::Replaced;
         }
+        if fresh.verified {
+            // The unverified node heard from least recently goes.
+            if let Some(unverified) = bucket
+                .entries
+                .iter_mut()
+                .filter(|e| !e.verified)
+                .min_by_key(|e| e.last_response)
+            {
+                *unverified = fresh;
+                bucket.last_changed = now;
+                return Seen::Replaced;
+            }
+        }
         Seen::BucketFull
     }
 
     /// A query to `addr` went unanswered.
-    pub fn failed(&mut self, addr: &SocketAddrV4) {
+    pub fn failed(&mut self, addr: &SocketAddr) {
         for bucket in &mut self.buckets {
             for entry in bucket.entries.iter_mut().filter(|e| e.node.addr == *addr) {
                 entry.failures = entry.failures.saturating_add(1);
@@ -228,8 +271,9 @@ impl RoutingTable {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
+    use std::net::{Ipv4Addr, SocketAddrV4};
 
+    use super::super::node_id::bep42_id;
     use super::*;
 
     fn node(first: u8, rest: u8, port: u16) -> NodeInfo {
@@ -237,8 +281,69 @@ mod tests {
         id[0] = first;
         NodeInfo {
             id: NodeId(id),
-            addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port),
+            addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port)),
         }
+    }
+
+    fn public_addr(n: u8) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(81, 2, 3, n), 6881))
+    }
+
+    /// A node at a public address with an id BEP 42 allows there, if that
+    /// id falls in the far bucket of a zero id.
+    fn verified_far(n: u8) -> Option<NodeInfo> {
+        let addr = public_addr(n);
+        let id = bep42_id(addr.ip(), n, [n; 20]);
+        (id.0[0] & 0x80 != 0).then_some(NodeInfo { id, addr })
+    }
+
+    /// A node at a public address with an id of the far bucket that BEP 42
+    /// does not allow there.
+    fn unverified_far(n: u8) -> NodeInfo {
+        let addr = public_addr(n);
+        let mut id = bep42_id(addr.ip(), n, [n; 20]);
+        id.0[1] ^= 0x01;
+        id.0[0] |= 0x80;
+        NodeInfo { id, addr }
+    }
+
+    #[test]
+    fn a_verified_node_takes_the_place_of_an_unverified_one() {
+        let now = Instant::now();
+        let mut table = RoutingTable::new(NodeId([0; 20]), now);
+        // Only ids whose first bit is 1 already fit the far bucket.
+        let verified: Vec<NodeInfo> = (1..=60).filter_map(verified_far).take(2).collect();
+        assert_eq!(verified.len(), 2, "no BEP 42 id in the far bucket");
+        for n in 100..100 + K as u8 {
+            let u = unverified_far(n);
+            assert!(!bep42_valid(&u.id, u.addr.ip()));
+            assert_eq!(table.responded(u, now), Seen::Added);
+        }
+        let newcomer = verified[0];
+        assert!(table.has_room_for(&newcomer.id, &newcomer.addr, now));
+        assert_eq!(table.responded(newcomer, now), Seen::Replaced);
+        assert!(table.contains(&newcomer.addr));
+        assert_eq!(table.len(), K);
+        // An unverified newcomer finds no room among good nodes.
+        let late = unverified_far(200);
+        assert!(!table.has_room_for(&late.id, &late.addr, now));
+        assert_eq!(table.responded(late, now), Seen::BucketFull);
+        // Local addresses are exempt: they count as verified.
+        assert!(table.entries().filter(|e| e.verified).count() == 1);
+        let local = node(0x80, 1, 1);
+        assert!(bep42_valid(&local.id, local.addr.ip()));
+    }
+
+    #[test]
+    fn a_new_id_keeps_the_nodes_in_their_new_buckets() {
+        let now = Instant::now();
+        let mut table = RoutingTable::new(NodeId([0; 20]), now);
+        table.responded(node(0x80, 1, 1), now);
+        table.responded(node(0x40, 1, 2), now);
+        let moved = table.with_new_id(NodeId([0xff; 20]), now);
+        assert_eq!(moved.own_id(), NodeId([0xff; 20]));
+        assert_eq!(moved.len(), 2);
+        assert!(moved.contains(&node(0x40, 1, 2).addr));
     }
 
     #[test]
@@ -253,14 +358,14 @@ mod tests {
             );
         }
         let extra = node(0x80, 0xee, 2000);
-        assert!(!table.has_room_for(&extra.id, now));
+        assert!(!table.has_room_for(&extra.id, &extra.addr, now));
         assert_eq!(table.responded(extra, now), Seen::BucketFull);
         assert_eq!(table.len(), K);
         let victim = node(0x80, 3, 1003).addr;
         table.failed(&victim);
-        assert!(!table.has_room_for(&extra.id, now));
+        assert!(!table.has_room_for(&extra.id, &extra.addr, now));
         table.failed(&victim);
-        assert!(table.has_room_for(&extra.id, now));
+        assert!(table.has_room_for(&extra.id, &extra.addr, now));
         assert_eq!(table.responded(extra, now), Seen::Replaced);
         assert!(!table.contains(&victim));
         assert!(table.contains(&extra.addr));

@@ -6,7 +6,7 @@
 //! A missing file is a first start; an unreadable or corrupt one is a
 //! warning and a fresh start, never a stop.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -63,7 +63,7 @@ pub fn parse(text: &[u8]) -> Result<DhtState, String> {
         .filter_map(|n| {
             Some(NodeInfo {
                 id: NodeId::from_hex(&n.id)?,
-                addr: n.addr.parse::<SocketAddrV4>().ok()?,
+                addr: n.addr.parse::<SocketAddr>().ok()?,
             })
         })
         .collect();
@@ -104,10 +104,20 @@ mod tests {
             id: NodeId([7; 20]),
             nodes: vec![NodeInfo {
                 id: NodeId([8; 20]),
-                addr: SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 6881),
+                addr: SocketAddr::new(Ipv4Addr::new(127, 0, 0, 1).into(), 6881),
             }],
         };
         assert_eq!(parse(&render(&state)).unwrap(), state);
+        // The IPv6 node's dht6.json: addresses in brackets.
+        let six = DhtState {
+            id: NodeId([9; 20]),
+            nodes: vec![NodeInfo {
+                id: NodeId([8; 20]),
+                addr: "[2001:db8::1]:6881".parse().unwrap(),
+            }],
+        };
+        assert!(String::from_utf8_lossy(&render(&six)).contains("[2001:db8::1]:6881"));
+        assert_eq!(parse(&render(&six)).unwrap(), six);
         let text = br#"{"id":"0707070707070707070707070707070707070707","nodes":[{"id":"xx","addr":"1.2.3.4:5"},{"id":"0808080808080808080808080808080808080808","addr":"nope"}]}"#;
         assert_eq!(parse(text).unwrap().nodes, vec![]);
     }

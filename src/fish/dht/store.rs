@@ -4,7 +4,7 @@
 //! after 30 minutes (announcers repeat every 15 or so).
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::torrent::InfoHash;
@@ -18,13 +18,13 @@ pub const MAX_ANSWERED: usize = 50;
 
 #[derive(Default)]
 pub struct PeerStore {
-    swarms: HashMap<InfoHash, Vec<(SocketAddrV4, Instant)>>,
+    swarms: HashMap<InfoHash, Vec<(SocketAddr, Instant)>>,
     total: usize,
 }
 
 impl PeerStore {
     /// Records an announce; false when it was refused for room.
-    pub fn announce(&mut self, info_hash: InfoHash, peer: SocketAddrV4, now: Instant) -> bool {
+    pub fn announce(&mut self, info_hash: InfoHash, peer: SocketAddr, now: Instant) -> bool {
         if let Some(peers) = self.swarms.get_mut(&info_hash) {
             if let Some(slot) = peers.iter_mut().find(|(p, _)| *p == peer) {
                 slot.1 = now;
@@ -59,7 +59,7 @@ impl PeerStore {
     }
 
     /// Live peers of a swarm, at most [`MAX_ANSWERED`].
-    pub fn peers(&self, info_hash: &InfoHash, now: Instant) -> Vec<SocketAddrV4> {
+    pub fn peers(&self, info_hash: &InfoHash, now: Instant) -> Vec<SocketAddr> {
         self.swarms
             .get(info_hash)
             .map(|peers| {
@@ -98,8 +98,8 @@ mod tests {
 
     use super::*;
 
-    fn peer(n: u32) -> SocketAddrV4 {
-        SocketAddrV4::new(Ipv4Addr::from(0x0a00_0000 + n), 6881)
+    fn peer(n: u32) -> SocketAddr {
+        SocketAddr::new(Ipv4Addr::from(0x0a00_0000 + n).into(), 6881)
     }
 
     fn hash(n: u32) -> InfoHash {

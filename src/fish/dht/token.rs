@@ -3,7 +3,7 @@
 //! secret changes every 5 minutes and the previous one is still accepted,
 //! so a token lives 5 to 10 minutes and we store nothing per querier.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
@@ -36,18 +36,21 @@ impl Tokens {
         }
     }
 
-    pub fn token_for(&self, ip: Ipv4Addr) -> [u8; TOKEN_LEN] {
+    pub fn token_for(&self, ip: IpAddr) -> [u8; TOKEN_LEN] {
         token(ip, &self.current)
     }
 
-    pub fn is_valid(&self, ip: Ipv4Addr, given: &[u8]) -> bool {
+    pub fn is_valid(&self, ip: IpAddr, given: &[u8]) -> bool {
         given == token(ip, &self.current) || given == token(ip, &self.previous)
     }
 }
 
-fn token(ip: Ipv4Addr, secret: &[u8; 20]) -> [u8; TOKEN_LEN] {
+fn token(ip: IpAddr, secret: &[u8; 20]) -> [u8; TOKEN_LEN] {
     let mut hasher = Sha1::new();
-    hasher.update(ip.octets());
+    match ip {
+        IpAddr::V4(ip) => hasher.update(ip.octets()),
+        IpAddr::V6(ip) => hasher.update(ip.octets()),
+    }
     hasher.update(secret);
     let digest: [u8; 20] = hasher.finalize().into();
     let mut out = [0u8; TOKEN_LEN];
@@ -57,14 +60,16 @@ fn token(ip: Ipv4Addr, secret: &[u8; 20]) -> [u8; TOKEN_LEN] {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     #[test]
     fn a_token_lives_one_to_two_rotations_and_only_for_its_ip() {
         let now = Instant::now();
         let mut tokens = Tokens::new([1; 20], now);
-        let ip = Ipv4Addr::new(10, 0, 0, 1);
-        let other = Ipv4Addr::new(10, 0, 0, 2);
+        let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let other: IpAddr = "::1".parse().unwrap();
         let given = tokens.token_for(ip);
         assert!(tokens.is_valid(ip, &given));
         assert!(!tokens.is_valid(other, &given));

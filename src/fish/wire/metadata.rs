@@ -5,6 +5,7 @@
 //! (`msg_type` 0), we answer with `msg_type` 1, the piece's bytes after the
 //! bencoded dictionary, or refuse with `msg_type` 2.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use super::WireError;
@@ -31,6 +32,9 @@ pub struct ExtensionHandshake {
     pub metadata_size: Option<u32>,
     /// The client name (`v`), for logs.
     pub client: Option<String>,
+    /// `yourip`: the address the peer sees us at (a vote for our
+    /// external address, BEP 42's DHT node id is bound to it).
+    pub yourip: Option<IpAddr>,
 }
 
 /// Our extension handshake payload (after the extended id 0).
@@ -90,6 +94,19 @@ pub fn decode_extension_handshake(payload: &[u8]) -> Result<ExtensionHandshake, 
     if let Some(v) = value.get(b"v").and_then(Value::as_bytes) {
         out.client = Some(String::from_utf8_lossy(v).chars().take(64).collect());
     }
+    // Advice only: a malformed one is ignored, not a reason to hang up.
+    out.yourip = value
+        .get(b"yourip")
+        .and_then(Value::as_bytes)
+        .and_then(|b| match b.len() {
+            4 => <[u8; 4]>::try_from(b)
+                .ok()
+                .map(|o| IpAddr::V4(Ipv4Addr::from(o))),
+            16 => <[u8; 16]>::try_from(b)
+                .ok()
+                .map(|o| IpAddr::V6(Ipv6Addr::from(o))),
+            _ => None,
+        });
     Ok(out)
 }
 
@@ -202,6 +219,16 @@ mod tests {
         let hs = decode_extension_handshake(b"d1:v2:xx1:md6:ut_pexi1e11:ut_metadatai0eee").unwrap();
         assert_eq!(hs.ut_metadata, None);
         assert_eq!(hs.client.as_deref(), Some("xx"));
+        assert_eq!(hs.yourip, None);
+        // yourip (BEP 10), 4 or 16 bytes; any other length is ignored.
+        let hs = decode_extension_handshake(b"d6:yourip4:\x51\x02\x03\x04e").unwrap();
+        assert_eq!(hs.yourip, Some("81.2.3.4".parse().unwrap()));
+        let hs =
+            decode_extension_handshake(b"d6:yourip16:\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01e")
+                .unwrap();
+        assert_eq!(hs.yourip, Some("2001:db8::1".parse().unwrap()));
+        let hs = decode_extension_handshake(b"d6:yourip3:abce").unwrap();
+        assert_eq!(hs.yourip, None);
         for bad in [
             &b"le"[..],
             b"d1:mi1ee",

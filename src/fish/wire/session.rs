@@ -139,6 +139,8 @@ pub struct Session {
     /// The peer's BEP 10 handshake arrived (fetching: a peer that sent
     /// one without metadata has none to give).
     peer_extension_handshake: bool,
+    /// `yourip` from the peer's extension handshake, until taken.
+    peer_yourip: Option<std::net::IpAddr>,
     metadata_requests: u32,
     piece_requests: u32,
     /// Our handshake is still owed (the peer dialled us).
@@ -189,6 +191,7 @@ impl Session {
             peer_extensions: false,
             peer_ut_metadata: None,
             peer_extension_handshake: false,
+            peer_yourip: None,
             metadata_requests: 0,
             piece_requests: 0,
             must_answer: false,
@@ -211,6 +214,11 @@ impl Session {
     /// True once both handshakes are through.
     pub fn is_established(&self) -> bool {
         self.phase == Phase::Messages
+    }
+
+    /// The address the peer said it sees us at (BEP 10 `yourip`), once.
+    pub fn take_yourip(&mut self) -> Option<std::net::IpAddr> {
+        self.peer_yourip.take()
     }
 
     /// True when the peer can be asked for metadata (fetching).
@@ -372,6 +380,7 @@ impl Session {
                 let theirs = decode_extension_handshake(payload).map_err(CloseReason::Wire)?;
                 self.peer_ut_metadata = theirs.ut_metadata;
                 self.peer_extension_handshake = true;
+                self.peer_yourip = theirs.yourip;
                 if let (Some(size), None) = (theirs.metadata_size, self.metadata_size) {
                     actions.push(Action::PeerHasMetadata { size });
                 }

@@ -1,4 +1,4 @@
-use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 
 use super::*;
 
@@ -65,16 +65,27 @@ fn accepts_unsorted_keys_and_unknown_methods() {
 
 #[test]
 fn every_message_round_trips() {
-    let addr = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 6881);
+    let addr: SocketAddr = "127.0.0.1:6881".parse().unwrap();
+    let addr6: SocketAddr = "[::1]:6881".parse().unwrap();
     let bodies = vec![
         Body::Query(Query::Ping { id: id(1) }),
         Body::Query(Query::FindNode {
             id: id(1),
             target: id(2),
+            want: Want::default(),
+        }),
+        Body::Query(Query::FindNode {
+            id: id(1),
+            target: id(2),
+            want: Want { n4: true, n6: true },
         }),
         Body::Query(Query::GetPeers {
             id: id(1),
             info_hash: hash(3),
+            want: Want {
+                n4: false,
+                n6: true,
+            },
         }),
         Body::Query(Query::AnnouncePeer {
             id: id(1),
@@ -86,7 +97,11 @@ fn every_message_round_trips() {
         Body::Response(Response {
             id: Some(id(4)),
             nodes: vec![NodeInfo { id: id(5), addr }],
-            values: vec![addr],
+            nodes6: vec![NodeInfo {
+                id: id(6),
+                addr: addr6,
+            }],
+            values: vec![addr, addr6],
             token: Some(vec![1, 2]),
         }),
         Body::Response(Response {
@@ -99,9 +114,12 @@ fn every_message_round_trips() {
         },
     ];
     for body in bodies {
+        // Replies say where they saw us (BEP 42); other messages do not.
+        let ip = matches!(body, Body::Response(_)).then_some(addr6);
         let m = Message {
             transaction: vec![0, 7],
             body,
+            ip,
         };
         let bytes = encode(&m);
         assert_eq!(
@@ -114,13 +132,26 @@ fn every_message_round_trips() {
 }
 
 #[test]
-fn ipv6_values_are_skipped_not_refused() {
+fn ipv6_values_nodes6_and_the_ip_field_are_read() {
     let m = decode(
-        b"d1:rd2:id20:abcdefghij01234567896:valuesl18:aaaaaaaaaaaaaaaaaa6:axje.uee1:t2:aa1:y1:re",
+        b"d2:ip6:\x01\x02\x03\x04\x1a\xe11:rd2:id20:abcdefghij01234567896:nodes638:ABCDEFGHIJ0123456789\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01\x1a\xe16:valuesl18:aaaaaaaaaaaaaaaaaa6:axje.uee1:t2:aa1:y1:re",
     )
     .unwrap();
+    assert_eq!(m.ip, Some("1.2.3.4:6881".parse().unwrap()));
     let Body::Response(r) = m.body else { panic!() };
-    assert_eq!(r.values.len(), 1);
+    assert_eq!(r.values.len(), 2);
+    assert!(r.values[0].is_ipv6() && r.values[1].is_ipv4());
+    assert_eq!(
+        r.nodes6,
+        vec![NodeInfo {
+            id: NodeId(*b"ABCDEFGHIJ0123456789"),
+            addr: "[2001:db8::1]:6881".parse().unwrap()
+        }]
+    );
+    // A broken `ip` is advice lost, not an answer lost.
+    let m = decode(b"d2:ip3:abc1:rd2:id20:abcdefghij0123456789e1:t2:aa1:y1:re").unwrap();
+    assert_eq!(m.ip, None);
+    assert!(matches!(m.body, Body::Response(_)));
 }
 
 #[test]
@@ -208,6 +239,27 @@ fn errors_name_the_field() {
             KrpcError::BadLength {
                 field: "r.nodes",
                 len: 3,
+            },
+        ),
+        (
+            b"d1:rd2:id20:abcdefghij01234567896:nodes626:abcdefghij0123456789abcdefe1:t2:aa1:y1:re".to_vec(),
+            KrpcError::BadLength {
+                field: "r.nodes6",
+                len: 26,
+            },
+        ),
+        (
+            b"d1:ad2:id20:abcdefghij01234567896:target20:abcdefghij01234567894:want2:n4e1:q9:find_node1:t2:aa1:y1:qe".to_vec(),
+            KrpcError::WrongType {
+                field: "a.want",
+                expected: "a list",
+            },
+        ),
+        (
+            b"d1:ad2:id20:abcdefghij01234567896:target20:abcdefghij01234567894:wantli4eee1:q9:find_node1:t2:aa1:y1:qe".to_vec(),
+            KrpcError::WrongType {
+                field: "a.want",
+                expected: "a list of strings",
             },
         ),
         (

@@ -112,6 +112,7 @@ fn incoming_handshake_is_answered_with_extensions_and_have_none() {
             ut_metadata: Some(OUR_UT_METADATA_ID),
             metadata_size: Some(SIZE),
             client: ext.client.clone(),
+            yourip: None,
         }
     );
     assert_eq!(rest[1], Message::HaveNone);
