@@ -186,6 +186,13 @@ impl Connection {
         }
     }
 
+    fn session_mut(&mut self) -> &mut Session {
+        match &mut self.role {
+            Role::Serve(session) => session,
+            Role::Fetch { fetch, .. } => fetch.session_mut(),
+        }
+    }
+
     /// The handshake of a peer that dialled us, complete in the inbox and
     /// not acted on yet: what to do with it is [`Server::place_callers`]'
     /// decision, which needs to see every connection.
@@ -339,7 +346,7 @@ impl Server {
                 };
                 if fd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0 {
                     receive(connection, &self.registry, &mut self.counters);
-                    if let Some(seen) = connection.session.take_yourip() {
+                    if let Some(seen) = connection.session_mut().take_yourip() {
                         for source in &mut self.discovery {
                             source.saw_external(connection.addr.ip(), seen);
                         }

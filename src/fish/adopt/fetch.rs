@@ -195,6 +195,10 @@ impl MetadataFetch {
         &self.session
     }
 
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     pub fn info_hash(&self) -> InfoHash {
         self.info_hash
     }
