@@ -1,4 +1,5 @@
 use super::*;
+use std::path::PathBuf;
 
 fn stamp(len: u64) -> FileStamp {
     FileStamp {
@@ -8,40 +9,23 @@ fn stamp(len: u64) -> FileStamp {
 }
 
 #[test]
-fn plan_loads_new_and_changed_drops_gone_and_skips_known_broken() {
-    let p = |s: &str| PathBuf::from(s);
-    let known: HashMap<PathBuf, FileStamp> = [
-        (p("same"), stamp(1)),
-        (p("changed"), stamp(1)),
-        (p("gone"), stamp(1)),
-    ]
-    .into();
-    let broken: HashMap<PathBuf, FileStamp> = [(p("bad"), stamp(5)), (p("fixed"), stamp(5))].into();
-    let found = [
-        Found {
-            path: p("same"),
-            stamp: stamp(1),
-        },
-        Found {
-            path: p("changed"),
-            stamp: stamp(2),
-        },
-        Found {
-            path: p("new"),
-            stamp: stamp(1),
-        },
-        Found {
-            path: p("bad"),
-            stamp: stamp(5),
-        },
-        Found {
-            path: p("fixed"),
-            stamp: stamp(6),
-        },
+fn decide_loads_new_and_changed_keeps_known_and_skips_known_broken() {
+    use FileAction::*;
+    let table = [
+        // known, broken, found → action
+        (Some(stamp(1)), None, stamp(1), Keep),
+        (Some(stamp(1)), None, stamp(2), Reload),
+        (None, None, stamp(1), Load),
+        (None, Some(stamp(5)), stamp(5), SkipBroken),
+        (None, Some(stamp(5)), stamp(6), Load),
     ];
-    let plan = plan_scan(&known, &broken, &found);
-    assert_eq!(plan.load, vec![p("changed"), p("new"), p("fixed")]);
-    assert_eq!(plan.drop, vec![p("changed"), p("gone")]);
+    for (known, broken, found, want) in table {
+        assert_eq!(
+            decide(known, broken, found),
+            want,
+            "{known:?} {broken:?} {found:?}"
+        );
+    }
 }
 
 /// A scratch directory under the system temp dir, removed on drop.

@@ -117,10 +117,17 @@ pub fn parse_announce_response(
     })
 }
 
-/// A UDP tracker and its cached connection id.
+/// The `host:port` of a `udp://` URL.
+pub fn host_port(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("udp://")?;
+    rest.split('/').next()
+}
+
+/// A UDP tracker, its socket and its cached connection id.
 pub struct UdpTracker {
     pub addr: SocketAddr,
     connection: Option<(u64, Instant)>,
+    socket: Option<UdpSocket>,
     bind: Option<std::net::IpAddr>,
     first_timeout: Duration,
 }
@@ -128,10 +135,7 @@ pub struct UdpTracker {
 impl UdpTracker {
     /// Resolves `udp://host:port[/...]`.
     pub fn resolve(url: &str, bind: Option<std::net::IpAddr>) -> Result<UdpTracker, TrackerError> {
-        let rest = url
-            .strip_prefix("udp://")
-            .ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
-        let host_port = rest.split('/').next().unwrap_or(rest);
+        let host_port = host_port(url).ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
         let addr = host_port
             .to_socket_addrs()
             .map_err(|e| TrackerError::Resolve(format!("{host_port}: {e}")))?
@@ -140,6 +144,7 @@ impl UdpTracker {
         Ok(UdpTracker {
             addr,
             connection: None,
+            socket: None,
             bind,
             first_timeout: FIRST_TIMEOUT,
         })
@@ -227,13 +232,30 @@ impl UdpTracker {
     /// than a minute, then the announce (reconnecting once if the tracker
     /// forgot our id).
     pub fn announce(&mut self, request: &AnnounceRequest) -> Result<AnnounceReply, TrackerError> {
-        let socket = self.socket()?;
+        let socket = match self.socket.take() {
+            Some(socket) => socket,
+            None => self.socket()?,
+        };
+        let result = self.announce_on(&socket, request);
+        // Kept for the next announce unless it failed (a fresh socket
+        // then, in case the path changed).
+        if result.is_ok() {
+            self.socket = Some(socket);
+        }
+        result
+    }
+
+    fn announce_on(
+        &mut self,
+        socket: &UdpSocket,
+        request: &AnnounceRequest,
+    ) -> Result<AnnounceReply, TrackerError> {
         let v6 = self.addr.is_ipv6();
         let connection_id = match self.connection {
             Some((id, at)) if at.elapsed() < CONNECTION_ID_LIFETIME => id,
             _ => {
                 let transaction = transaction_id();
-                let id = self.exchange(&socket, &connect_request(transaction), |p| {
+                let id = self.exchange(socket, &connect_request(transaction), |p| {
                     parse_connect_response(p, transaction)
                 })?;
                 self.connection = Some((id, Instant::now()));
@@ -242,7 +264,7 @@ impl UdpTracker {
         };
         let transaction = transaction_id();
         let packet = announce_request(connection_id, transaction, request);
-        self.exchange(&socket, &packet, |p| {
+        self.exchange(socket, &packet, |p| {
             parse_announce_response(p, transaction, v6)
         })
         .inspect_err(|_| self.connection = None)
