@@ -297,7 +297,18 @@ impl Server {
     }
 
     fn rescan(&mut self) {
+        let started = Instant::now();
         let report = self.registry.scan(&self.options.load_path);
+        if !report.added.is_empty() || !report.removed.is_empty() {
+            log::info!(
+                "holding {} torrents ({} added, {} left, {} failed) after a scan of {:.1} s",
+                self.registry.len(),
+                report.added.len(),
+                report.removed.len(),
+                report.failed.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
         for (path, why) in &report.failed {
             log::warn!("skipping {}: {why}", path.display());
         }

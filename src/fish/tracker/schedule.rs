@@ -33,8 +33,9 @@ pub const MAX_RETRY: Duration = Duration::from_secs(3600);
 /// the first announce would otherwise be asked again only after its
 /// interval, often half an hour.
 pub const ADOPTING_INTERVAL: Duration = Duration::from_secs(5 * 60);
-/// First announces a second per tracker: 100,000 torrents start over
-/// about 80 minutes, not at once.
+/// First announces a second per tracker while a start window is shorter
+/// than an interval: 10,000 torrents start over about 8 minutes, not at
+/// once; 100,000 over half an hour (55 a second).
 pub const START_RATE: u32 = 20;
 /// The interval assumed before a tracker has said its own.
 pub const ASSUMED_INTERVAL: Duration = Duration::from_secs(1800);
@@ -135,9 +136,10 @@ pub fn phase(info_hash: &InfoHash, window: Secs) -> Secs {
 }
 
 /// The window a tracker's first announces are spread over: `jobs` at
-/// [`START_RATE`] a second.
+/// [`START_RATE`] a second, but never longer than an interval (a torrent
+/// is announced within half an hour of the start, at any scale).
 pub fn start_window(jobs: u32) -> Secs {
-    jobs / START_RATE
+    (jobs / START_RATE).min(secs(ASSUMED_INTERVAL))
 }
 
 /// The shortest time between two announces to one tracker: twice as fast

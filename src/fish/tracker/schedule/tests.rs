@@ -74,7 +74,8 @@ fn phases_spread_evenly_and_pacing_has_bounds() {
     for (x, window, want) in table {
         assert_eq!(phase(&hash(0, x), window), want, "{x} {window}");
     }
-    assert_eq!(start_window(100_000), 5000);
+    assert_eq!(start_window(20_000), 1000);
+    assert_eq!(start_window(100_000), 1800);
     assert_eq!(start_window(10), 0);
     let ms = Duration::from_millis;
     assert_eq!(
