@@ -361,8 +361,13 @@ impl Server {
             if let Some(adopter) = &self.adopter {
                 swarms.extend(adopter.swarms());
             }
-            for source in &mut self.discovery {
-                source.set_swarms(swarms.clone());
+            // The last source gets the list itself: at 100,000 swarms a
+            // copy is 4 MB.
+            if let Some((last, others)) = self.discovery.split_last_mut() {
+                for source in others {
+                    source.set_swarms(swarms.clone());
+                }
+                last.set_swarms(swarms);
             }
         }
         self.counters.swarms = self.registry.len();
