@@ -145,6 +145,8 @@ pub struct Registry {
     /// v2 hashes (cut to 20 bytes) of hybrid torrents → their v1 hash,
     /// sorted by the first.
     aliases: Vec<(InfoHash, InfoHash)>,
+    /// The same pairs the other way round (v1 → v2), sorted by v1.
+    aliases_by_v1: Vec<(InfoHash, InfoHash)>,
     dirs: Vec<Box<Path>>,
     dir_ids: HashMap<Box<Path>, u32>,
     trackers: HashSet<Tiers>,
@@ -203,10 +205,11 @@ impl Registry {
 
     /// The v2 hash (cut to 20 bytes) a hybrid is also known by.
     pub fn v2_alias_of(&self, info_hash: &InfoHash) -> Option<InfoHash> {
-        self.aliases
-            .iter()
-            .find(|(_, v1)| v1 == info_hash)
-            .map(|(alias, _)| *alias)
+        let at = self
+            .aliases_by_v1
+            .binary_search_by(|(v1, _)| v1.cmp(info_hash))
+            .ok()?;
+        self.aliases_by_v1.get(at).map(|(_, alias)| *alias)
     }
 
     /// The .torrent file of an entry.
@@ -369,6 +372,7 @@ impl Registry {
         if !report.removed.is_empty() {
             let removed: HashSet<InfoHash> = report.removed.iter().copied().collect();
             self.aliases.retain(|(_, v1)| !removed.contains(v1));
+            self.aliases_by_v1.retain(|(v1, _)| !removed.contains(v1));
         }
         self.place_all(loaded, &mut report);
         self.entries.shrink_to_fit();
@@ -423,6 +427,8 @@ impl Registry {
             self.aliases.extend(new_aliases);
             self.aliases.sort_unstable();
             self.aliases.dedup_by(|a, b| a.0 == b.0);
+            self.aliases_by_v1 = self.aliases.iter().map(|(a, v1)| (*v1, *a)).collect();
+            self.aliases_by_v1.sort_unstable();
         }
     }
 
