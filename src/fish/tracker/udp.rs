@@ -349,6 +349,64 @@ mod tests {
             parse_announce_response(&connect, 5, false),
             Err(ResponseError::BadPacket(_))
         ));
+
+        // Over IPv6 (BEP 15): 18-byte peers; a 6-byte entry is refused.
+        let mut announce6 = announce[..20].to_vec();
+        announce6.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe1]);
+        let reply = parse_announce_response(&announce6, 8, true).unwrap();
+        assert_eq!(
+            reply.peers,
+            vec!["[::1]:6881".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(matches!(
+            parse_announce_response(&announce, 8, true),
+            Err(ResponseError::BadPacket(_))
+        ));
+    }
+
+    /// Many torrents to one tracker: one connect, its connection id on
+    /// every announce (BEP 15: valid a minute), one socket.
+    #[test]
+    fn one_connection_id_serves_every_torrent_of_a_tracker() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let url = format!("udp://{}", server.local_addr().unwrap());
+        let worker = std::thread::spawn(move || {
+            let (mut connects, mut ids, mut sources) = (0, Vec::new(), Vec::new());
+            let mut buf = [0u8; 2048];
+            for _ in 0..6 {
+                let (n, from) = server.recv_from(&mut buf).unwrap();
+                let packet = &buf[..n];
+                sources.push(from);
+                if n == 16 {
+                    connects += 1;
+                    let mut reply = vec![0, 0, 0, 0];
+                    reply.extend_from_slice(&packet[12..16]);
+                    reply.extend_from_slice(&77u64.to_be_bytes());
+                    server.send_to(&reply, from).unwrap();
+                } else {
+                    ids.push(u64::from_be_bytes(packet[..8].try_into().unwrap()));
+                    let mut reply = vec![0, 0, 0, 1];
+                    reply.extend_from_slice(&packet[12..16]);
+                    reply.extend_from_slice(&[0, 0, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+                    server.send_to(&reply, from).unwrap();
+                }
+            }
+            (connects, ids, sources)
+        });
+        let mut tracker = UdpTracker::resolve(&url, None)
+            .unwrap()
+            .with_first_timeout(Duration::from_secs(5));
+        for b in 0..5u8 {
+            let request = AnnounceRequest {
+                info_hash: InfoHash::from_bytes([b; 20]),
+                ..request()
+            };
+            tracker.announce(&request).unwrap();
+        }
+        let (connects, ids, sources) = worker.join().unwrap();
+        assert_eq!(connects, 1);
+        assert_eq!(ids, vec![77; 5]);
+        assert!(sources.iter().all(|s| *s == sources[0]), "{sources:?}");
     }
 
     #[test]
