@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `contents` atomically and durably.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |file| file.write_all(contents))
+}
+
+/// As [`write_atomic`], the contents written by `write` (streaming: a
+/// large file need not be built in memory first).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = parent_dir(path);
     let file_name = path.file_name().ok_or_else(|| {
         io::Error::new(
@@ -29,7 +38,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
             .create(true)
             .truncate(true)
             .open(&tmp)?;
-        file.write_all(contents)?;
+        write(&mut file)?;
         file.sync_all()?;
         drop(file);
         fs::rename(&tmp, path)?;

@@ -11,11 +11,15 @@ use std::time::{Duration, Instant};
 
 use crate::torrent::InfoHash;
 
+/// Trackers by tier (BEP 12), shared: most torrents of an archive have
+/// the same list, and 100,000 copies of it would be most of fish's memory.
+pub type Tiers = Arc<Vec<Vec<String>>>;
+
 /// A swarm as discovery needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Swarm {
     pub info_hash: InfoHash,
-    pub tracker_tiers: Vec<Vec<String>>,
+    pub tracker_tiers: Tiers,
     /// BEP 27: trackers only, never the DHT.
     pub private: bool,
     /// What we report as `left` (the torrent's size: we hold none of it).

@@ -3,19 +3,33 @@
 //! kept: a BEP 9 request reads its 16 KiB straight from the file, so
 //! memory does not grow with the size of the torrents' metadata.
 //!
+//! Sized for archives of 100,000 torrents in a few tens of MiB: one entry
+//! is about 100 bytes plus its file name. Entries sit in a Vec sorted by
+//! info-hash (binary search, no hash-table slack); directories and tracker
+//! lists are interned, since most torrents share them; the torrent's name
+//! is not kept (it is in the file). A scan walks the tree streaming, so it
+//! never holds a second copy of every path.
+//!
+//! A hybrid torrent (BEP 52) is served under both hashes: its v1 info-hash
+//! and its v2 hash cut to 20 bytes, which v2 peers use in the handshake.
+//!
 //! A file that changed since it was loaded (size or mtime) is not served
 //! from stale offsets; the next rescan reloads it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::discovery::Tiers;
 use super::wire::metadata::{piece_range, MAX_METADATA_SIZE};
 use super::wire::Swarms;
-use crate::torrent::{InfoHash, Metainfo};
+use crate::torrent::create::truncate_v2;
+use crate::torrent::{InfoHash, Metainfo, TorrentVersion};
 
 /// How deep a load path is walked: enough for any tree of torrents, and a
 /// stop for symlink loops.
@@ -24,21 +38,27 @@ const MAX_SCAN_DEPTH: usize = 16;
 /// One torrent we serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TorrentEntry {
-    pub path: PathBuf,
     pub info_hash: InfoHash,
-    pub name: String,
-    /// Byte offset of the info dictionary in the file.
-    pub info_offset: u64,
     /// Length of the info dictionary (the metadata size).
     pub info_len: u32,
-    /// Trackers by tier (BEP 12).
-    pub tracker_tiers: Vec<Vec<String>>,
-    /// BEP 27: no DHT for this one.
-    pub private: bool,
+    /// Byte offset of the info dictionary in the file (a .torrent is at
+    /// most 64 MiB).
+    info_offset: u32,
+    /// Index of the file's directory in the registry's interned list.
+    dir: u32,
+    file: Box<OsStr>,
+    /// Trackers by tier (BEP 12), shared with every torrent that has the
+    /// same list.
+    pub trackers: Tiers,
     /// The size of the torrent's content.
     pub total_size: u64,
     /// What the file looked like when loaded.
     pub stamp: FileStamp,
+    /// BEP 27: no DHT for this one.
+    pub private: bool,
+    /// A hybrid torrent: also served and announced under its v2 hash cut
+    /// to 20 bytes (BEP 52).
+    pub v2_alias: bool,
 }
 
 /// Size and modification time: enough to notice a replaced file.
@@ -92,124 +112,53 @@ impl fmt::Display for ServeError {
     }
 }
 
+/// What a scan does with one file it found, from what is known of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    /// Loaded and unchanged: nothing to do.
+    Keep,
+    /// New, or broken before and changed since: load it.
+    Load,
+    /// Loaded, but changed: drop the entry and load it again.
+    Reload,
+    /// Broken and unchanged: not read again (nor reported again).
+    SkipBroken,
+}
+
+/// Decides what a scan does with a file found with stamp `found`: a file
+/// whose size and mtime are unchanged is not read again; a broken file is
+/// only retried once it changes.
+pub fn decide(known: Option<FileStamp>, broken: Option<FileStamp>, found: FileStamp) -> FileAction {
+    match (known, broken) {
+        (Some(stamp), _) if stamp == found => FileAction::Keep,
+        (Some(_), _) => FileAction::Reload,
+        (None, Some(stamp)) if stamp == found => FileAction::SkipBroken,
+        (None, _) => FileAction::Load,
+    }
+}
+
 /// Every torrent found under the load path.
 #[derive(Debug, Default)]
 pub struct Registry {
-    by_hash: HashMap<InfoHash, TorrentEntry>,
-    by_path: HashMap<PathBuf, InfoHash>,
+    /// Sorted by info-hash.
+    entries: Vec<TorrentEntry>,
+    /// v2 hashes (cut to 20 bytes) of hybrid torrents → their v1 hash,
+    /// sorted by the first.
+    aliases: Vec<(InfoHash, InfoHash)>,
+    /// The same pairs the other way round (v1 → v2), sorted by v1.
+    aliases_by_v1: Vec<(InfoHash, InfoHash)>,
+    dirs: Vec<Box<Path>>,
+    dir_ids: HashMap<Box<Path>, u32>,
+    trackers: HashSet<Tiers>,
     /// Files that failed, with their stamp, so a broken file is reported
     /// once, not at every scan.
     broken: HashMap<PathBuf, FileStamp>,
 }
 
-/// A .torrent file found by a walk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    pub path: PathBuf,
-    pub stamp: FileStamp,
-}
-
-/// What a scan must do, decided from what is known and what was found.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct ScanPlan {
-    /// New or changed files to (re)load.
-    pub load: Vec<PathBuf>,
-    /// Known files that are gone or changed.
-    pub drop: Vec<PathBuf>,
-}
-
-/// Decides which files to load and which entries to drop. A file whose
-/// size and mtime are unchanged is not read again; a broken file is only
-/// retried once it changes.
-pub fn plan_scan(
-    known: &HashMap<PathBuf, FileStamp>,
-    broken: &HashMap<PathBuf, FileStamp>,
-    found: &[Found],
-) -> ScanPlan {
-    let mut plan = ScanPlan::default();
-    let mut seen: std::collections::HashSet<&Path> = std::collections::HashSet::new();
-    for file in found {
-        seen.insert(&file.path);
-        match known.get(&file.path) {
-            Some(stamp) if *stamp == file.stamp => {}
-            Some(_) => {
-                plan.drop.push(file.path.clone());
-                plan.load.push(file.path.clone());
-            }
-            None if broken.get(&file.path) == Some(&file.stamp) => {}
-            None => plan.load.push(file.path.clone()),
-        }
-    }
-    let mut gone: Vec<PathBuf> = known
-        .keys()
-        .filter(|p| !seen.contains(p.as_path()))
-        .cloned()
-        .collect();
-    gone.sort();
-    plan.drop.extend(gone);
-    plan
-}
-
-/// Every `*.torrent` under `dir` (recursively, not following directory
-/// symlinks), with its stamp. Unreadable directories are skipped.
-pub fn walk(dir: &Path) -> Vec<Found> {
-    let mut found = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), 0usize)];
-    while let Some((dir, depth)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            log::warn!("cannot read directory {}; skipped", dir.display());
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if depth < MAX_SCAN_DEPTH {
-                    stack.push((path, depth + 1));
-                }
-            } else if path.extension().is_some_and(|e| e == "torrent") {
-                if let Ok(metadata) = std::fs::metadata(&path) {
-                    if metadata.is_file() {
-                        found.push(Found {
-                            path,
-                            stamp: FileStamp::of(&metadata),
-                        });
-                    }
-                }
-            }
-        }
-    }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-    found
-}
-
-/// Loads one .torrent file into an entry (the metadata is dropped again).
-pub fn load_entry(path: &Path, stamp: FileStamp) -> Result<TorrentEntry, String> {
-    let meta = Metainfo::from_file(path).map_err(|e| e.to_string())?;
-    let info_len = u32::try_from(meta.info_bytes().len())
-        .ok()
-        .filter(|&n| n <= MAX_METADATA_SIZE)
-        .ok_or_else(|| {
-            format!(
-                "{}: info dictionary of {} bytes is larger than the {} bytes peers accept",
-                path.display(),
-                meta.info_bytes().len(),
-                MAX_METADATA_SIZE
-            )
-        })?;
-    Ok(TorrentEntry {
-        path: path.to_path_buf(),
-        info_hash: meta.info_hash(),
-        name: meta.name().to_owned(),
-        info_offset: meta.info_offset() as u64,
-        info_len,
-        tracker_tiers: meta.tracker_tiers().to_vec(),
-        private: meta.is_private(),
-        total_size: meta.total_size(),
-        stamp,
-    })
+/// A torrent just loaded, before it is placed in the registry.
+struct Loaded {
+    entry: TorrentEntry,
+    v2: Option<InfoHash>,
 }
 
 impl Registry {
@@ -218,77 +167,269 @@ impl Registry {
     }
 
     pub fn len(&self) -> usize {
-        self.by_hash.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
+        self.entries.is_empty()
     }
 
+    fn index_of(&self, info_hash: &InfoHash) -> Option<usize> {
+        let v1 = match self.aliases.binary_search_by(|(a, _)| a.cmp(info_hash)) {
+            Ok(i) => self.aliases.get(i).map(|(_, v1)| *v1)?,
+            Err(_) => *info_hash,
+        };
+        self.entries.binary_search_by(|e| e.info_hash.cmp(&v1)).ok()
+    }
+
+    /// The torrent known by `info_hash`: its own, or for a hybrid its v2
+    /// hash cut to 20 bytes.
     pub fn get(&self, info_hash: &InfoHash) -> Option<&TorrentEntry> {
-        self.by_hash.get(info_hash)
+        self.index_of(info_hash).and_then(|i| self.entries.get(i))
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &TorrentEntry> {
-        self.by_hash.values()
+        self.entries.iter()
     }
 
-    /// Walks `dir` and brings the registry in line with it.
-    pub fn scan(&mut self, dir: &Path) -> ScanReport {
-        let found = walk(dir);
-        let known: HashMap<PathBuf, FileStamp> = self
-            .by_path
+    /// Every hash a torrent is announced under (to trackers and the DHT),
+    /// with its torrent: each one's info-hash, and a hybrid's v2 hash too.
+    pub fn announce_hashes(&self) -> impl Iterator<Item = (InfoHash, &TorrentEntry)> {
+        let own = self.entries.iter().map(|e| (e.info_hash, e));
+        let v2 = self
+            .aliases
             .iter()
-            .filter_map(|(p, h)| self.by_hash.get(h).map(|e| (p.clone(), e.stamp)))
-            .collect();
-        let plan = plan_scan(&known, &self.broken, &found);
-        let mut report = ScanReport::default();
-        for path in &plan.drop {
-            if let Some(hash) = self.by_path.remove(path) {
-                self.by_hash.remove(&hash);
-                report.removed.push(hash);
-            }
+            .filter_map(|(alias, v1)| self.get(v1).map(|e| (*alias, e)));
+        own.chain(v2)
+    }
+
+    /// The v2 hash (cut to 20 bytes) a hybrid is also known by.
+    pub fn v2_alias_of(&self, info_hash: &InfoHash) -> Option<InfoHash> {
+        let at = self
+            .aliases_by_v1
+            .binary_search_by(|(v1, _)| v1.cmp(info_hash))
+            .ok()?;
+        self.aliases_by_v1.get(at).map(|(_, alias)| *alias)
+    }
+
+    /// The .torrent file of an entry.
+    pub fn path_of(&self, entry: &TorrentEntry) -> PathBuf {
+        match self.dirs.get(entry.dir as usize) {
+            Some(dir) => dir.join(&*entry.file),
+            None => PathBuf::from(&*entry.file),
         }
-        let stamps: HashMap<&Path, FileStamp> =
-            found.iter().map(|f| (f.path.as_path(), f.stamp)).collect();
-        for path in plan.load {
-            let Some(&stamp) = stamps.get(path.as_path()) else {
+    }
+
+    fn intern_dir(&mut self, dir: &Path) -> u32 {
+        if let Some(id) = self.dir_ids.get(dir) {
+            return *id;
+        }
+        let id = u32::try_from(self.dirs.len()).unwrap_or(u32::MAX);
+        self.dirs.push(dir.into());
+        self.dir_ids.insert(dir.into(), id);
+        id
+    }
+
+    fn intern_trackers(&mut self, tiers: &[Vec<String>]) -> Tiers {
+        let tiers = tiers.to_vec();
+        if let Some(known) = self.trackers.get(&tiers) {
+            return Arc::clone(known);
+        }
+        let tiers: Tiers = Arc::new(tiers);
+        self.trackers.insert(Arc::clone(&tiers));
+        tiers
+    }
+
+    /// Loads one .torrent file (the metadata is dropped again).
+    fn load(
+        &mut self,
+        dir: u32,
+        file: &OsStr,
+        path: &Path,
+        stamp: FileStamp,
+    ) -> Result<Loaded, String> {
+        let meta = Metainfo::from_file(path).map_err(|e| e.to_string())?;
+        let info_len = u32::try_from(meta.info_bytes().len())
+            .ok()
+            .filter(|&n| n <= MAX_METADATA_SIZE)
+            .ok_or_else(|| {
+                format!(
+                    "{}: info dictionary of {} bytes is larger than the {} bytes peers accept",
+                    path.display(),
+                    meta.info_bytes().len(),
+                    MAX_METADATA_SIZE
+                )
+            })?;
+        let info_offset = u32::try_from(meta.info_offset())
+            .map_err(|_| format!("{}: info dictionary beyond 4 GiB", path.display()))?;
+        let v2 = match (meta.version(), meta.info_hash_v2()) {
+            (TorrentVersion::Hybrid, Some(v2)) => Some(InfoHash::from_bytes(truncate_v2(&v2))),
+            _ => None,
+        };
+        Ok(Loaded {
+            entry: TorrentEntry {
+                info_hash: meta.info_hash(),
+                info_len,
+                info_offset,
+                dir,
+                file: file.into(),
+                trackers: self.intern_trackers(meta.tracker_tiers()),
+                total_size: meta.total_size(),
+                stamp,
+                private: meta.is_private(),
+                v2_alias: v2.is_some(),
+            },
+            v2,
+        })
+    }
+
+    /// Walks `root` (recursively, not following directory symlinks) and
+    /// brings the registry in line with it.
+    pub fn scan(&mut self, root: &Path) -> ScanReport {
+        let mut report = ScanReport::default();
+        // Entries by (directory, file name), to match what the walk finds;
+        // 4 bytes a torrent, for the length of the scan.
+        let mut by_file: Vec<u32> = (0..self.entries.len())
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        let key = |i: &u32| self.entries.get(*i as usize).map(|e| (e.dir, &*e.file));
+        by_file.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        let mut seen = vec![false; self.entries.len()];
+        let mut broken = HashMap::new();
+        let mut loaded: Vec<Loaded> = Vec::new();
+        let mut stack = vec![(root.to_path_buf(), 0usize)];
+        while let Some((dir, depth)) = stack.pop() {
+            let Ok(listing) = std::fs::read_dir(&dir) else {
+                log::warn!("cannot read directory {}; skipped", dir.display());
                 continue;
             };
-            match load_entry(&path, stamp) {
-                Ok(entry) => {
-                    self.broken.remove(&path);
-                    if let Some(other) = self.by_hash.get(&entry.info_hash) {
-                        report.failed.push((
-                            path.clone(),
-                            format!(
-                                "same torrent as {}; served from there",
-                                other.path.display()
-                            ),
-                        ));
-                        self.broken.insert(path, stamp);
-                        continue;
+            let dir_id = self.intern_dir(&dir);
+            for item in listing.flatten() {
+                let Ok(kind) = item.file_type() else {
+                    continue;
+                };
+                let name: OsString = item.file_name();
+                if kind.is_dir() {
+                    if depth < MAX_SCAN_DEPTH {
+                        stack.push((dir.join(&name), depth + 1));
                     }
-                    let hash = entry.info_hash;
-                    report.removed.retain(|h| *h != hash);
-                    report.added.push(hash);
-                    self.by_path.insert(path, hash);
-                    self.by_hash.insert(hash, entry);
+                    continue;
                 }
-                Err(why) => {
-                    report.failed.push((path.clone(), why));
-                    self.broken.insert(path, stamp);
+                if Path::new(&name).extension().is_none_or(|e| e != "torrent") {
+                    continue;
+                }
+                let path = dir.join(&name);
+                let Ok(metadata) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                if !metadata.is_file() {
+                    continue;
+                }
+                let stamp = FileStamp::of(&metadata);
+                let known = by_file
+                    .binary_search_by(|i| match self.entries.get(*i as usize) {
+                        Some(e) => (e.dir, &*e.file).cmp(&(dir_id, name.as_os_str())),
+                        None => std::cmp::Ordering::Less,
+                    })
+                    .ok()
+                    .and_then(|at| by_file.get(at))
+                    .map(|i| *i as usize);
+                let known_stamp = known.and_then(|i| self.entries.get(i)).map(|e| e.stamp);
+                match decide(known_stamp, self.broken.get(&path).copied(), stamp) {
+                    FileAction::Keep => {
+                        if let Some(flag) = known.and_then(|i| seen.get_mut(i)) {
+                            *flag = true;
+                        }
+                    }
+                    FileAction::SkipBroken => {
+                        broken.insert(path, stamp);
+                    }
+                    FileAction::Load | FileAction::Reload => {
+                        match self.load(dir_id, &name, &path, stamp) {
+                            Ok(entry) => loaded.push(entry),
+                            Err(why) => {
+                                report.failed.push((path.clone(), why));
+                                broken.insert(path, stamp);
+                            }
+                        }
+                    }
                 }
             }
         }
-        self.broken.retain(|p, _| stamps.contains_key(p.as_path()));
+        drop(by_file);
+        self.broken = broken;
+        // Gone or changed: dropped (a changed file comes back as loaded).
+        let mut index = 0;
+        self.entries.retain(|e| {
+            let keep = seen.get(index).copied().unwrap_or(false);
+            index += 1;
+            if !keep {
+                report.removed.push(e.info_hash);
+            }
+            keep
+        });
+        drop(seen);
+        if !report.removed.is_empty() {
+            let removed: HashSet<InfoHash> = report.removed.iter().copied().collect();
+            self.aliases.retain(|(_, v1)| !removed.contains(v1));
+            self.aliases_by_v1.retain(|(v1, _)| !removed.contains(v1));
+        }
+        self.place_all(loaded, &mut report);
+        self.entries.shrink_to_fit();
+        self.trackers.retain(|t| Arc::strong_count(t) > 1);
         report
     }
 
-    /// Adds a torrent written by us (an adopted magnet) without a rescan.
-    pub fn insert(&mut self, entry: TorrentEntry) {
-        self.by_path.insert(entry.path.clone(), entry.info_hash);
-        self.by_hash.insert(entry.info_hash, entry);
+    /// Puts loaded torrents in their place (one sort, not one insert per
+    /// torrent: a first scan brings 100,000), unless another file already
+    /// serves the same torrent: of two copies, the one the walk met first
+    /// is served.
+    fn place_all(&mut self, mut loaded: Vec<Loaded>, report: &mut ScanReport) {
+        if loaded.is_empty() {
+            return;
+        }
+        // Stable: among copies, walk order is kept.
+        loaded.sort_by_key(|l| l.entry.info_hash);
+        let mut fresh: Vec<TorrentEntry> = Vec::with_capacity(loaded.len());
+        let mut new_aliases = Vec::new();
+        for item in loaded {
+            let hash = item.entry.info_hash;
+            let clash = match fresh.last() {
+                Some(last) if last.info_hash == hash => Some(self.path_of(last)),
+                _ => self
+                    .get(&hash)
+                    .or_else(|| item.v2.and_then(|v2| self.get(&v2)))
+                    .map(|other| self.path_of(other)),
+            };
+            if let Some(other) = clash {
+                let path = self.path_of(&item.entry);
+                report.failed.push((
+                    path.clone(),
+                    format!("same torrent as {}; served from there", other.display()),
+                ));
+                self.broken.insert(path, item.entry.stamp);
+                continue;
+            }
+            report.removed.retain(|h| *h != hash);
+            report.added.push(hash);
+            if let Some(v2) = item.v2 {
+                new_aliases.push((v2, hash));
+            }
+            fresh.push(item.entry);
+        }
+        if self.entries.is_empty() {
+            self.entries = fresh;
+        } else {
+            self.entries.extend(fresh);
+            self.entries.sort_unstable_by_key(|e| e.info_hash);
+        }
+        if !new_aliases.is_empty() {
+            self.aliases.extend(new_aliases);
+            self.aliases.sort_unstable();
+            self.aliases.dedup_by(|a, b| a.0 == b.0);
+            self.aliases_by_v1 = self.aliases.iter().map(|(a, v1)| (*v1, *a)).collect();
+            self.aliases_by_v1.sort_unstable();
+        }
     }
 
     /// Reads metadata piece `piece` of a torrent from its file.
@@ -297,16 +438,19 @@ impl Registry {
         info_hash: &InfoHash,
         piece: u32,
     ) -> Result<Vec<u8>, ServeError> {
-        let entry = self.by_hash.get(info_hash).ok_or(ServeError::NotHeld)?;
+        let entry = self.get(info_hash).ok_or(ServeError::NotHeld)?;
         let range = piece_range(entry.info_len, piece).ok_or(ServeError::OutOfRange)?;
-        let io = |e| ServeError::Io(entry.path.clone(), e);
-        let mut file = File::open(&entry.path).map_err(io)?;
+        let path = self.path_of(entry);
+        let io = |e| ServeError::Io(path.clone(), e);
+        let mut file = File::open(&path).map_err(io)?;
         let metadata = file.metadata().map_err(io)?;
         if FileStamp::of(&metadata) != entry.stamp {
-            return Err(ServeError::Changed(entry.path.clone()));
+            return Err(ServeError::Changed(path.clone()));
         }
-        file.seek(SeekFrom::Start(entry.info_offset + u64::from(range.start)))
-            .map_err(io)?;
+        file.seek(SeekFrom::Start(
+            u64::from(entry.info_offset) + u64::from(range.start),
+        ))
+        .map_err(io)?;
         let mut data = vec![0u8; (range.end - range.start) as usize];
         file.read_exact(&mut data).map_err(io)?;
         Ok(data)
@@ -315,7 +459,7 @@ impl Registry {
 
 impl Swarms for Registry {
     fn metadata_size(&self, info_hash: &InfoHash) -> Option<u32> {
-        self.by_hash.get(info_hash).map(|e| e.info_len)
+        self.get(info_hash).map(|e| e.info_len)
     }
 }
 

@@ -18,6 +18,7 @@
 //! a send buffer beyond which we stop reading from that peer, handshake
 //! and idle deadlines in [`Session::timer`].
 
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -35,7 +36,7 @@ use super::peer_jobs::Done;
 use super::registry::Registry;
 use super::wire::{Action, CloseReason, Handshake, Session, SessionConfig, TimerDecision};
 use crate::sys::{self, PollFd, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT};
-use crate::torrent::MagnetLink;
+use crate::torrent::{InfoHash, MagnetLink};
 
 /// Stop reading from a peer whose unsent data exceeds this.
 const MAX_SEND_BUFFER: usize = 256 * 1024;
@@ -473,17 +474,31 @@ impl Server {
     }
 
     fn rescan(&mut self) {
+        let started = Instant::now();
         let report = self.registry.scan(&self.options.load_path);
+        if !report.added.is_empty() || !report.removed.is_empty() {
+            log::info!(
+                "holding {} torrents ({} added, {} left, {} failed) after a scan of {:.1} s",
+                self.registry.len(),
+                report.added.len(),
+                report.removed.len(),
+                report.failed.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
         for (path, why) in &report.failed {
             log::warn!("skipping {}: {why}", path.display());
         }
         for hash in &report.added {
             if let Some(entry) = self.registry.get(hash) {
-                log::info!(
-                    "joined swarm {hash} ({}) from {}",
-                    entry.name,
-                    entry.path.display()
-                );
+                let path = self.registry.path_of(entry);
+                match self.registry.v2_alias_of(hash) {
+                    Some(v2) => log::info!(
+                        "joined swarm {hash} (and {v2}, its v2 hash) from {}",
+                        path.display()
+                    ),
+                    None => log::info!("joined swarm {hash} from {}", path.display()),
+                }
             }
         }
         for hash in &report.removed {
@@ -504,7 +519,7 @@ impl Server {
         }
         let registry = &self.registry;
         let adopting_changed = self.adopter.as_mut().is_some_and(|adopter| {
-            adopter.drop_held(&|hash| registry.get(hash).map(|e| e.path.clone()))
+            adopter.drop_held(&|hash| registry.get(hash).map(|e| registry.path_of(e)))
         });
         if adopting_changed {
             self.close_unwanted_fetches();
@@ -514,12 +529,13 @@ impl Server {
             || adopting_changed
             || self.counters.swarms == 0
         {
+            // A hybrid is announced under both of its hashes.
             let mut swarms: Vec<Swarm> = self
                 .registry
-                .entries()
-                .map(|e| Swarm {
-                    info_hash: e.info_hash,
-                    tracker_tiers: e.tracker_tiers.clone(),
+                .announce_hashes()
+                .map(|(info_hash, e)| Swarm {
+                    info_hash,
+                    tracker_tiers: e.trackers.clone(),
                     private: e.private,
                     left: e.total_size,
                     adopting: false,
@@ -528,8 +544,13 @@ impl Server {
             if let Some(adopter) = &self.adopter {
                 swarms.extend(adopter.swarms());
             }
-            for source in &mut self.discovery {
-                source.set_swarms(swarms.clone());
+            // The last source gets the list itself: at 100,000 swarms a
+            // copy is 4 MB.
+            if let Some((last, others)) = self.discovery.split_last_mut() {
+                for source in others {
+                    source.set_swarms(swarms.clone());
+                }
+                last.set_swarms(swarms);
             }
         }
         self.counters.swarms = self.registry.len();
@@ -764,10 +785,20 @@ impl Server {
         self.write_state();
     }
 
+    /// Writes the state file streaming: with 100,000 torrents the JSON is
+    /// megabytes, and building it in memory first would double fish's
+    /// peak.
     fn write_state(&self) {
         let Some(path) = &self.options.state_file else {
             return;
         };
+        let mut peers: HashMap<InfoHash, usize> = HashMap::new();
+        for c in &self.connections {
+            if let Some(hash) = c.session().info_hash() {
+                let hash = self.registry.get(&hash).map_or(hash, |e| e.info_hash);
+                *peers.entry(hash).or_insert(0) += 1;
+            }
+        }
         let state = State {
             pid: std::process::id(),
             updated: std::time::SystemTime::now()
@@ -776,48 +807,62 @@ impl Server {
                 .unwrap_or(0),
             listen_port: self.options.session.listen_port,
             counters: self.counters,
-            torrents: self
-                .registry
-                .entries()
-                .map(|e| StateTorrent {
-                    info_hash: e.info_hash.to_hex(),
-                    name: e.name.clone(),
-                    path: e.path.display().to_string(),
-                    metadata_size: e.info_len,
-                    peers: self
-                        .connections
-                        .iter()
-                        .filter(|c| c.session().info_hash() == Some(e.info_hash))
-                        .count(),
-                })
-                .collect(),
+            torrents: StateTorrents {
+                registry: &self.registry,
+                peers: &peers,
+            },
         };
-        match serde_json::to_vec_pretty(&state) {
-            Ok(bytes) => {
-                if let Err(e) = crate::fsutil::write_atomic(path, &bytes) {
-                    log::warn!("cannot write state file {}: {e}", path.display());
-                }
-            }
-            Err(e) => log::warn!("cannot encode the state: {e}"),
+        let write = |file: &mut std::fs::File| -> std::io::Result<()> {
+            let mut out = std::io::BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut out, &state)?;
+            out.flush()
+        };
+        if let Err(e) = crate::fsutil::write_atomic_with(path, write) {
+            log::warn!("cannot write state file {}: {e}", path.display());
         }
     }
 }
 
 /// The state file other tools read.
 #[derive(serde::Serialize)]
-struct State {
+struct State<'a> {
     pid: u32,
     updated: u64,
     listen_port: u16,
     #[serde(flatten)]
     counters: Counters,
-    torrents: Vec<StateTorrent>,
+    torrents: StateTorrents<'a>,
+}
+
+/// The torrents of the state file, serialized one by one from the registry.
+struct StateTorrents<'a> {
+    registry: &'a Registry,
+    peers: &'a HashMap<InfoHash, usize>,
+}
+
+impl serde::Serialize for StateTorrents<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.registry.len()))?;
+        for e in self.registry.entries() {
+            seq.serialize_element(&StateTorrent {
+                info_hash: e.info_hash.to_hex(),
+                info_hash_v2: self.registry.v2_alias_of(&e.info_hash).map(|h| h.to_hex()),
+                path: self.registry.path_of(e).display().to_string(),
+                metadata_size: e.info_len,
+                peers: self.peers.get(&e.info_hash).copied().unwrap_or(0),
+            })?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(serde::Serialize)]
 struct StateTorrent {
     info_hash: String,
-    name: String,
+    /// A hybrid's v2 hash cut to 20 bytes (what v2 peers and the DHT use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    info_hash_v2: Option<String>,
     path: String,
     metadata_size: u32,
     peers: usize,

@@ -23,6 +23,7 @@ pub mod seeder;
 pub mod sshd;
 pub mod tempdir;
 pub mod tmpfs;
+pub mod tracker6;
 pub mod transmission;
 
 use std::path::{Path, PathBuf};

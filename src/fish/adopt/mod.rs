@@ -125,7 +125,9 @@ impl Adopter {
             .filter_map(|hash| self.magnets.get(hash))
             .map(|magnet| Swarm {
                 info_hash: magnet.info_hash,
-                tracker_tiers: magnet.trackers.iter().map(|t| vec![t.clone()]).collect(),
+                tracker_tiers: std::sync::Arc::new(
+                    magnet.trackers.iter().map(|t| vec![t.clone()]).collect(),
+                ),
                 private: false,
                 left: ADOPTING_LEFT,
                 adopting: true,
@@ -412,7 +414,7 @@ mod tests {
         let swarms = adopter.swarms();
         assert_eq!(swarms.len(), 2);
         assert_eq!(
-            swarms[0].tracker_tiers,
+            *swarms[0].tracker_tiers,
             vec![
                 vec!["http://a/announce".to_string()],
                 vec!["udp://b:1".to_string()]

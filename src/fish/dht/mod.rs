@@ -1091,7 +1091,7 @@ mod tests {
     fn private_torrents_stay_off_the_dht_and_adopted_magnets_are_not_announced() {
         let swarm = |b: u8, private: bool, adopting: bool| Swarm {
             info_hash: InfoHash::from_bytes([b; 20]),
-            tracker_tiers: Vec::new(),
+            tracker_tiers: Default::default(),
             private,
             left: 1,
             adopting,

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::PathBuf;
 
 fn stamp(len: u64) -> FileStamp {
     FileStamp {
@@ -8,40 +9,23 @@ fn stamp(len: u64) -> FileStamp {
 }
 
 #[test]
-fn plan_loads_new_and_changed_drops_gone_and_skips_known_broken() {
-    let p = |s: &str| PathBuf::from(s);
-    let known: HashMap<PathBuf, FileStamp> = [
-        (p("same"), stamp(1)),
-        (p("changed"), stamp(1)),
-        (p("gone"), stamp(1)),
-    ]
-    .into();
-    let broken: HashMap<PathBuf, FileStamp> = [(p("bad"), stamp(5)), (p("fixed"), stamp(5))].into();
-    let found = [
-        Found {
-            path: p("same"),
-            stamp: stamp(1),
-        },
-        Found {
-            path: p("changed"),
-            stamp: stamp(2),
-        },
-        Found {
-            path: p("new"),
-            stamp: stamp(1),
-        },
-        Found {
-            path: p("bad"),
-            stamp: stamp(5),
-        },
-        Found {
-            path: p("fixed"),
-            stamp: stamp(6),
-        },
+fn decide_loads_new_and_changed_keeps_known_and_skips_known_broken() {
+    use FileAction::*;
+    let table = [
+        // known, broken, found → action
+        (Some(stamp(1)), None, stamp(1), Keep),
+        (Some(stamp(1)), None, stamp(2), Reload),
+        (None, None, stamp(1), Load),
+        (None, Some(stamp(5)), stamp(5), SkipBroken),
+        (None, Some(stamp(5)), stamp(6), Load),
     ];
-    let plan = plan_scan(&known, &broken, &found);
-    assert_eq!(plan.load, vec![p("changed"), p("new"), p("fixed")]);
-    assert_eq!(plan.drop, vec![p("changed"), p("gone")]);
+    for (known, broken, found, want) in table {
+        assert_eq!(
+            decide(known, broken, found),
+            want,
+            "{known:?} {broken:?} {found:?}"
+        );
+    }
 }
 
 /// A scratch directory under the system temp dir, removed on drop.
@@ -141,4 +125,93 @@ fn a_file_changed_under_us_is_not_served_from_old_offsets() {
     let report = registry.scan(&dir.0);
     assert_eq!(report.removed, vec![hash]);
     assert_eq!(report.added.len(), 1);
+}
+
+/// A hybrid (BEP 52) of one 20,000-byte file, as `tree` writes it.
+fn hybrid_bytes() -> Vec<u8> {
+    use crate::torrent::create::{FileTorrent, Format, Metadata, SingleFileInfo, V2Hashes};
+    use sha1::{Digest, Sha1};
+    use sha2::Sha256;
+    let piece_length = 16384u64;
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i * 13) as u8).collect();
+    let v1: Vec<u8> = data
+        .chunks(piece_length as usize)
+        .flat_map(|p| Sha1::digest(p).to_vec())
+        .collect();
+    let v2: Vec<[u8; 32]> = data
+        .chunks(piece_length as usize)
+        .map(|piece| {
+            let blocks: Vec<[u8; 32]> = piece
+                .chunks(16384)
+                .map(|b| Sha256::digest(b).into())
+                .collect();
+            crate::torrent::create::v2_piece_hash(&blocks, piece_length, false)
+        })
+        .collect();
+    FileTorrent {
+        format: Format::Hybrid,
+        info: SingleFileInfo {
+            name: "h.bin".into(),
+            length: data.len() as u64,
+            piece_length,
+            pieces: v1,
+            private: false,
+        },
+        v2: Some(V2Hashes::from_piece_hashes(&v2, piece_length)),
+    }
+    .encode(&Metadata::default())
+    .unwrap()
+}
+
+#[test]
+fn a_hybrid_is_held_under_both_hashes_until_its_file_goes() {
+    let dir = Scratch::new("hybrid");
+    let bytes = hybrid_bytes();
+    std::fs::write(dir.0.join("h.torrent"), &bytes).unwrap();
+    std::fs::write(dir.0.join("a.torrent"), torrent_bytes("a", 10)).unwrap();
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    let v1 = meta.info_hash();
+    let v2 = InfoHash::from_bytes(crate::torrent::create::truncate_v2(
+        &meta.info_hash_v2().unwrap(),
+    ));
+
+    let mut registry = Registry::new();
+    let report = registry.scan(&dir.0);
+    assert_eq!(report.added.len(), 2, "{:?}", report.failed);
+    assert_eq!(registry.len(), 2, "one entry per torrent, not per hash");
+    assert_eq!(registry.get(&v2).map(|e| e.info_hash), Some(v1));
+    assert_eq!(registry.v2_alias_of(&v1), Some(v2));
+    let announced: Vec<InfoHash> = registry.announce_hashes().map(|(h, _)| h).collect();
+    assert_eq!(announced.len(), 3);
+    assert!(announced.contains(&v1) && announced.contains(&v2));
+    // Metadata asked for by the v2 hash is the same info dictionary.
+    let piece = registry.read_metadata_piece(&v2, 0).unwrap();
+    assert_eq!(piece, meta.info_bytes());
+
+    std::fs::remove_file(dir.0.join("h.torrent")).unwrap();
+    let gone = registry.scan(&dir.0);
+    assert_eq!(gone.removed, vec![v1]);
+    assert!(registry.get(&v2).is_none());
+    assert_eq!(registry.announce_hashes().count(), 1);
+}
+
+#[test]
+fn a_second_copy_of_a_torrent_is_reported_and_the_first_served() {
+    let dir = Scratch::new("copies");
+    std::fs::create_dir_all(dir.0.join("sub")).unwrap();
+    let bytes = torrent_bytes("same", 10);
+    std::fs::write(dir.0.join("one.torrent"), &bytes).unwrap();
+    std::fs::write(dir.0.join("sub/two.torrent"), &bytes).unwrap();
+    let mut registry = Registry::new();
+    let report = registry.scan(&dir.0);
+    assert_eq!(report.added.len(), 1);
+    assert_eq!(report.failed.len(), 1);
+    assert!(
+        report.failed[0].1.contains("same torrent as"),
+        "{:?}",
+        report.failed
+    );
+    // Not reported again while unchanged.
+    let again = registry.scan(&dir.0);
+    assert!(again.failed.is_empty() && again.added.is_empty() && again.removed.is_empty());
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::discovery::{Found, SourceThread, Swarm};
 use crate::torrent::InfoHash;
 use response::AnnounceReply;
-use schedule::Job;
+use schedule::{Book, Secs, SwarmInfo};
 
 /// The announce thread's stack: enough for a TLS handshake.
 const THREAD_STACK: usize = 256 * 1024;
@@ -118,11 +118,11 @@ impl TrackerDiscovery {
                     identity,
                     found: link.found,
                     stop: link.stop,
-                    jobs: Vec::new(),
-                    resting: HashMap::new(),
-                    down_count: HashMap::new(),
+                    book: Book::new(),
+                    epoch: Instant::now(),
                     udp: HashMap::new(),
                     http: http::client(identity.bind),
+                    first_round: None,
                 };
                 worker.run(link.swarms)
             },
@@ -134,32 +134,44 @@ struct Announcer {
     identity: Identity,
     found: Arc<Found>,
     stop: Arc<AtomicBool>,
-    jobs: Vec<Job>,
-    /// Trackers that could not be reached, resting until then.
-    resting: HashMap<String, Instant>,
-    down_count: HashMap<String, u32>,
+    book: Book,
+    /// When the thread started: job times are seconds since then.
+    epoch: Instant,
+    /// UDP trackers by address: one connection id (BEP 15, valid a
+    /// minute) serves every torrent announced to that tracker.
     udp: HashMap<String, udp::UdpTracker>,
     http: crate::http::HttpClient,
+    /// The first full round: when every job has been announced once, how
+    /// long that took is logged (the announce-cycle time).
+    first_round: Option<Instant>,
 }
 
 impl Announcer {
+    fn now(&self) -> Secs {
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn run(mut self, updates: Receiver<Vec<Swarm>>) {
-        let mut owed_stops: Vec<Job> = Vec::new();
+        let mut owed_stops: Vec<(SwarmInfo, Box<str>)> = Vec::new();
         while !self.stop.load(Ordering::SeqCst) {
-            for job in owed_stops.drain(..) {
-                let _ = self.announce(&job, Event::Stopped);
+            for (swarm, url) in std::mem::take(&mut owed_stops) {
+                let _ = self.announce(&swarm, &url, Event::Stopped);
             }
-            let now = Instant::now();
-            if let Some(index) = schedule::next_due(&self.jobs, &self.resting, now) {
+            let now = self.now();
+            if let Some(index) = self.book.next_due(now) {
                 self.run_job(index);
                 continue;
             }
-            let wait =
-                schedule::sleep_for(&self.jobs, &self.resting, now).min(Duration::from_secs(1));
+            let wait = self.book.sleep_for(now).min(Duration::from_secs(1));
             match updates.recv_timeout(wait) {
                 Ok(swarms) => {
-                    let swarms: Vec<Swarm> = swarms.into_iter().collect();
-                    owed_stops = schedule::reconcile(&mut self.jobs, &swarms, Instant::now());
+                    owed_stops = self.book.reconcile(&swarms, self.now());
+                    drop(swarms);
+                    self.first_round = Some(Instant::now());
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -169,120 +181,141 @@ impl Announcer {
     }
 
     fn run_job(&mut self, index: usize) {
-        let Some(job) = self.jobs.get(index).cloned() else {
+        let Some(job) = self.book.jobs.get(index).copied() else {
             return;
         };
+        let (Some(swarm), Some(tracker)) =
+            (self.book.swarm(&job).copied(), self.book.tracker(&job))
+        else {
+            return;
+        };
+        // Pacing: never two announces to one tracker closer than its gap.
+        let gap = schedule::pacing_gap(tracker.jobs, tracker.interval);
+        let (at, next_send) = schedule::pace(self.now_ms(), tracker.next_send_ms, gap);
+        let url = tracker.url.clone();
+        if let Some(t) = self.book.trackers.get_mut(job.tracker as usize) {
+            t.next_send_ms = next_send;
+        }
+        let wait = at.saturating_sub(self.now_ms());
+        if wait > 0 {
+            std::thread::sleep(Duration::from_millis(wait));
+        }
         let event = if job.started {
             Event::None
         } else {
             Event::Started
         };
-        let result = self.announce(&job, event);
-        let now = Instant::now();
-        let Some(job) = self.jobs.get_mut(index) else {
-            return;
-        };
+        let result = self.announce(&swarm, &url, event);
+        let now = self.now();
         match result {
-            Ok(reply) => {
-                job.failures = 0;
-                job.started = true;
-                job.next = schedule::next_announce(now, &reply, job.adopting);
-                self.down_count.remove(&job.url);
-                self.resting.remove(&job.url);
-            }
-            Err(error) => {
-                job.failures = job.failures.saturating_add(1);
-                job.next = now + schedule::retry_delay(job.failures);
-                if error.tracker_down() {
-                    let count = self.down_count.entry(job.url.clone()).or_insert(0);
-                    *count = count.saturating_add(1);
-                    self.resting
-                        .insert(job.url.clone(), now + schedule::retry_delay(*count));
-                }
+            Ok(reply) => self.book.succeeded(index, now, &reply),
+            Err(error) => self.book.failed(index, now, error.tracker_down()),
+        }
+        if let Some(since) = self.first_round {
+            if self.book.untried == 0 {
+                log::info!(
+                    "trackers: every torrent announced once ({} announces to {} trackers) in {:.1} s",
+                    self.book.jobs.len(),
+                    self.book.trackers.len(),
+                    since.elapsed().as_secs_f64()
+                );
+                self.first_round = None;
             }
         }
     }
 
     /// One announce, counted and logged; peers go to the event loop.
-    fn announce(&mut self, job: &Job, event: Event) -> Result<AnnounceReply, TrackerError> {
+    fn announce(
+        &mut self,
+        swarm: &SwarmInfo,
+        url: &str,
+        event: Event,
+    ) -> Result<AnnounceReply, TrackerError> {
         let request = AnnounceRequest {
-            info_hash: job.info_hash,
+            info_hash: swarm.info_hash,
             peer_id: self.identity.peer_id,
             port: self.identity.port,
-            left: job.left,
+            left: swarm.left,
             event,
             key: self.identity.key,
             numwant: if event == Event::Stopped { 0 } else { 50 },
         };
-        let result = if job.url.starts_with("udp://") {
-            match self.udp_tracker(&job.url) {
+        let result = if url.starts_with("udp://") {
+            match self.udp_tracker(url) {
                 Ok(tracker) => tracker.announce(&request),
                 Err(e) => Err(e),
             }
-        } else if job.url.starts_with("http://") || job.url.starts_with("https://") {
-            http::announce(&self.http, &job.url, &request)
+        } else if url.starts_with("http://") || url.starts_with("https://") {
+            http::announce(&self.http, url, &request)
         } else {
-            Err(TrackerError::Unsupported(job.url.clone()))
+            Err(TrackerError::Unsupported(url.to_owned()))
         };
         match &result {
             Ok(reply) => {
                 self.found.tracker_announces.fetch_add(1, Ordering::Relaxed);
                 log::debug!(
                     "announced {} ({event:?}) to {}: {} peers, again in {:?}",
-                    job.info_hash,
-                    crate::http::url::redact(&job.url),
+                    swarm.info_hash,
+                    crate::http::url::redact(url),
                     reply.peers.len(),
                     reply.interval
                 );
                 if let Some(warning) = &reply.warning {
-                    log::warn!(
-                        "tracker {} warns: {warning}",
-                        crate::http::url::redact(&job.url)
-                    );
+                    log::warn!("tracker {} warns: {warning}", crate::http::url::redact(url));
                 }
                 for peer in &reply.peers {
-                    self.found.add_peer(job.info_hash, *peer);
+                    self.found.add_peer(swarm.info_hash, *peer);
                 }
             }
             Err(error) => {
                 self.found.tracker_failures.fetch_add(1, Ordering::Relaxed);
                 log::warn!(
                     "announce of {} to {} failed: {error}",
-                    job.info_hash,
-                    crate::http::url::redact(&job.url)
+                    swarm.info_hash,
+                    crate::http::url::redact(url)
                 );
             }
         }
         result
     }
 
+    /// The UDP tracker of `url`, shared by every URL naming the same
+    /// host and port (`udp://t:1` and `udp://t:1/announce` are one
+    /// tracker with one connection id).
     fn udp_tracker(&mut self, url: &str) -> Result<&mut udp::UdpTracker, TrackerError> {
-        if !self.udp.contains_key(url) {
+        let key = udp::host_port(url)
+            .ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?
+            .to_ascii_lowercase();
+        if !self.udp.contains_key(&key) {
             let tracker = udp::UdpTracker::resolve(url, self.identity.bind)?;
-            self.udp.insert(url.to_owned(), tracker);
+            self.udp.insert(key.clone(), tracker);
         }
         self.udp
-            .get_mut(url)
+            .get_mut(&key)
             .ok_or_else(|| TrackerError::Resolve(url.to_owned()))
     }
 
     /// `stopped` to every tracker we started with, within a time budget.
     fn goodbye(&mut self) {
         let deadline = Instant::now() + GOODBYE_BUDGET;
-        let started: Vec<Job> = self.jobs.iter().filter(|j| j.started).cloned().collect();
-        for job in started {
+        let now = self.now();
+        let started: Vec<(SwarmInfo, Box<str>)> = self
+            .book
+            .started()
+            .filter_map(|j| {
+                let tracker = self.book.tracker(j)?;
+                if tracker.resting_until > now {
+                    return None;
+                }
+                Some((*self.book.swarm(j)?, tracker.url.clone()))
+            })
+            .collect();
+        for (swarm, url) in started {
             if Instant::now() >= deadline {
                 log::warn!("not every tracker was told we left: out of time");
                 break;
             }
-            if self
-                .resting
-                .get(&job.url)
-                .is_some_and(|until| *until > Instant::now())
-            {
-                continue;
-            }
-            let _ = self.announce(&job, Event::Stopped);
+            let _ = self.announce(&swarm, &url, Event::Stopped);
         }
     }
 }

@@ -3,9 +3,20 @@
 //! doubling back-off; a tracker that cannot be reached at all is rested
 //! for every torrent at once, so a dead tracker costs one timeout, not
 //! one per torrent.
+//!
+//! At archive scale (100,000 torrents, several trackers each) two more
+//! rules: announces are spread, never bursts — a torrent's first announce
+//! falls at a point of a start window given by its info-hash (the window
+//! grows with the number of torrents, [`START_RATE`] a second per
+//! tracker), later ones keep that phase, and a tracker is never sent more
+//! than one announce per [`pacing_gap`]; and the state is small — a job
+//! is 16 bytes (indices into the swarm and tracker tables, times in
+//! seconds since the announcer started), the due jobs found through a
+//! heap, not a scan.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Duration;
 
 use super::response::AnnounceReply;
 use crate::fish::discovery::Swarm;
@@ -22,38 +33,88 @@ pub const MAX_RETRY: Duration = Duration::from_secs(3600);
 /// the first announce would otherwise be asked again only after its
 /// interval, often half an hour.
 pub const ADOPTING_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// First announces a second per tracker while a start window is shorter
+/// than an interval: 10,000 torrents start over about 8 minutes, not at
+/// once; 100,000 over half an hour (55 a second).
+pub const START_RATE: u32 = 20;
+/// The interval assumed before a tracker has said its own.
+pub const ASSUMED_INTERVAL: Duration = Duration::from_secs(1800);
+
+/// Seconds since the announcer started: 4 bytes a job instead of an
+/// `Instant`'s 16.
+pub type Secs = u32;
+
+fn secs(d: Duration) -> Secs {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
 
 /// One torrent at one tracker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Job {
-    pub info_hash: InfoHash,
-    pub url: String,
-    pub left: u64,
-    pub next: Instant,
-    pub failures: u32,
+    /// Index into [`Book::swarms`].
+    pub swarm: u32,
+    /// Index into [`Book::trackers`].
+    pub tracker: u32,
+    pub next: Secs,
+    pub failures: u8,
     /// A `started` announce went through: later ones carry no event, and
     /// leaving sends `stopped`.
     pub started: bool,
+}
+
+/// A swarm as the announcer needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmInfo {
+    pub info_hash: InfoHash,
+    pub left: u64,
     /// A magnet being adopted (see [`ADOPTING_INTERVAL`]).
     pub adopting: bool,
 }
 
-/// When to announce again after a success.
-pub fn after_success(now: Instant, reply: &AnnounceReply) -> Instant {
+/// One tracker, shared by every job that announces to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerInfo {
+    pub url: Box<str>,
+    /// Jobs announcing here (for the pacing and the start window).
+    pub jobs: u32,
+    /// Unreachable: no announce before this.
+    pub resting_until: Secs,
+    pub down_count: u32,
+    /// Pacing: the earliest time of its next announce, in milliseconds.
+    pub next_send_ms: u64,
+    /// The interval it last asked for.
+    pub interval: Duration,
+}
+
+/// Every announce job and when it is due.
+#[derive(Debug, Default)]
+pub struct Book {
+    pub swarms: Vec<SwarmInfo>,
+    pub trackers: Vec<TrackerInfo>,
+    pub jobs: Vec<Job>,
+    /// (due, job index); an entry whose due time no longer matches its
+    /// job's is stale and skipped.
+    queue: BinaryHeap<Reverse<(Secs, u32)>>,
+    /// Jobs never announced yet (neither success nor failure).
+    pub untried: usize,
+}
+
+/// When to announce again after a success, in seconds from now.
+pub fn after_success(reply: &AnnounceReply) -> Duration {
     let wanted = reply.interval.max(reply.min_interval.unwrap_or_default());
-    now + wanted.clamp(MIN_INTERVAL, MAX_INTERVAL)
+    wanted.clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
 /// When to announce a job again after a success: as [`after_success`], but
 /// sooner for a magnet being adopted (never before the tracker's min
 /// interval, nor before [`MIN_INTERVAL`]).
-pub fn next_announce(now: Instant, reply: &AnnounceReply, adopting: bool) -> Instant {
-    let normal = after_success(now, reply);
+pub fn next_announce(reply: &AnnounceReply, adopting: bool) -> Duration {
+    let normal = after_success(reply);
     if !adopting {
         return normal;
     }
     let floor = reply.min_interval.unwrap_or_default().max(MIN_INTERVAL);
-    normal.min(now + ADOPTING_INTERVAL.max(floor))
+    normal.min(ADOPTING_INTERVAL.max(floor))
 }
 
 /// When to try again after the `failures`-th failure in a row.
@@ -62,198 +123,309 @@ pub fn retry_delay(failures: u32) -> Duration {
     FIRST_RETRY.saturating_mul(1 << doublings).min(MAX_RETRY)
 }
 
-/// Brings the jobs in line with the swarms: one job per tracker of every
-/// tier of every non-removed swarm. Returns the jobs of removed swarms
-/// that had started (they are owed a `stopped`).
-pub fn reconcile(jobs: &mut Vec<Job>, swarms: &[Swarm], now: Instant) -> Vec<Job> {
-    let mut wanted: HashMap<(InfoHash, &str), (u64, bool)> = HashMap::new();
-    for swarm in swarms {
-        for url in swarm.tracker_tiers.iter().flatten() {
-            wanted.insert(
-                (swarm.info_hash, url.as_str()),
-                (swarm.left, swarm.adopting),
-            );
+/// Where in a window of `window` seconds a torrent's announce falls: given
+/// by its info-hash, so torrents spread evenly and each keeps its place.
+pub fn phase(info_hash: &InfoHash, window: Secs) -> Secs {
+    if window == 0 {
+        return 0;
+    }
+    let b = info_hash.as_bytes();
+    let x = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    // x / 2^32 of the window.
+    u32::try_from((u64::from(x) * u64::from(window)) >> 32).unwrap_or(0)
+}
+
+/// The window a tracker's first announces are spread over: `jobs` at
+/// [`START_RATE`] a second, but never longer than an interval (a torrent
+/// is announced within half an hour of the start, at any scale).
+pub fn start_window(jobs: u32) -> Secs {
+    (jobs / START_RATE).min(secs(ASSUMED_INTERVAL))
+}
+
+/// The shortest time between two announces to one tracker: twice as fast
+/// as its jobs need to fit its interval, at most one a second, at least
+/// 2 ms apart (500 a second).
+pub fn pacing_gap(jobs: u32, interval: Duration) -> Duration {
+    let jobs = jobs.max(1);
+    (interval / 2 / jobs).clamp(Duration::from_millis(2), Duration::from_secs(1))
+}
+
+/// When a job due at `due_ms` may go to its tracker, and the tracker's
+/// next free slot after it.
+pub fn pace(due_ms: u64, next_send_ms: u64, gap: Duration) -> (u64, u64) {
+    let at = due_ms.max(next_send_ms);
+    (at, at + u64::try_from(gap.as_millis()).unwrap_or(1000))
+}
+
+impl Book {
+    pub fn new() -> Book {
+        Book::default()
+    }
+
+    pub fn swarm(&self, job: &Job) -> Option<&SwarmInfo> {
+        self.swarms.get(job.swarm as usize)
+    }
+
+    pub fn tracker(&self, job: &Job) -> Option<&TrackerInfo> {
+        self.trackers.get(job.tracker as usize)
+    }
+
+    fn push(&mut self, index: usize) {
+        if let (Some(job), Ok(index)) = (self.jobs.get(index), u32::try_from(index)) {
+            self.queue.push(Reverse((job.next, index)));
         }
     }
-    let mut gone = Vec::new();
-    jobs.retain(|job| {
-        let keep = wanted.contains_key(&(job.info_hash, job.url.as_str()));
-        if !keep && job.started {
-            gone.push(job.clone());
+
+    /// Brings the jobs in line with the swarms: one job per tracker of
+    /// every tier of every swarm, a new one's first announce spread over
+    /// its tracker's start window (at once for a magnet being adopted: it
+    /// waits for peers). Returns the jobs of removed swarms that had
+    /// started (they are owed a `stopped`), with their swarm and tracker.
+    pub fn reconcile(&mut self, swarms: &[Swarm], now: Secs) -> Vec<(SwarmInfo, Box<str>)> {
+        let mut tracker_ids: HashMap<&str, u32> = HashMap::new();
+        for (i, t) in self.trackers.iter().enumerate() {
+            tracker_ids.insert(&t.url, u32::try_from(i).unwrap_or(u32::MAX));
         }
-        keep
-    });
-    for ((info_hash, url), (left, adopting)) in wanted {
-        let known = jobs
-            .iter_mut()
-            .find(|j| j.info_hash == info_hash && j.url == url);
-        if let Some(job) = known {
-            // An adopted magnet becomes a served torrent: its real size
-            // is reported from the next announce on.
-            job.left = left;
-            job.adopting = adopting;
-        } else {
-            jobs.push(Job {
-                info_hash,
-                url: url.to_owned(),
-                left,
-                next: now,
-                failures: 0,
-                started: false,
-                adopting,
+        let mut new_trackers: Vec<Box<str>> = Vec::new();
+        // The old jobs, to carry their state over: jobs are kept grouped
+        // by swarm, so a swarm's jobs are one range; swarms found by hash
+        // through a sorted list. About 30 bytes a swarm and 1 a job, for
+        // the length of the call (100,000 swarms come at once).
+        let mut ranges: Vec<(u32, u32)> = vec![(0, 0); self.swarms.len()];
+        for (i, job) in self.jobs.iter().enumerate() {
+            if let Some(range) = ranges.get_mut(job.swarm as usize) {
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                if range.1 == 0 {
+                    *range = (i, i + 1);
+                } else {
+                    range.1 = i + 1;
+                }
+            }
+        }
+        let mut by_hash: Vec<(InfoHash, u32)> = self
+            .swarms
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s.info_hash, u32::try_from(i).ok()?)))
+            .collect();
+        by_hash.sort_unstable();
+        let mut carried = vec![false; self.jobs.len()];
+        let mut swarm_infos = Vec::with_capacity(swarms.len());
+        let mut jobs = Vec::new();
+        let mut fresh = Vec::new();
+        for swarm in swarms {
+            let Ok(swarm_index) = u32::try_from(swarm_infos.len()) else {
+                break;
+            };
+            swarm_infos.push(SwarmInfo {
+                info_hash: swarm.info_hash,
+                left: swarm.left,
+                adopting: swarm.adopting,
+            });
+            let old_range = by_hash
+                .binary_search_by(|(h, _)| h.cmp(&swarm.info_hash))
+                .ok()
+                .and_then(|at| by_hash.get(at))
+                .and_then(|(_, old)| ranges.get(*old as usize))
+                .map_or(0..0, |(a, b)| *a as usize..*b as usize);
+            let first_job = jobs.len();
+            for url in swarm.tracker_tiers.iter().flatten() {
+                let tracker = match tracker_ids.get(url.as_str()) {
+                    Some(id) => *id,
+                    None => {
+                        let id = u32::try_from(self.trackers.len() + new_trackers.len())
+                            .unwrap_or(u32::MAX);
+                        tracker_ids.insert(url, id);
+                        new_trackers.push(url.as_str().into());
+                        id
+                    }
+                };
+                let ours: &[Job] = jobs.get(first_job..).unwrap_or(&[]);
+                if ours.iter().any(|j| j.tracker == tracker) {
+                    continue; // the same tracker twice in one torrent
+                }
+                let old = old_range
+                    .clone()
+                    .find(|i| self.jobs.get(*i).is_some_and(|j| j.tracker == tracker));
+                match old.and_then(|i| Some((i, *self.jobs.get(i)?))) {
+                    Some((i, job)) => {
+                        if let Some(flag) = carried.get_mut(i) {
+                            *flag = true;
+                        }
+                        jobs.push(Job {
+                            swarm: swarm_index,
+                            ..job
+                        });
+                    }
+                    None => {
+                        fresh.push(jobs.len());
+                        jobs.push(Job {
+                            swarm: swarm_index,
+                            tracker,
+                            next: now,
+                            failures: 0,
+                            started: false,
+                        });
+                    }
+                }
+            }
+        }
+        let mut gone = Vec::new();
+        for (job, carried) in self.jobs.iter().zip(&carried) {
+            if job.started && !carried {
+                let swarm = self.swarms.get(job.swarm as usize).copied();
+                let url = self
+                    .trackers
+                    .get(job.tracker as usize)
+                    .map(|t| t.url.clone());
+                if let (Some(swarm), Some(url)) = (swarm, url) {
+                    gone.push((swarm, url));
+                }
+            }
+        }
+        drop((ranges, by_hash, carried));
+        drop(tracker_ids);
+        for url in new_trackers {
+            self.trackers.push(TrackerInfo {
+                url,
+                jobs: 0,
+                resting_until: 0,
+                down_count: 0,
+                next_send_ms: 0,
+                interval: ASSUMED_INTERVAL,
             });
         }
+        for t in &mut self.trackers {
+            t.jobs = 0;
+        }
+        for job in &jobs {
+            if let Some(t) = self.trackers.get_mut(job.tracker as usize) {
+                t.jobs = t.jobs.saturating_add(1);
+            }
+        }
+        for index in fresh {
+            let Some(job) = jobs.get(index) else { continue };
+            let swarm = swarm_infos.get(job.swarm as usize);
+            let window = self
+                .trackers
+                .get(job.tracker as usize)
+                .map_or(0, |t| start_window(t.jobs));
+            let delay = match swarm {
+                Some(s) if !s.adopting => phase(&s.info_hash, window),
+                _ => 0,
+            };
+            if let Some(job) = jobs.get_mut(index) {
+                job.next = now.saturating_add(delay);
+            }
+        }
+        self.swarms = swarm_infos;
+        self.untried = jobs
+            .iter()
+            .filter(|j| !j.started && j.failures == 0)
+            .count();
+        self.jobs = jobs;
+        self.jobs.shrink_to_fit();
+        self.swarms.shrink_to_fit();
+        self.queue = self
+            .jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| Some(Reverse((j.next, u32::try_from(i).ok()?))))
+            .collect();
+        gone
     }
-    gone
-}
 
-/// The index of the job due first (if due), skipping trackers resting
-/// until a later time.
-pub fn next_due(jobs: &[Job], resting: &HashMap<String, Instant>, now: Instant) -> Option<usize> {
-    jobs.iter()
-        .enumerate()
-        .filter(|(_, j)| j.next <= now)
-        .filter(|(_, j)| resting.get(&j.url).is_none_or(|until| *until <= now))
-        .min_by_key(|(_, j)| j.next)
-        .map(|(i, _)| i)
-}
+    /// The next job due at `now` whose tracker is not resting (a job of a
+    /// resting tracker is moved to the end of the rest, at its phase of a
+    /// start window, so the tracker's return is not a burst).
+    pub fn next_due(&mut self, now: Secs) -> Option<usize> {
+        while let Some(Reverse((due, index))) = self.queue.peek().copied() {
+            if due > now {
+                return None;
+            }
+            self.queue.pop();
+            let i = index as usize;
+            let Some(job) = self.jobs.get(i).copied() else {
+                continue;
+            };
+            if job.next != due {
+                continue; // stale
+            }
+            let Some(tracker) = self.trackers.get(job.tracker as usize) else {
+                continue;
+            };
+            if tracker.resting_until > now {
+                let window = start_window(tracker.jobs);
+                let hash = self.swarm(&job).map(|s| s.info_hash);
+                let delay = hash.map_or(0, |h| phase(&h, window));
+                let next = tracker.resting_until.saturating_add(delay);
+                if let Some(job) = self.jobs.get_mut(i) {
+                    job.next = next;
+                }
+                self.push(i);
+                continue;
+            }
+            return Some(i);
+        }
+        None
+    }
 
-/// How long the announce thread may sleep.
-pub fn sleep_for(jobs: &[Job], resting: &HashMap<String, Instant>, now: Instant) -> Duration {
-    jobs.iter()
-        .map(|j| {
-            let rest = resting.get(&j.url).copied().unwrap_or(now);
-            j.next.max(rest).saturating_duration_since(now)
-        })
-        .min()
-        .unwrap_or(Duration::from_secs(3600))
+    /// How long until the next job is due.
+    pub fn sleep_for(&self, now: Secs) -> Duration {
+        match self.queue.peek() {
+            Some(Reverse((due, _))) => Duration::from_secs(u64::from(due.saturating_sub(now))),
+            None => Duration::from_secs(3600),
+        }
+    }
+
+    /// Records a successful announce of job `index`.
+    pub fn succeeded(&mut self, index: usize, now: Secs, reply: &AnnounceReply) {
+        let Some(job) = self.jobs.get(index).copied() else {
+            return;
+        };
+        let adopting = self.swarm(&job).is_some_and(|s| s.adopting);
+        if !job.started && job.failures == 0 {
+            self.untried = self.untried.saturating_sub(1);
+        }
+        if let Some(t) = self.trackers.get_mut(job.tracker as usize) {
+            t.down_count = 0;
+            t.resting_until = 0;
+            t.interval = after_success(reply);
+        }
+        if let Some(job) = self.jobs.get_mut(index) {
+            job.failures = 0;
+            job.started = true;
+            job.next = now.saturating_add(secs(next_announce(reply, adopting)));
+        }
+        self.push(index);
+    }
+
+    /// Records a failed announce of job `index`; `tracker_down` rests the
+    /// tracker for every torrent.
+    pub fn failed(&mut self, index: usize, now: Secs, tracker_down: bool) {
+        let Some(job) = self.jobs.get_mut(index) else {
+            return;
+        };
+        if !job.started && job.failures == 0 {
+            self.untried = self.untried.saturating_sub(1);
+        }
+        job.failures = job.failures.saturating_add(1);
+        job.next = now.saturating_add(secs(retry_delay(u32::from(job.failures))));
+        let tracker = job.tracker;
+        if tracker_down {
+            if let Some(t) = self.trackers.get_mut(tracker as usize) {
+                t.down_count = t.down_count.saturating_add(1);
+                t.resting_until = now.saturating_add(secs(retry_delay(t.down_count)));
+            }
+        }
+        self.push(index);
+    }
+
+    /// Started jobs, for the goodbye (`stopped`).
+    pub fn started(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.iter().filter(|j| j.started)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(interval: u64, min: Option<u64>) -> AnnounceReply {
-        AnnounceReply {
-            interval: Duration::from_secs(interval),
-            min_interval: min.map(Duration::from_secs),
-            peers: vec![],
-            warning: None,
-        }
-    }
-
-    #[test]
-    fn intervals_are_honoured_and_bounded() {
-        let now = Instant::now();
-        assert_eq!(
-            after_success(now, &reply(1800, None)),
-            now + Duration::from_secs(1800)
-        );
-        assert_eq!(
-            after_success(now, &reply(600, Some(900))),
-            now + Duration::from_secs(900)
-        );
-        assert_eq!(after_success(now, &reply(1, None)), now + MIN_INTERVAL);
-        // Adopting: sooner, but never before the tracker's min interval.
-        assert_eq!(
-            next_announce(now, &reply(1800, None), true),
-            now + ADOPTING_INTERVAL
-        );
-        assert_eq!(
-            next_announce(now, &reply(1800, Some(900)), true),
-            now + Duration::from_secs(900)
-        );
-        assert_eq!(
-            next_announce(now, &reply(120, None), true),
-            now + Duration::from_secs(120)
-        );
-        assert_eq!(
-            next_announce(now, &reply(1800, None), false),
-            now + Duration::from_secs(1800)
-        );
-        assert_eq!(
-            after_success(now, &reply(1 << 30, None)),
-            now + MAX_INTERVAL
-        );
-    }
-
-    #[test]
-    fn failures_back_off() {
-        let secs: Vec<u64> = (1..=8).map(|f| retry_delay(f).as_secs()).collect();
-        assert_eq!(secs, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        assert_eq!(retry_delay(u32::MAX), MAX_RETRY);
-    }
-
-    #[test]
-    fn every_tracker_of_every_tier_and_stopped_for_removed() {
-        let now = Instant::now();
-        let a = InfoHash::from_bytes([1; 20]);
-        let b = InfoHash::from_bytes([2; 20]);
-        let swarm = |h, tiers: &[&[&str]]| Swarm {
-            info_hash: h,
-            tracker_tiers: tiers
-                .iter()
-                .map(|t| t.iter().map(|s| s.to_string()).collect())
-                .collect(),
-            private: false,
-            left: 10,
-            adopting: false,
-        };
-        let mut jobs = Vec::new();
-        let gone = reconcile(
-            &mut jobs,
-            &[swarm(a, &[&["u1", "u2"], &["u3"]]), swarm(b, &[&["u1"]])],
-            now,
-        );
-        assert!(gone.is_empty());
-        assert_eq!(jobs.len(), 4);
-        for job in &mut jobs {
-            job.started = job.info_hash == b;
-        }
-        let gone = reconcile(&mut jobs, &[swarm(a, &[&["u1", "u2"], &["u3"]])], now);
-        assert_eq!(gone.len(), 1);
-        assert_eq!(gone[0].info_hash, b);
-        assert_eq!(jobs.len(), 3);
-
-        // A magnet adopted becomes a served torrent: same jobs, its real
-        // size and normal intervals from now on.
-        let adopting = Swarm {
-            left: 1,
-            adopting: true,
-            ..swarm(b, &[&["u1"]])
-        };
-        reconcile(&mut jobs, &[adopting], now);
-        assert_eq!(jobs.len(), 1);
-        assert!(jobs[0].adopting && jobs[0].left == 1);
-        let gone = reconcile(&mut jobs, &[swarm(b, &[&["u1"]])], now);
-        assert!(gone.is_empty());
-        assert!(!jobs[0].adopting && jobs[0].left == 10);
-    }
-
-    #[test]
-    fn resting_trackers_are_skipped() {
-        let now = Instant::now();
-        let job = |url: &str, delay: u64| Job {
-            info_hash: InfoHash::from_bytes([1; 20]),
-            url: url.into(),
-            left: 0,
-            next: now + Duration::from_secs(delay),
-            failures: 0,
-            started: false,
-            adopting: false,
-        };
-        let jobs = vec![job("dead", 0), job("live", 0), job("later", 50)];
-        let resting: HashMap<String, Instant> =
-            [("dead".to_string(), now + Duration::from_secs(30))].into();
-        assert_eq!(next_due(&jobs, &resting, now), Some(1));
-        assert_eq!(next_due(&jobs[..1], &resting, now), None);
-        assert_eq!(
-            sleep_for(&jobs[..1], &resting, now),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            sleep_for(&jobs[2..], &resting, now),
-            Duration::from_secs(50)
-        );
-    }
-}
+mod tests;

@@ -117,10 +117,17 @@ pub fn parse_announce_response(
     })
 }
 
-/// A UDP tracker and its cached connection id.
+/// The `host:port` of a `udp://` URL.
+pub fn host_port(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("udp://")?;
+    rest.split('/').next()
+}
+
+/// A UDP tracker, its socket and its cached connection id.
 pub struct UdpTracker {
     pub addr: SocketAddr,
     connection: Option<(u64, Instant)>,
+    socket: Option<UdpSocket>,
     bind: Option<std::net::IpAddr>,
     first_timeout: Duration,
 }
@@ -128,10 +135,7 @@ pub struct UdpTracker {
 impl UdpTracker {
     /// Resolves `udp://host:port[/...]`.
     pub fn resolve(url: &str, bind: Option<std::net::IpAddr>) -> Result<UdpTracker, TrackerError> {
-        let rest = url
-            .strip_prefix("udp://")
-            .ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
-        let host_port = rest.split('/').next().unwrap_or(rest);
+        let host_port = host_port(url).ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
         let addr = host_port
             .to_socket_addrs()
             .map_err(|e| TrackerError::Resolve(format!("{host_port}: {e}")))?
@@ -140,6 +144,7 @@ impl UdpTracker {
         Ok(UdpTracker {
             addr,
             connection: None,
+            socket: None,
             bind,
             first_timeout: FIRST_TIMEOUT,
         })
@@ -227,13 +232,30 @@ impl UdpTracker {
     /// than a minute, then the announce (reconnecting once if the tracker
     /// forgot our id).
     pub fn announce(&mut self, request: &AnnounceRequest) -> Result<AnnounceReply, TrackerError> {
-        let socket = self.socket()?;
+        let socket = match self.socket.take() {
+            Some(socket) => socket,
+            None => self.socket()?,
+        };
+        let result = self.announce_on(&socket, request);
+        // Kept for the next announce unless it failed (a fresh socket
+        // then, in case the path changed).
+        if result.is_ok() {
+            self.socket = Some(socket);
+        }
+        result
+    }
+
+    fn announce_on(
+        &mut self,
+        socket: &UdpSocket,
+        request: &AnnounceRequest,
+    ) -> Result<AnnounceReply, TrackerError> {
         let v6 = self.addr.is_ipv6();
         let connection_id = match self.connection {
             Some((id, at)) if at.elapsed() < CONNECTION_ID_LIFETIME => id,
             _ => {
                 let transaction = transaction_id();
-                let id = self.exchange(&socket, &connect_request(transaction), |p| {
+                let id = self.exchange(socket, &connect_request(transaction), |p| {
                     parse_connect_response(p, transaction)
                 })?;
                 self.connection = Some((id, Instant::now()));
@@ -242,7 +264,7 @@ impl UdpTracker {
         };
         let transaction = transaction_id();
         let packet = announce_request(connection_id, transaction, request);
-        self.exchange(&socket, &packet, |p| {
+        self.exchange(socket, &packet, |p| {
             parse_announce_response(p, transaction, v6)
         })
         .inspect_err(|_| self.connection = None)
@@ -327,6 +349,64 @@ mod tests {
             parse_announce_response(&connect, 5, false),
             Err(ResponseError::BadPacket(_))
         ));
+
+        // Over IPv6 (BEP 15): 18-byte peers; a 6-byte entry is refused.
+        let mut announce6 = announce[..20].to_vec();
+        announce6.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe1]);
+        let reply = parse_announce_response(&announce6, 8, true).unwrap();
+        assert_eq!(
+            reply.peers,
+            vec!["[::1]:6881".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(matches!(
+            parse_announce_response(&announce, 8, true),
+            Err(ResponseError::BadPacket(_))
+        ));
+    }
+
+    /// Many torrents to one tracker: one connect, its connection id on
+    /// every announce (BEP 15: valid a minute), one socket.
+    #[test]
+    fn one_connection_id_serves_every_torrent_of_a_tracker() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let url = format!("udp://{}", server.local_addr().unwrap());
+        let worker = std::thread::spawn(move || {
+            let (mut connects, mut ids, mut sources) = (0, Vec::new(), Vec::new());
+            let mut buf = [0u8; 2048];
+            for _ in 0..6 {
+                let (n, from) = server.recv_from(&mut buf).unwrap();
+                let packet = &buf[..n];
+                sources.push(from);
+                if n == 16 {
+                    connects += 1;
+                    let mut reply = vec![0, 0, 0, 0];
+                    reply.extend_from_slice(&packet[12..16]);
+                    reply.extend_from_slice(&77u64.to_be_bytes());
+                    server.send_to(&reply, from).unwrap();
+                } else {
+                    ids.push(u64::from_be_bytes(packet[..8].try_into().unwrap()));
+                    let mut reply = vec![0, 0, 0, 1];
+                    reply.extend_from_slice(&packet[12..16]);
+                    reply.extend_from_slice(&[0, 0, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+                    server.send_to(&reply, from).unwrap();
+                }
+            }
+            (connects, ids, sources)
+        });
+        let mut tracker = UdpTracker::resolve(&url, None)
+            .unwrap()
+            .with_first_timeout(Duration::from_secs(5));
+        for b in 0..5u8 {
+            let request = AnnounceRequest {
+                info_hash: InfoHash::from_bytes([b; 20]),
+                ..request()
+            };
+            tracker.announce(&request).unwrap();
+        }
+        let (connects, ids, sources) = worker.join().unwrap();
+        assert_eq!(connects, 1);
+        assert_eq!(ids, vec![77; 5]);
+        assert!(sources.iter().all(|s| *s == sources[0]), "{sources:?}");
     }
 
     #[test]
