@@ -684,6 +684,10 @@ impl TorrentClient for Client {
             .map(drop)
     }
 
+    fn skipped_file_writes(&self) -> crate::client::SkippedFileWrites {
+        crate::client::SkippedFileWrites::PartFile
+    }
+
     fn requests(&self) -> u64 {
         self.requests.get()
     }

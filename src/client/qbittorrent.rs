@@ -674,6 +674,10 @@ impl TorrentClient for Client {
         self.verb("/api/v2/torrents/recheck", hash)
     }
 
+    fn skipped_file_writes(&self) -> crate::client::SkippedFileWrites {
+        crate::client::SkippedFileWrites::PartFile
+    }
+
     fn requests(&self) -> u64 {
         self.requests.get()
     }

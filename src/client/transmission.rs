@@ -627,6 +627,12 @@ impl TorrentClient for Client {
         self.verb("torrent-verify", hash)
     }
 
+    fn skipped_file_writes(&self) -> crate::client::SkippedFileWrites {
+        crate::client::SkippedFileWrites::InFile {
+            incomplete_suffix: Some(".part"),
+        }
+    }
+
     fn requests(&self) -> u64 {
         self.rpc.requests()
     }
