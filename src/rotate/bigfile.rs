@@ -442,9 +442,13 @@ pub fn plan_files(
         }
         // libtorrent calls a skipped file complete once the pieces around
         // it are in, while its bytes are still in the parts file: it is
-        // selected, so that libtorrent writes it out, and copied after.
-        let in_parts =
-            matches!(layout.skipped, Skipped::PartFile { .. }) && f.size > 0 && f.on_disk == 0;
+        // selected, so that libtorrent writes it out, and copied after
+        // (selected already and still missing, the copy finds it short and
+        // has the client check the torrent again).
+        let in_parts = matches!(layout.skipped, Skipped::PartFile { .. })
+            && f.priority == 0
+            && f.size > 0
+            && f.on_disk == 0;
         if f.complete && !in_parts {
             out.sync.push(f.index);
             continue;
@@ -1157,6 +1161,16 @@ mod tests {
         );
         assert_eq!(p.sync, vec![0]);
         assert!(p.select.contains(&1), "{p:?}");
+        // Once selected it is copied (a copy that finds it missing asks for
+        // a check, see execute_files).
+        files[1].priority = 1;
+        let p = plan_files(
+            &files,
+            &remote(&[]),
+            MIB,
+            on_ext4(Skipped::PartFile { held: 8192 }),
+        );
+        assert_eq!(p.sync, vec![0, 1]);
         // rtorrent writes it in place: complete means on disk.
         let p = plan_files(&files, &remote(&[]), MIB, on_ext4(Skipped::InFile));
         assert_eq!(p.sync, vec![0, 1]);

@@ -522,17 +522,24 @@ impl Executor<'_> {
                     source,
                 })?;
             }
-            let len = std::fs::metadata(&local)
-                .map_err(|source| RotateStepError::Io {
-                    what: local.display().to_string(),
-                    source,
-                })?
-                .len();
+            // libtorrent may call a file complete whose bytes are still in
+            // its parts file: missing counts as short (checked again).
+            let len = match std::fs::metadata(&local) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(source) => {
+                    return Err(RotateStepError::Io {
+                        what: local.display().to_string(),
+                        source,
+                    })
+                }
+            };
             if len != f.size {
                 log::warn!(
-                    "{}: {} is complete in rtorrent but {len} bytes on disk, not {}; not copied",
+                    "{}: {} is complete in {} but {len} bytes on disk, not {}; not copied",
                     step.name,
                     local.display(),
+                    self.client.kind(),
                     f.size
                 );
                 short.push(f.index);
