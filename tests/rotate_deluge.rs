@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use lowspace::client::{NewTorrent, TorrentClient};
 use support::client_rotation::{
-    add_unmanaged, assert_rotation_complete, bytes_of, managed_torrents, rotate_until_done,
-    same_tree, stage, write_config, Rotation, THREE_AND_UNMANAGED,
+    add_unmanaged, assert_file_by_file_complete, assert_rotation_complete, bytes_of,
+    managed_torrents, rotate_file_by_file, rotate_until_done, stage, write_config, FileByFile,
+    Rotation, BIG_AND_UNMANAGED, THREE_AND_UNMANAGED,
 };
 use support::deluge::Deluge;
+use support::neighbours::{download_one_file, on_disk, THREE_UNALIGNED};
 use support::seeder::{generate, Peer};
 use support::tempdir::TempDir;
 
@@ -197,30 +199,26 @@ fn deluge_files_priorities_and_errors_on_the_real_client() {
     eprintln!("{} requests", client.requests());
 }
 
-/// File-by-file mode on Deluge: one torrent bigger than the limit goes
-/// through a file (with the pieces it shares) at a time.
+/// File-by-file mode on Deluge 2.0.3: a torrent of three files, each more
+/// than half the limit, goes through one file at a time; the parts file
+/// libtorrent keeps for the skipped files' pieces is charged and, as Deluge
+/// leaves it, deleted by lowspace; the user's own torrent stays.
 #[test]
 fn a_torrent_bigger_than_the_limit_goes_file_by_file_through_deluge() {
     let tmp = TempDir::new("rotate-deluge-big");
     let source = tmp.join("seeder-data");
-    let made = generate(
-        &source,
-        &tmp.join("torrents"),
-        &[
-            ("big/a.bin", 300 * 1024),
-            ("big/b.bin", 300 * 1024),
-            ("big/c.bin", 300 * 1024),
-        ],
-    );
+    let made = generate(&source, &tmp.join("torrents"), BIG_AND_UNMANAGED);
     let deluge = Deluge::start(&tmp.join("deluge"));
     let files: Vec<_> = made.iter().map(|t| t.file.clone()).collect();
     let _seeder = Peer::seed(&source, &files, &[deluge.peer_port]);
-    let dirs = stage(tmp.path(), &[&made[0]]);
-    assert!(dirs.managed.join("big.torrent").exists());
+    add_unmanaged(&deluge.client(), &made);
+    let big = made.iter().find(|t| t.name == "big").unwrap();
+    let dirs = stage(tmp.path(), &[big]);
     let limit = 500 * 1024;
+    assert!(big.size > limit);
     let config = write_config(tmp.path(), &client_section(&deluge), &dirs, limit);
-    let report = rotate_until_done(
-        &Rotation {
+    let (report, peak) = rotate_file_by_file(&FileByFile {
+        rotation: Rotation {
             home: tmp.path(),
             config: &config,
             managed: &dirs.managed,
@@ -228,10 +226,51 @@ fn a_torrent_bigger_than_the_limit_goes_file_by_file_through_deluge() {
             max_runs: 120,
             pause: Duration::from_millis(500),
         },
-        || support::disk::bytes_under(&deluge.download_dir),
+        download_dir: &deluge.download_dir,
+        torrent: big,
+    });
+    let names: Vec<String> = deluge
+        .state()
+        .torrents
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_file_by_file_complete(&source, &dirs.remote, &deluge.download_dir, big, &names);
+    eprintln!(
+        "{} runs, sampled peak {peak} of {limit} bytes\n{}",
+        report.runs,
+        report.tail(3000)
     );
-    same_tree(&source.join("big"), &dirs.remote.join("big"));
-    assert!(!deluge.download_dir.join("big").join("a.bin").exists());
-    assert!(deluge.state().torrents.is_empty());
-    eprintln!("peak {} bytes\n{}", report.peak_bytes, report.tail(6000));
+}
+
+/// What Deluge 2.0.3 (libtorrent 2.0.8) writes for skipped files: as
+/// qBittorrent, the neighbours' parts go to `.<hash>.parts` in the save
+/// path; unlike qBittorrent, removing the torrent leaves that file.
+#[test]
+fn deluge_keeps_a_skipped_neighbours_part_in_its_parts_file_and_leaves_it() {
+    let tmp = TempDir::new("deluge-neighbours");
+    let source = tmp.join("seeder-data");
+    let made = generate(&source, &tmp.join("torrents"), THREE_UNALIGNED);
+    let deluge = Deluge::start(&tmp.join("deluge"));
+    let _seeder = Peer::seed(&source, &[made[0].file.clone()], &[deluge.peer_port]);
+    let client = deluge.client();
+    let hash = download_one_file(&client, &made[0].file, 1);
+    let parts = format!(".{}.parts", hash.to_hex().to_ascii_lowercase());
+    let listed = on_disk(&deluge.download_dir);
+    eprintln!("{listed:#?}");
+    let paths: Vec<String> = listed
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    assert_eq!(paths, [parts.as_str(), "trio/b.bin"]);
+    // Two slots after the header; the last one ends where its part does
+    // (which piece came first decides the length).
+    assert!(listed[0].len <= 1024 + 2 * 32 * 1024, "{:?}", listed[0]);
+    assert!(listed[0].allocated <= 28_672, "{:?}", listed[0]);
+    client.erase(&hash).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        deluge.download_dir.join(&parts).exists(),
+        "Deluge leaves it: lowspace deletes it"
+    );
 }

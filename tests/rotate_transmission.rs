@@ -19,9 +19,11 @@ use std::time::Duration;
 use lowspace::client::transmission::Client;
 use lowspace::client::{ClientError, NewTorrent, TorrentClient};
 use support::client_rotation::{
-    add_unmanaged, assert_rotation_complete, bytes_of, managed_torrents, rotate_until_done, stage,
-    unmanaged, write_config, Rotation, UNMANAGED,
+    add_unmanaged, assert_file_by_file_complete, assert_rotation_complete, bytes_of,
+    managed_torrents, rotate_file_by_file, rotate_until_done, stage, unmanaged, write_config,
+    FileByFile, Rotation, UNMANAGED,
 };
+use support::neighbours::{download_one_file, on_disk, THREE_UNALIGNED};
 use support::seeder::{generate, Peer};
 use support::tempdir::TempDir;
 use support::transmission::{Transmission, PASSWORD, USER};
@@ -118,4 +120,100 @@ fn three_torrents_rotate_through_transmission_within_the_limit() {
         .filter(|l| l.contains("rotate: synced"))
         .collect();
     eprintln!("{} runs\n{}", report.runs, passes.join("\n"));
+}
+
+fn client(tr: &Transmission) -> Client {
+    Client::new(&tr.rpc_url(), Some(USER), Some(PASSWORD)).unwrap()
+}
+
+/// File-by-file mode on Transmission 3.00: a torrent of three files, each
+/// more than half the limit, goes through one file at a time; what
+/// Transmission writes into the skipped neighbours (`<file>.part`) is
+/// charged and deleted, and the user's own torrent stays. Small files:
+/// Transmission takes about 32 kB/s from the seeder.
+#[test]
+fn a_torrent_bigger_than_the_limit_goes_file_by_file_through_transmission() {
+    let tmp = TempDir::new("rotate-transmission-big");
+    let source = tmp.join("seeder-data");
+    let made = generate(
+        &source,
+        &tmp.join("torrents"),
+        &[
+            ("big/a.bin", 100 * 1024 + 5000),
+            ("big/b.bin", 90 * 1024 + 7000),
+            ("big/c.bin", 80 * 1024 + 3000),
+            (UNMANAGED, 20 * 1024),
+        ],
+    );
+    let tr = Transmission::start(&tmp.join("transmission"));
+    let files: Vec<_> = made.iter().map(|t| t.file.clone()).collect();
+    let _seeder = Peer::seed(&source, &files, &[tr.peer_port]);
+    add_unmanaged(&client(&tr), &made);
+    let big = made.iter().find(|t| t.name == "big").unwrap();
+    let dirs = stage(tmp.path(), &[big]);
+    let limit = 170 * 1024;
+    assert!(big.size > limit);
+    let config = write_config(
+        tmp.path(),
+        &format!(
+            "kind = \"transmission\"\nurl = \"{}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"",
+            tr.rpc_url()
+        ),
+        &dirs,
+        limit,
+    );
+    let (report, peak) = rotate_file_by_file(&FileByFile {
+        rotation: Rotation {
+            home: tmp.path(),
+            config: &config,
+            managed: &dirs.managed,
+            limit,
+            max_runs: 30,
+            // Each run stops it; Transmission needs a few seconds after a
+            // start before the seeder's dial gets data flowing.
+            pause: Duration::from_secs(15),
+        },
+        download_dir: &tr.download_dir,
+        torrent: big,
+    });
+    assert_file_by_file_complete(&source, &dirs.remote, &tr.download_dir, big, &tr.names());
+    eprintln!(
+        "{} runs, sampled peak {peak} of {limit} bytes\n{}",
+        report.runs,
+        report.tail(3000)
+    );
+}
+
+/// What Transmission 3.00 writes for skipped files: the neighbours' parts
+/// of the shared pieces go into the neighbours themselves, sparse, named
+/// `<file>.part` (a.bin.part has its full length but only its part's
+/// blocks); removing the torrent leaves them. The charging rule in
+/// src/rotate/bigfile.rs is built on these figures.
+#[test]
+fn transmission_writes_a_skipped_neighbours_part_into_it_sparse() {
+    let tmp = TempDir::new("transmission-neighbours");
+    let source = tmp.join("seeder-data");
+    let made = generate(&source, &tmp.join("torrents"), THREE_UNALIGNED);
+    let tr = Transmission::start(&tmp.join("transmission"));
+    let _seeder = Peer::seed(&source, &[made[0].file.clone()], &[tr.peer_port]);
+    let client = client(&tr);
+    let hash = download_one_file(&client, &made[0].file, 1);
+    let listed = on_disk(&tr.download_dir);
+    eprintln!("{listed:#?}");
+    let paths: Vec<String> = listed
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    assert_eq!(paths, ["trio/a.bin.part", "trio/b.bin", "trio/c.bin.part"]);
+    // a.bin's last 9 096 bytes and c.bin's first 12 576, in blocks.
+    assert_eq!(listed[0].len, 100 * 1024 + 5000, "full length, sparse");
+    assert!(listed[0].allocated <= 12_288, "{:?}", listed[0]);
+    assert_eq!(listed[2].len, 12_576);
+    assert!(listed[2].allocated <= 16_384, "{:?}", listed[2]);
+    client.erase(&hash).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        tr.download_dir.join("trio/a.bin.part").exists(),
+        "Transmission leaves them: lowspace deletes them"
+    );
 }

@@ -129,6 +129,22 @@ pub struct ThenDo {
     pub start: bool,
 }
 
+/// What a client writes for a file it was told to skip (priority 0) when
+/// a piece it fetches for a neighbouring file covers part of it, as
+/// measured on the real clients (see `rotate::bigfile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkippedFileWrites {
+    /// Into the skipped file itself, sparse where the file system has
+    /// holes; a file not yet complete may be named with `incomplete_suffix`
+    /// (Transmission's `rename-partial-files`, on by default).
+    InFile {
+        incomplete_suffix: Option<&'static str>,
+    },
+    /// libtorrent 2.0: into `.<info-hash>.parts` in the save path while
+    /// the file does not exist, into the file once it does.
+    PartFile,
+}
+
 /// The source of a [`ClientError`].
 pub type Source = Box<dyn std::error::Error + Send + Sync>;
 
@@ -244,6 +260,13 @@ pub trait TorrentClient {
     /// Logs in first, so a wrong password fails here.
     fn about(&self) -> Result<String, ClientError> {
         self.state().map(|_| "version not reported".to_string())
+    }
+
+    /// Where the client puts a skipped file's part of a shared piece.
+    fn skipped_file_writes(&self) -> SkippedFileWrites {
+        SkippedFileWrites::InFile {
+            incomplete_suffix: None,
+        }
     }
 
     /// Requests made so far, and bytes of the answers (for reports).

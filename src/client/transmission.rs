@@ -731,6 +731,12 @@ impl TorrentClient for Client {
         about_text(&reply).map_err(|e| protocol(format!("Transmission session-get: {e}")))
     }
 
+    fn skipped_file_writes(&self) -> crate::client::SkippedFileWrites {
+        crate::client::SkippedFileWrites::InFile {
+            incomplete_suffix: Some(".part"),
+        }
+    }
+
     fn requests(&self) -> u64 {
         self.rpc.requests()
     }

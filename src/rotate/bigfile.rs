@@ -25,6 +25,23 @@
 //! btrfs, xfs, f2fs or tmpfs any file no bigger than the budget less two
 //! pieces (and a few blocks of rounding) is fetched.
 //!
+//! libtorrent 2.0 (qBittorrent 4.5.2, Deluge 2.0.3, measured on ext4 with
+//! 32 KiB pieces) does not write a skipped file that is not on disk yet:
+//! its part of a shared piece goes to one `.<info-hash>.parts` file in the
+//! save path, a piece-sized slot per piece after a header of 4 bytes per
+//! piece (rounded to 1 KiB), each part at its own offset in the slot. The
+//! two neighbours of a 109 400-byte file (9 096 and 12 576 bytes of the
+//! shared pieces) made a 66 560-byte parts file taking 28 672 bytes: each
+//! part rounded out to blocks, one block more for the header's offset, and
+//! the header. A file that exists (truncated once on the remote, or
+//! partly downloaded) is written in place, as by rtorrent. The parts file
+//! does not shrink while the torrent is loaded (slots are reused), so what
+//! it takes is counted as held; qBittorrent deletes it when the torrent is
+//! removed, Deluge leaves it (the removal deletes it). Transmission 3.00
+//! writes into the neighbour itself, sparse, named `<file>.part` until the
+//! file is complete (a 9 096-byte part took 12 288 bytes of a 107 400-byte
+//! `a.bin.part`): rtorrent's rule, with the `.part` name measured too.
+//!
 //! A complete file is always copied first, whatever the budget says: a
 //! budget that shrank between runs must never make a downloaded file look
 //! like one to give up on.
@@ -100,11 +117,45 @@ impl DiskKind {
     }
 }
 
+/// Where the client writes a skipped file's part of a piece it fetches
+/// for a neighbour (see the module's head for the measurements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Skipped {
+    /// Into the skipped file itself (rtorrent, Transmission).
+    #[default]
+    InFile,
+    /// Into the torrent's `.<info-hash>.parts` file while the skipped file
+    /// does not exist (libtorrent 2.0: qBittorrent, Deluge).
+    PartFile {
+        /// Bytes the parts file takes now (0 when there is none).
+        held: u64,
+    },
+}
+
+impl Skipped {
+    /// The rule for a client, with nothing held yet.
+    pub fn for_client(writes: crate::client::SkippedFileWrites) -> Skipped {
+        match writes {
+            crate::client::SkippedFileWrites::InFile { .. } => Skipped::InFile,
+            crate::client::SkippedFileWrites::PartFile => Skipped::PartFile { held: 0 },
+        }
+    }
+
+    /// The same rule with what the parts file takes now.
+    pub fn holding(self, bytes: u64) -> Skipped {
+        match self {
+            Skipped::InFile => Skipped::InFile,
+            Skipped::PartFile { .. } => Skipped::PartFile { held: bytes },
+        }
+    }
+}
+
 /// The torrent's shape on the disk, for the charging rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub piece_length: u64,
     pub disk: DiskKind,
+    pub skipped: Skipped,
 }
 
 /// The steps of one run in file-by-file mode.
@@ -141,6 +192,9 @@ struct Geometry<'a> {
     starts: Vec<u64>,
     /// The other files sharing a piece with each file.
     neighbours: Vec<Vec<usize>>,
+    /// Which files are on the local disk (even empty): libtorrent writes
+    /// into those rather than into its parts file.
+    exists: Vec<bool>,
 }
 
 // Indexing is in bounds: `pieces`, `starts` and `neighbours` get one entry
@@ -150,7 +204,7 @@ struct Geometry<'a> {
 // file (built from `files` by plan_files and reserve).
 #[allow(clippy::indexing_slicing)]
 impl<'a> Geometry<'a> {
-    fn new(files: &'a [FileState], layout: Layout) -> Geometry<'a> {
+    fn new(files: &'a [FileState], layout: Layout, on_remote: &BTreeSet<usize>) -> Geometry<'a> {
         let piece = layout.piece_length.max(1);
         let mut pieces = Vec::with_capacity(files.len());
         let mut starts = Vec::with_capacity(files.len());
@@ -180,13 +234,43 @@ impl<'a> Geometry<'a> {
                 }
             }
         }
+        let exists = files
+            .iter()
+            .map(|f| f.on_disk > 0 || on_remote.contains(&f.index))
+            .collect();
         Geometry {
             files,
             layout,
             pieces,
             starts,
             neighbours,
+            exists,
         }
+    }
+
+    /// What the parts file takes whatever is chosen: what it holds, and at
+    /// least its header once it is made.
+    fn parts_base(&self) -> u64 {
+        match self.layout.skipped {
+            Skipped::InFile => 0,
+            Skipped::PartFile { held } => {
+                let total: u64 = self.files.iter().map(|f| f.size).sum();
+                let pieces = total.div_ceil(self.layout.piece_length.max(1));
+                let header = pieces.saturating_mul(4).saturating_add(12).div_ceil(1024) * 1024;
+                held.max(self.round_up(header))
+            }
+        }
+    }
+
+    /// Bytes of file `k` inside piece `p`.
+    fn part(&self, k: usize, p: u64) -> u64 {
+        let piece = self.layout.piece_length.max(1);
+        let (fs, fe) = (self.starts[k], self.starts[k] + self.files[k].size);
+        let (ps, pe) = (
+            p.saturating_mul(piece),
+            p.saturating_add(1).saturating_mul(piece),
+        );
+        pe.min(fe).saturating_sub(ps.max(fs))
     }
 
     fn round_up(&self, n: u64) -> u64 {
@@ -239,6 +323,24 @@ impl<'a> Geometry<'a> {
         if written.is_empty() {
             return base[k];
         }
+        if matches!(self.layout.skipped, Skipped::PartFile { .. }) && !self.exists[k] {
+            // Into the parts file, at the part's offset in its piece's
+            // slot, which the header shifts off the block grid: one block
+            // more per part. Without sparse files, a whole slot.
+            let block = self.layout.disk.block;
+            let cost: u64 = written
+                .iter()
+                .map(|&p| {
+                    let bytes = if self.layout.disk.sparse {
+                        self.part(k, p)
+                    } else {
+                        self.layout.piece_length
+                    };
+                    self.round_up(bytes).saturating_add(block)
+                })
+                .sum();
+            return base[k].saturating_add(cost);
+        }
         if !self.layout.disk.sparse {
             return self.full(k).max(base[k]);
         }
@@ -256,7 +358,8 @@ impl<'a> Geometry<'a> {
     fn footprint(&self, chosen: &[bool], base: &[u64]) -> u64 {
         (0..self.files.len())
             .map(|k| self.alloc(k, chosen, base))
-            .sum()
+            .sum::<u64>()
+            .saturating_add(self.parts_base())
     }
 
     /// How much the footprint grows when `k` is chosen as well.
@@ -319,7 +422,7 @@ pub fn plan_files(
     layout: Layout,
 ) -> FilePlan {
     let mut out = FilePlan::default();
-    let geo = Geometry::new(files, layout);
+    let geo = Geometry::new(files, layout, on_remote);
     if !layout.disk.sparse {
         out.reasons.push(format!(
             "the download directory is on {}, which has no sparse files: a file's neighbours sharing a piece with it are charged their full size",
@@ -337,7 +440,16 @@ pub fn plan_files(
             }
             continue;
         }
-        if f.complete {
+        // libtorrent calls a skipped file complete once the pieces around
+        // it are in, while its bytes are still in the parts file: it is
+        // selected, so that libtorrent writes it out, and copied after
+        // (selected already and still missing, the copy finds it short and
+        // has the client check the torrent again).
+        let in_parts = matches!(layout.skipped, Skipped::PartFile { .. })
+            && f.priority == 0
+            && f.size > 0
+            && f.on_disk == 0;
+        if f.complete && !in_parts {
             out.sync.push(f.index);
             continue;
         }
@@ -486,7 +598,7 @@ pub fn reserve(
     budget: u64,
     layout: Layout,
 ) -> u64 {
-    let geo = Geometry::new(files, layout);
+    let geo = Geometry::new(files, layout, on_remote);
     let base: Vec<u64> = files
         .iter()
         .map(|f| {
@@ -629,6 +741,7 @@ mod tests {
                 block: KIB,
                 name: "ext2/3/4",
             },
+            skipped: Skipped::InFile,
         }
     }
 
@@ -636,6 +749,7 @@ mod tests {
         Layout {
             piece_length: piece,
             disk: DiskKind::from_statfs(0x4D44, KIB),
+            skipped: Skipped::InFile,
         }
     }
 
@@ -847,7 +961,7 @@ mod tests {
             }
             // The selected files download; the model says what lands in
             // the others, and the disk never holds more than planned.
-            let geo = Geometry::new(&files, layout);
+            let geo = Geometry::new(&files, layout, &BTreeSet::new());
             let chosen: Vec<bool> = files.iter().map(|f| f.priority > 0).collect();
             let base: Vec<u64> = files.iter().map(|f| f.on_disk).collect();
             let after: Vec<u64> = (0..files.len())
@@ -886,6 +1000,7 @@ mod tests {
         let layout = Layout {
             piece_length: 4 * MIB,
             disk: DiskKind::from_statfs(0xEF53, 4096),
+            skipped: Skipped::InFile,
         };
         let (done, too_big) = drive(&sizes, 3_000_000_000, layout);
         assert!(too_big.is_empty() && done.len() == 10);
@@ -907,7 +1022,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, &s)| file(i, s, false, 0))
                 .collect();
-            let alone = Geometry::new(&files, layout).alone(1);
+            let alone = Geometry::new(&files, layout, &BTreeSet::new()).alone(1);
             assert!(alone <= budget && alone + 4 * block > budget, "{alone}");
             let (done, too_big) = drive(&sizes, budget, layout);
             assert!(too_big.is_empty(), "{layout:?}: {too_big:?}");
@@ -929,12 +1044,136 @@ mod tests {
         let layout = Layout {
             piece_length: 256 * KIB,
             disk: DiskKind::from_statfs(0xEF53, 4096),
+            skipped: Skipped::InFile,
         };
-        let geo = Geometry::new(&files, layout);
+        let geo = Geometry::new(&files, layout, &BTreeSet::new());
         assert_eq!(geo.region(0, 3), 241_664);
         assert_eq!(geo.region(2, 11), 73_728, "measured: 73 728");
         let full1 = 2_048_037u64.div_ceil(4096) * 4096;
         assert_eq!(geo.alone(1), full1 + 241_664 + 73_728 + 2 * 4096);
+    }
+
+    /// The three files measured on the real clients (tests/support/
+    /// neighbours.rs): 32 KiB pieces, ext4 with 4 KiB blocks.
+    fn trio() -> [FileState; 3] {
+        [
+            file(0, 100 * KIB + 5000, false, 0),
+            file(1, 100 * KIB + 7000, false, 0),
+            file(2, 100 * KIB + 3000, false, 0),
+        ]
+    }
+
+    fn on_ext4(skipped: Skipped) -> Layout {
+        Layout {
+            piece_length: 32 * KIB,
+            disk: DiskKind::from_statfs(0xEF53, 4096),
+            skipped,
+        }
+    }
+
+    #[test]
+    fn the_middle_file_alone_is_charged_at_least_what_each_client_wrote() {
+        // (client, rule, bytes on disk measured with b.bin downloaded
+        // alone: b.bin's 110 592 plus what its neighbours' parts took)
+        let table = [
+            // Transmission 3.00: a.bin.part 12 288, c.bin.part 16 384.
+            (
+                "Transmission 3.00",
+                Skipped::InFile,
+                110_592 + 12_288 + 16_384,
+            ),
+            // rtorrent 0.9.8 writes the same parts into a.bin and c.bin.
+            ("rtorrent 0.9.8", Skipped::InFile, 110_592 + 12_288 + 16_384),
+            // qBittorrent 4.5.2 and Deluge 2.0.3 (libtorrent 2.0.8): the
+            // parts file, 66 560 bytes long, took 28 672.
+            (
+                "qBittorrent 4.5.2",
+                Skipped::PartFile { held: 0 },
+                110_592 + 28_672,
+            ),
+            (
+                "Deluge 2.0.3",
+                Skipped::PartFile { held: 0 },
+                110_592 + 28_672,
+            ),
+        ];
+        let files = trio();
+        for (client, skipped, measured) in table {
+            let geo = Geometry::new(&files, on_ext4(skipped), &BTreeSet::new());
+            let charged = geo.footprint(&[false, true, false], &[0, 0, 0]);
+            assert!(
+                measured <= charged && charged <= measured + 3 * 4096,
+                "{client}: charged {charged}, measured {measured}"
+            );
+        }
+    }
+
+    #[test]
+    fn libtorrent_writes_into_a_skipped_file_that_exists_and_the_parts_file_otherwise() {
+        let parts = on_ext4(Skipped::PartFile { held: 0 });
+        let files = trio();
+        let geo = Geometry::new(&files, parts, &remote(&[0]));
+        // a.bin is on the remote (truncated, still there): its part of
+        // piece 3 goes into it, as rtorrent's would; c.bin does not exist:
+        // its part goes to the parts file, one block more.
+        assert_eq!(
+            geo.alloc(0, &[false, true, false], &[0, 0, 0]),
+            12_288 + 4096
+        );
+        assert_eq!(
+            geo.alloc(2, &[false, true, false], &[0, 0, 0]),
+            16_384 + 4096
+        );
+        // What the parts file holds stays counted whatever is chosen.
+        let held = on_ext4(Skipped::PartFile { held: 28_672 });
+        let geo = Geometry::new(&files, held, &BTreeSet::new());
+        assert_eq!(geo.footprint(&[false; 3], &[0; 3]), 28_672);
+        // Without one yet, its header: 10 pieces, 52 bytes, one block.
+        let geo = Geometry::new(&files, parts, &BTreeSet::new());
+        assert_eq!(geo.footprint(&[false; 3], &[0; 3]), 4096);
+        // On vfat a part takes a whole slot.
+        let vfat = Layout {
+            disk: DiskKind::from_statfs(0x4D44, 4096),
+            ..parts
+        };
+        let geo = Geometry::new(&files, vfat, &BTreeSet::new());
+        assert_eq!(
+            geo.alloc(2, &[false, true, false], &[0, 0, 0]),
+            32 * KIB + 4096
+        );
+    }
+
+    #[test]
+    fn a_file_libtorrent_calls_complete_while_its_bytes_are_in_the_parts_file_is_selected() {
+        // b.bin came whole with its neighbours' pieces: libtorrent counts
+        // it complete, but it is not on disk until it is selected.
+        let mut files = trio();
+        files[0].complete = true;
+        files[0].priority = 1;
+        files[0].on_disk = files[0].size;
+        files[1] = file(1, 3000, true, 0);
+        files[1].on_disk = 0;
+        let p = plan_files(
+            &files,
+            &remote(&[]),
+            MIB,
+            on_ext4(Skipped::PartFile { held: 8192 }),
+        );
+        assert_eq!(p.sync, vec![0]);
+        assert!(p.select.contains(&1), "{p:?}");
+        // Once selected it is copied (a copy that finds it missing asks for
+        // a check, see execute_files).
+        files[1].priority = 1;
+        let p = plan_files(
+            &files,
+            &remote(&[]),
+            MIB,
+            on_ext4(Skipped::PartFile { held: 8192 }),
+        );
+        assert_eq!(p.sync, vec![0, 1]);
+        // rtorrent writes it in place: complete means on disk.
+        let p = plan_files(&files, &remote(&[]), MIB, on_ext4(Skipped::InFile));
+        assert_eq!(p.sync, vec![0, 1]);
     }
 
     #[test]

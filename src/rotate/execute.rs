@@ -24,7 +24,7 @@ use super::error::RotateStepError;
 use super::journal::{Entry, FailureRecord, Journal, Phase};
 use super::plan::{show_duration, LoadStep, Plan, RemoveStep, SyncStep};
 use super::report::{plural, utc_minute};
-use crate::client::{NewTorrent, TorrentClient};
+use crate::client::{NewTorrent, SkippedFileWrites, TorrentClient};
 use crate::config::VerifyMode;
 use crate::fsutil::{create_dir_all_durable, parent_dir, remove_file_durable, sync_dir};
 use crate::guard::{check_deletable, delete_torrent_files, DataRoots};
@@ -428,7 +428,12 @@ impl Executor<'_> {
                 "refusing to remove a torrent whose remote copy is not verified".into(),
             ));
         }
-        let files = paths_to_delete(&step.files);
+        let files = paths_to_delete(&with_leftovers(
+            self.client.skipped_file_writes(),
+            &hash,
+            &step.files,
+            step.entry.keep_torrent_file,
+        ));
         if phase == Phase::Verified {
             // Once erased, rtorrent no longer seeds it: a torrent whose data
             // could then not be deleted would sit orphaned. It goes back to
@@ -691,6 +696,40 @@ pub(super) fn rel_paths(files: &[(Vec<String>, u64)]) -> Result<Vec<(RelPath, u6
 
 /// The plan's (or journal's) component lists as checked paths, parsed
 /// once before anything is deleted.
+/// The torrent's files to delete, and what the client may leave beside
+/// them once it no longer has the torrent: libtorrent's parts file in the
+/// save path (qBittorrent deletes it, Deluge does not), Transmission's
+/// unfinished `<file>.part`. Only when every file is on the remote
+/// (`keep_torrent_file` false): otherwise those may hold bytes of the files
+/// still to fetch. A leftover that is not there is fine.
+fn with_leftovers(
+    writes: SkippedFileWrites,
+    hash: &InfoHash,
+    files: &[Vec<String>],
+    keep_torrent_file: bool,
+) -> Vec<Vec<String>> {
+    let mut all = files.to_vec();
+    if keep_torrent_file {
+        return all;
+    }
+    match writes {
+        SkippedFileWrites::PartFile => all.push(vec![super::gather::parts_file_name(hash)]),
+        SkippedFileWrites::InFile {
+            incomplete_suffix: Some(suffix),
+        } => all.extend(files.iter().filter_map(|f| {
+            let (last, dirs) = f.split_last()?;
+            let mut named = dirs.to_vec();
+            named.push(format!("{last}{suffix}"));
+            // A torrent may itself have a file of that name.
+            (!files.contains(&named)).then_some(named)
+        })),
+        SkippedFileWrites::InFile {
+            incomplete_suffix: None,
+        } => {}
+    }
+    all
+}
+
 fn paths_to_delete(files: &[Vec<String>]) -> Result<Vec<RelPath>, RelPathError> {
     files
         .iter()
@@ -740,4 +779,57 @@ fn dispose_torrent_file(file: &Path, done_directory: Option<&Path>) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(list: &[&[&str]]) -> Vec<Vec<String>> {
+        list.iter()
+            .map(|p| p.iter().map(|c| c.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn what_each_client_leaves_beside_a_removed_torrent_is_deleted_with_it() {
+        let hash = InfoHash::from_hex("10E54DB8B2CF5222A02F420DF8564990DF135F2F").unwrap();
+        let files = paths(&[
+            &["trio", "a.bin"],
+            &["trio", "a.bin.part"],
+            &["trio", "b.bin"],
+        ]);
+        let transmission = SkippedFileWrites::InFile {
+            incomplete_suffix: Some(".part"),
+        };
+        let rtorrent = SkippedFileWrites::InFile {
+            incomplete_suffix: None,
+        };
+        // (client, every file on the remote, extra paths deleted)
+        let table: [(SkippedFileWrites, bool, Vec<Vec<String>>); 6] = [
+            (rtorrent, true, vec![]),
+            (rtorrent, false, vec![]),
+            (
+                SkippedFileWrites::PartFile,
+                true,
+                paths(&[&[".10e54db8b2cf5222a02f420df8564990df135f2f.parts"]]),
+            ),
+            // Files left to fetch: the parts file may hold their bytes.
+            (SkippedFileWrites::PartFile, false, vec![]),
+            (
+                transmission,
+                true,
+                // a.bin.part is the torrent's own file: listed once.
+                paths(&[&["trio", "a.bin.part.part"], &["trio", "b.bin.part"]]),
+            ),
+            (transmission, false, vec![]),
+        ];
+        for (writes, all_on_remote, extra) in table {
+            let got = with_leftovers(writes, &hash, &files, !all_on_remote);
+            let mut want = files.clone();
+            want.extend(extra);
+            assert_eq!(got, want, "{writes:?}, all on remote: {all_on_remote}");
+            assert!(paths_to_delete(&got).is_ok());
+        }
+    }
 }

@@ -21,7 +21,7 @@ use super::bigfile::{
 };
 use super::error::RotateStepError;
 use super::execute::{Checkpoint, Executor, Outcome, ROTATE_LABEL};
-use super::gather::{file_mode_files, file_states};
+use super::gather::{file_mode_files, file_states, incomplete_suffix, parts_file_bytes};
 use super::journal::{Entry, FileModeEntry, PartialEntry, Phase};
 use super::plan::{FileModeStep, RemoveStep};
 use super::report::plural;
@@ -107,13 +107,22 @@ impl Executor<'_> {
             RelPath::for_torrent_file(&top, step.single_file, &f.path)
         };
 
-        let mut states = file_states(&base_path, step.single_file, &files);
+        let writes = self.client.skipped_file_writes();
+        let mut states = file_states(
+            &base_path,
+            step.single_file,
+            &files,
+            incomplete_suffix(writes),
+        );
         let selected = self.file_record()?.selected.clone();
         apply_selection(&mut states, &selected);
         let on_remote = self.file_record()?.on_remote.clone();
         let layout = Layout {
             piece_length: step.piece_length,
             disk: step.disk,
+            skipped: step
+                .skipped
+                .holding(parts_file_bytes(&base_path, &step.info_hash)),
         };
         let plan = plan_files(&states, &on_remote, step.budget, layout);
         for reason in &plan.reasons {
@@ -513,17 +522,24 @@ impl Executor<'_> {
                     source,
                 })?;
             }
-            let len = std::fs::metadata(&local)
-                .map_err(|source| RotateStepError::Io {
-                    what: local.display().to_string(),
-                    source,
-                })?
-                .len();
+            // libtorrent may call a file complete whose bytes are still in
+            // its parts file: missing counts as short (checked again).
+            let len = match std::fs::metadata(&local) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(source) => {
+                    return Err(RotateStepError::Io {
+                        what: local.display().to_string(),
+                        source,
+                    })
+                }
+            };
             if len != f.size {
                 log::warn!(
-                    "{}: {} is complete in rtorrent but {len} bytes on disk, not {}; not copied",
+                    "{}: {} is complete in {} but {len} bytes on disk, not {}; not copied",
                     step.name,
                     local.display(),
+                    self.client.kind(),
                     f.size
                 );
                 short.push(f.index);

@@ -5,11 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::bigfile::{is_complete, DiskKind, FileState};
+use super::bigfile::{is_complete, DiskKind, FileState, Skipped};
 use super::error::{DiskSpaceError, GatherError};
 use super::scan_cache::{cacheable, Parsed, ScanCache, Stamp};
 use super::snapshot::{CorruptTorrent, Loaded, ManagedTorrent, Snapshot};
-use crate::client::{ClientError, ClientState, Torrent, TorrentClient, TorrentFile};
+use crate::client::{
+    ClientError, ClientState, SkippedFileWrites, Torrent, TorrentClient, TorrentFile,
+};
 use crate::process::{self, RunSpec};
 use crate::relpath::RelPath;
 use crate::torrent::{InfoHash, Metainfo};
@@ -206,10 +208,24 @@ fn data_path(data_path: &Path, directory: &Path, name: &str, single_file: bool) 
     }
 }
 
-/// Each file's state for the file-by-file planner: rtorrent's view plus
+/// Each file's state for the file-by-file planner: the client's view plus
 /// the bytes it really takes on disk (allocated blocks, not the length:
-/// rtorrent writing a shared piece leaves a sparse file of full length).
-pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -> Vec<FileState> {
+/// rtorrent writing a shared piece leaves a sparse file of full length),
+/// counting the file's unfinished name too (`incomplete_suffix`,
+/// Transmission's `.part`).
+pub fn file_states(
+    base_path: &Path,
+    single_file: bool,
+    files: &[TorrentFile],
+    incomplete_suffix: Option<&str>,
+) -> Vec<FileState> {
+    let blocks = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+            .unwrap_or(0)
+    };
     files
         .iter()
         .map(|f| {
@@ -225,9 +241,14 @@ pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -
                 _ => None,
             };
             let on_disk = local
-                .and_then(|local| std::fs::symlink_metadata(local).ok())
-                .filter(|m| m.is_file())
-                .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+                .map(|local| {
+                    let unfinished = incomplete_suffix.map(|suffix| {
+                        let mut name = local.clone().into_os_string();
+                        name.push(suffix);
+                        blocks(Path::new(&name))
+                    });
+                    blocks(&local).saturating_add(unfinished.unwrap_or(0))
+                })
                 .unwrap_or(0);
             FileState {
                 index: f.index,
@@ -239,6 +260,30 @@ pub fn file_states(base_path: &Path, single_file: bool, files: &[TorrentFile]) -
             }
         })
         .collect()
+}
+
+/// The suffix a client gives files not yet complete, if any.
+pub fn incomplete_suffix(writes: SkippedFileWrites) -> Option<&'static str> {
+    match writes {
+        SkippedFileWrites::InFile { incomplete_suffix } => incomplete_suffix,
+        SkippedFileWrites::PartFile => None,
+    }
+}
+
+/// The name of libtorrent's parts file of a torrent, in its save path.
+pub fn parts_file_name(hash: &InfoHash) -> String {
+    format!(".{}.parts", hash.to_hex().to_ascii_lowercase())
+}
+
+/// Bytes the parts file of a torrent whose data path is `base_path` takes
+/// (0 when there is none, or the client keeps none).
+pub fn parts_file_bytes(base_path: &Path, hash: &InfoHash) -> u64 {
+    base_path
+        .parent()
+        .and_then(|save| std::fs::symlink_metadata(save.join(parts_file_name(hash))).ok())
+        .filter(|m| m.is_file())
+        .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+        .unwrap_or(0)
 }
 
 /// Space on the file system holding `dir`, from `df` (std has no statvfs;
@@ -399,6 +444,7 @@ pub fn gather(
             file_mode_files: None,
             request_limit: Some(request_limit),
             download_fs,
+            skipped: Skipped::for_client(client.skipped_file_writes()),
         },
         download_dir,
         disk,
@@ -427,12 +473,26 @@ mod tests {
             priority: crate::client::FilePriority::Normal,
         };
         let files = [file(0, "sub/a.bin"), file(1, "../outside.bin")];
-        let states = file_states(&dir.join("dl/T"), false, &files);
+        let states = file_states(&dir.join("dl/T"), false, &files, None);
         assert!(states[0].on_disk >= 8192, "{:?}", states[0]);
         assert_eq!(states[1].on_disk, 0, "{:?}", states[1]);
         // A single file is the data path itself, whatever rtorrent calls it.
-        let single = file_states(&dir.join("dl/outside.bin"), true, &[file(0, "x")]);
+        let single = file_states(&dir.join("dl/outside.bin"), true, &[file(0, "x")], None);
         assert!(single[0].on_disk >= 8192);
+        // Transmission's unfinished name counts, beside the file's own.
+        std::fs::write(dir.join("dl/T/sub/a.bin.part"), vec![1u8; 8192]).unwrap();
+        let states = file_states(&dir.join("dl/T"), false, &files, Some(".part"));
+        assert!(states[0].on_disk >= 2 * 8192, "{:?}", states[0]);
+        assert_eq!(states[1].on_disk, 0, "{:?}", states[1]);
+        // libtorrent's parts file, in the save path, by its blocks.
+        let hash = InfoHash::from_hex("10E54DB8B2CF5222A02F420DF8564990DF135F2F").unwrap();
+        assert_eq!(parts_file_bytes(&dir.join("dl/T"), &hash), 0);
+        std::fs::write(
+            dir.join("dl/.10e54db8b2cf5222a02f420df8564990df135f2f.parts"),
+            vec![1u8; 4096],
+        )
+        .unwrap();
+        assert!(parts_file_bytes(&dir.join("dl/T"), &hash) >= 4096);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::backoff::{self, Retry};
-use super::bigfile::{plan_files, reserve, DiskKind, FilePlan, FileState, Layout};
+use super::bigfile::{plan_files, reserve, DiskKind, FilePlan, FileState, Layout, Skipped};
 use super::journal::{Entry, Journal, Phase};
 use super::report::{plural, utc_minute};
 use super::snapshot::{Loaded, ManagedTorrent, Snapshot};
@@ -222,6 +222,8 @@ pub struct FileModeStep {
     pub piece_length: u64,
     /// The download directory's file system (sparse files or not).
     pub disk: DiskKind,
+    /// Where the client writes skipped files' parts of shared pieces.
+    pub skipped: Skipped,
     /// The torrent's files relative to its data path, with sizes.
     pub files: Vec<(Vec<String>, u64)>,
     /// Bytes the torrent's files may take on the local disk.
@@ -665,7 +667,13 @@ fn loading<'a>(cx: &Context<'a>, usage: Usage, out: &mut Plan) -> Loads<'a> {
             .cmp(&b.total_size)
             .then_with(|| a.name.cmp(&b.name))
     });
-    let order = load_order(&waiting, policy.space_limit, &since, snapshot.download_fs);
+    let fresh_skipped = snapshot.skipped.holding(0);
+    let order = load_order(
+        &waiting,
+        policy.space_limit,
+        &since,
+        (snapshot.download_fs, fresh_skipped),
+    );
 
     // What the file-mode torrent's files take on disk now, and what it
     // keeps for itself before anything else is loaded.
@@ -705,6 +713,7 @@ fn loading<'a>(cx: &Context<'a>, usage: Usage, out: &mut Plan) -> Loads<'a> {
                 Layout {
                     piece_length: t.piece_length,
                     disk: snapshot.download_fs,
+                    skipped: snapshot.skipped,
                 },
             ),
             // Its files are not known (not loaded yet): it keeps all
@@ -871,7 +880,7 @@ fn file_by_file(cx: &Context, usage: Usage, loads: &Loads, out: &mut Plan) {
                     (fm_budget, policy.space_limit),
                     fm.on_remote.clone(),
                     snapshot.file_mode_files.as_deref(),
-                    snapshot.download_fs,
+                    (snapshot.download_fs, snapshot.skipped),
                 );
                 set_state(&mut out.states, t, file_state(&step, fm.too_big.len()));
                 out.reasons.push(format!(
@@ -914,7 +923,11 @@ fn file_by_file(cx: &Context, usage: Usage, loads: &Loads, out: &mut Plan) {
                         .is_none_or(|(_, big)| big.info_hash != t.info_hash)
                 }));
         for t in candidates {
-            if !some_file_fits(t, budget, snapshot.download_fs) {
+            if !some_file_fits(
+                t,
+                budget,
+                (snapshot.download_fs, snapshot.skipped.holding(0)),
+            ) {
                 out.reasons.push(format!(
                     "{}: not one of its files fits in {} (with what its pieces write into the files beside it); not downloading it file by file",
                     t.name,
@@ -940,7 +953,7 @@ fn file_by_file(cx: &Context, usage: Usage, loads: &Loads, out: &mut Plan) {
                 (budget, policy.space_limit),
                 on_remote,
                 None,
-                snapshot.download_fs,
+                (snapshot.download_fs, snapshot.skipped.holding(0)),
             );
             set_state(&mut out.states, t, file_state(&step, 0));
             out.file_mode = Some(step);
@@ -956,11 +969,12 @@ fn file_mode_step(
     (budget, space_limit): (u64, u64),
     on_remote: BTreeSet<usize>,
     files: Option<&[FileState]>,
-    disk: DiskKind,
+    (disk, skipped): (DiskKind, Skipped),
 ) -> FileModeStep {
     let layout = Layout {
         piece_length: t.piece_length,
         disk,
+        skipped,
     };
     let preview = files.map(|files| {
         (
@@ -977,6 +991,7 @@ fn file_mode_step(
         single_file: t.single_file,
         piece_length: t.piece_length,
         disk,
+        skipped,
         files: t.files.clone(),
         budget,
         space_limit,
@@ -999,7 +1014,7 @@ fn load_order<'a>(
     waiting: &[&'a ManagedTorrent],
     space_limit: u64,
     since: &dyn Fn(&ManagedTorrent) -> u64,
-    disk: DiskKind,
+    disk: (DiskKind, Skipped),
 ) -> LoadOrder<'a> {
     let behind = waiting
         .iter()
@@ -1012,11 +1027,12 @@ fn load_order<'a>(
 
 /// Whether file-by-file mode could fetch at least one of its files in
 /// `budget`.
-fn some_file_fits(t: &ManagedTorrent, budget: u64, disk: DiskKind) -> bool {
+fn some_file_fits(t: &ManagedTorrent, budget: u64, (disk, skipped): (DiskKind, Skipped)) -> bool {
     let files = fresh_files(t);
     let layout = Layout {
         piece_length: t.piece_length,
         disk,
+        skipped,
     };
     plan_files(&files, &BTreeSet::new(), budget, layout)
         .too_big

@@ -156,9 +156,18 @@ fn add_file_mode_files(gathered: &mut Gathered, journal: &Journal, client: &dyn 
             } else {
                 base
             };
-            let mut states = gather::file_states(&base, t.single_file, &files);
+            let writes = client.skipped_file_writes();
+            let mut states = gather::file_states(
+                &base,
+                t.single_file,
+                &files,
+                gather::incomplete_suffix(writes),
+            );
             super::bigfile::apply_selection(&mut states, &fm.selected);
             snapshot.file_mode_files = Some(states);
+            snapshot.skipped = snapshot
+                .skipped
+                .holding(gather::parts_file_bytes(&base, &hash));
         }
         Err(e) => log::warn!("{}: cannot read its files: {e}", fm.name),
     }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::bigfile::{DiskKind, FileState};
+use super::bigfile::{DiskKind, FileState, Skipped};
 use crate::torrent::InfoHash;
 
 /// A .torrent file in the managed directory that parsed.
@@ -89,6 +89,9 @@ pub struct Snapshot {
     /// The file system of the download directory: with sparse files, a
     /// neighbour rtorrent writes one piece into takes only that piece.
     pub download_fs: DiskKind,
+    /// Where the client writes skipped files' parts of shared pieces, with
+    /// what the file-by-file torrent's parts file holds.
+    pub skipped: Skipped,
 }
 
 #[cfg(test)]

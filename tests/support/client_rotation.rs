@@ -29,6 +29,15 @@ pub const THREE_AND_UNMANAGED: &[(&str, usize)] = &[
     (UNMANAGED, 100 * 1024),
 ];
 
+/// One torrent of three files each more than half of a 500 KiB limit
+/// (boundaries inside 32 KiB pieces), plus the user's own torrent.
+pub const BIG_AND_UNMANAGED: &[(&str, usize)] = &[
+    ("big/a.bin", 300 * 1024 + 5000),
+    ("big/b.bin", 280 * 1024 + 7000),
+    ("big/c.bin", 260 * 1024 + 3000),
+    (UNMANAGED, 100 * 1024),
+];
+
 /// Asserts that `b` holds the same files as `a`, byte for byte, and that
 /// `a` is not empty (an empty tree would match anything).
 pub fn same_tree(a: &Path, b: &Path) {
@@ -224,4 +233,70 @@ pub fn assert_rotation_complete(
         download_dir.join(UNMANAGED).exists()
             && sha1_of(&download_dir.join(UNMANAGED)) == sha1_of(&source.join(UNMANAGED))
     });
+}
+
+/// What a file-by-file rotation on a real client needs from its test.
+pub struct FileByFile<'a> {
+    pub rotation: Rotation<'a>,
+    /// The client's download directory.
+    pub download_dir: &'a Path,
+    /// The big torrent.
+    pub torrent: &'a MadeTorrent,
+}
+
+/// Runs `rotate` until the big torrent is done, sampling every 20 ms (and
+/// after each run) what its data and libtorrent's parts file really take
+/// (allocated blocks, which is what fills a disk), and asserts it never
+/// exceeded the limit. Returns the report and the sampled peak.
+pub fn rotate_file_by_file(run: &FileByFile) -> (RotationReport, u64) {
+    let hash = lowspace::torrent::Metainfo::from_file(&run.torrent.file)
+        .unwrap()
+        .info_hash();
+    let watched = vec![
+        run.torrent.name.clone(),
+        format!(".{}.parts", hash.to_hex().to_ascii_lowercase()),
+    ];
+    let watch = super::disk::DiskWatch::start_with(
+        run.download_dir.to_path_buf(),
+        watched.clone(),
+        super::disk::allocated_under,
+    );
+    let report = rotate_until_done(&run.rotation, || {
+        watched
+            .iter()
+            .map(|n| super::disk::allocated_under(&run.download_dir.join(n)))
+            .sum()
+    });
+    let peak = watch.peak();
+    drop(watch);
+    assert!(
+        peak <= run.rotation.limit,
+        "sampled {peak} bytes on disk, over the limit {}\n{}",
+        run.rotation.limit,
+        report.tail(6000)
+    );
+    (report, peak)
+}
+
+/// What a user checks after a file-by-file rotation: the big torrent is
+/// byte-identical on the remote, the client lists only the user's own
+/// torrent (`left_in_client`), whose data is intact, and nothing else is
+/// left in the download directory (no parts file, no `.part`).
+pub fn assert_file_by_file_complete(
+    source: &Path,
+    remote: &Path,
+    download_dir: &Path,
+    torrent: &MadeTorrent,
+    left_in_client: &[String],
+) {
+    assert_rotation_complete(source, remote, download_dir, &[torrent], left_in_client);
+    let left: Vec<PathBuf> = super::neighbours::on_disk(download_dir)
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(
+        left,
+        [PathBuf::from(UNMANAGED)],
+        "only the user's torrent is left locally"
+    );
 }

@@ -14,6 +14,7 @@ pub mod libtorrent_info;
 pub mod lt_client;
 pub mod lt_dht_node;
 pub mod mktorrent;
+pub mod neighbours;
 pub mod nginx;
 pub mod opentracker;
 pub mod process;

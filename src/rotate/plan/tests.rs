@@ -79,6 +79,7 @@ fn snapshot(managed: Vec<ManagedTorrent>, loaded: Vec<Loaded>) -> Snapshot {
         file_mode_files: None,
         request_limit: Some(512 * 1024),
         download_fs: Default::default(),
+        skipped: Default::default(),
     }
 }
 
