@@ -515,20 +515,23 @@ fn read_all(
         let mut read = ahead.start_of(chunk.job);
         for (unit, chunk) in chunks.iter().enumerate().skip(first).take(job_chunks) {
             let (offset, length) = chunk.span(job);
-            ahead.top_up(read);
-            read += length as u64;
             let Some(file) = ahead.file().cloned() else {
                 let _ = results.send(Message::Failed(unit, io::ErrorKind::NotFound.into()));
                 break;
             };
+            // Cached: nothing to ask of the device, and the hashing
+            // threads read it.
             if reading == Reading::Adaptive
                 && crate::sys::in_page_cache(&file, offset, length as u64)
             {
+                read += length as u64;
                 if work.send(Work::Cached(unit, file)).is_err() {
                     return;
                 }
                 continue;
             }
+            ahead.top_up(read);
+            read += length as u64;
             let mut buffer = match free.try_recv() {
                 Ok(buffer) => buffer,
                 Err(_) if made < pool => {
