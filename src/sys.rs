@@ -113,21 +113,16 @@ struct Cachestat {
 }
 
 /// Whether every page of `len` bytes of `file` from `offset` is in the
-/// page cache now (cachestat(2)). False when the kernel cannot tell
-/// (before Linux 6.5, or a file the caller may not ask about): reading
-/// then goes the way that suits a slow device.
-pub fn in_page_cache(file: &std::fs::File, offset: u64, len: u64) -> bool {
+/// page cache now (cachestat(2)); `None` when the kernel will not say
+/// (before Linux 6.5, or since 6.14 a file the caller neither owns nor
+/// may write).
+pub fn in_page_cache(file: &std::fs::File, offset: u64, len: u64) -> Option<bool> {
     // SAFETY: no pointers; the C library reads a value it has.
     let page = unsafe { sysconf(SC_PAGESIZE) };
-    let Ok(page) = u64::try_from(page) else {
-        return false;
+    let page = u64::try_from(page).ok().filter(|page| *page > 0)?;
+    let Some(end) = offset.checked_add(len).filter(|_| len > 0) else {
+        return Some(false);
     };
-    let Some(end) = offset.checked_add(len) else {
-        return false;
-    };
-    if len == 0 || page == 0 {
-        return false;
-    }
     let pages = end.div_ceil(page) - offset / page;
     let range = CachestatRange { off: offset, len };
     let mut stat = Cachestat::default();
@@ -143,7 +138,7 @@ pub fn in_page_cache(file: &std::fs::File, offset: u64, len: u64) -> bool {
             0 as c_long,
         )
     };
-    result == 0 && stat.nr_cache >= pages
+    (result == 0).then_some(stat.nr_cache >= pages)
 }
 
 /// Reads into `buf` from `offset` what the page cache holds, never waiting
@@ -199,6 +194,9 @@ pub enum Advice {
     Sequential = 2,
     /// Start reading this range now, without waiting for it.
     WillNeed = 3,
+    /// Drop the cached pages (how tests make a file cold).
+    #[cfg(test)]
+    DontNeed = 4,
     /// Read once: the pages need not push others out of the cache.
     NoReuse = 5,
 }
@@ -517,12 +515,12 @@ mod tests {
         let file = std::fs::File::open(&path).unwrap();
         // Just written: every page is cached (cachestat is Linux 6.5).
         if kernel() >= (6, 5) {
-            assert!(in_page_cache(&file, 0, data.len() as u64));
-            assert!(in_page_cache(&file, 100_000, 1));
+            assert_eq!(in_page_cache(&file, 0, data.len() as u64), Some(true));
+            assert_eq!(in_page_cache(&file, 100_000, 1), Some(true));
+            // Past the end there is nothing to cache.
+            assert_eq!(in_page_cache(&file, 1 << 30, 4096), Some(false));
         }
-        // Past the end there is nothing to cache.
-        assert!(!in_page_cache(&file, 1 << 30, 4096));
-        assert!(!in_page_cache(&file, 0, 0));
+        assert_ne!(in_page_cache(&file, 0, 0), Some(true));
         let mut buf = vec![0u8; 70_000];
         let mut got = Vec::new();
         loop {
@@ -533,6 +531,18 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, data);
+        // Written out and dropped from the cache: nothing to read without
+        // the device.
+        file.sync_all().unwrap();
+        std::fs::File::open(&path).unwrap().sync_all().unwrap();
+        advise(&file, Advice::DontNeed, 0, 0);
+        if kernel() >= (6, 5) {
+            assert_eq!(in_page_cache(&file, 0, data.len() as u64), Some(false));
+        }
+        assert_eq!(
+            read_cached_at(&file, &mut buf, 0).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

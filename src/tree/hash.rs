@@ -521,9 +521,7 @@ fn read_all(
             };
             // Cached: nothing to ask of the device, and the hashing
             // threads read it.
-            if reading == Reading::Adaptive
-                && crate::sys::in_page_cache(&file, offset, length as u64)
-            {
+            if reading == Reading::Adaptive && cached(&file, offset, length as u64) {
                 read += length as u64;
                 if work.send(Work::Cached(unit, file)).is_err() {
                     return;
@@ -570,6 +568,27 @@ fn read_all(
             }
         }
     }
+}
+
+/// Whether `len` bytes of `file` from `offset` are in the page cache. When
+/// the kernel will not say (a file of another user's, an older kernel),
+/// one byte every [`CACHED_READ_BYTES`] and the last are tried without
+/// waiting for the device: a page missing between them is read later
+/// under the reader's lock, so a wrong guess costs a seek, never a
+/// second reader at once.
+fn cached(file: &File, offset: u64, len: u64) -> bool {
+    crate::sys::in_page_cache(file, offset, len).unwrap_or_else(|| sampled(file, offset, len))
+}
+
+fn sampled(file: &File, offset: u64, len: u64) -> bool {
+    let Some(last) = (offset + len).checked_sub(1).filter(|_| len > 0) else {
+        return false;
+    };
+    let mut byte = [0u8];
+    (offset..last)
+        .step_by(CACHED_READ_BYTES)
+        .chain([last])
+        .all(|at| matches!(crate::sys::read_cached_at(file, &mut byte, at), Ok(1)))
 }
 
 /// Says what the end of a file met early means.
@@ -1005,6 +1024,62 @@ mod tests {
                 assert_eq!(got[&i].v1, v1, "{format} {reading:?} file {i}");
             }
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sampling_tells_a_cached_file_from_a_dropped_one() {
+        let dir = std::env::temp_dir().join(format!("lowspace-hash-cold-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let length = UNIT_BYTES * 2 + 5;
+        std::fs::write(&path, vec![3u8; length as usize]).unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(sampled(&file, 0, length));
+        assert!(sampled(&file, UNIT_BYTES, UNIT_BYTES + 5));
+        assert!(!sampled(&file, 0, 0));
+        // Past the end: not there to read.
+        assert!(!sampled(&file, length, 10));
+        file.sync_all().unwrap();
+        crate::sys::advise(&file, Advice::DontNeed, 0, 0);
+        assert!(!sampled(&file, 0, length));
+        assert!(!cached(&file, 0, length));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_partly_cached_file_hashes_the_same() {
+        let dir = std::env::temp_dir().join(format!("lowspace-hash-part-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let length = UNIT_BYTES * 8 + 3;
+        let data: Vec<u8> = (0..length).map(|n| (n * 11) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        // Units 2 to 5 leave the cache (the reader reads them), the rest
+        // stay (the hashing threads read them). The kernel drops only whole
+        // folios, which may be as large as 2 MiB.
+        let file = File::open(&path).unwrap();
+        file.sync_all().unwrap();
+        crate::sys::advise(&file, Advice::DontNeed, UNIT_BYTES * 2, UNIT_BYTES * 4);
+        assert!(cached(&file, 0, UNIT_BYTES));
+        assert!(!cached(&file, UNIT_BYTES * 2, UNIT_BYTES));
+        let jobs = [Job {
+            path,
+            length,
+            piece_length: 1 << 18,
+            format: Format::V1,
+        }];
+        let mut got = None;
+        hash_files(
+            &jobs,
+            2,
+            &AtomicU64::new(0),
+            |_, r| got = Some(r.unwrap().v1),
+            || {},
+        );
+        assert_eq!(got, Some(simple_pieces(&data, 1 << 18)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
