@@ -114,8 +114,9 @@ struct Cachestat {
 
 /// Whether every page of `len` bytes of `file` from `offset` is in the
 /// page cache now (cachestat(2)); `None` when the kernel will not say
-/// (before Linux 6.5, or since 6.14 a file the caller neither owns nor
-/// may write).
+/// (before Linux 6.5; or a file the caller neither owns nor may write,
+/// which recent kernels do not report on, as for mincore(2): seen on
+/// 6.18).
 pub fn in_page_cache(file: &std::fs::File, offset: u64, len: u64) -> Option<bool> {
     // SAFETY: no pointers; the C library reads a value it has.
     let page = unsafe { sysconf(SC_PAGESIZE) };
