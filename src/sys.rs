@@ -11,7 +11,7 @@
 //! `pollfd` per connection. poll is in every libc on every Linux target we
 //! build for, and its struct layout is the same everywhere.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, c_long, c_ulong, c_void};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,6 +61,117 @@ extern "C" {
     // off_t is 64 bits on every target lowspace is built for (musl always,
     // glibc on 64-bit machines).
     fn posix_fadvise(fd: c_int, offset: i64, len: i64, advice: c_int) -> c_int;
+    // Through syscall(2): preadv2's flags and cachestat are missing from
+    // older C libraries (musl among them) though the kernel has them.
+    fn syscall(number: c_long, ...) -> c_long;
+    fn sysconf(name: c_int) -> c_long;
+}
+
+/// preadv2(2)'s number on each architecture lowspace is built for.
+#[cfg(target_arch = "x86_64")]
+const SYS_PREADV2: Option<c_long> = Some(327);
+#[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
+const SYS_PREADV2: Option<c_long> = Some(286);
+#[cfg(target_arch = "arm")]
+const SYS_PREADV2: Option<c_long> = Some(392);
+#[cfg(target_arch = "x86")]
+const SYS_PREADV2: Option<c_long> = Some(378);
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64",
+    target_arch = "arm",
+    target_arch = "x86"
+)))]
+const SYS_PREADV2: Option<c_long> = None;
+/// cachestat(2) (Linux 6.5) has one number on every architecture.
+const SYS_CACHESTAT: c_long = 451;
+/// preadv2: fail with EAGAIN rather than wait for the device.
+const RWF_NOWAIT: c_long = 0x8;
+/// sysconf's name for the page size (glibc and musl alike).
+const SC_PAGESIZE: c_int = 30;
+
+#[repr(C)]
+struct IoVec {
+    base: *mut c_void,
+    len: usize,
+}
+
+#[repr(C)]
+struct CachestatRange {
+    off: u64,
+    len: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct Cachestat {
+    nr_cache: u64,
+    nr_dirty: u64,
+    nr_writeback: u64,
+    nr_evicted: u64,
+    nr_recently_evicted: u64,
+}
+
+/// Whether every page of `len` bytes of `file` from `offset` is in the
+/// page cache now (cachestat(2)); `None` when the kernel will not say
+/// (before Linux 6.5; or a file the caller neither owns nor may write,
+/// which recent kernels do not report on, as for mincore(2): seen on
+/// 6.18).
+pub fn in_page_cache(file: &std::fs::File, offset: u64, len: u64) -> Option<bool> {
+    // SAFETY: no pointers; the C library reads a value it has.
+    let page = unsafe { sysconf(SC_PAGESIZE) };
+    let page = u64::try_from(page).ok().filter(|page| *page > 0)?;
+    let Some(end) = offset.checked_add(len).filter(|_| len > 0) else {
+        return Some(false);
+    };
+    let pages = end.div_ceil(page) - offset / page;
+    let range = CachestatRange { off: offset, len };
+    let mut stat = Cachestat::default();
+    // SAFETY: a valid descriptor borrowed for the call, and two structs
+    // laid out as the kernel's (five and two u64s on every architecture)
+    // that outlive it.
+    let result = unsafe {
+        syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd() as c_long,
+            &range as *const CachestatRange,
+            &mut stat as *mut Cachestat,
+            0 as c_long,
+        )
+    };
+    (result == 0).then_some(stat.nr_cache >= pages)
+}
+
+/// Reads into `buf` from `offset` what the page cache holds, never waiting
+/// for the device (preadv2 with RWF_NOWAIT): the bytes read (0 at the end
+/// of the file), fewer than asked when the rest is not cached, or
+/// `WouldBlock` when none of it is.
+pub fn read_cached_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let Some(number) = SYS_PREADV2 else {
+        return Err(std::io::ErrorKind::Unsupported.into());
+    };
+    let iov = IoVec {
+        base: buf.as_mut_ptr().cast(),
+        len: buf.len(),
+    };
+    // The kernel joins the offset from two longs (the high one is shifted
+    // out on 64-bit machines), the same call on 32 and 64 bits.
+    let (low, high) = (offset as c_ulong, (offset >> 32) as c_ulong);
+    // SAFETY: a valid descriptor borrowed for the call and one iovec that
+    // describes `buf`, both outliving it.
+    let result = unsafe {
+        syscall(
+            number,
+            file.as_raw_fd() as c_long,
+            &iov as *const IoVec,
+            1 as c_long,
+            low,
+            high,
+            RWF_NOWAIT,
+        )
+    };
+    usize::try_from(result).map_err(|_| std::io::Error::last_os_error())
 }
 
 /// Writes out every dirty page and inode of the file system `file` is on,
@@ -85,6 +196,9 @@ pub enum Advice {
     Sequential = 2,
     /// Start reading this range now, without waiting for it.
     WillNeed = 3,
+    /// Drop the cached pages (how tests make a file cold).
+    #[cfg(test)]
+    DontNeed = 4,
     /// Read once: the pages need not push others out of the cache.
     NoReuse = 5,
 }
@@ -421,6 +535,56 @@ pub fn file_system(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kernel's version as (major, minor).
+    fn kernel() -> (u32, u32) {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut parts = release.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next().unwrap().parse().unwrap();
+        (major, parts.next().unwrap().parse().unwrap())
+    }
+
+    #[test]
+    fn reads_what_the_page_cache_holds() {
+        let dir = std::env::temp_dir().join(format!("lowspace-sys-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let data: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // Just written: every page is cached (cachestat is Linux 6.5).
+        if kernel() >= (6, 5) {
+            assert_eq!(in_page_cache(&file, 0, data.len() as u64), Some(true));
+            assert_eq!(in_page_cache(&file, 100_000, 1), Some(true));
+            // Past the end there is nothing to cache.
+            assert_eq!(in_page_cache(&file, 1 << 30, 4096), Some(false));
+        }
+        assert_ne!(in_page_cache(&file, 0, 0), Some(true));
+        let mut buf = vec![0u8; 70_000];
+        let mut got = Vec::new();
+        loop {
+            let n = read_cached_at(&file, &mut buf, got.len() as u64).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, data);
+        // Written out and dropped from the cache: nothing to read without
+        // the device.
+        file.sync_all().unwrap();
+        std::fs::File::open(&path).unwrap().sync_all().unwrap();
+        advise(&file, Advice::DontNeed, 0, 0);
+        if kernel() >= (6, 5) {
+            assert_eq!(in_page_cache(&file, 0, data.len() as u64), Some(false));
+        }
+        assert_eq!(
+            read_cached_at(&file, &mut buf, 0).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_file_system_of_a_path() {
