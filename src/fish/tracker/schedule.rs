@@ -196,18 +196,17 @@ pub fn same_tracker(udp: &str, http: &str) -> bool {
 /// Sets each HTTP tracker's UDP twin and marks standby the HTTP jobs of
 /// swarms that also have a job at that twin. Jobs come grouped by swarm.
 fn link_twins(trackers: &mut [TrackerInfo], jobs: &mut [Job]) {
-    let udp: Vec<(u32, &str)> = trackers
+    // Each URL parsed once: an archive may name hundreds of trackers.
+    let ends: Vec<Option<(bool, String, u16)>> =
+        trackers.iter().map(|t| endpoint(&t.url)).collect();
+    let twins: Vec<Option<u32>> = ends
         .iter()
-        .enumerate()
-        .filter(|(_, t)| t.url.starts_with("udp://"))
-        .filter_map(|(i, t)| Some((u32::try_from(i).ok()?, &*t.url)))
-        .collect();
-    let twins: Vec<Option<u32>> = trackers
-        .iter()
-        .map(|t| {
-            udp.iter()
-                .find(|(_, u)| same_tracker(u, &t.url))
-                .map(|(i, _)| *i)
+        .map(|end| match end {
+            Some((false, host, port)) => ends
+                .iter()
+                .position(|e| matches!(e, Some((true, h, p)) if h == host && p == port))
+                .and_then(|i| u32::try_from(i).ok()),
+            _ => None,
         })
         .collect();
     for (t, twin) in trackers.iter_mut().zip(twins) {
