@@ -387,3 +387,113 @@ fn trackers_over_ipv6_udp_and_http() {
     assert_eq!(fish.state()["tracker_failures"], 0, "{}", fish.log_text());
     assert!(fish.terminate().success());
 }
+
+/// Writes `count` torrents of a test archive, each with the announce-list
+/// `urls` (one tier each); returns their hex info-hashes.
+fn write_listed(load: &Path, count: usize, urls: &[String]) -> Vec<String> {
+    std::fs::create_dir_all(load).unwrap();
+    let mut list = String::from("l");
+    for url in urls {
+        list.push_str(&format!("l{}:{url}e", url.len()));
+    }
+    list.push('e');
+    (0..count)
+        .map(|n| {
+            let info = archive_info(n);
+            let mut file = format!(
+                "d8:announce{}:{}13:announce-list{list}4:info",
+                urls[0].len(),
+                urls[0]
+            )
+            .into_bytes();
+            file.extend_from_slice(&info);
+            file.push(b'e');
+            std::fs::write(load.join(format!("item-{n:06}.torrent")), file).unwrap();
+            InfoHash::of_info_bytes(&info).to_hex()
+        })
+        .collect()
+}
+
+/// Torrents naming one opentracker twice, `udp://H:P` and `http://H:P`:
+/// fish announces over UDP only (no TCP connection reaches port P), and a
+/// client asking the tracker over HTTP gets fish's address for each.
+#[test]
+fn a_tracker_named_over_udp_and_http_is_announced_to_over_udp_only() {
+    const COUNT: usize = 5;
+    let dir = TempDir::new("fish-twin");
+    // opentracker answers UDP on `port`; its HTTP side (the same swarm
+    // table) is on `http_port`, where the test asks as a client. TCP on
+    // `port` is a listener counting fish's HTTP announces.
+    let port = free_port();
+    let http_port = free_port();
+    let counter = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    counter.set_nonblocking(true).unwrap();
+    let urls = [
+        format!("udp://127.0.0.1:{port}/announce"),
+        format!("http://127.0.0.1:{port}/announce"),
+    ];
+    let load = dir.join("load");
+    let hashes = write_listed(&load, COUNT, &urls);
+    let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+    let _tracker = Opentracker::start_on(dir.path(), &refs, http_port, port);
+
+    let mut fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+    let ours: std::net::SocketAddr = format!("127.0.0.1:{}", fish.port).parse().unwrap();
+    wait_until("every torrent listed", Duration::from_secs(30), || {
+        hashes
+            .iter()
+            .all(|h| tracker_peers(http_port, h).contains(&ours))
+    });
+    // A few more seconds in which an HTTP announce would have come.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut http_announces = 0;
+    while counter.accept().is_ok() {
+        http_announces += 1;
+    }
+    assert_eq!(http_announces, 0, "{}", fish.log_text());
+    wait_until("the announces counted", Duration::from_secs(10), || {
+        fish.state()["tracker_announces"] == COUNT as u64
+    });
+    let state = fish.state();
+    assert_eq!(state["tracker_announces"], COUNT as u64, "{state}");
+    assert_eq!(state["tracker_failures"], 0, "{state}");
+    assert!(fish.terminate().success());
+}
+
+/// The same pair of URLs where the UDP side does not answer (nothing
+/// listens for UDP on that port): fish falls back to HTTP at once, not an
+/// interval later, and the tracker lists it.
+#[test]
+fn when_udp_fails_the_same_tracker_is_announced_to_over_http() {
+    const COUNT: usize = 5;
+    let dir = TempDir::new("fish-twin-down");
+    let port = free_port();
+    let udp_elsewhere = free_port();
+    let urls = [
+        format!("udp://127.0.0.1:{port}/announce"),
+        format!("http://127.0.0.1:{port}/announce"),
+    ];
+    let load = dir.join("load");
+    let hashes = write_listed(&load, COUNT, &urls);
+    let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+    let _tracker = Opentracker::start_on(dir.path(), &refs, port, udp_elsewhere);
+
+    let mut fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+    let ours: std::net::SocketAddr = format!("127.0.0.1:{}", fish.port).parse().unwrap();
+    wait_until(
+        "every torrent listed over HTTP",
+        Duration::from_secs(30),
+        || {
+            hashes
+                .iter()
+                .all(|h| tracker_peers(port, h).contains(&ours))
+        },
+    );
+    // fish.json is written once a second: wait for it to count them.
+    wait_until("the announces counted", Duration::from_secs(10), || {
+        fish.state()["tracker_announces"] == COUNT as u64
+    });
+    let state = fish.state();
+    assert!(state["tracker_failures"].as_u64().unwrap() >= 1, "{state}");
+    assert!(fish.terminate().success());
+}

@@ -19,6 +19,13 @@ impl Opentracker {
     /// Starts opentracker allowing `info_hashes` (hex, any case); the
     /// whitelist is written in `dir`.
     pub fn start(dir: &Path, info_hashes: &[&str]) -> Opentracker {
+        let port = super::free_port();
+        Opentracker::start_on(dir, info_hashes, port, port)
+    }
+
+    /// The same with HTTP on `port` and UDP on `udp_port` (one swarm
+    /// table behind both); `port` is the one [`Opentracker::port`] names.
+    pub fn start_on(dir: &Path, info_hashes: &[&str], port: u16, udp_port: u16) -> Opentracker {
         let program = super::require_program("opentracker");
         let whitelist = dir.join("whitelist");
         let text: String = info_hashes
@@ -40,7 +47,6 @@ impl Opentracker {
             }
             parent = p.parent();
         }
-        let port = super::free_port();
         let mut cmd = Command::new(program);
         cmd.current_dir("/")
             .args([
@@ -49,7 +55,7 @@ impl Opentracker {
                 "-p",
                 &port.to_string(),
                 "-P",
-                &port.to_string(),
+                &udp_port.to_string(),
             ])
             .arg("-w")
             .arg(&whitelist);

@@ -1,4 +1,6 @@
-//! Announcing to trackers: every torrent to every tracker of every tier,
+//! Announcing to trackers: every torrent to every tracker of every tier
+//! (one tracker named by both a `udp://` and an `http://` URL of the same
+//! host and port is announced to over UDP, HTTP standing by),
 //! HTTP(S) and UDP (BEP 15), in one thread of its own so the peer loop
 //! never waits for a tracker.
 //!
@@ -215,7 +217,7 @@ impl Announcer {
             if self.book.untried == 0 {
                 log::info!(
                     "trackers: every torrent announced once ({} announces to {} trackers) in {:.1} s",
-                    self.book.jobs.len(),
+                    self.book.jobs.iter().filter(|j| !j.standby).count(),
                     self.book.trackers.len(),
                     since.elapsed().as_secs_f64()
                 );

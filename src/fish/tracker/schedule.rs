@@ -60,6 +60,11 @@ pub struct Job {
     /// A `started` announce went through: later ones carry no event, and
     /// leaving sends `stopped`.
     pub started: bool,
+    /// An HTTP announce to a tracker this swarm also announces to over
+    /// UDP (same host and port, see [`same_tracker`]): made only while
+    /// that UDP tracker fails (from its first failure that rests it to
+    /// its next success).
+    pub standby: bool,
 }
 
 /// A swarm as the announcer needs it.
@@ -84,6 +89,9 @@ pub struct TrackerInfo {
     pub next_send_ms: u64,
     /// The interval it last asked for.
     pub interval: Duration,
+    /// For a plain HTTP tracker: the UDP tracker at the same host and
+    /// port, if any swarm names one.
+    pub twin: Option<u32>,
 }
 
 /// Every announce job and when it is due.
@@ -155,6 +163,77 @@ pub fn pacing_gap(jobs: u32, interval: Duration) -> Duration {
 pub fn pace(due_ms: u64, next_send_ms: u64, gap: Duration) -> (u64, u64) {
     let at = due_ms.max(next_send_ms);
     (at, at + u64::try_from(gap.as_millis()).unwrap_or(1000))
+}
+
+/// Where a tracker URL listens, for [`same_tracker`]: `udp://` with any
+/// path, or plain `http://` without a query or credentials (a passkey in
+/// the URL means the HTTP tracker knows us by it: UDP cannot stand in).
+fn endpoint(url: &str) -> Option<(bool, String, u16)> {
+    if let Some(host_port) = super::udp::host_port(url) {
+        let (host, port) = host_port.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        return Some((true, host.to_ascii_lowercase(), port.parse().ok()?));
+    }
+    let parsed = crate::http::Url::parse(url).ok()?;
+    let plain = parsed.scheme == crate::http::Scheme::Http
+        && !parsed.path_and_query.contains('?')
+        && parsed.username.is_none();
+    plain.then(|| (false, parsed.host.to_ascii_lowercase(), parsed.port))
+}
+
+/// True when `udp` and `http` are one tracker reached two ways: the same
+/// host and port (opentracker and most public trackers answer UDP and
+/// HTTP on one port, from one swarm table). A swarm announced to both
+/// would be listed twice at the cost of a TCP connection per HTTP
+/// announce, so the HTTP one stands by (see [`Job::standby`]).
+pub fn same_tracker(udp: &str, http: &str) -> bool {
+    match (endpoint(udp), endpoint(http)) {
+        (Some((true, uh, up)), Some((false, hh, hp))) => uh == hh && up == hp,
+        _ => false,
+    }
+}
+
+/// Sets each HTTP tracker's UDP twin and marks standby the HTTP jobs of
+/// swarms that also have a job at that twin. Jobs come grouped by swarm.
+fn link_twins(trackers: &mut [TrackerInfo], jobs: &mut [Job]) {
+    // Each URL parsed once: an archive may name hundreds of trackers.
+    let ends: Vec<Option<(bool, String, u16)>> =
+        trackers.iter().map(|t| endpoint(&t.url)).collect();
+    let twins: Vec<Option<u32>> = ends
+        .iter()
+        .map(|end| match end {
+            Some((false, host, port)) => ends
+                .iter()
+                .position(|e| matches!(e, Some((true, h, p)) if h == host && p == port))
+                .and_then(|i| u32::try_from(i).ok()),
+            _ => None,
+        })
+        .collect();
+    for (t, twin) in trackers.iter_mut().zip(twins) {
+        t.twin = twin;
+    }
+    let mut start = 0;
+    while start < jobs.len() {
+        let swarm = jobs.get(start).map_or(0, |j| j.swarm);
+        let end = jobs
+            .iter()
+            .skip(start)
+            .position(|j| j.swarm != swarm)
+            .map_or(jobs.len(), |n| start + n);
+        let group = jobs.get_mut(start..end).unwrap_or(&mut []);
+        let has = |group: &[Job], tracker: u32| group.iter().any(|j| j.tracker == tracker);
+        for k in 0..group.len() {
+            let twin = group
+                .get(k)
+                .and_then(|j| trackers.get(j.tracker as usize))
+                .and_then(|t| t.twin);
+            let standby = twin.is_some_and(|u| has(group, u));
+            if let Some(job) = group.get_mut(k) {
+                job.standby = standby;
+            }
+        }
+        start = end.max(start + 1);
+    }
 }
 
 impl Book {
@@ -265,6 +344,7 @@ impl Book {
                             next: now,
                             failures: 0,
                             started: false,
+                            standby: false,
                         });
                     }
                 }
@@ -293,8 +373,10 @@ impl Book {
                 down_count: 0,
                 next_send_ms: 0,
                 interval: ASSUMED_INTERVAL,
+                twin: None,
             });
         }
+        link_twins(&mut self.trackers, &mut jobs);
         for t in &mut self.trackers {
             t.jobs = 0;
         }
@@ -321,7 +403,7 @@ impl Book {
         self.swarms = swarm_infos;
         self.untried = jobs
             .iter()
-            .filter(|j| !j.started && j.failures == 0)
+            .filter(|j| !j.started && j.failures == 0 && !j.standby)
             .count();
         self.jobs = jobs;
         self.jobs.shrink_to_fit();
@@ -354,6 +436,19 @@ impl Book {
             let Some(tracker) = self.trackers.get(job.tracker as usize) else {
                 continue;
             };
+            if job.standby {
+                let twin = tracker.twin.and_then(|t| self.trackers.get(t as usize));
+                if let Some(twin) = twin.filter(|t| t.down_count == 0) {
+                    // Announced over UDP: look again an interval later
+                    // (sooner if the UDP tracker goes down, see `failed`).
+                    let next = now.saturating_add(secs(twin.interval));
+                    if let Some(job) = self.jobs.get_mut(i) {
+                        job.next = next;
+                    }
+                    self.push(i);
+                    continue;
+                }
+            }
             if tracker.resting_until > now {
                 let window = start_window(tracker.jobs);
                 let hash = self.swarm(&job).map(|s| s.info_hash);
@@ -384,7 +479,7 @@ impl Book {
             return;
         };
         let adopting = self.swarm(&job).is_some_and(|s| s.adopting);
-        if !job.started && job.failures == 0 {
+        if !job.started && job.failures == 0 && !job.standby {
             self.untried = self.untried.saturating_sub(1);
         }
         if let Some(t) = self.trackers.get_mut(job.tracker as usize) {
@@ -406,7 +501,7 @@ impl Book {
         let Some(job) = self.jobs.get_mut(index) else {
             return;
         };
-        if !job.started && job.failures == 0 {
+        if !job.started && job.failures == 0 && !job.standby {
             self.untried = self.untried.saturating_sub(1);
         }
         job.failures = job.failures.saturating_add(1);
@@ -416,9 +511,45 @@ impl Book {
             if let Some(t) = self.trackers.get_mut(tracker as usize) {
                 t.down_count = t.down_count.saturating_add(1);
                 t.resting_until = now.saturating_add(secs(retry_delay(t.down_count)));
+                if t.down_count == 1 {
+                    self.wake_standbys(tracker, now);
+                }
             }
         }
         self.push(index);
+    }
+
+    /// A UDP tracker just went down: the HTTP announces standing by for
+    /// it are due now, spread over a start window, so the swarms stay
+    /// listed at that tracker.
+    fn wake_standbys(&mut self, udp: u32, now: Secs) {
+        let woken: Vec<u32> = self
+            .trackers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.twin == Some(udp))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect();
+        if woken.is_empty() {
+            return;
+        }
+        for i in 0..self.jobs.len() {
+            let Some(job) = self.jobs.get(i).copied() else {
+                continue;
+            };
+            if !job.standby || !woken.contains(&job.tracker) {
+                continue;
+            }
+            let window = self.tracker(&job).map_or(0, |t| start_window(t.jobs));
+            let delay = self.swarm(&job).map_or(0, |s| phase(&s.info_hash, window));
+            let next = now.saturating_add(delay);
+            if next < job.next {
+                if let Some(job) = self.jobs.get_mut(i) {
+                    job.next = next;
+                }
+                self.push(i);
+            }
+        }
     }
 
     /// Started jobs, for the goodbye (`stopped`).

@@ -203,3 +203,159 @@ fn a_resting_tracker_is_skipped_and_its_jobs_spread_after_the_rest() {
     assert!(moved.iter().any(|&n| n != moved[0]), "{moved:?}");
     assert_eq!(book.sleep_for(10), Duration::from_secs(50));
 }
+
+#[test]
+fn one_tracker_reached_over_udp_and_http_is_the_same_tracker() {
+    let table = [
+        // udp url, http url → one tracker
+        (
+            "udp://t.example:6969/announce",
+            "http://t.example:6969/announce",
+            true,
+        ),
+        (
+            "udp://T.Example:6969",
+            "http://t.example:6969/announce",
+            true,
+        ),
+        (
+            "udp://[::1]:6969/announce",
+            "http://[::1]:6969/announce",
+            true,
+        ),
+        (
+            "udp://t.example:80/announce",
+            "http://t.example/announce",
+            true,
+        ),
+        // Another port or host: maybe another program.
+        (
+            "udp://t.example:6969/announce",
+            "http://t.example:6970/announce",
+            false,
+        ),
+        (
+            "udp://t.example:6969/announce",
+            "http://u.example:6969/announce",
+            false,
+        ),
+        // A passkey or credentials in the URL: the tracker knows us by
+        // them, UDP cannot stand in.
+        (
+            "udp://t.example:6969/announce",
+            "http://t.example:6969/announce?passkey=x",
+            false,
+        ),
+        (
+            "udp://t.example:6969/announce",
+            "http://me:pw@t.example:6969/announce",
+            false,
+        ),
+        // Only plain HTTP stands by; not two UDP or two HTTP URLs.
+        (
+            "udp://t.example:443/announce",
+            "https://t.example/announce",
+            false,
+        ),
+        (
+            "udp://t.example:6969/announce",
+            "udp://t.example:6969/announce",
+            false,
+        ),
+        (
+            "http://t.example:6969/announce",
+            "http://t.example:6969/announce",
+            false,
+        ),
+        (
+            "udp://t.example/announce",
+            "http://t.example/announce",
+            false,
+        ),
+    ];
+    for (udp, http, want) in table {
+        assert_eq!(same_tracker(udp, http), want, "{udp} {http}");
+    }
+}
+
+#[test]
+fn http_stands_by_while_the_same_tracker_answers_over_udp() {
+    const UDP: &str = "udp://127.0.0.1:6969/announce";
+    const HTTP: &str = "http://127.0.0.1:6969/announce";
+    const OTHER: &str = "http://other.example/announce";
+    let both = hash(4, 0);
+    let http_only = hash(5, 0);
+    let mut book = Book::new();
+    book.reconcile(
+        &[
+            swarm(both, &[&[UDP], &[HTTP], &[OTHER]]),
+            swarm(http_only, &[&[HTTP]]),
+        ],
+        0,
+    );
+    let standby: Vec<(InfoHash, &str, bool)> = book
+        .jobs
+        .iter()
+        .map(|j| {
+            (
+                book.swarms[j.swarm as usize].info_hash,
+                &*book.trackers[j.tracker as usize].url,
+                j.standby,
+            )
+        })
+        .collect();
+    assert_eq!(
+        standby,
+        [
+            (both, UDP, false),
+            (both, HTTP, true),
+            (both, OTHER, false),
+            // No UDP job for this swarm: HTTP is its only way in.
+            (http_only, HTTP, false),
+        ]
+    );
+    assert_eq!(book.untried, 3, "a standby job is not owed an announce");
+    assert_eq!(std::mem::size_of::<Job>(), 16, "the flag fits the padding");
+
+    // While the UDP tracker answers, the standby job is never due.
+    let mut announced = Vec::new();
+    for now in [0, 100, 2000, 4000] {
+        while let Some(i) = book.next_due(now) {
+            announced.push((now, i));
+            book.succeeded(i, now, &reply(1800, None));
+        }
+    }
+    assert!(announced.iter().all(|&(_, i)| i != 1), "{announced:?}");
+    assert_eq!(announced.iter().filter(|&&(_, i)| i == 0).count(), 3);
+    assert_eq!(book.untried, 0);
+
+    // The UDP tracker goes down: the standby announce is due at once
+    // (one job: a start window of 0 s), and made while UDP rests.
+    book.failed(0, 5000, true);
+    assert_eq!(book.jobs[1].next, 5000);
+    assert_eq!(book.next_due(5000), Some(1));
+    book.succeeded(1, 5000, &reply(1800, None));
+    assert!(book.jobs[1].started);
+    assert_eq!(book.untried, 0);
+    // Made again an interval later, as long as UDP has not answered
+    // again (between two rests too).
+    book.failed(0, 6000, true);
+    let due = |book: &mut Book, now: Secs| {
+        let mut due = Vec::new();
+        while let Some(i) = book.next_due(now) {
+            due.push(i);
+            if i == 0 {
+                book.failed(i, now, true); // UDP still down
+            } else {
+                book.succeeded(i, now, &reply(1800, None));
+            }
+        }
+        due
+    };
+    assert_eq!(due(&mut book, 6800), [2, 3, 0, 1]);
+    // UDP back: the HTTP job stands by again.
+    book.succeeded(0, 8000, &reply(1800, None));
+    assert_eq!(due(&mut book, 8600), [2, 3]);
+    assert_eq!(book.jobs[1].next, 8600 + 1800);
+    assert!(book.jobs[1].next > 8600);
+}
