@@ -217,3 +217,41 @@ fn transmission_writes_a_skipped_neighbours_part_into_it_sparse() {
         "Transmission leaves them: lowspace deletes them"
     );
 }
+
+/// Torrents added together are labelled together: one torrent-set for the
+/// batch (3.00 takes labels only that way), and each carries the label.
+#[test]
+fn a_batch_of_adds_is_labelled_with_one_request() {
+    let tmp = TempDir::new("transmission-labels");
+    let files: Vec<(String, usize)> = (0..12)
+        .map(|i| (format!("f{i:02}.bin"), 16 * 1024))
+        .collect();
+    let spec: Vec<(&str, usize)> = files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let made = generate(&tmp.join("data"), &tmp.join("torrents"), &spec);
+    let tr = Transmission::start(&tmp.join("transmission"));
+    let client = client(&tr);
+    let before = client.requests();
+    let new: Vec<NewTorrent> = made
+        .iter()
+        .map(|t| NewTorrent {
+            metainfo: std::fs::read(&t.file).unwrap(),
+            start: false,
+            label: "lowspace".to_string(),
+        })
+        .collect();
+    let results = client.add(&new).unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // One torrent-add each, one torrent-set for all (plus at most the
+    // session handshake).
+    let spent = client.requests() - before;
+    assert!(
+        spent <= made.len() as u64 + 2,
+        "{spent} requests for {} adds",
+        made.len()
+    );
+    let state = client.state().unwrap();
+    assert_eq!(state.torrents.len(), made.len());
+    for t in &state.torrents {
+        assert_eq!(t.label, "lowspace", "{} is not labelled", t.name);
+    }
+}
