@@ -70,3 +70,26 @@ pub trait FollowClient {
     /// Removes the torrent and deletes its data.
     fn remove_with_data(&self, torrent: &ClientTorrent) -> Result<(), FollowError>;
 }
+
+/// The directory listed paths are placed under: the one configured in
+/// `[follow]`, else the one the client reports (`what` names it in the
+/// error), which must be absolute: placing "under" a relative directory
+/// would depend on the client's working directory.
+pub fn configured_or_reported(
+    configured: Option<&Path>,
+    what: &str,
+    reported: impl FnOnce() -> Result<PathBuf, FollowError>,
+) -> Result<PathBuf, FollowError> {
+    if let Some(dir) = configured {
+        return Ok(dir.to_path_buf());
+    }
+    let dir = reported()?;
+    if dir.is_absolute() {
+        Ok(dir)
+    } else {
+        Err(FollowError(format!(
+            "{what} is {}, not absolute; set download_dir in [follow]",
+            dir.display()
+        )))
+    }
+}

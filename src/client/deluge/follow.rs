@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Client, DelugeOptions};
-use crate::client::follow::{Added, ClientTorrent, FollowClient, FollowError};
+use crate::client::follow::{
+    configured_or_reported, Added, ClientTorrent, FollowClient, FollowError,
+};
 use crate::client::ClientError;
 use crate::torrent::InfoHash;
 
@@ -196,18 +198,11 @@ impl FollowClient for Follower {
 
     /// The configured directory, else Deluge's download location.
     fn download_root(&self) -> Result<PathBuf, FollowError> {
-        if let Some(dir) = &self.download_dir {
-            return Ok(dir.clone());
-        }
-        let dir = self.client.download_dir().map_err(error)?;
-        if dir.is_absolute() {
-            Ok(dir)
-        } else {
-            Err(FollowError(format!(
-                "Deluge's download location is {}, not absolute; set download_dir in [follow]",
-                dir.display()
-            )))
-        }
+        configured_or_reported(
+            self.download_dir.as_deref(),
+            "Deluge's download location",
+            || self.client.download_dir().map_err(error),
+        )
     }
 
     fn add_metainfo(

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{Client, InfoRow, QbitOptions};
-use crate::client::follow::{Added, ClientTorrent, FollowClient, FollowError};
+use crate::client::follow::{
+    configured_or_reported, Added, ClientTorrent, FollowClient, FollowError,
+};
 use crate::client::ClientError;
 use crate::http::form::Multipart;
 use crate::http::Request;
@@ -169,18 +171,11 @@ impl FollowClient for Follower {
 
     /// The configured directory, else qBittorrent's default save path.
     fn download_root(&self) -> Result<PathBuf, FollowError> {
-        if let Some(dir) = &self.download_dir {
-            return Ok(dir.clone());
-        }
-        let dir = self.client.default_save_path().map_err(error)?;
-        if dir.is_absolute() {
-            Ok(dir)
-        } else {
-            Err(FollowError(format!(
-                "qBittorrent's default save path is {}, not absolute; set download_dir in [follow]",
-                dir.display()
-            )))
-        }
+        configured_or_reported(
+            self.download_dir.as_deref(),
+            "qBittorrent's default save path",
+            || self.client.default_save_path().map_err(error),
+        )
     }
 
     fn add_metainfo(
