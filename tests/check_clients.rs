@@ -98,6 +98,7 @@ fn qbittorrent_with_a_password_login_and_a_wrong_one() {
         url: qbit.url(),
         username: Some("lowspace-user".into()),
         password: Some("s3cret pass".into()),
+        api_key: None,
     })
     .unwrap();
     let dirs = stage_torrents(tmp.path(), &client);

@@ -291,6 +291,7 @@ fn qbittorrent_mirrors_a_tree_of_300_torrents_into_their_listed_paths() {
         url: qbit.url(),
         username: None,
         password: None,
+        api_key: None,
     })
     .unwrap();
     let added = client
@@ -326,6 +327,7 @@ fn qbittorrent_mirrors_a_tree_of_300_torrents_into_their_listed_paths() {
             url: qbit.url(),
             username: None,
             password: None,
+            api_key: None,
         },
         LABEL,
         None,

@@ -39,6 +39,7 @@ fn three_torrents_rotate_through_qbittorrent_within_the_limit() {
         url: qbit.url(),
         username: None,
         password: None,
+        api_key: None,
     })
     .unwrap();
     add_unmanaged(&client, &made);
@@ -83,6 +84,7 @@ fn client(qbit: &Qbittorrent) -> Client {
         url: qbit.url(),
         username: None,
         password: None,
+        api_key: None,
     })
     .unwrap()
 }

@@ -560,9 +560,10 @@ pub fn render_json(config: &Config, show_secrets: bool) -> Value {
                     "password": password.as_ref().map(|p| if show_secrets { p.as_str() } else { "(hidden)" }),
                 }),
                 FollowClient::Rtorrent { socket_url } => json!({"kind": "rtorrent", "socket_url": socket_url}),
-                FollowClient::Qbittorrent { url, username, password } => json!({
+                FollowClient::Qbittorrent { url, username, password, api_key } => json!({
                     "kind": "qbittorrent", "url": url, "username": username,
                     "password": password.as_ref().map(|p| if show_secrets { p.as_str() } else { "(hidden)" }),
+                    "api_key": api_key.as_ref().map(|k| if show_secrets { k.as_str() } else { "(hidden)" }),
                 }),
                 FollowClient::Deluge { url, password } => json!({
                     "kind": "deluge", "url": url,
@@ -605,17 +606,24 @@ fn print_client(out: &mut String, client: &crate::config::ClientSettings) {
             url,
             username,
             password,
+            api_key,
         } => {
             out.push_str("kind = \"qbittorrent\"\n");
             let _ = writeln!(out, "url = {}", quoted(url));
-            match username {
-                Some(u) => {
+            match (username, api_key) {
+                (Some(u), _) => {
                     let _ = writeln!(out, "username = {}", quoted(u));
                 }
-                None => out.push_str("# username: not set (no login)\n"),
+                (None, Some(_)) => {
+                    out.push_str("# username: not set (the API key replaces the login)\n")
+                }
+                (None, None) => out.push_str("# username: not set (no login)\n"),
             }
             if password.is_some() {
                 out.push_str("# password: set, not shown\n");
+            }
+            if api_key.is_some() {
+                out.push_str("# api_key: set, not shown\n");
             }
         }
         ClientSettings::Transmission {

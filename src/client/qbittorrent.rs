@@ -32,6 +32,24 @@ pub const REQUEST_LIMIT: usize = 4 * 1024 * 1024;
 /// stop/start).
 const STOP_START_API: (u32, u32) = (2, 11);
 
+/// The first WebUI API version that takes an API key (qBittorrent 5.2).
+/// An older one ignores the `Authorization` header, and with "bypass
+/// authentication on localhost" would answer as if the key were good.
+const API_KEY_API: (u32, u32, u32) = (2, 14, 1);
+
+/// A WebUI API version as numbers (`2.8.19` → (2, 8, 19)); None when it
+/// is not one.
+pub fn api_version(text: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().ok());
+    let major = parts.next()??;
+    let minor = parts.next()??;
+    let patch = match parts.next() {
+        Some(p) => p?,
+        None => 0,
+    };
+    Some((major, minor, patch))
+}
+
 /// How to reach qBittorrent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QbitOptions {
@@ -39,6 +57,9 @@ pub struct QbitOptions {
     pub url: String,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// qBittorrent 5.2's API key, sent as `Authorization: Bearer` on every
+    /// request instead of a login.
+    pub api_key: Option<String>,
 }
 
 /// Which verbs this qBittorrent has.
@@ -145,6 +166,10 @@ impl Client {
             Some(c) => request.header("Cookie", c),
             None => request,
         };
+        let request = match &self.options.api_key {
+            Some(key) => request.header("Authorization", &format!("Bearer {key}")),
+            None => request,
+        };
         let shown = request.url.to_string();
         self.requests.set(self.requests.get() + 1);
         let response = self
@@ -163,6 +188,8 @@ impl Client {
             return Ok((s.cookie.clone(), s.api));
         }
         let cookie = match (&self.options.username, &self.options.password) {
+            // The key goes with every request; there is no login.
+            _ if self.options.api_key.is_some() => None,
             (Some(user), pass) => {
                 let body = urlencoded(&[
                     ("username", user),
@@ -195,7 +222,17 @@ impl Client {
             cookie.as_deref(),
             None,
         )?;
-        let api = Api::from_version(&String::from_utf8_lossy(&body)).map_err(protocol)?;
+        let version = String::from_utf8_lossy(&body);
+        let api = Api::from_version(&version).map_err(protocol)?;
+        if self.options.api_key.is_some() && api_version(&version).is_some_and(|v| v < API_KEY_API)
+        {
+            return Err(refused(format!(
+                "qBittorrent at {} has WebUI API {}, which predates API keys \
+                 (qBittorrent 5.2, API 2.14.1): set username and password in [client] instead of api_key",
+                self.base,
+                version.trim()
+            )));
+        }
         log::debug!("qBittorrent WebUI API {api:?}");
         *self.session.borrow_mut() = Some(Session {
             cookie: cookie.clone(),

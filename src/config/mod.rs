@@ -77,6 +77,9 @@ pub enum ClientSettings {
         url: String,
         username: Option<String>,
         password: Option<String>,
+        /// qBittorrent 5.2's API key (`Authorization: Bearer`), instead
+        /// of a login.
+        api_key: Option<String>,
     },
     /// Through its JSON RPC (3.00 and 4.x).
     Transmission {
@@ -274,6 +277,9 @@ pub enum FollowClient {
         url: String,
         username: Option<String>,
         password: Option<String>,
+        /// qBittorrent 5.2's API key (`Authorization: Bearer`), instead
+        /// of a login.
+        api_key: Option<String>,
     },
     /// deluge-web, as `[client]` names it.
     Deluge {

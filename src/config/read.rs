@@ -431,7 +431,7 @@ const TOML_SECTIONS: &[&str] = &[
     "", "rtorrent", "client", "rotate", "remote", "tree", "follow", "fish",
 ];
 
-const CLIENT_KEYS: &[&str] = &["kind", "url", "username", "password"];
+const CLIENT_KEYS: &[&str] = &["kind", "url", "username", "password", "api_key"];
 
 const FISH_KEYS: &[&str] = &[
     "load_path",
@@ -641,6 +641,13 @@ fn client_settings(r: &mut SectionReader) -> Result<ClientSettings, ConfigError>
     let url = r.string("url")?;
     let username = r.string("username")?;
     let password = r.string("password")?;
+    let api_key = r.string("api_key")?;
+    if api_key.is_some() && kind != "qbittorrent" {
+        return Err(r.error_at(
+            "api_key",
+            "is for kind = \"qbittorrent\" (qBittorrent 5.2's WebUI API key)",
+        ));
+    }
     match kind.as_str() {
         "rtorrent" => match ["url", "username", "password"]
             .into_iter()
@@ -660,10 +667,17 @@ fn client_settings(r: &mut SectionReader) -> Result<ClientSettings, ConfigError>
             if password.is_some() && username.is_none() {
                 return Err(r.error_at("password", "is given without a username"));
             }
+            if api_key.is_some() && username.is_some() {
+                return Err(r.error_at(
+                    "api_key",
+                    "is given with a username: an API key replaces the login, give one or the other",
+                ));
+            }
             Ok(ClientSettings::Qbittorrent {
                 url,
                 username,
                 password,
+                api_key,
             })
         }
         "transmission" => {
@@ -849,10 +863,12 @@ fn follow_settings(
                     url,
                     username,
                     password,
+                    api_key,
                 } => FollowClient::Qbittorrent {
                     url: url.clone(),
                     username: username.clone(),
                     password: password.clone(),
+                    api_key: api_key.clone(),
                 },
                 ClientSettings::Transmission {
                     url,

@@ -625,7 +625,8 @@ fn client_section_defaults_to_rtorrent_and_reads_qbittorrent() {
         ClientSettings::Qbittorrent {
             url: "http://127.0.0.1:8080".into(),
             username: None,
-            password: None
+            password: None,
+            api_key: None,
         }
     );
     let c = toml(
@@ -637,9 +638,42 @@ fn client_section_defaults_to_rtorrent_and_reads_qbittorrent() {
         ClientSettings::Qbittorrent {
             url: "http://10.0.0.2:8081/qbt".into(),
             username: Some("admin".into()),
-            password: Some("s3cret".into())
+            password: Some("s3cret".into()),
+            api_key: None,
         }
     );
+    let c = toml("[client]\nkind = \"qbittorrent\"\napi_key = \"qbt_abc\"\n").unwrap();
+    assert_eq!(
+        c.client,
+        ClientSettings::Qbittorrent {
+            url: "http://127.0.0.1:8080".into(),
+            username: None,
+            password: None,
+            api_key: Some("qbt_abc".into()),
+        }
+    );
+    for (text, key, said) in [
+        (
+            "kind = \"transmission\"\napi_key = \"k\"",
+            "api_key",
+            "is for kind = \"qbittorrent\"",
+        ),
+        (
+            "kind = \"qbittorrent\"\nusername = \"a\"\napi_key = \"k\"",
+            "api_key",
+            "one or the other",
+        ),
+        (
+            "kind = \"qbittorrent\"\napi_key = \"\"",
+            "api_key",
+            "expected a value",
+        ),
+    ] {
+        let e = toml(&format!("[client]\n{text}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key) && e.contains(said), "{text}: {e}");
+    }
     assert_eq!(ini(SEED_000).unwrap().client, ClientSettings::Rtorrent);
 }
 
@@ -651,7 +685,7 @@ fn client_section_reads_transmission() {
         ClientSettings::Transmission {
             url: "http://127.0.0.1:9091/transmission/rpc".into(),
             username: None,
-            password: None
+            password: None,
         }
     );
     let c = toml(
@@ -756,6 +790,7 @@ fn follow_without_client_drives_the_client_section() {
             url: "http://10.0.0.2:8080".into(),
             username: Some("u".into()),
             password: Some("p".into()),
+            api_key: None,
         }
     );
     assert_eq!(

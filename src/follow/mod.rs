@@ -49,11 +49,13 @@ pub fn open_client(settings: &FollowSettings) -> Result<Box<dyn FollowClient>, F
             url,
             username,
             password,
+            api_key,
         } => Box::new(crate::client::qbittorrent::follow::Follower::new(
             crate::client::qbittorrent::QbitOptions {
                 url: url.clone(),
                 username: username.clone(),
                 password: password.clone(),
+                api_key: api_key.clone(),
             },
             label,
             dir,

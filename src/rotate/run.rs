@@ -66,12 +66,14 @@ pub fn client(config: &Config) -> Result<Box<dyn TorrentClient>, RotateError> {
             url,
             username,
             password,
+            api_key,
         } => {
             rotate_settings(config)?;
             let client = crate::client::qbittorrent::Client::new(QbitOptions {
                 url: url.clone(),
                 username: username.clone(),
                 password: password.clone(),
+                api_key: api_key.clone(),
             })
             .map_err(RotateError::Config)?;
             Ok(Box::new(client))

@@ -273,6 +273,7 @@ mod tests {
             url: "http://127.0.0.1:8080".into(),
             username: None,
             password: None,
+            api_key: None,
         };
         let e = Follower::new(options, "a,b", None).err().unwrap();
         assert!(e.0.contains("comma"), "{e}");

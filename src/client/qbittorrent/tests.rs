@@ -163,6 +163,7 @@ fn unreachable_webui_is_unreachable() {
         url: format!("http://127.0.0.1:{port}"),
         username: None,
         password: None,
+        api_key: None,
     })
     .unwrap();
     assert!(matches!(c.state(), Err(ClientError::Unreachable(_))));
@@ -173,6 +174,7 @@ fn unreachable_webui_is_unreachable() {
 struct Seen {
     line: String,
     cookie: Option<String>,
+    authorization: Option<String>,
     body: String,
 }
 
@@ -224,10 +226,20 @@ fn recorded_webui(
                     .or_else(|| l.strip_prefix("cookie: "))
                     .map(str::to_string)
             });
+            let authorization = head.lines().find_map(|l| {
+                l.strip_prefix("Authorization: ")
+                    .or_else(|| l.strip_prefix("authorization: "))
+                    .map(str::to_string)
+            });
             let target = line.rsplit_once(' ').unwrap().0.to_string();
             let target = target.split('?').next().unwrap().to_string();
             let (status, headers, reply) = answer(&target);
-            log.lock().unwrap().push(Seen { line, cookie, body });
+            log.lock().unwrap().push(Seen {
+                line,
+                cookie,
+                authorization,
+                body,
+            });
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{reply}",
@@ -253,6 +265,7 @@ fn session_against(
         url: url.clone(),
         username: Some("admin".into()),
         password: Some("secret".into()),
+        api_key: None,
     })
     .unwrap();
     let about = c.about().unwrap();
@@ -382,4 +395,95 @@ fn a_4_5_session_keeps_sid_and_pauses_and_resumes() {
     {
         assert_eq!(s.cookie.as_deref(), Some("SID=abc"), "{}", s.line);
     }
+}
+
+fn webui_5_2_with_key(target: &str) -> (&'static str, &'static str, &'static str) {
+    match target {
+        "GET /api/v2/app/webapiVersion" => ("200 OK", "", "2.14.1"),
+        "GET /api/v2/app/version" => ("200 OK", "", "v5.2.0"),
+        "POST /api/v2/torrents/stop" | "POST /api/v2/torrents/start" => ("200 OK", "", ""),
+        _ => ("404 Not Found", "", ""),
+    }
+}
+
+fn webui_4_5_ignoring_keys(target: &str) -> (&'static str, &'static str, &'static str) {
+    match target {
+        "GET /api/v2/app/webapiVersion" => ("200 OK", "", "2.8.19"),
+        "GET /api/v2/app/version" => ("200 OK", "", "v4.5.2"),
+        _ => ("404 Not Found", "", ""),
+    }
+}
+
+fn keyed_client(url: &str) -> Client {
+    Client::new(QbitOptions {
+        url: url.to_string(),
+        username: None,
+        password: None,
+        api_key: Some("qbt_recordedkey".into()),
+    })
+    .unwrap()
+}
+
+fn shut_down(url: &str, handle: std::thread::JoinHandle<()>) {
+    let _ = crate::http::HttpClient::default().send(crate::http::Request::get(
+        crate::http::Url::parse(&format!("{url}/shutdown")).unwrap(),
+    ));
+    handle.join().unwrap();
+}
+
+/// 5.2's API key: no login, the key as a bearer token on every request.
+#[test]
+fn an_api_key_goes_with_every_request_and_replaces_the_login() {
+    let (url, seen, handle) = recorded_webui(webui_5_2_with_key);
+    let c = keyed_client(&url);
+    assert_eq!(c.about().unwrap(), "v5.2.0, WebUI API 2.14.1");
+    let hash = InfoHash::from_hex(HASH).unwrap();
+    c.stop(&hash).unwrap();
+    c.start(&hash).unwrap();
+    shut_down(&url, handle);
+    let seen = seen.lock().unwrap().clone();
+    let asked: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| !s.line.contains("/shutdown"))
+        .collect();
+    assert!(asked.len() >= 4, "{asked:?}");
+    for s in &asked {
+        assert!(!s.line.contains("/auth/login"), "a login was sent: {s:?}");
+        assert_eq!(
+            s.authorization.as_deref(),
+            Some("Bearer qbt_recordedkey"),
+            "{s:?}"
+        );
+        assert_eq!(s.cookie, None, "{s:?}");
+    }
+    assert!(asked
+        .iter()
+        .any(|s| s.line.starts_with("POST /api/v2/torrents/stop")));
+}
+
+/// A qBittorrent older than 5.2 ignores the key (and, on localhost with
+/// the bypass on, would answer anyway): refused, saying what to set.
+#[test]
+fn an_api_key_against_a_webui_older_than_5_2_is_refused_clearly() {
+    let (url, _seen, handle) = recorded_webui(webui_4_5_ignoring_keys);
+    let c = keyed_client(&url);
+    let err = c.state().unwrap_err();
+    shut_down(&url, handle);
+    assert!(matches!(err, ClientError::Refused(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("2.8.19") && text.contains("predates API keys"),
+        "{text}"
+    );
+    assert!(text.contains("username and password"), "{text}");
+}
+
+#[test]
+fn api_versions_compare_as_numbers() {
+    assert_eq!(api_version("2.14.1"), Some((2, 14, 1)));
+    assert_eq!(api_version(" 2.8 "), Some((2, 8, 0)));
+    assert_eq!(api_version("2.x"), None);
+    assert_eq!(api_version(""), None);
+    assert!(api_version("2.9.3").unwrap() < API_KEY_API);
+    assert!(api_version("2.14.1").unwrap() >= API_KEY_API);
 }
