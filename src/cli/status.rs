@@ -28,13 +28,13 @@ pub struct StatusArgs {
 impl StatusArgs {
     pub fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         let config = ctx.config()?.clone();
-        let (gathered, plan, _client) = look(&config).map_err(to_cli)?;
+        let (gathered, plan, client) = look(&config).map_err(to_cli)?;
         let text = if self.json {
             let mut s = status_json(&gathered, &plan).to_string();
             s.push('\n');
             s
         } else {
-            status_text(&gathered, &plan)
+            status_text(&gathered, &plan, client.kind())
         };
         ctx.out()
             .write_all(text.as_bytes())

@@ -76,7 +76,7 @@ impl fmt::Display for RotateStepError {
                 then: Some(then),
             } => write!(
                 f,
-                "not erased from rtorrent, its data is kept: {source}; {then}"
+                "not erased from the client, its data is kept: {source}; {then}"
             ),
             RotateStepError::DataKept { source, then: None } => {
                 write!(f, "its data is kept: {source}")

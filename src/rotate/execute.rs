@@ -594,15 +594,18 @@ impl Executor<'_> {
                             log::info!("{}: loaded ({})", step.name, human_size(step.size));
                             outcome.loaded.push(step.name.clone());
                         }
-                        Err(e) => outcome
-                            .failures
-                            .push(format!("{}: rtorrent refused to load it: {e}", step.name)),
+                        Err(e) => outcome.failures.push(format!(
+                            "{}: {} refused to load it: {e}",
+                            step.name,
+                            self.client.kind()
+                        )),
                     }
                 }
             }
             Err(e) if may_split && calls.len() > 1 => {
                 log::warn!(
-                    "rtorrent refused a request loading {} torrents ({e}); sending it again in two halves",
+                    "{} refused a request loading {} torrents ({e}); sending it again in two halves",
+                    self.client.kind(),
                     calls.len()
                 );
                 let half = calls.len() / 2;

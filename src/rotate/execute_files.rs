@@ -203,12 +203,13 @@ impl Executor<'_> {
         );
         (self.checkpoint)(Checkpoint::Client);
         let (base_path, files) = read.map_err(|source| RotateStepError::Client {
-            what: "cannot read its files from rtorrent".into(),
+            what: format!("cannot read its files from {}", self.client.kind()),
             source,
         })?;
         if files.len() != step.files.len() {
             return Err(fail(format!(
-                "rtorrent lists {} files, the .torrent {}",
+                "{} lists {} files, the .torrent {}",
+                self.client.kind(),
                 files.len(),
                 step.files.len()
             )));
@@ -219,7 +220,10 @@ impl Executor<'_> {
             base_path
         };
         if base_path.as_os_str().is_empty() {
-            return Err(fail("rtorrent does not say where its data is yet".into()));
+            return Err(fail(format!(
+                "{} does not say where its data is yet",
+                self.client.kind()
+            )));
         }
         if self.file_record()?.base_path != base_path {
             self.file_record()?.base_path = base_path.clone();
@@ -356,8 +360,9 @@ impl Executor<'_> {
             .collect();
         if copied.recheck {
             log::warn!(
-                "{}: rtorrent counts files complete that are short on disk; checking its data again",
-                step.name
+                "{}: {} counts files complete that are short on disk; checking its data again",
+                step.name,
+                self.client.kind()
             );
         }
         let then = ThenDo {
@@ -412,7 +417,7 @@ impl Executor<'_> {
         }]);
         (self.checkpoint)(Checkpoint::Client);
         let refused = |source| RotateStepError::Client {
-            what: "rtorrent refused to load it".into(),
+            what: format!("{} refused to load it", self.client.kind()),
             source,
         };
         for r in added.map_err(refused)? {
@@ -428,9 +433,10 @@ impl Executor<'_> {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         if !known {
-            return Err(RotateStepError::Torrent(
-                "rtorrent did not add it within 5 s of loading".into(),
-            ));
+            return Err(RotateStepError::Torrent(format!(
+                "{} did not add it within 5 s of loading",
+                self.client.kind()
+            )));
         }
         let off: Vec<(usize, FilePriority)> = (0..step.files.len())
             .map(|i| (i, FilePriority::Off))
@@ -480,8 +486,9 @@ impl Executor<'_> {
                 (meta.piece_hash(p as usize), meta.piece_size(p as usize))
             else {
                 return Err(RotateStepError::Torrent(format!(
-                    "{} has no piece {p}: it does not match rtorrent's files",
-                    step.torrent_file.display()
+                    "{} has no piece {p}: it does not match the files {} lists",
+                    step.torrent_file.display(),
+                    self.client.kind()
                 )));
             };
             let at = (p * step.piece_length).saturating_sub(start);
@@ -552,9 +559,10 @@ impl Executor<'_> {
             // the neighbour being truncated already).
             if let Some(bad) = self.bad_piece(step, f, &local)? {
                 log::warn!(
-                    "{}: {} is complete in rtorrent but its piece {bad} does not match the .torrent on disk; not copied, checking it again",
+                    "{}: {} is complete in {} but its piece {bad} does not match the .torrent on disk; not copied, checking it again",
                     step.name,
-                    local.display()
+                    local.display(),
+                    self.client.kind()
                 );
                 short.push(f.index);
                 continue;

@@ -44,7 +44,7 @@ impl fmt::Display for Phase {
         f.write_str(match self {
             Phase::Syncing => "syncing",
             Phase::Verified => "verified on the remote",
-            Phase::Erased => "erased from rtorrent",
+            Phase::Erased => "erased from the client",
             Phase::DataDeleted => "local data deleted",
         })
     }

@@ -506,7 +506,7 @@ fn in_rtorrent(cx: &Context, out: &mut Plan) -> Usage {
         match (seeded, backed_off) {
             (Ok(_), _) if l.base_path.as_os_str().is_empty() => {
                 out.reasons.push(format!(
-                    "{}: rtorrent reports no data path yet; will sync next run",
+                    "{}: the client reports no data path yet; will sync next run",
                     torrent.name
                 ));
                 out.states.push((
@@ -514,7 +514,7 @@ fn in_rtorrent(cx: &Context, out: &mut Plan) -> Usage {
                     torrent.name.clone(),
                     TorrentState::Seeding {
                         ratio_milli: l.ratio_milli,
-                        waiting_for: "rtorrent reports where its data is".into(),
+                        waiting_for: "the client to report where its data is".into(),
                     },
                 ));
             }

@@ -55,7 +55,8 @@ fn by_hash(gathered: &Gathered) -> (ByHash<'_, ManagedTorrent>, ByHash<'_, Loade
 
 /// `lowspace status` as text: the budget, one line per managed torrent,
 /// then what is not managed or could not be read.
-pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
+/// `client` names the torrent client the unmanaged torrents are in.
+pub fn status_text(gathered: &Gathered, plan: &Plan, client: &str) -> String {
     let mut out = String::new();
     out.push_str(&budget_line(plan));
     out.push('\n');
@@ -95,7 +96,7 @@ pub fn status_text(gathered: &Gathered, plan: &Plan) -> String {
     }
     let unmanaged_bytes: u64 = gathered.unmanaged.iter().map(|d| d.size).sum();
     out.push_str(&format!(
-        "unmanaged: {} in rtorrent ({}), not counted and never touched\n",
+        "unmanaged: {} in {client} ({}), not counted and never touched\n",
         plural(gathered.unmanaged.len() as u64, "torrent", "torrents"),
         human_size(unmanaged_bytes)
     ));
