@@ -12,6 +12,7 @@
 pub mod http;
 pub mod response;
 pub mod schedule;
+pub mod scrape;
 pub mod udp;
 
 use std::collections::HashMap;
