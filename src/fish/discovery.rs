@@ -35,6 +35,8 @@ pub struct Swarm {
 pub struct DiscoveryStatus {
     pub tracker_failures: u64,
     pub tracker_announces: u64,
+    /// Scrapes of resting trackers that found them up again.
+    pub tracker_scrapes: u64,
     pub dht_nodes: u64,
     /// The DHT's query rate (queries a second, all its nodes).
     pub dht_rate: u64,
@@ -82,6 +84,7 @@ pub struct Found {
     votes: Mutex<Vec<(IpAddr, IpAddr)>>,
     pub tracker_failures: AtomicU64,
     pub tracker_announces: AtomicU64,
+    pub tracker_scrapes: AtomicU64,
     pub dht_nodes: AtomicU64,
     pub dht_rate: AtomicU64,
     pub dht_cycle_secs: AtomicU64,
@@ -123,6 +126,7 @@ impl Found {
         DiscoveryStatus {
             tracker_failures: self.tracker_failures.load(Ordering::Relaxed),
             tracker_announces: self.tracker_announces.load(Ordering::Relaxed),
+            tracker_scrapes: self.tracker_scrapes.load(Ordering::Relaxed),
             dht_nodes: self.dht_nodes.load(Ordering::Relaxed),
             dht_rate: self.dht_rate.load(Ordering::Relaxed),
             dht_cycle_secs: self.dht_cycle_secs.load(Ordering::Relaxed),

@@ -8,6 +8,8 @@
 //! - [`udp`]: BEP 15 packets and the connect/announce exchange.
 //! - [`http`]: the announce URL and the GET.
 //! - [`schedule`]: when each announce is due (pure).
+//! - [`scrape`]: multi-hash scrapes (BEP 48), which probe a resting
+//!   HTTP tracker instead of waking its announces.
 
 pub mod http;
 pub mod response;
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use super::discovery::{Found, SourceThread, Swarm};
 use crate::torrent::InfoHash;
 use response::AnnounceReply;
-use schedule::{Book, Secs, SwarmInfo};
+use schedule::{Book, ProbeOutcome, Secs, SwarmInfo};
 
 /// The announce thread's stack: enough for a TLS handshake.
 const THREAD_STACK: usize = 256 * 1024;
@@ -126,6 +128,7 @@ impl TrackerDiscovery {
                     udp: HashMap::new(),
                     http: http::client(identity.bind),
                     first_round: None,
+                    probes_checked: Secs::MAX,
                 };
                 worker.run(link.swarms)
             },
@@ -147,6 +150,8 @@ struct Announcer {
     /// The first full round: when every job has been announced once, how
     /// long that took is logged (the announce-cycle time).
     first_round: Option<Instant>,
+    /// The second resting trackers were last looked at for a probe.
+    probes_checked: Secs,
 }
 
 impl Announcer {
@@ -165,6 +170,12 @@ impl Announcer {
                 let _ = self.announce(&swarm, &url, Event::Stopped);
             }
             let now = self.now();
+            if now != self.probes_checked {
+                self.probes_checked = now;
+                for tracker in self.book.probes_due(now) {
+                    self.probe(tracker);
+                }
+            }
             if let Some(index) = self.book.next_due(now) {
                 self.run_job(index);
                 continue;
@@ -280,6 +291,69 @@ impl Announcer {
             }
         }
         result
+    }
+
+    /// One multi-hash scrape of a resting HTTP tracker: whether it is up
+    /// again, learned without waking its announces.
+    fn probe(&mut self, tracker: u32) {
+        let Some(url) = self
+            .book
+            .trackers
+            .get(tracker as usize)
+            .map(|t| t.url.clone())
+        else {
+            return;
+        };
+        let Some(scrape) = scrape::scrape_url(&url) else {
+            return;
+        };
+        let hashes = self.book.hashes_at(tracker, scrape::BATCH);
+        let outcome = match crate::http::Url::parse(&scrape::scrape_request(&scrape, &hashes)) {
+            Err(e) => {
+                log::warn!("scrape of {}: {e}", crate::http::url::redact(&url));
+                ProbeOutcome::Answered { status: 0 }
+            }
+            Ok(request) => match self.http.send(crate::http::Request::get(request)) {
+                Err(e) => {
+                    log::info!(
+                        "tracker {} still down (scrape: {e})",
+                        crate::http::url::redact(&url)
+                    );
+                    ProbeOutcome::Unreachable
+                }
+                Ok(response) if response.status != 200 => {
+                    log::info!(
+                        "tracker {} answers a scrape with HTTP status {}",
+                        crate::http::url::redact(&url),
+                        response.status
+                    );
+                    ProbeOutcome::Answered {
+                        status: response.status,
+                    }
+                }
+                Ok(response) => match scrape::parse_scrape(&response.body) {
+                    Ok(swarms) => {
+                        self.found.tracker_scrapes.fetch_add(1, Ordering::Relaxed);
+                        log::info!(
+                            "tracker {} is up again (a scrape of {} torrents lists {}): announces resume",
+                            crate::http::url::redact(&url),
+                            hashes.len(),
+                            swarms.len()
+                        );
+                        ProbeOutcome::Swarms
+                    }
+                    Err(e) => {
+                        log::info!(
+                            "tracker {} is up again, but not scraped any more: {e}",
+                            crate::http::url::redact(&url)
+                        );
+                        ProbeOutcome::Answered { status: 200 }
+                    }
+                },
+            },
+        };
+        let now = self.now();
+        self.book.probed(tracker, now, outcome);
     }
 
     /// The UDP tracker of `url`, shared by every URL naming the same

@@ -92,6 +92,64 @@ pub struct TrackerInfo {
     /// For a plain HTTP tracker: the UDP tracker at the same host and
     /// port, if any swarm names one.
     pub twin: Option<u32>,
+    /// Whether it is probed with a multi-hash scrape while resting.
+    pub scrape: ScrapeSupport,
+}
+
+/// What we know of a tracker's multi-hash scrape (BEP 48).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrapeSupport {
+    /// UDP, or an HTTP URL without an `announce` segment: no scrape URL.
+    NoUrl,
+    Untried,
+    Works,
+    /// It answered a scrape with an error: never scraped again.
+    Refused,
+}
+
+impl ScrapeSupport {
+    fn of(url: &str) -> ScrapeSupport {
+        if super::scrape::scrape_url(url).is_some() {
+            ScrapeSupport::Untried
+        } else {
+            ScrapeSupport::NoUrl
+        }
+    }
+}
+
+/// How a scrape of a resting tracker went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// A scrape reply that parsed.
+    Swarms,
+    /// An HTTP answer that is not a scrape reply (a `failure reason`,
+    /// a bad body, a status other than 200).
+    Answered { status: u16 },
+    /// No connection, no answer in time.
+    Unreachable,
+}
+
+/// What a probe says: is the tracker up (its announces resume), and what
+/// its scrape support is now. A 5xx is a proxy in front of a tracker that
+/// is down, so the tracker keeps resting.
+pub fn probe_verdict(outcome: ProbeOutcome, before: ScrapeSupport) -> (bool, ScrapeSupport) {
+    match outcome {
+        ProbeOutcome::Swarms => (true, ScrapeSupport::Works),
+        ProbeOutcome::Answered { status } if (500..600).contains(&status) => (false, before),
+        ProbeOutcome::Answered { .. } => (true, ScrapeSupport::Refused),
+        ProbeOutcome::Unreachable => (false, before),
+    }
+}
+
+/// True when a tracker is probed with a scrape at `now`, not woken by an
+/// announce: it is resting, its rest is over, and it may answer a scrape.
+pub fn probe_due(tracker: &TrackerInfo, now: Secs) -> bool {
+    tracker.down_count > 0
+        && tracker.resting_until <= now
+        && matches!(
+            tracker.scrape,
+            ScrapeSupport::Untried | ScrapeSupport::Works
+        )
 }
 
 /// Every announce job and when it is due.
@@ -367,13 +425,14 @@ impl Book {
         drop(tracker_ids);
         for url in new_trackers {
             self.trackers.push(TrackerInfo {
-                url,
                 jobs: 0,
                 resting_until: 0,
                 down_count: 0,
                 next_send_ms: 0,
                 interval: ASSUMED_INTERVAL,
                 twin: None,
+                scrape: ScrapeSupport::of(&url),
+                url,
             });
         }
         link_twins(&mut self.trackers, &mut jobs);
@@ -549,6 +608,44 @@ impl Book {
                 }
                 self.push(i);
             }
+        }
+    }
+
+    /// Resting trackers to probe with a scrape now.
+    pub fn probes_due(&self, now: Secs) -> Vec<u32> {
+        self.trackers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| probe_due(t, now))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect()
+    }
+
+    /// Up to `max` info-hashes announced to `tracker`, for one scrape.
+    pub fn hashes_at(&self, tracker: u32, max: usize) -> Vec<InfoHash> {
+        self.jobs
+            .iter()
+            .filter(|j| j.tracker == tracker)
+            .filter_map(|j| self.swarm(j).map(|s| s.info_hash))
+            .take(max)
+            .collect()
+    }
+
+    /// Records a probe of a resting tracker: up, it stops resting and its
+    /// announces go at their places in the start window after the rest
+    /// (as after any rest); down, it rests again, backed off.
+    pub fn probed(&mut self, tracker: u32, now: Secs, outcome: ProbeOutcome) {
+        let Some(t) = self.trackers.get_mut(tracker as usize) else {
+            return;
+        };
+        let (up, scrape) = probe_verdict(outcome, t.scrape);
+        t.scrape = scrape;
+        if up {
+            t.down_count = 0;
+            t.resting_until = 0;
+        } else {
+            t.down_count = t.down_count.saturating_add(1);
+            t.resting_until = now.saturating_add(secs(retry_delay(t.down_count)));
         }
     }
 
