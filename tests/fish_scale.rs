@@ -580,3 +580,46 @@ fn a_tracker_that_comes_back_is_found_by_a_scrape_and_announced_to() {
     );
     assert!(fish.terminate().success());
 }
+
+/// A few hundred torrents on an HTTP-only opentracker, ten of them with
+/// another peer there: once the tracker answers an announce, fish scrapes
+/// all of its torrents in multi-hash batches (BEP 48) and fish.json says
+/// how many it scraped and which have other peers.
+#[test]
+fn scrape_health_of_an_http_tracker_is_in_the_state_file() {
+    const COUNT: usize = 300;
+    let dir = TempDir::new("fish-scrape-health");
+    let port = free_port();
+    let udp_elsewhere = free_port();
+    let urls = [format!("http://127.0.0.1:{port}/announce")];
+    let load = dir.join("load");
+    let hashes = write_listed(&load, COUNT, &urls);
+    let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+    let _tracker = Opentracker::start_on(dir.path(), &refs, port, udp_elsewhere);
+    // Another peer in ten swarms.
+    for hash in hashes.iter().step_by(30) {
+        tracker_peers(port, hash);
+    }
+
+    let fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+    let mut fish = fish;
+    let health = |fish: &Fish| fish.state()["trackers"][0].clone();
+    let start = Instant::now();
+    while health(&fish)["last_scrape"] != "ok" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no scrape health: {}\n{}",
+            fish.state()["trackers"],
+            fish.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let h = health(&fish);
+    assert_eq!(h["tracker"], urls[0].as_str(), "{h}");
+    assert_eq!(h["torrents_scraped"], COUNT as u64, "{h}");
+    assert_eq!(h["with_other_peers"], 10, "{h}");
+    assert_eq!(h["multi_scrape"], true, "{h}");
+    // Health came from scrapes: announces go on at the tracker's pace.
+    assert!(fish.state()["tracker_announces"].as_u64().unwrap() < COUNT as u64);
+    assert!(fish.terminate().success());
+}

@@ -52,6 +52,23 @@ pub struct DiscoveryStatus {
     pub dht_announces_cached: u64,
 }
 
+/// What periodic multi-hash scrapes (BEP 48) tell of one HTTP tracker,
+/// for the state file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrackerHealth {
+    /// The announce URL, credentials and query redacted.
+    pub tracker: String,
+    /// Torrents in its last full round of scrapes.
+    pub torrents_scraped: u64,
+    /// Of those, how many it lists with peers besides us.
+    pub with_other_peers: u64,
+    /// "ok", or why the last scrape failed.
+    pub last_scrape: String,
+    /// False once it answered a multi-hash scrape with an error or with
+    /// only one of the hashes: it is never scraped again.
+    pub multi_scrape: bool,
+}
+
 /// A source of peers.
 pub trait Discovery: Send {
     /// The swarms to announce from now on (all of them, every time).
@@ -60,6 +77,10 @@ pub trait Discovery: Send {
     fn take_peers(&mut self) -> Vec<(InfoHash, SocketAddr)>;
     /// Counters for the report.
     fn status(&self) -> DiscoveryStatus;
+    /// Scrape health of its trackers (none but the tracker thread's).
+    fn tracker_health(&self) -> Vec<TrackerHealth> {
+        Vec::new()
+    }
     /// A peer at `voter` said it sees us at `seen` (BEP 10 `yourip`): a
     /// vote for our external address, which the DHT binds its id to.
     fn saw_external(&mut self, _voter: IpAddr, _seen: IpAddr) {}
@@ -82,6 +103,8 @@ const MAX_PENDING_VOTES: usize = 64;
 pub struct Found {
     peers: Mutex<Vec<(InfoHash, SocketAddr)>>,
     votes: Mutex<Vec<(IpAddr, IpAddr)>>,
+    /// Per HTTP tracker, replaced whole by the tracker thread.
+    pub tracker_health: Mutex<Vec<TrackerHealth>>,
     pub tracker_failures: AtomicU64,
     pub tracker_announces: AtomicU64,
     pub tracker_scrapes: AtomicU64,
@@ -202,6 +225,14 @@ impl Discovery for SourceThread {
 
     fn status(&self) -> DiscoveryStatus {
         self.found.status()
+    }
+
+    fn tracker_health(&self) -> Vec<TrackerHealth> {
+        self.found
+            .tracker_health
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default()
     }
 
     fn saw_external(&mut self, voter: IpAddr, seen: IpAddr) {

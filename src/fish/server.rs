@@ -811,6 +811,11 @@ impl Server {
                 .unwrap_or(0),
             listen_port: self.options.session.listen_port,
             counters: self.counters,
+            trackers: self
+                .discovery
+                .iter()
+                .flat_map(|d| d.tracker_health())
+                .collect(),
             torrents: StateTorrents {
                 registry: &self.registry,
                 peers: &peers,
@@ -835,6 +840,8 @@ struct State<'a> {
     listen_port: u16,
     #[serde(flatten)]
     counters: Counters,
+    /// Per HTTP tracker: what multi-hash scrapes say of its swarms.
+    trackers: Vec<super::discovery::TrackerHealth>,
     torrents: StateTorrents<'a>,
 }
 

@@ -17,7 +17,7 @@ pub mod schedule;
 pub mod scrape;
 pub mod udp;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +25,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::discovery::{Found, SourceThread, Swarm};
+use super::discovery::{Found, SourceThread, Swarm, TrackerHealth};
 use crate::torrent::InfoHash;
 use response::AnnounceReply;
 use schedule::{Book, ProbeOutcome, Secs, SwarmInfo};
@@ -129,6 +129,8 @@ impl TrackerDiscovery {
                     http: http::client(identity.bind),
                     first_round: None,
                     probes_checked: Secs::MAX,
+                    health_checked: Secs::MAX,
+                    health: BTreeMap::new(),
                 };
                 worker.run(link.swarms)
             },
@@ -152,6 +154,11 @@ struct Announcer {
     first_round: Option<Instant>,
     /// The second resting trackers were last looked at for a probe.
     probes_checked: Secs,
+    /// The second the last batch of health scrapes went.
+    health_checked: Secs,
+    /// Per tracker: the round of health scrapes under way (torrents
+    /// scraped, with other peers) and what the state file shows.
+    health: BTreeMap<u32, ((u64, u64), TrackerHealth)>,
 }
 
 impl Announcer {
@@ -174,6 +181,14 @@ impl Announcer {
                 self.probes_checked = now;
                 for tracker in self.book.probes_due(now) {
                     self.probe(tracker);
+                }
+            }
+            // One batch of health scrapes a second at most, before the
+            // announces: a start's backlog of announces would starve it.
+            if now != self.health_checked {
+                self.health_checked = now;
+                if let Some(tracker) = self.book.health_tracker(now) {
+                    self.health_scrape(tracker);
                 }
             }
             if let Some(index) = self.book.next_due(now) {
@@ -354,6 +369,107 @@ impl Announcer {
         };
         let now = self.now();
         self.book.probed(tracker, now, outcome);
+    }
+
+    /// One batch of a tracker's round of health scrapes; at the round's
+    /// end (or a failure) the state file's entry for it is replaced.
+    fn health_scrape(&mut self, tracker: u32) {
+        let Some(url) = self
+            .book
+            .trackers
+            .get(tracker as usize)
+            .map(|t| t.url.clone())
+        else {
+            return;
+        };
+        let name = crate::http::url::redact(&url).to_string();
+        let (batch, over) = self.book.health_batch(tracker, scrape::BATCH);
+        let hashes: Vec<InfoHash> = batch.iter().map(|(h, _)| *h).collect();
+        let result = match scrape::scrape_url(&url) {
+            None => Err((false, format!("{name} has no scrape URL"))),
+            Some(base) => self.scrape(&base, &hashes, &name),
+        };
+        let now = self.now();
+        let entry = self.health.entry(tracker).or_insert_with(|| {
+            (
+                (0, 0),
+                TrackerHealth {
+                    tracker: name.clone(),
+                    torrents_scraped: 0,
+                    with_other_peers: 0,
+                    last_scrape: String::new(),
+                    multi_scrape: true,
+                },
+            )
+        });
+        match result {
+            Ok(swarms) => {
+                let listed_ours = batch
+                    .iter()
+                    .filter(|(h, ours)| *ours && swarms.contains_key(h))
+                    .count();
+                if !schedule::reads_every_hash(listed_ours, swarms.len()) {
+                    entry.1.last_scrape = format!(
+                        "{name} answered a scrape of {} torrents about only one: not scraped again",
+                        hashes.len()
+                    );
+                    entry.1.multi_scrape = false;
+                    log::info!("{}", entry.1.last_scrape);
+                    self.book.health_done(tracker, now, false);
+                } else {
+                    let others = batch
+                        .iter()
+                        .filter(|(h, ours)| {
+                            swarms.get(h).is_some_and(|c| {
+                                schedule::has_other_peers(c.complete, c.incomplete, *ours)
+                            })
+                        })
+                        .count();
+                    entry.0 .0 += batch.len() as u64;
+                    entry.0 .1 += others as u64;
+                    if over {
+                        entry.1.torrents_scraped = entry.0 .0;
+                        entry.1.with_other_peers = entry.0 .1;
+                        entry.1.last_scrape = "ok".into();
+                        entry.0 = (0, 0);
+                        self.book.health_done(tracker, now, true);
+                    }
+                }
+            }
+            Err((supported, why)) => {
+                entry.0 = (0, 0);
+                entry.1.last_scrape = why;
+                entry.1.multi_scrape = supported;
+                self.book.health_done(tracker, now, supported);
+            }
+        }
+        let published: Vec<TrackerHealth> = self.health.values().map(|(_, h)| h.clone()).collect();
+        if let Ok(mut shown) = self.found.tracker_health.lock() {
+            *shown = published;
+        }
+    }
+
+    /// One multi-hash scrape: the swarms listed, or whether the tracker
+    /// may still be scraped (false: it refused) and why it failed.
+    fn scrape(
+        &self,
+        base: &str,
+        hashes: &[InfoHash],
+        name: &str,
+    ) -> Result<std::collections::HashMap<InfoHash, scrape::SwarmCounts>, (bool, String)> {
+        let url = crate::http::Url::parse(&scrape::scrape_request(base, hashes))
+            .map_err(|e| (false, format!("scrape of {name}: {e}")))?;
+        let response = self
+            .http
+            .send(crate::http::Request::get(url))
+            .map_err(|e| (true, format!("scrape of {name}: {e}")))?;
+        if response.status != 200 {
+            return Err((
+                (500..600).contains(&response.status),
+                format!("scrape of {name}: HTTP status {}", response.status),
+            ));
+        }
+        scrape::parse_scrape(&response.body).map_err(|e| (false, format!("{name}: {e}")))
     }
 
     /// The UDP tracker of `url`, shared by every URL naming the same

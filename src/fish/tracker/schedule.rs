@@ -94,6 +94,37 @@ pub struct TrackerInfo {
     pub twin: Option<u32>,
     /// Whether it is probed with a multi-hash scrape while resting.
     pub scrape: ScrapeSupport,
+    /// The next round of health scrapes ([`NEVER`] before its first
+    /// successful announce), and where in the jobs the round is.
+    pub health_next: Secs,
+    pub health_cursor: u32,
+}
+
+/// A time that never comes.
+pub const NEVER: Secs = Secs::MAX;
+
+/// True when `tracker` is due a batch of health scrapes: it answers
+/// announces, may answer a multi-hash scrape, and its round is due.
+pub fn health_due(tracker: &TrackerInfo, now: Secs) -> bool {
+    tracker.down_count == 0
+        && tracker.health_next <= now
+        && matches!(
+            tracker.scrape,
+            ScrapeSupport::Untried | ScrapeSupport::Works
+        )
+}
+
+/// True when a swarm a scrape lists has peers besides us (`ours`: our
+/// announce to that tracker went through, so one of the peers is us).
+pub fn has_other_peers(complete: u64, incomplete: u64, ours: bool) -> bool {
+    complete.saturating_add(incomplete) > u64::from(ours)
+}
+
+/// False when a reply shows the tracker read only one `info_hash` of a
+/// request: of `listed_ours` swarms we are listed in (each has at least
+/// us as a peer) it lists only one.
+pub fn reads_every_hash(listed_ours: usize, listed: usize) -> bool {
+    listed_ours < 2 || listed >= 2
 }
 
 /// What we know of a tracker's multi-hash scrape (BEP 48).
@@ -432,6 +463,8 @@ impl Book {
                 interval: ASSUMED_INTERVAL,
                 twin: None,
                 scrape: ScrapeSupport::of(&url),
+                health_next: NEVER,
+                health_cursor: 0,
                 url,
             });
         }
@@ -545,6 +578,9 @@ impl Book {
             t.down_count = 0;
             t.resting_until = 0;
             t.interval = after_success(reply);
+            if t.health_next == NEVER {
+                t.health_next = now;
+            }
         }
         if let Some(job) = self.jobs.get_mut(index) {
             job.failures = 0;
@@ -629,6 +665,54 @@ impl Book {
             .filter_map(|j| self.swarm(j).map(|s| s.info_hash))
             .take(max)
             .collect()
+    }
+
+    /// The first tracker due a batch of health scrapes.
+    pub fn health_tracker(&self, now: Secs) -> Option<u32> {
+        let i = self.trackers.iter().position(|t| health_due(t, now))?;
+        u32::try_from(i).ok()
+    }
+
+    /// The next batch of a health round at `tracker`: up to `max`
+    /// (info-hash, our announce went through) from its cursor, and
+    /// whether the round is over after it.
+    pub fn health_batch(&mut self, tracker: u32, max: usize) -> (Vec<(InfoHash, bool)>, bool) {
+        let Some(cursor) = self.trackers.get(tracker as usize).map(|t| t.health_cursor) else {
+            return (Vec::new(), true);
+        };
+        let mut batch = Vec::new();
+        let mut at = cursor as usize;
+        while at < self.jobs.len() && batch.len() < max {
+            if let Some(job) = self.jobs.get(at).filter(|j| j.tracker == tracker) {
+                if let Some(swarm) = self.swarm(job) {
+                    batch.push((swarm.info_hash, job.started));
+                }
+            }
+            at += 1;
+        }
+        let over = at >= self.jobs.len();
+        if let Some(t) = self.trackers.get_mut(tracker as usize) {
+            t.health_cursor = if over {
+                0
+            } else {
+                u32::try_from(at).unwrap_or(0)
+            };
+        }
+        (batch, over)
+    }
+
+    /// A round of health scrapes at `tracker` is over (or failed): the
+    /// next one an interval later; `supported` false ends them for good.
+    pub fn health_done(&mut self, tracker: u32, now: Secs, supported: bool) {
+        if let Some(t) = self.trackers.get_mut(tracker as usize) {
+            t.health_cursor = 0;
+            t.health_next = now.saturating_add(secs(t.interval));
+            if !supported {
+                t.scrape = ScrapeSupport::Refused;
+            } else if t.scrape == ScrapeSupport::Untried {
+                t.scrape = ScrapeSupport::Works;
+            }
+        }
     }
 
     /// Records a probe of a resting tracker: up, it stops resting and its

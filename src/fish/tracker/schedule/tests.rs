@@ -447,3 +447,70 @@ fn a_resting_http_tracker_is_probed_by_a_scrape_not_its_announces() {
     book.failed(i, 300, true);
     assert!(book.probes_due(10_000).is_empty());
 }
+
+#[test]
+fn health_decisions() {
+    // complete, incomplete, ours → other peers
+    for (complete, incomplete, ours, want) in [
+        (0, 0, false, false),
+        (0, 1, true, false),
+        (0, 1, false, true),
+        (1, 1, true, true),
+        (u64::MAX, u64::MAX, true, true),
+    ] {
+        assert_eq!(
+            has_other_peers(complete, incomplete, ours),
+            want,
+            "{complete} {incomplete} {ours}"
+        );
+    }
+    // listed swarms we are in, listed in all → reads every hash
+    for (listed_ours, listed, want) in [
+        (0, 0, true),
+        (1, 1, true),
+        (2, 1, false),
+        (50, 1, false),
+        (50, 50, true),
+        (2, 2, true),
+    ] {
+        assert_eq!(
+            reads_every_hash(listed_ours, listed),
+            want,
+            "{listed_ours} {listed}"
+        );
+    }
+}
+
+#[test]
+fn health_rounds_cover_every_torrent_once_an_interval() {
+    const T: &str = "http://t.example/announce";
+    let mut book = Book::new();
+    let swarms: Vec<Swarm> = (0..120u32)
+        .map(|i| swarm(hash(5, i * 30_000_000), &[&[T, "udp://v:1"]]))
+        .collect();
+    book.reconcile(&swarms, 0);
+    let t = book.trackers.iter().position(|x| &*x.url == T).unwrap() as u32;
+    // Not before the tracker answered an announce.
+    assert_eq!(book.health_tracker(100), None);
+    let i = book.jobs.iter().position(|j| j.tracker == t).unwrap();
+    book.succeeded(i, 10, &reply(900, None));
+    assert_eq!(book.health_tracker(10), Some(t));
+    let mut seen = Vec::new();
+    loop {
+        let (batch, over) = book.health_batch(t, scrape::BATCH);
+        assert!(batch.len() <= scrape::BATCH);
+        seen.extend(batch);
+        if over {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    assert_eq!(seen.iter().filter(|(_, ours)| *ours).count(), 1);
+    book.health_done(t, 20, true);
+    assert_eq!(book.trackers[t as usize].scrape, ScrapeSupport::Works);
+    assert_eq!(book.health_tracker(919), None);
+    assert_eq!(book.health_tracker(920), Some(t));
+    // A tracker that reads only one hash is never scraped again.
+    book.health_done(t, 920, false);
+    assert_eq!(book.health_tracker(100_000), None);
+}
