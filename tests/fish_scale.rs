@@ -536,10 +536,30 @@ fn a_tracker_that_comes_back_is_found_by_a_scrape_and_announced_to() {
     let hashes = write_listed(&load, COUNT, &urls);
     let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
 
+    // The tracker's ports are held (connections closed unanswered, as by
+    // a crashing tracker) so no other test's tracker takes them meanwhile.
+    let held = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    held.set_nonblocking(true).unwrap();
+    let held_udp = std::net::UdpSocket::bind(("127.0.0.1", udp_elsewhere)).unwrap();
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let closer = {
+        let release = release.clone();
+        std::thread::spawn(move || {
+            while !release.load(std::sync::atomic::Ordering::SeqCst) {
+                match held.accept() {
+                    Ok((stream, _)) => drop(stream),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+    };
     let mut fish = Fish::start(dir.path(), &load, &["--no-dht"]);
     wait_until("the first announce failed", Duration::from_secs(30), || {
         fish.state()["tracker_failures"].as_u64().unwrap_or(0) >= 1
     });
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
+    closer.join().unwrap();
+    drop(held_udp);
     let _tracker = Opentracker::start_on(dir.path(), &refs, port, udp_elsewhere);
     // The rest is a minute from the failure; then the announces resume
     // over the start window (300 torrents: 15 s).
