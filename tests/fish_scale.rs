@@ -210,6 +210,29 @@ fn tracker_peers(tracker_port: u16, hash_hex: &str) -> Vec<std::net::SocketAddr>
         .collect()
 }
 
+/// How many of `hashes` opentracker lists (it lists only swarms with
+/// peers), by multi-hash scrapes by hand, 50 hashes each.
+fn swarms_listed(tracker_port: u16, hashes: &[String]) -> usize {
+    let mut listed = 0;
+    for batch in hashes.chunks(50) {
+        let mut query = String::new();
+        for hex in batch {
+            query.push_str(if query.is_empty() { "?" } else { "&" });
+            query.push_str("info_hash=");
+            for i in 0..20 {
+                query.push_str(&format!("%{}", &hex[2 * i..2 * i + 2]));
+            }
+        }
+        let mut s = TcpStream::connect(("127.0.0.1", tracker_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET /scrape{query} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply).unwrap();
+        listed += reply.windows(10).filter(|w| w == b"8:complete").count();
+    }
+    listed
+}
+
 /// A hybrid made by `lowspace tree --format hybrid`: fish announces it to
 /// the tracker under its v1 hash and its v2 hash cut to 20 bytes, and a
 /// libtorrent client holding only a v2 magnet (`urn:btmh:`) gets the
@@ -495,5 +518,128 @@ fn when_udp_fails_the_same_tracker_is_announced_to_over_http() {
     });
     let state = fish.state();
     assert!(state["tracker_failures"].as_u64().unwrap() >= 1, "{state}");
+    assert!(fish.terminate().success());
+}
+
+/// An HTTP tracker down when fish starts rests after its first failed
+/// announce; when the rest is over one multi-hash scrape (BEP 48) finds
+/// it up again — no announce is woken to find out — and every torrent is
+/// then announced to it.
+#[test]
+fn a_tracker_that_comes_back_is_found_by_a_scrape_and_announced_to() {
+    const COUNT: usize = 300;
+    let dir = TempDir::new("fish-scrape-back");
+    let port = free_port();
+    let udp_elsewhere = free_port();
+    let urls = [format!("http://127.0.0.1:{port}/announce")];
+    let load = dir.join("load");
+    let hashes = write_listed(&load, COUNT, &urls);
+    let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+
+    // The tracker's ports are held (connections closed unanswered, as by
+    // a crashing tracker) so no other test's tracker takes them meanwhile.
+    let held = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    held.set_nonblocking(true).unwrap();
+    let held_udp = std::net::UdpSocket::bind(("127.0.0.1", udp_elsewhere)).unwrap();
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let closer = {
+        let release = release.clone();
+        std::thread::spawn(move || {
+            while !release.load(std::sync::atomic::Ordering::SeqCst) {
+                match held.accept() {
+                    Ok((stream, _)) => drop(stream),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+    };
+    let mut fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+    wait_until("the first announce failed", Duration::from_secs(30), || {
+        fish.state()["tracker_failures"].as_u64().unwrap_or(0) >= 1
+    });
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
+    closer.join().unwrap();
+    drop(held_udp);
+    let _tracker = Opentracker::start_on(dir.path(), &refs, port, udp_elsewhere);
+    // The rest is a minute from the failure; then the announces resume
+    // over the start window (300 torrents: 15 s).
+    let within = |what: &str, limit: Duration, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < limit,
+                "{what}: not within {limit:?}; fish.json {}; log:\n{}",
+                fish.state(),
+                fish.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    within(
+        "a scrape found the tracker up",
+        Duration::from_secs(90),
+        &|| fish.state()["tracker_scrapes"].as_u64().unwrap_or(0) >= 1,
+    );
+    // Announces resume at the tracker's pace (300 torrents over half an
+    // interval: one every 3 s), none of them failing.
+    within("announces resumed", Duration::from_secs(40), &|| {
+        fish.state()["tracker_announces"].as_u64().unwrap_or(0) >= 5
+    });
+    let state = fish.state();
+    let announced = state["tracker_announces"].as_u64().unwrap();
+    // While it rested, no announce went to it (each would have failed).
+    assert!(state["tracker_failures"].as_u64().unwrap() <= 3, "{state}");
+    let listed = swarms_listed(port, &hashes);
+    assert!(
+        listed as u64 >= announced,
+        "{listed} listed, {announced} announced"
+    );
+    assert!(
+        listed < COUNT,
+        "{listed}: the test should see announces still spread"
+    );
+    assert!(fish.terminate().success());
+}
+
+/// A few hundred torrents on an HTTP-only opentracker, ten of them with
+/// another peer there: once the tracker answers an announce, fish scrapes
+/// all of its torrents in multi-hash batches (BEP 48) and fish.json says
+/// how many it scraped and which have other peers.
+#[test]
+fn scrape_health_of_an_http_tracker_is_in_the_state_file() {
+    const COUNT: usize = 300;
+    let dir = TempDir::new("fish-scrape-health");
+    let port = free_port();
+    let udp_elsewhere = free_port();
+    let urls = [format!("http://127.0.0.1:{port}/announce")];
+    let load = dir.join("load");
+    let hashes = write_listed(&load, COUNT, &urls);
+    let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+    let _tracker = Opentracker::start_on(dir.path(), &refs, port, udp_elsewhere);
+    // Another peer in ten swarms.
+    for hash in hashes.iter().step_by(30) {
+        tracker_peers(port, hash);
+    }
+
+    let fish = Fish::start(dir.path(), &load, &["--no-dht"]);
+    let mut fish = fish;
+    let health = |fish: &Fish| fish.state()["trackers"][0].clone();
+    let start = Instant::now();
+    while health(&fish)["last_scrape"] != "ok" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no scrape health: {}\n{}",
+            fish.state()["trackers"],
+            fish.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let h = health(&fish);
+    assert_eq!(h["tracker"], urls[0].as_str(), "{h}");
+    assert_eq!(h["torrents_scraped"], COUNT as u64, "{h}");
+    assert_eq!(h["with_other_peers"], 10, "{h}");
+    assert_eq!(h["multi_scrape"], true, "{h}");
+    // Health came from scrapes: announces go on at the tracker's pace.
+    assert!(fish.state()["tracker_announces"].as_u64().unwrap() < COUNT as u64);
     assert!(fish.terminate().success());
 }

@@ -35,6 +35,8 @@ pub struct Swarm {
 pub struct DiscoveryStatus {
     pub tracker_failures: u64,
     pub tracker_announces: u64,
+    /// Scrapes of resting trackers that found them up again.
+    pub tracker_scrapes: u64,
     pub dht_nodes: u64,
     /// The DHT's query rate (queries a second, all its nodes).
     pub dht_rate: u64,
@@ -50,6 +52,23 @@ pub struct DiscoveryStatus {
     pub dht_announces_cached: u64,
 }
 
+/// What periodic multi-hash scrapes (BEP 48) tell of one HTTP tracker,
+/// for the state file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrackerHealth {
+    /// The announce URL, credentials and query redacted.
+    pub tracker: String,
+    /// Torrents in its last full round of scrapes.
+    pub torrents_scraped: u64,
+    /// Of those, how many it lists with peers besides us.
+    pub with_other_peers: u64,
+    /// "ok", or why the last scrape failed.
+    pub last_scrape: String,
+    /// False once it answered a multi-hash scrape with an error or with
+    /// only one of the hashes: it is never scraped again.
+    pub multi_scrape: bool,
+}
+
 /// A source of peers.
 pub trait Discovery: Send {
     /// The swarms to announce from now on (all of them, every time).
@@ -58,6 +77,10 @@ pub trait Discovery: Send {
     fn take_peers(&mut self) -> Vec<(InfoHash, SocketAddr)>;
     /// Counters for the report.
     fn status(&self) -> DiscoveryStatus;
+    /// Scrape health of its trackers (none but the tracker thread's).
+    fn tracker_health(&self) -> Vec<TrackerHealth> {
+        Vec::new()
+    }
     /// A peer at `voter` said it sees us at `seen` (BEP 10 `yourip`): a
     /// vote for our external address, which the DHT binds its id to.
     fn saw_external(&mut self, _voter: IpAddr, _seen: IpAddr) {}
@@ -80,8 +103,11 @@ const MAX_PENDING_VOTES: usize = 64;
 pub struct Found {
     peers: Mutex<Vec<(InfoHash, SocketAddr)>>,
     votes: Mutex<Vec<(IpAddr, IpAddr)>>,
+    /// Per HTTP tracker, replaced whole by the tracker thread.
+    pub tracker_health: Mutex<Vec<TrackerHealth>>,
     pub tracker_failures: AtomicU64,
     pub tracker_announces: AtomicU64,
+    pub tracker_scrapes: AtomicU64,
     pub dht_nodes: AtomicU64,
     pub dht_rate: AtomicU64,
     pub dht_cycle_secs: AtomicU64,
@@ -123,6 +149,7 @@ impl Found {
         DiscoveryStatus {
             tracker_failures: self.tracker_failures.load(Ordering::Relaxed),
             tracker_announces: self.tracker_announces.load(Ordering::Relaxed),
+            tracker_scrapes: self.tracker_scrapes.load(Ordering::Relaxed),
             dht_nodes: self.dht_nodes.load(Ordering::Relaxed),
             dht_rate: self.dht_rate.load(Ordering::Relaxed),
             dht_cycle_secs: self.dht_cycle_secs.load(Ordering::Relaxed),
@@ -198,6 +225,14 @@ impl Discovery for SourceThread {
 
     fn status(&self) -> DiscoveryStatus {
         self.found.status()
+    }
+
+    fn tracker_health(&self) -> Vec<TrackerHealth> {
+        self.found
+            .tracker_health
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default()
     }
 
     fn saw_external(&mut self, voter: IpAddr, seen: IpAddr) {

@@ -74,6 +74,8 @@ pub struct Counters {
     pub peers_dropped: u64,
     pub tracker_failures: u64,
     pub tracker_announces: u64,
+    /// Multi-hash scrapes that found a resting tracker up again.
+    pub tracker_scrapes: u64,
     pub dht_nodes: u64,
     /// The DHT's query rate, and how long announcing every swarm takes
     /// at it (0: no DHT).
@@ -748,6 +750,7 @@ impl Server {
             let s = source.status();
             total.tracker_failures += s.tracker_failures;
             total.tracker_announces += s.tracker_announces;
+            total.tracker_scrapes += s.tracker_scrapes;
             total.dht_nodes += s.dht_nodes;
             total.dht_rate += s.dht_rate;
             // The IPv4 and IPv6 nodes announce side by side.
@@ -766,6 +769,7 @@ impl Server {
         let status = self.status();
         self.counters.tracker_failures = status.tracker_failures;
         self.counters.tracker_announces = status.tracker_announces;
+        self.counters.tracker_scrapes = status.tracker_scrapes;
         self.counters.dht_nodes = status.dht_nodes;
         self.counters.dht_rate = status.dht_rate;
         self.counters.dht_cycle_secs = status.dht_cycle_secs;
@@ -807,6 +811,11 @@ impl Server {
                 .unwrap_or(0),
             listen_port: self.options.session.listen_port,
             counters: self.counters,
+            trackers: self
+                .discovery
+                .iter()
+                .flat_map(|d| d.tracker_health())
+                .collect(),
             torrents: StateTorrents {
                 registry: &self.registry,
                 peers: &peers,
@@ -831,6 +840,8 @@ struct State<'a> {
     listen_port: u16,
     #[serde(flatten)]
     counters: Counters,
+    /// Per HTTP tracker: what multi-hash scrapes say of its swarms.
+    trackers: Vec<super::discovery::TrackerHealth>,
     torrents: StateTorrents<'a>,
 }
 

@@ -8,13 +8,16 @@
 //! - [`udp`]: BEP 15 packets and the connect/announce exchange.
 //! - [`http`]: the announce URL and the GET.
 //! - [`schedule`]: when each announce is due (pure).
+//! - [`scrape`]: multi-hash scrapes (BEP 48), which probe a resting
+//!   HTTP tracker instead of waking its announces.
 
 pub mod http;
 pub mod response;
 pub mod schedule;
+pub mod scrape;
 pub mod udp;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,10 +25,10 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::discovery::{Found, SourceThread, Swarm};
+use super::discovery::{Found, SourceThread, Swarm, TrackerHealth};
 use crate::torrent::InfoHash;
 use response::AnnounceReply;
-use schedule::{Book, Secs, SwarmInfo};
+use schedule::{Book, ProbeOutcome, Secs, SwarmInfo};
 
 /// The announce thread's stack: enough for a TLS handshake.
 const THREAD_STACK: usize = 256 * 1024;
@@ -125,6 +128,9 @@ impl TrackerDiscovery {
                     udp: HashMap::new(),
                     http: http::client(identity.bind),
                     first_round: None,
+                    probes_checked: Secs::MAX,
+                    health_checked: Secs::MAX,
+                    health: BTreeMap::new(),
                 };
                 worker.run(link.swarms)
             },
@@ -146,6 +152,13 @@ struct Announcer {
     /// The first full round: when every job has been announced once, how
     /// long that took is logged (the announce-cycle time).
     first_round: Option<Instant>,
+    /// The second resting trackers were last looked at for a probe.
+    probes_checked: Secs,
+    /// The second the last batch of health scrapes went.
+    health_checked: Secs,
+    /// Per tracker: the round of health scrapes under way (torrents
+    /// scraped, with other peers) and what the state file shows.
+    health: BTreeMap<u32, ((u64, u64), TrackerHealth)>,
 }
 
 impl Announcer {
@@ -164,6 +177,20 @@ impl Announcer {
                 let _ = self.announce(&swarm, &url, Event::Stopped);
             }
             let now = self.now();
+            if now != self.probes_checked {
+                self.probes_checked = now;
+                for tracker in self.book.probes_due(now) {
+                    self.probe(tracker);
+                }
+            }
+            // One batch of health scrapes a second at most, before the
+            // announces: a start's backlog of announces would starve it.
+            if now != self.health_checked {
+                self.health_checked = now;
+                if let Some(tracker) = self.book.health_tracker(now) {
+                    self.health_scrape(tracker);
+                }
+            }
             if let Some(index) = self.book.next_due(now) {
                 self.run_job(index);
                 continue;
@@ -279,6 +306,170 @@ impl Announcer {
             }
         }
         result
+    }
+
+    /// One multi-hash scrape of a resting HTTP tracker: whether it is up
+    /// again, learned without waking its announces.
+    fn probe(&mut self, tracker: u32) {
+        let Some(url) = self
+            .book
+            .trackers
+            .get(tracker as usize)
+            .map(|t| t.url.clone())
+        else {
+            return;
+        };
+        let Some(scrape) = scrape::scrape_url(&url) else {
+            return;
+        };
+        let hashes = self.book.hashes_at(tracker, scrape::BATCH);
+        let outcome = match crate::http::Url::parse(&scrape::scrape_request(&scrape, &hashes)) {
+            Err(e) => {
+                log::warn!("scrape of {}: {e}", crate::http::url::redact(&url));
+                ProbeOutcome::Answered { status: 0 }
+            }
+            Ok(request) => match self.http.send(crate::http::Request::get(request)) {
+                Err(e) => {
+                    log::info!(
+                        "tracker {} still down (scrape: {e})",
+                        crate::http::url::redact(&url)
+                    );
+                    ProbeOutcome::Unreachable
+                }
+                Ok(response) if response.status != 200 => {
+                    log::info!(
+                        "tracker {} answers a scrape with HTTP status {}",
+                        crate::http::url::redact(&url),
+                        response.status
+                    );
+                    ProbeOutcome::Answered {
+                        status: response.status,
+                    }
+                }
+                Ok(response) => match scrape::parse_scrape(&response.body) {
+                    Ok(swarms) => {
+                        self.found.tracker_scrapes.fetch_add(1, Ordering::Relaxed);
+                        log::info!(
+                            "tracker {} is up again (a scrape of {} torrents lists {}): announces resume",
+                            crate::http::url::redact(&url),
+                            hashes.len(),
+                            swarms.len()
+                        );
+                        ProbeOutcome::Swarms
+                    }
+                    Err(e) => {
+                        log::info!(
+                            "tracker {} is up again, but not scraped any more: {e}",
+                            crate::http::url::redact(&url)
+                        );
+                        ProbeOutcome::Answered { status: 200 }
+                    }
+                },
+            },
+        };
+        let now = self.now();
+        self.book.probed(tracker, now, outcome);
+    }
+
+    /// One batch of a tracker's round of health scrapes; at the round's
+    /// end (or a failure) the state file's entry for it is replaced.
+    fn health_scrape(&mut self, tracker: u32) {
+        let Some(url) = self
+            .book
+            .trackers
+            .get(tracker as usize)
+            .map(|t| t.url.clone())
+        else {
+            return;
+        };
+        let name = crate::http::url::redact(&url).to_string();
+        let (batch, over) = self.book.health_batch(tracker, scrape::BATCH);
+        let hashes: Vec<InfoHash> = batch.iter().map(|(h, _)| *h).collect();
+        let result = match scrape::scrape_url(&url) {
+            None => Err((false, format!("{name} has no scrape URL"))),
+            Some(base) => self.scrape(&base, &hashes, &name),
+        };
+        let now = self.now();
+        let entry = self.health.entry(tracker).or_insert_with(|| {
+            (
+                (0, 0),
+                TrackerHealth {
+                    tracker: name.clone(),
+                    torrents_scraped: 0,
+                    with_other_peers: 0,
+                    last_scrape: String::new(),
+                    multi_scrape: true,
+                },
+            )
+        });
+        match result {
+            Ok(swarms) => {
+                let listed_ours = batch
+                    .iter()
+                    .filter(|(h, ours)| *ours && swarms.contains_key(h))
+                    .count();
+                if !schedule::reads_every_hash(listed_ours, swarms.len()) {
+                    entry.1.last_scrape = format!(
+                        "{name} answered a scrape of {} torrents about only one: not scraped again",
+                        hashes.len()
+                    );
+                    entry.1.multi_scrape = false;
+                    log::info!("{}", entry.1.last_scrape);
+                    self.book.health_done(tracker, now, false);
+                } else {
+                    let others = batch
+                        .iter()
+                        .filter(|(h, ours)| {
+                            swarms.get(h).is_some_and(|c| {
+                                schedule::has_other_peers(c.complete, c.incomplete, *ours)
+                            })
+                        })
+                        .count();
+                    entry.0 .0 += batch.len() as u64;
+                    entry.0 .1 += others as u64;
+                    if over {
+                        entry.1.torrents_scraped = entry.0 .0;
+                        entry.1.with_other_peers = entry.0 .1;
+                        entry.1.last_scrape = "ok".into();
+                        entry.0 = (0, 0);
+                        self.book.health_done(tracker, now, true);
+                    }
+                }
+            }
+            Err((supported, why)) => {
+                entry.0 = (0, 0);
+                entry.1.last_scrape = why;
+                entry.1.multi_scrape = supported;
+                self.book.health_done(tracker, now, supported);
+            }
+        }
+        let published: Vec<TrackerHealth> = self.health.values().map(|(_, h)| h.clone()).collect();
+        if let Ok(mut shown) = self.found.tracker_health.lock() {
+            *shown = published;
+        }
+    }
+
+    /// One multi-hash scrape: the swarms listed, or whether the tracker
+    /// may still be scraped (false: it refused) and why it failed.
+    fn scrape(
+        &self,
+        base: &str,
+        hashes: &[InfoHash],
+        name: &str,
+    ) -> Result<std::collections::HashMap<InfoHash, scrape::SwarmCounts>, (bool, String)> {
+        let url = crate::http::Url::parse(&scrape::scrape_request(base, hashes))
+            .map_err(|e| (false, format!("scrape of {name}: {e}")))?;
+        let response = self
+            .http
+            .send(crate::http::Request::get(url))
+            .map_err(|e| (true, format!("scrape of {name}: {e}")))?;
+        if response.status != 200 {
+            return Err((
+                (500..600).contains(&response.status),
+                format!("scrape of {name}: HTTP status {}", response.status),
+            ));
+        }
+        scrape::parse_scrape(&response.body).map_err(|e| (false, format!("{name}: {e}")))
     }
 
     /// The UDP tracker of `url`, shared by every URL naming the same

@@ -92,6 +92,95 @@ pub struct TrackerInfo {
     /// For a plain HTTP tracker: the UDP tracker at the same host and
     /// port, if any swarm names one.
     pub twin: Option<u32>,
+    /// Whether it is probed with a multi-hash scrape while resting.
+    pub scrape: ScrapeSupport,
+    /// The next round of health scrapes ([`NEVER`] before its first
+    /// successful announce), and where in the jobs the round is.
+    pub health_next: Secs,
+    pub health_cursor: u32,
+}
+
+/// A time that never comes.
+pub const NEVER: Secs = Secs::MAX;
+
+/// True when `tracker` is due a batch of health scrapes: it answers
+/// announces, may answer a multi-hash scrape, and its round is due.
+pub fn health_due(tracker: &TrackerInfo, now: Secs) -> bool {
+    tracker.down_count == 0
+        && tracker.health_next <= now
+        && matches!(
+            tracker.scrape,
+            ScrapeSupport::Untried | ScrapeSupport::Works
+        )
+}
+
+/// True when a swarm a scrape lists has peers besides us (`ours`: our
+/// announce to that tracker went through, so one of the peers is us).
+pub fn has_other_peers(complete: u64, incomplete: u64, ours: bool) -> bool {
+    complete.saturating_add(incomplete) > u64::from(ours)
+}
+
+/// False when a reply shows the tracker read only one `info_hash` of a
+/// request: of `listed_ours` swarms we are listed in (each has at least
+/// us as a peer) it lists only one.
+pub fn reads_every_hash(listed_ours: usize, listed: usize) -> bool {
+    listed_ours < 2 || listed >= 2
+}
+
+/// What we know of a tracker's multi-hash scrape (BEP 48).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrapeSupport {
+    /// UDP, or an HTTP URL without an `announce` segment: no scrape URL.
+    NoUrl,
+    Untried,
+    Works,
+    /// It answered a scrape with an error: never scraped again.
+    Refused,
+}
+
+impl ScrapeSupport {
+    fn of(url: &str) -> ScrapeSupport {
+        if super::scrape::scrape_url(url).is_some() {
+            ScrapeSupport::Untried
+        } else {
+            ScrapeSupport::NoUrl
+        }
+    }
+}
+
+/// How a scrape of a resting tracker went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// A scrape reply that parsed.
+    Swarms,
+    /// An HTTP answer that is not a scrape reply (a `failure reason`,
+    /// a bad body, a status other than 200).
+    Answered { status: u16 },
+    /// No connection, no answer in time.
+    Unreachable,
+}
+
+/// What a probe says: is the tracker up (its announces resume), and what
+/// its scrape support is now. A 5xx is a proxy in front of a tracker that
+/// is down, so the tracker keeps resting.
+pub fn probe_verdict(outcome: ProbeOutcome, before: ScrapeSupport) -> (bool, ScrapeSupport) {
+    match outcome {
+        ProbeOutcome::Swarms => (true, ScrapeSupport::Works),
+        ProbeOutcome::Answered { status } if (500..600).contains(&status) => (false, before),
+        ProbeOutcome::Answered { .. } => (true, ScrapeSupport::Refused),
+        ProbeOutcome::Unreachable => (false, before),
+    }
+}
+
+/// True when a tracker is probed with a scrape at `now`, not woken by an
+/// announce: it is resting, its rest is over, and it may answer a scrape.
+pub fn probe_due(tracker: &TrackerInfo, now: Secs) -> bool {
+    tracker.down_count > 0
+        && tracker.resting_until <= now
+        && matches!(
+            tracker.scrape,
+            ScrapeSupport::Untried | ScrapeSupport::Works
+        )
 }
 
 /// Every announce job and when it is due.
@@ -367,13 +456,16 @@ impl Book {
         drop(tracker_ids);
         for url in new_trackers {
             self.trackers.push(TrackerInfo {
-                url,
                 jobs: 0,
                 resting_until: 0,
                 down_count: 0,
                 next_send_ms: 0,
                 interval: ASSUMED_INTERVAL,
                 twin: None,
+                scrape: ScrapeSupport::of(&url),
+                health_next: NEVER,
+                health_cursor: 0,
+                url,
             });
         }
         link_twins(&mut self.trackers, &mut jobs);
@@ -486,6 +578,9 @@ impl Book {
             t.down_count = 0;
             t.resting_until = 0;
             t.interval = after_success(reply);
+            if t.health_next == NEVER {
+                t.health_next = now;
+            }
         }
         if let Some(job) = self.jobs.get_mut(index) {
             job.failures = 0;
@@ -549,6 +644,92 @@ impl Book {
                 }
                 self.push(i);
             }
+        }
+    }
+
+    /// Resting trackers to probe with a scrape now.
+    pub fn probes_due(&self, now: Secs) -> Vec<u32> {
+        self.trackers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| probe_due(t, now))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect()
+    }
+
+    /// Up to `max` info-hashes announced to `tracker`, for one scrape.
+    pub fn hashes_at(&self, tracker: u32, max: usize) -> Vec<InfoHash> {
+        self.jobs
+            .iter()
+            .filter(|j| j.tracker == tracker)
+            .filter_map(|j| self.swarm(j).map(|s| s.info_hash))
+            .take(max)
+            .collect()
+    }
+
+    /// The first tracker due a batch of health scrapes.
+    pub fn health_tracker(&self, now: Secs) -> Option<u32> {
+        let i = self.trackers.iter().position(|t| health_due(t, now))?;
+        u32::try_from(i).ok()
+    }
+
+    /// The next batch of a health round at `tracker`: up to `max`
+    /// (info-hash, our announce went through) from its cursor, and
+    /// whether the round is over after it.
+    pub fn health_batch(&mut self, tracker: u32, max: usize) -> (Vec<(InfoHash, bool)>, bool) {
+        let Some(cursor) = self.trackers.get(tracker as usize).map(|t| t.health_cursor) else {
+            return (Vec::new(), true);
+        };
+        let mut batch = Vec::new();
+        let mut at = cursor as usize;
+        while at < self.jobs.len() && batch.len() < max {
+            if let Some(job) = self.jobs.get(at).filter(|j| j.tracker == tracker) {
+                if let Some(swarm) = self.swarm(job) {
+                    batch.push((swarm.info_hash, job.started));
+                }
+            }
+            at += 1;
+        }
+        let over = at >= self.jobs.len();
+        if let Some(t) = self.trackers.get_mut(tracker as usize) {
+            t.health_cursor = if over {
+                0
+            } else {
+                u32::try_from(at).unwrap_or(0)
+            };
+        }
+        (batch, over)
+    }
+
+    /// A round of health scrapes at `tracker` is over (or failed): the
+    /// next one an interval later; `supported` false ends them for good.
+    pub fn health_done(&mut self, tracker: u32, now: Secs, supported: bool) {
+        if let Some(t) = self.trackers.get_mut(tracker as usize) {
+            t.health_cursor = 0;
+            t.health_next = now.saturating_add(secs(t.interval));
+            if !supported {
+                t.scrape = ScrapeSupport::Refused;
+            } else if t.scrape == ScrapeSupport::Untried {
+                t.scrape = ScrapeSupport::Works;
+            }
+        }
+    }
+
+    /// Records a probe of a resting tracker: up, it stops resting and its
+    /// announces go at their places in the start window after the rest
+    /// (as after any rest); down, it rests again, backed off.
+    pub fn probed(&mut self, tracker: u32, now: Secs, outcome: ProbeOutcome) {
+        let Some(t) = self.trackers.get_mut(tracker as usize) else {
+            return;
+        };
+        let (up, scrape) = probe_verdict(outcome, t.scrape);
+        t.scrape = scrape;
+        if up {
+            t.down_count = 0;
+            t.resting_until = 0;
+        } else {
+            t.down_count = t.down_count.saturating_add(1);
+            t.resting_until = now.saturating_add(secs(retry_delay(t.down_count)));
         }
     }
 

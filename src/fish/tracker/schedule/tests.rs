@@ -1,4 +1,5 @@
 use super::*;
+use crate::fish::tracker::scrape;
 use std::sync::Arc;
 
 fn reply(interval: u64, min: Option<u64>) -> AnnounceReply {
@@ -358,4 +359,158 @@ fn http_stands_by_while_the_same_tracker_answers_over_udp() {
     assert_eq!(due(&mut book, 8600), [2, 3]);
     assert_eq!(book.jobs[1].next, 8600 + 1800);
     assert!(book.jobs[1].next > 8600);
+}
+
+#[test]
+fn probe_verdicts() {
+    use ProbeOutcome::*;
+    use ScrapeSupport::*;
+    let table = [
+        // outcome, support before → up, support after
+        (Swarms, Untried, true, Works),
+        (Swarms, Works, true, Works),
+        (Answered { status: 200 }, Untried, true, Refused),
+        (Answered { status: 404 }, Works, true, Refused),
+        (Answered { status: 502 }, Works, false, Works),
+        (Unreachable, Untried, false, Untried),
+        (Unreachable, Works, false, Works),
+    ];
+    for (outcome, before, up, after) in table {
+        assert_eq!(
+            probe_verdict(outcome, before),
+            (up, after),
+            "{outcome:?} {before:?}"
+        );
+    }
+}
+
+#[test]
+fn a_resting_http_tracker_is_probed_by_a_scrape_not_its_announces() {
+    const DEAD: &str = "http://t.example/announce";
+    const NO_SCRAPE: &str = "http://u.example/a";
+    let mut book = Book::new();
+    let swarms: Vec<Swarm> = (0..300u32)
+        .map(|i| swarm(hash(4, i * 14_000_000), &[&[DEAD, NO_SCRAPE, "udp://v:1"]]))
+        .collect();
+    book.reconcile(&swarms, 0);
+    let id = |url: &str| book.trackers.iter().position(|t| &*t.url == url).unwrap() as u32;
+    let (dead, no_scrape, udp) = (id(DEAD), id(NO_SCRAPE), id("udp://v:1"));
+    assert_eq!(book.trackers[dead as usize].scrape, ScrapeSupport::Untried);
+    assert_eq!(
+        book.trackers[no_scrape as usize].scrape,
+        ScrapeSupport::NoUrl
+    );
+    assert_eq!(book.trackers[udp as usize].scrape, ScrapeSupport::NoUrl);
+    // Every tracker fails once: each rests a minute.
+    for t in [dead, no_scrape, udp] {
+        let i = book.jobs.iter().position(|j| j.tracker == t).unwrap();
+        book.failed(i, 0, true);
+    }
+    assert!(book.probes_due(59).is_empty());
+    // Only the one with a scrape URL is probed; the others wake by announce.
+    assert_eq!(book.probes_due(60), vec![dead]);
+    assert_eq!(book.hashes_at(dead, scrape::BATCH).len(), scrape::BATCH);
+    // Still down: it rests again, backed off, and no announce of it is due.
+    book.probed(dead, 60, ProbeOutcome::Unreachable);
+    assert_eq!(book.trackers[dead as usize].resting_until, 180);
+    assert!(book.probes_due(61).is_empty());
+    let mut woke = Vec::new();
+    while let Some(i) = book.next_due(179) {
+        woke.push(book.jobs[i].tracker);
+        book.succeeded(i, 179, &reply(1800, None));
+    }
+    assert!(!woke.contains(&dead), "{woke:?}");
+    // Up: its announces resume, spread over its start window (15 s).
+    assert_eq!(book.probes_due(180), vec![dead]);
+    book.probed(dead, 180, ProbeOutcome::Swarms);
+    assert_eq!(book.trackers[dead as usize].resting_until, 0);
+    assert_eq!(book.trackers[dead as usize].scrape, ScrapeSupport::Works);
+    assert!(book.probes_due(180).is_empty());
+    let mut resumed = 0;
+    let mut first_second = 0;
+    for now in 180..200 {
+        while let Some(i) = book.next_due(now) {
+            if book.jobs[i].tracker == dead {
+                resumed += 1;
+                first_second += usize::from(now == 180);
+            }
+            book.succeeded(i, now, &reply(1800, None));
+        }
+    }
+    assert_eq!(resumed, 300);
+    assert!(first_second <= 25, "{first_second} at once");
+    // A tracker that refuses a scrape is up, and never probed again.
+    let i = book.jobs.iter().position(|j| j.tracker == dead).unwrap();
+    book.failed(i, 200, true);
+    book.probed(dead, 260, ProbeOutcome::Answered { status: 400 });
+    assert_eq!(book.trackers[dead as usize].scrape, ScrapeSupport::Refused);
+    book.failed(i, 300, true);
+    assert!(book.probes_due(10_000).is_empty());
+}
+
+#[test]
+fn health_decisions() {
+    // complete, incomplete, ours → other peers
+    for (complete, incomplete, ours, want) in [
+        (0, 0, false, false),
+        (0, 1, true, false),
+        (0, 1, false, true),
+        (1, 1, true, true),
+        (u64::MAX, u64::MAX, true, true),
+    ] {
+        assert_eq!(
+            has_other_peers(complete, incomplete, ours),
+            want,
+            "{complete} {incomplete} {ours}"
+        );
+    }
+    // listed swarms we are in, listed in all → reads every hash
+    for (listed_ours, listed, want) in [
+        (0, 0, true),
+        (1, 1, true),
+        (2, 1, false),
+        (50, 1, false),
+        (50, 50, true),
+        (2, 2, true),
+    ] {
+        assert_eq!(
+            reads_every_hash(listed_ours, listed),
+            want,
+            "{listed_ours} {listed}"
+        );
+    }
+}
+
+#[test]
+fn health_rounds_cover_every_torrent_once_an_interval() {
+    const T: &str = "http://t.example/announce";
+    let mut book = Book::new();
+    let swarms: Vec<Swarm> = (0..120u32)
+        .map(|i| swarm(hash(5, i * 30_000_000), &[&[T, "udp://v:1"]]))
+        .collect();
+    book.reconcile(&swarms, 0);
+    let t = book.trackers.iter().position(|x| &*x.url == T).unwrap() as u32;
+    // Not before the tracker answered an announce.
+    assert_eq!(book.health_tracker(100), None);
+    let i = book.jobs.iter().position(|j| j.tracker == t).unwrap();
+    book.succeeded(i, 10, &reply(900, None));
+    assert_eq!(book.health_tracker(10), Some(t));
+    let mut seen = Vec::new();
+    loop {
+        let (batch, over) = book.health_batch(t, scrape::BATCH);
+        assert!(batch.len() <= scrape::BATCH);
+        seen.extend(batch);
+        if over {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    assert_eq!(seen.iter().filter(|(_, ours)| *ours).count(), 1);
+    book.health_done(t, 20, true);
+    assert_eq!(book.trackers[t as usize].scrape, ScrapeSupport::Works);
+    assert_eq!(book.health_tracker(919), None);
+    assert_eq!(book.health_tracker(920), Some(t));
+    // A tracker that reads only one hash is never scraped again.
+    book.health_done(t, 920, false);
+    assert_eq!(book.health_tracker(100_000), None);
 }
