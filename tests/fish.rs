@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use support::fish::Fish;
 use support::lt_client::{self, ClientSetup};
-use support::opentracker::Opentracker;
+use support::opentracker::{tracker_peers, Opentracker};
 use support::tempdir::TempDir;
 use support::{free_port, libtorrent_info, mktorrent, wait_until};
 
@@ -425,41 +425,6 @@ fn without_a_load_path_anywhere_it_is_a_usage_error() {
     );
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--dht-bootstrap: expected host:port"));
-}
-
-/// The peers opentracker lists for `hash_hex`, from an HTTP announce made
-/// here by hand (a raw HTTP/1.0 GET; compact peer list).
-fn tracker_peers(tracker_port: u16, hash_hex: &str) -> Vec<std::net::SocketAddr> {
-    use std::io::{Read, Write};
-    let mut hash = String::new();
-    for i in 0..20 {
-        hash.push_str(&format!("%{}", &hash_hex[2 * i..2 * i + 2]));
-    }
-    let mut s = TcpStream::connect(("127.0.0.1", tracker_port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /announce?info_hash={hash}&peer_id=-TT0000-lookinghere!&port=9&uploaded=0&downloaded=0&left=1&compact=1&numwant=50 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply).unwrap();
-    let at = reply
-        .windows(7)
-        .position(|w| w == b"5:peers")
-        .unwrap_or_else(|| panic!("no peers in {:?}", String::from_utf8_lossy(&reply)))
-        + 7;
-    let colon = at + reply[at..].iter().position(|b| *b == b':').unwrap();
-    let len: usize = std::str::from_utf8(&reply[at..colon])
-        .unwrap()
-        .parse()
-        .unwrap();
-    reply[colon + 1..colon + 1 + len]
-        .chunks(6)
-        .map(|p| {
-            std::net::SocketAddr::from(([p[0], p[1], p[2], p[3]], u16::from_be_bytes([p[4], p[5]])))
-        })
-        .collect()
 }
 
 /// `--outgoing-interface 127.0.0.2` (Linux routes 127.0.0.0/8 to

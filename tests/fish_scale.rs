@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use lowspace::torrent::InfoHash;
 use support::fish::Fish;
 use support::lt_client::{self, ClientSetup};
-use support::opentracker::Opentracker;
+use support::opentracker::{tracker_peers, Opentracker};
 use support::tempdir::TempDir;
 use support::tracker6::Tracker6;
 use support::{free_port, require_program, run_lowspace, wait_until};
@@ -175,39 +175,6 @@ fn twenty_thousand_torrents_are_held_small_announced_spread_and_served() {
         .unwrap_or_else(|_| panic!("clients.py: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["ok"], 20, "{report}");
     assert!(fish.terminate().success());
-}
-
-/// The peers opentracker lists for `hash_hex` (an HTTP announce by hand).
-fn tracker_peers(tracker_port: u16, hash_hex: &str) -> Vec<std::net::SocketAddr> {
-    let mut hash = String::new();
-    for i in 0..20 {
-        hash.push_str(&format!("%{}", &hash_hex[2 * i..2 * i + 2]));
-    }
-    let mut s = TcpStream::connect(("127.0.0.1", tracker_port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /announce?info_hash={hash}&peer_id=-TT0000-lookinghere!&port=9&uploaded=0&downloaded=0&left=1&compact=1&numwant=50 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply).unwrap();
-    let at = reply
-        .windows(7)
-        .position(|w| w == b"5:peers")
-        .unwrap_or_else(|| panic!("no peers in {:?}", String::from_utf8_lossy(&reply)))
-        + 7;
-    let colon = at + reply[at..].iter().position(|b| *b == b':').unwrap();
-    let len: usize = std::str::from_utf8(&reply[at..colon])
-        .unwrap()
-        .parse()
-        .unwrap();
-    reply[colon + 1..colon + 1 + len]
-        .chunks(6)
-        .map(|p| {
-            std::net::SocketAddr::from(([p[0], p[1], p[2], p[3]], u16::from_be_bytes([p[4], p[5]])))
-        })
-        .collect()
 }
 
 /// How many of `hashes` opentracker lists (it lists only swarms with
