@@ -2,7 +2,7 @@
 //! 20,000 torrents held in little memory and announced spread out (not in
 //! a burst), a BEP 52 hybrid served and announced under both of its
 //! hashes, and trackers reached over IPv6 (UDP with 18-byte peers, HTTP
-//! with compact `peers6`).
+//! with compact `peers6`), where a magnet-only IPv6 client finds fish.
 // Test code: a panic is how a test reports a failure.
 #![allow(
     clippy::unwrap_used,
@@ -376,6 +376,141 @@ fn trackers_over_ipv6_udp_and_http() {
     });
     assert_eq!(fish.state()["tracker_failures"], 0, "{}", fish.log_text());
     assert!(fish.terminate().success());
+}
+
+/// Issue 18: a libtorrent client on ::1 with no DHT, knowing only a magnet
+/// naming an IPv6 UDP tracker, learns fish's [::1] address from that
+/// tracker and gets the whole info dictionary (two metadata pieces) from
+/// fish, and no piece data.
+#[test]
+fn an_ipv6_client_gets_the_metadata_through_an_ipv6_udp_tracker() {
+    let dir = TempDir::new("fish-magnet6");
+    let tracker = Tracker6::start(dir.path());
+    let load = dir.join("load");
+    std::fs::create_dir_all(&load).unwrap();
+    // 1,000 pieces: a 20,000-byte `pieces`, so more than one 16 KiB
+    // metadata piece.
+    let name = "magnet6.bin";
+    let mut pieces = Vec::with_capacity(20_000);
+    let mut x: u32 = 0x2545_f491;
+    while pieces.len() < 20_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        pieces.push((x >> 24) as u8);
+    }
+    let mut info = format!(
+        "d6:lengthi{}e4:name{}:{name}12:piece lengthi16384e6:pieces{}:",
+        1000 * 16384,
+        name.len(),
+        pieces.len()
+    )
+    .into_bytes();
+    info.extend_from_slice(&pieces);
+    info.push(b'e');
+    let hash = InfoHash::of_info_bytes(&info).to_hex();
+    let url = tracker.udp_announce();
+    let mut file = format!("d8:announce{}:{url}4:info", url.len()).into_bytes();
+    file.extend_from_slice(&info);
+    file.push(b'e');
+    std::fs::write(load.join(format!("{name}.torrent")), file).unwrap();
+
+    let port = free_port();
+    let port_text = port.to_string();
+    let state_dir = dir.join("state");
+    let fish = Fish::spawn(
+        dir.path(),
+        &[
+            "--log-level",
+            "debug",
+            "fish",
+            "--load-path",
+            load.to_str().unwrap(),
+            "--port",
+            &port_text,
+            "--listen-interface",
+            "::",
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "--report-interval",
+            "1s",
+            "--no-dht",
+        ],
+        port,
+        state_dir.clone(),
+    );
+    wait_until(
+        "fish announces over UDP from [::1]",
+        Duration::from_secs(30),
+        || {
+            tracker.announces().iter().any(|a| {
+                a["proto"] == "udp"
+                    && a["info_hash"] == hash.as_str()
+                    && a["ip"] == "::1"
+                    && a["port"] == port
+            })
+        },
+    );
+
+    let client_port = free_port();
+    let info_out = dir.join("client-info.bin");
+    let report = lt_client::fetch_metadata_with(
+        &ClientSetup {
+            magnet: &format!(
+                "magnet:?xt=urn:btih:{hash}&tr=udp%3A%2F%2F%5B%3A%3A1%5D%3A{}%2Fannounce",
+                tracker.port
+            ),
+            listen_port: client_port,
+            connect: vec![],
+            dht_bootstrap: None,
+            timeout_secs: 40,
+            save_path: &dir.join("client"),
+        },
+        "::1",
+        serde_json::json!({ "info_out": info_out }),
+    );
+    assert!(
+        report.has_metadata,
+        "no metadata: {:?} tracker: {:?} {}",
+        report.raw,
+        tracker.announces(),
+        fish.log_text()
+    );
+    let got = std::fs::read(&info_out).unwrap();
+    assert_eq!(InfoHash::of_info_bytes(&got).to_hex(), hash);
+    assert!(
+        got == info,
+        "the info dictionary differs from the .torrent's"
+    );
+    assert_eq!(report.name, name);
+    assert_eq!(report.raw["num_pieces"], 1000);
+    assert_eq!(
+        report.recv_payload_bytes,
+        Some(0),
+        "piece data moved: {:?}",
+        report.raw
+    );
+    // Its only peer is fish, learnt from the tracker (no DHT, no dialling).
+    let fish_addr = format!("[::1]:{port}");
+    assert_eq!(
+        report.raw["peers"],
+        serde_json::json!([fish_addr]),
+        "{:?}",
+        report.raw
+    );
+    assert!(
+        tracker.announces().iter().any(|a| a["proto"] == "udp"
+            && a["info_hash"] == hash.as_str()
+            && a["ip"] == "::1"
+            && a["port"] == client_port),
+        "the client did not announce over UDP: {:?}",
+        tracker.announces()
+    );
+    wait_until(
+        "fish counts the metadata pieces it served",
+        Duration::from_secs(5),
+        || fish.state()["metadata_pieces_served"].as_u64().unwrap_or(0) >= 2,
+    );
 }
 
 /// Writes `count` torrents of a test archive, each with the announce-list

@@ -2,8 +2,10 @@
 """A libtorrent client that starts from a magnet link only, for the metadata peer's tests.
 usage: lt_client.py CONFIG_JSON   (keys: magnet, listen_port, listen_ip (default 127.0.0.1;
 "::1" for IPv6), connect [ports], dht_bootstrap "host:port" or null, timeout seconds,
-torrent_out path or null, save_path)
-Prints one JSON line: has_metadata, info_hash, name, recv_payload_bytes, num_pieces, seconds."""
+torrent_out path or null, info_out path or null (the info dictionary's bytes as received),
+save_path)
+Prints one JSON line: has_metadata, info_hash, name, recv_payload_bytes, num_pieces, seconds,
+peers (the "ip:port" of each peer connected when the metadata arrived)."""
 import json, sys, time
 import libtorrent as lt
 cfg = json.loads(sys.argv[1])
@@ -40,8 +42,11 @@ while time.time() < deadline and not h.status().has_metadata:
                 pass
     time.sleep(0.05)
 has = h.status().has_metadata
+# Taken at once: the peer that gave the metadata may hang up soon after.
+peers = [("[%s]:%d" if ":" in p.ip[0] else "%s:%d") % (p.ip[0], p.ip[1]) for p in h.get_peer_info()]
 seconds = time.time() - start
-out = {"has_metadata": has, "seconds": seconds, "info_hash": str(h.info_hash()), "name": "", "num_pieces": 0}
+out = {"has_metadata": has, "seconds": seconds, "info_hash": str(h.info_hash()), "name": "", "num_pieces": 0,
+       "peers": peers}
 if has:
     ti = h.torrent_file()
     out["name"] = ti.name()
@@ -50,6 +55,9 @@ if has:
         ct = lt.create_torrent(ti)
         with open(cfg["torrent_out"], "wb") as f:
             f.write(lt.bencode(ct.generate()))
+    if cfg.get("info_out"):
+        with open(cfg["info_out"], "wb") as f:
+            f.write(ti.info_section())
     time.sleep(cfg.get("linger", 2))
 idx = lt.find_metric_idx("net.recv_payload_bytes")
 ses.post_session_stats()

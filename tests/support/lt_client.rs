@@ -39,8 +39,14 @@ pub fn fetch_metadata(setup: &ClientSetup) -> ClientReport {
 /// The same with the client listening on `listen_ip` ("::1": an IPv6-only
 /// client, its DHT node on IPv6 too).
 pub fn fetch_metadata_on(setup: &ClientSetup, listen_ip: &str) -> ClientReport {
+    fetch_metadata_with(setup, listen_ip, json!({}))
+}
+
+/// The same with more lt_client.py keys (`extra`, a JSON object: e.g.
+/// "info_out" to keep the info dictionary's bytes as received).
+pub fn fetch_metadata_with(setup: &ClientSetup, listen_ip: &str, extra: Value) -> ClientReport {
     super::require_program("python3");
-    let config = json!({
+    let mut config = json!({
         "magnet": setup.magnet,
         "listen_ip": listen_ip,
         "listen_port": setup.listen_port,
@@ -49,6 +55,9 @@ pub fn fetch_metadata_on(setup: &ClientSetup, listen_ip: &str) -> ClientReport {
         "timeout": setup.timeout_secs,
         "save_path": setup.save_path,
     });
+    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        config.extend(extra.clone());
+    }
     let out = Command::new("/usr/bin/python3")
         .arg(SCRIPT)
         .arg(config.to_string())
