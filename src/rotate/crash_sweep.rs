@@ -211,16 +211,24 @@ impl Scenario {
     fn rotate_to_the_end(&self, at: &dyn Fn(Checkpoint)) -> usize {
         let config = self.config();
         let client = self.client();
+        let mut errors = Vec::new();
         for run in 1..=40 {
             if self.done() {
                 return run - 1;
             }
             // Failures of a run are allowed (the next one continues);
             // what counts is the state at the end.
-            let _ = rotate_with(&config, &client, at, false);
+            match rotate_with(&config, &client, at, false) {
+                Err(e) => errors.push(e.to_string()),
+                Ok(None) => errors.push("locked".into()),
+                Ok(Some(r)) => {
+                    errors.push(format!("{:?}", r.outcome.as_ref().map(|o| &o.failures)))
+                }
+            }
         }
+        errors.dedup();
         panic!(
-            "not done after 40 runs; client calls: {:?}",
+            "not done after 40 runs; errors: {errors:?}; client calls: {:?}",
             self.client().load().calls
         );
     }
@@ -291,8 +299,16 @@ fn crash_child() {
     std::fs::write(s.root.join("completed"), kinds.borrow().join("\n")).unwrap();
 }
 
+/// The sweep and the journal test run one at a time: run side by side,
+/// the journal test's later runs found its run lock held (about one run in
+/// four, under load) though nothing of its own held it — a lock file
+/// descriptor reaching one of the sweep's child processes between fork and
+/// exec is the suspect, not confirmed. Serialised, neither can see the other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn crash_at_every_point() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let started = std::time::Instant::now();
     let exe = std::env::current_exe().unwrap();
     let test_name = format!(
@@ -368,8 +384,9 @@ fn crash_at_every_point() {
 /// once it is writable again normal runs finish everything without loss.
 #[test]
 fn a_journal_write_failure_during_a_removal_stops_the_run() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // Not under sweep_root(): the sweep removes that whole directory when
-    // it ends, and the two tests run at the same time.
+    // it ends.
     let s = Scenario::create(
         std::env::temp_dir().join(format!("lowspace-crash-journal-{}", std::process::id())),
     );
