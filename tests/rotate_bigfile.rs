@@ -258,7 +258,15 @@ impl Rig {
         for run in 1..=MAX_RUNS {
             let out = self.rotate(run);
             let err = stderr(&out);
-            assert!(out.status.success(), "run {run} failed:\n{err}");
+            assert!(
+                out.status.success(),
+                "run {run} failed (rtorrent {}):\n{err}",
+                if self.rtorrent.is_running() {
+                    "still running"
+                } else {
+                    "gone"
+                }
+            );
             logs.push_str(&err);
             if std::env::var_os("BIGFILE_TRACE").is_some() {
                 eprintln!(

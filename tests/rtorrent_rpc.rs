@@ -14,6 +14,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use lowspace::rtorrent::xmlrpc::Value;
 use lowspace::rtorrent::{Client, FilePriority, RpcError};
 use support::nginx::{htpasswd, Nginx};
 use support::rtorrent::{libtorrent_info_hash, make_torrent, Rtorrent};
@@ -166,6 +167,21 @@ fn typed_client_reads_and_drives_real_rtorrent() {
         .find(|d| d.hash == multi_hash)
         .unwrap();
     assert!(d.started && d.active);
+    // What stop_and_drain waits on: rtorrent's count of pieces to hash,
+    // an integer (a string or a fault would make it pause blindly).
+    let queued = client
+        .call("pieces.hash.queue_size", &[Value::str("")])
+        .unwrap();
+    assert!(matches!(queued, Value::Int(0)), "{queued:?}");
+    client.stop_and_drain(&multi_hash).unwrap();
+    let d = client
+        .downloads()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.hash == multi_hash)
+        .unwrap();
+    assert!(!d.started && !d.active);
+    client.start(&multi_hash).unwrap();
     client.erase(&multi_hash).unwrap();
     let left: Vec<String> = client
         .downloads()

@@ -234,7 +234,7 @@ impl FollowClient for Follower {
         std::fs::create_dir_all(dir)
             .map_err(|e| FollowError(format!("cannot create {}: {e}", dir.display())))?;
         let was_started = download.started;
-        self.client.stop(&hash).map_err(Self::rpc)?;
+        self.client.stop_and_drain(&hash).map_err(Self::rpc)?;
         self.client
             .call("d.close", &[Value::str(hash.as_str())])
             .map_err(Self::rpc)?;
@@ -307,6 +307,8 @@ impl FollowClient for Follower {
                 download.name
             ))
         })?;
+        // Erasing closes it: its pieces still being hashed must be done.
+        self.client.stop_and_drain(&hash).map_err(Self::rpc)?;
         self.client.erase(&hash).map_err(Self::rpc)?;
         let deleted = delete_torrent_files(&roots, &data_path, &relative).map_err(|e| {
             FollowError(format!("{}: erased from rtorrent, but {e}", download.name))

@@ -58,6 +58,19 @@ impl Daemon {
         }
     }
 
+    /// Whether the process still runs (not gone, not a zombie): a test
+    /// that sees a request fail says whether the daemon died.
+    pub fn is_running(&self) -> bool {
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.id())) {
+            // The state follows the command name's closing parenthesis.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -111,6 +111,10 @@ impl Rtorrent {
         self.daemon.id()
     }
 
+    pub fn is_running(&self) -> bool {
+        self.daemon.is_running()
+    }
+
     /// SIGTERM to the PID we started (the socket file stays behind, as after
     /// a crash).
     pub fn stop(&mut self) {
