@@ -819,8 +819,9 @@ fn a_downloaded_file_is_synced_not_deleted_when_the_limit_drops_below_it() {
     let two = rig.remote_dir.join(NAME).join("3 two.bin");
     assert!(
         two.exists(),
-        "3 two.bin is not on the remote; on disk: {}",
-        rig.rtorrent.data_dir.join(NAME).join("3 two.bin").exists()
+        "3 two.bin is not on the remote; on disk: {:?} bytes\n{}",
+        std::fs::metadata(rig.rtorrent.data_dir.join(NAME).join("3 two.bin")).map(|m| m.len()),
+        tail(&logs, 6000)
     );
     assert_eq!(
         sha1_of(&rig.source.join(NAME).join("3 two.bin")),
