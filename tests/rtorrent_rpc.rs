@@ -151,22 +151,19 @@ fn typed_client_reads_and_drives_real_rtorrent() {
     assert!(labels.contains(&(single_hash.clone(), "done".into())));
 
     // stop / start / erase
+    let started_and_active = || {
+        let d = client
+            .downloads()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.hash == multi_hash)
+            .unwrap();
+        (d.started, d.active)
+    };
     client.stop(&multi_hash).unwrap();
-    let d = client
-        .downloads()
-        .unwrap()
-        .into_iter()
-        .find(|d| d.hash == multi_hash)
-        .unwrap();
-    assert!(!d.started && !d.active);
+    assert_eq!(started_and_active(), (false, false));
     client.start(&multi_hash).unwrap();
-    let d = client
-        .downloads()
-        .unwrap()
-        .into_iter()
-        .find(|d| d.hash == multi_hash)
-        .unwrap();
-    assert!(d.started && d.active);
+    assert_eq!(started_and_active(), (true, true));
     // What stop_and_drain waits on: rtorrent's count of pieces to hash,
     // an integer (a string or a fault would make it pause blindly).
     let queued = client
@@ -174,13 +171,7 @@ fn typed_client_reads_and_drives_real_rtorrent() {
         .unwrap();
     assert!(matches!(queued, Value::Int(0)), "{queued:?}");
     client.stop_and_drain(&multi_hash).unwrap();
-    let d = client
-        .downloads()
-        .unwrap()
-        .into_iter()
-        .find(|d| d.hash == multi_hash)
-        .unwrap();
-    assert!(!d.started && !d.active);
+    assert_eq!(started_and_active(), (false, false));
     client.start(&multi_hash).unwrap();
     client.erase(&multi_hash).unwrap();
     let left: Vec<String> = client
