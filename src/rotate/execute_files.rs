@@ -125,6 +125,21 @@ impl Executor<'_> {
                 .holding(parts_file_bytes(&base_path, &step.info_hash)),
         };
         let plan = plan_files(&states, &on_remote, step.budget, layout);
+        for (f, read) in states.iter().zip(&files) {
+            log::debug!(
+                "{}: {}: {} of {} pieces, {} bytes on disk, {}",
+                step.name,
+                f.path.join("/"),
+                read.done_pieces,
+                read.pieces,
+                f.on_disk,
+                if f.priority > 0 {
+                    "selected"
+                } else {
+                    "not selected"
+                }
+            );
+        }
         for reason in &plan.reasons {
             // Once per run, with the size the limit would need.
             log::warn!("{}: {reason}", step.name);

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use super::directory::{directory_calls, directory_from_results};
 use super::download::{
-    download_from_row, file_from_row, Download, FilePriority, TorrentFile, DOWNLOAD_FIELDS,
-    FILE_FIELDS,
+    chunks_done_per_file, download_from_row, file_from_row, Download, FilePriority, TorrentFile,
+    DOWNLOAD_FIELDS, FILE_FIELDS,
 };
 use super::error::RpcError;
 use super::limit;
@@ -604,6 +604,38 @@ impl From<Download> for Torrent {
     }
 }
 
+/// Each file's chunks done as the download's bitfield says (see
+/// [`chunks_done_per_file`] for why), or rtorrent's own counts when it
+/// has no bitfield to give.
+fn count_done_from_bitfield(
+    hash: &str,
+    mut files: Vec<crate::client::TorrentFile>,
+    bitfield: Option<Value>,
+    chunk_size: Option<Value>,
+) -> Vec<crate::client::TorrentFile> {
+    let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
+    let hex = bitfield
+        .as_ref()
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let chunk = chunk_size
+        .as_ref()
+        .and_then(Value::as_i64)
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0);
+    match chunks_done_per_file(hex, chunk, &sizes) {
+        Ok(done) => {
+            for (f, done) in files.iter_mut().zip(done) {
+                if f.size > 0 && done <= f.pieces {
+                    f.done_pieces = done;
+                }
+            }
+        }
+        Err(e) => log::debug!("{hash}: its bitfield is {e}; using f.completed_chunks"),
+    }
+    files
+}
+
 fn neutral_file(f: super::download::TorrentFile) -> crate::client::TorrentFile {
     crate::client::TorrentFile {
         index: f.index,
@@ -720,6 +752,11 @@ impl TorrentClient for Client {
         let mut calls = Vec::new();
         if stop_first {
             self.stop_and_drain(&h)?;
+        }
+        // Read before the close: rtorrent drops a closed download's bitfield.
+        calls.push(Call::new("d.bitfield", vec![Value::str(&h)]));
+        calls.push(Call::new("d.chunk_size", vec![Value::str(&h)]));
+        if stop_first {
             calls.push(Call::new("d.close", vec![Value::str(&h)]));
         }
         calls.push(Call::new("d.base_path", vec![Value::str(&h)]));
@@ -728,6 +765,8 @@ impl TorrentClient for Client {
         params.extend(FILE_FIELDS.iter().map(|f| Value::str(*f)));
         calls.push(Call::new("f.multicall", params));
         let mut results = self.multicall(&calls)?.into_iter();
+        let bitfield = results.next().and_then(Result::ok);
+        let chunk_size = results.next().and_then(Result::ok);
         if stop_first {
             next_result(&mut results, "d.close")?;
         }
@@ -743,6 +782,7 @@ impl TorrentClient for Client {
                     .map_err(|e| protocol(format!("rtorrent's f.multicall: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let files = count_done_from_bitfield(&h, files, bitfield, chunk_size);
         Ok(TorrentFiles {
             data_path: PathBuf::from(base.as_str().unwrap_or_default()),
             directory: PathBuf::from(directory.as_str().unwrap_or_default()),

@@ -195,6 +195,90 @@ pub fn file_from_row(index: usize, row: &Value) -> Result<TorrentFile, String> {
     })
 }
 
+/// Why `d.bitfield` could not give each file's chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BitfieldError {
+    /// rtorrent keeps no bitfield for a closed download.
+    Empty,
+    NotHex(usize),
+    /// Fewer bits than the files' chunks need.
+    Short {
+        bits: u64,
+        needed: u64,
+    },
+    ZeroChunkSize,
+}
+
+impl std::fmt::Display for BitfieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BitfieldError::Empty => write!(f, "empty (the download is closed)"),
+            BitfieldError::NotHex(at) => write!(f, "not hexadecimal at character {at}"),
+            BitfieldError::Short { bits, needed } => {
+                write!(f, "{bits} bits where the files need {needed}")
+            }
+            BitfieldError::ZeroChunkSize => write!(f, "the chunk size is 0"),
+        }
+    }
+}
+
+/// How many of each file's chunks the download has, counted in its
+/// completed bitfield (`d.bitfield`: hex, first chunk in the most
+/// significant bit) over the chunks the file touches, given the files'
+/// sizes in torrent order.
+///
+/// Why not `f.completed_chunks`: rtorrent 0.9.8 keeps that counter apart
+/// from the bitfield and, once a download has been closed and reopened,
+/// sometimes counts a chunk shared by two files twice ("9 of 8" for a
+/// complete file), which could as well make a file one chunk short look
+/// complete. The bitfield is what rtorrent itself trusts.
+pub fn chunks_done_per_file(
+    bitfield_hex: &str,
+    chunk_size: u64,
+    file_sizes: &[u64],
+) -> Result<Vec<u64>, BitfieldError> {
+    if bitfield_hex.is_empty() {
+        return Err(BitfieldError::Empty);
+    }
+    if chunk_size == 0 {
+        return Err(BitfieldError::ZeroChunkSize);
+    }
+    let nibbles: Vec<u8> = bitfield_hex
+        .bytes()
+        .enumerate()
+        .map(|(at, c)| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => Err(BitfieldError::NotHex(at)),
+        })
+        .collect::<Result<_, _>>()?;
+    let bits = nibbles.len() as u64 * 4;
+    let total: u64 = file_sizes.iter().fold(0u64, |a, s| a.saturating_add(*s));
+    let needed = total.div_ceil(chunk_size);
+    if bits < needed {
+        return Err(BitfieldError::Short { bits, needed });
+    }
+    let has = |chunk: u64| {
+        let nibble = nibbles.get((chunk / 4) as usize).copied().unwrap_or(0);
+        nibble & (0b1000 >> (chunk % 4)) != 0
+    };
+    let mut offset = 0u64;
+    Ok(file_sizes
+        .iter()
+        .map(|&size| {
+            let start = offset;
+            offset = offset.saturating_add(size);
+            if size == 0 {
+                return 0;
+            }
+            (start / chunk_size..=(offset - 1) / chunk_size)
+                .filter(|&c| has(c))
+                .count() as u64
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +329,30 @@ mod tests {
         let e = download_from_row(&row(vec![Value::Int(1)])).unwrap_err();
         assert!(e.contains("1 fields"), "{e}");
         assert!(download_from_row(&Value::Int(1)).is_err());
+    }
+
+    #[test]
+    fn each_file_counts_the_chunks_it_touches_in_the_bitfield() {
+        // Chunks of 10 bytes; files of 25, 5, 0 and 12 bytes touch chunks
+        // 0-2, 2, none and 3-4.
+        let sizes = [25, 5, 0, 12];
+        let cases: [(&str, Result<Vec<u64>, BitfieldError>); 7] = [
+            ("f8", Ok(vec![3, 1, 0, 2])),
+            ("F8", Ok(vec![3, 1, 0, 2])),
+            // 0b1101_1000: chunk 2 missing, shared by the first two files.
+            ("d8", Ok(vec![2, 0, 0, 2])),
+            ("08", Ok(vec![0, 0, 0, 1])),
+            ("", Err(BitfieldError::Empty)),
+            ("f", Err(BitfieldError::Short { bits: 4, needed: 5 })),
+            ("fz", Err(BitfieldError::NotHex(1))),
+        ];
+        for (hex, want) in cases {
+            assert_eq!(chunks_done_per_file(hex, 10, &sizes), want, "{hex:?}");
+        }
+        assert_eq!(
+            chunks_done_per_file("ff", 0, &sizes),
+            Err(BitfieldError::ZeroChunkSize)
+        );
     }
 
     #[test]
