@@ -6,6 +6,13 @@
 //! unsafe surface is these few calls. Also statfs(2): which file system
 //! the download directory is on (whether it has sparse files).
 //!
+//! And reading a file through a memory mapping, for `tree` hashing what
+//! the page cache holds without copying it ([`Mapped`]): a mapped file
+//! that shrinks faults with SIGBUS, which must fail that file, not kill
+//! the run, so a SIGBUS handler turns a fault inside the mapping a thread
+//! is reading (and only that) into zeros and a void read. Why that is
+//! safe is told at [`Mapped`] and the handler.
+//!
 //! Why poll and one thread: a Raspberry Pi has little memory, and a
 //! thread per connection (even with small stacks) costs far more than a
 //! `pollfd` per connection. poll is in every libc on every Linux target we
