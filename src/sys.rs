@@ -504,7 +504,9 @@ impl Mapped {
     /// `walk` ran, and then `walk` saw zeros from the fault on and what it
     /// made of them must be thrown away. `None` too inside another
     /// mapping's read on this thread (one guard per thread). `walk`
-    /// cannot keep the bytes: they are borrowed for the call only.
+    /// cannot keep the bytes: they are borrowed for the call only. The
+    /// guard covers this thread: bytes `walk` hands to another thread
+    /// (a scoped one) fault there as deadly as ever.
     pub fn read<R>(&mut self, walk: impl FnOnce(&[u8]) -> R) -> Option<R> {
         if self.void {
             return None;
