@@ -427,8 +427,9 @@ pub fn bus_faults_caught() -> u64 {
 /// Why: hashing a file that is in the page cache through `read` costs the
 /// kernel's copy into a buffer on top of the hash; hashing the cached
 /// pages where they are does not. On a warm 1 GiB file on two cores that
-/// was 0.78-0.80 CPU seconds through preadv2 against 0.69-0.72 through
-/// mmap, next to 0.67 for SHA-1 alone (`openssl speed`).
+/// was 0.71-0.76 CPU seconds through preadv2 against 0.68-0.72 through
+/// mmap, next to 0.62 for SHA-1 alone (`openssl speed`, 1,648 MiB/s a
+/// core).
 ///
 /// Why the guard: a mapped file that is truncated while it is read makes
 /// the read fault with SIGBUS, which kills the process; a file shrinking

@@ -21,9 +21,11 @@
 //! cache holds it, through a read-only mapping of the unit
 //! ([`crate::sys::Mapped`]). Copying was a fifth of the CPU time of
 //! hashing a warm file when the reader did it all on one core, and still
-//! about a tenth when each hashing thread copied its own units (0.73-0.80
-//! CPU seconds per GiB on two cores, against 0.67-0.69 mapped, with SHA-1
-//! alone at 0.62-0.67 by `openssl speed`). A file cut short while it is
+//! cost when each hashing thread copied its own units: a warm 1 GiB file
+//! on two cores took 0.71-0.76 CPU seconds copied, 0.68-0.72 mapped, with
+//! SHA-1 alone at 0.62 (`openssl speed`; the lower figures for a file the
+//! cache holds in large folios, as reading it leaves it, the higher for
+//! one just written). A file cut short while it is
 //! hashed makes the mapping fault with SIGBUS, which would kill the whole
 //! run: the mapping is read under a guard that turns the fault into a
 //! void result, and the unit is then read as below, which reports the
