@@ -475,6 +475,91 @@ fn an_unreadable_file_fails_alone_and_the_run_exits_1() {
     assert_eq!(index(&lib.output).len(), 3);
 }
 
+/// A large file, in the page cache, is cut to nothing while `tree` hashes
+/// it. Its hashing threads read it through a memory mapping, where the
+/// cut makes the next read fault with SIGBUS (seen on every run here):
+/// the run must not die of it, but fail that file alone and finish the
+/// others.
+#[test]
+fn a_file_cut_while_it_is_hashed_fails_alone() {
+    let lib = library("tree-cut");
+    // Hashed first (names in order), for longer than the cut takes to come.
+    let big = lib.source.join("big.bin");
+    let block = data(1 << 20, 7);
+    let mut bytes = Vec::with_capacity(192 << 20);
+    for _ in 0..192 {
+        bytes.extend_from_slice(&block);
+    }
+    put(&big, &bytes);
+    drop(bytes);
+    put(&lib.source.join("c.bin"), &data(3 << 20, 8));
+    put(&lib.source.join("d.bin"), &data(70_000, 9));
+    let child = support::lowspace_command(
+        &lib.home,
+        &[
+            "tree",
+            lib.source.to_str().unwrap(),
+            lib.output.to_str().unwrap(),
+            "--tracker",
+            TRACKER,
+        ],
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Cut it once tree has it open (the scan is over, so tree expects
+    // the whole file), and hashing has begun.
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let is_open = || {
+        fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == big))
+    };
+    while !is_open() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tree never opened big.bin"
+        );
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("big.bin")
+            && stderr(&out)
+                .contains("became shorter than 201326592 bytes while it was being hashed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("1 failed"), "{}", stderr(&out));
+    assert_eq!(
+        index(&lib.output).keys().collect::<Vec<_>>(),
+        ["c.bin.torrent", "d.bin.torrent"]
+    );
+    for name in ["c.bin", "d.bin"] {
+        let report = libtorrent::check(&lib.output.join(format!("{name}.torrent")), &lib.source);
+        assert!(report.bool("is_seeding"), "{name}");
+    }
+}
+
 #[test]
 fn dry_run_writes_nothing_and_bad_options_are_usage_errors() {
     let lib = library("tree-dry");
