@@ -189,21 +189,18 @@ pub fn parse_torrents(arguments: &Value, label: &str) -> Result<Vec<ClientTorren
         .collect()
 }
 
-/// torrent-add's answer: the hash and whether it was new.
+/// torrent-add's answer: the hash and whether it was new (the client's
+/// own reading, in follow's words).
 pub fn parse_added(arguments: &Value) -> Result<(InfoHash, Added), String> {
-    let (entry, added) = if let Some(e) = arguments.get("torrent-added") {
-        (e, Added::Added)
-    } else if let Some(e) = arguments.get("torrent-duplicate") {
-        (e, Added::AlreadyThere)
-    } else {
-        return Err("neither torrent-added nor torrent-duplicate in the reply".into());
-    };
-    let hash = entry
-        .get("hashString")
-        .and_then(Value::as_str)
-        .ok_or("no hashString in the reply")?;
-    let hash = InfoHash::from_hex(hash).map_err(|e| e.to_string())?;
-    Ok((hash, added))
+    let (hash, new) = crate::client::transmission::parse_added(arguments)?;
+    Ok((
+        hash,
+        if new {
+            Added::Added
+        } else {
+            Added::AlreadyThere
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -308,15 +308,17 @@ impl Announcer {
         result
     }
 
-    /// One multi-hash scrape of a resting HTTP tracker: whether it is up
-    /// again, learned without waking its announces.
-    fn probe(&mut self, tracker: u32) {
-        let Some(url) = self
-            .book
+    fn tracker_url(&self, tracker: u32) -> Option<Box<str>> {
+        self.book
             .trackers
             .get(tracker as usize)
             .map(|t| t.url.clone())
-        else {
+    }
+
+    /// One multi-hash scrape of a resting HTTP tracker: whether it is up
+    /// again, learned without waking its announces.
+    fn probe(&mut self, tracker: u32) {
+        let Some(url) = self.tracker_url(tracker) else {
             return;
         };
         let Some(scrape) = scrape::scrape_url(&url) else {
@@ -374,12 +376,7 @@ impl Announcer {
     /// One batch of a tracker's round of health scrapes; at the round's
     /// end (or a failure) the state file's entry for it is replaced.
     fn health_scrape(&mut self, tracker: u32) {
-        let Some(url) = self
-            .book
-            .trackers
-            .get(tracker as usize)
-            .map(|t| t.url.clone())
-        else {
+        let Some(url) = self.tracker_url(tracker) else {
             return;
         };
         let name = crate::http::url::redact(&url).to_string();
