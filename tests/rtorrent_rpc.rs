@@ -222,6 +222,64 @@ fn typed_client_reads_and_drives_real_rtorrent() {
         .contains("d.name"));
 }
 
+/// Each file's chunks as `rotate` reads them (counted in `d.bitfield`)
+/// equal rtorrent's own `f.completed_chunks` on a torrent that a hash
+/// check found in part: the first and last files have their bytes, the
+/// middle one does not, so the chunks it shares with them fail too.
+/// With 32 KiB chunks: a.bin is chunks 0-2, b.bin 2-4, c.bin 4-7.
+#[test]
+fn file_chunks_counted_in_the_bitfield_match_rtorrents_counts() {
+    use lowspace::client::TorrentClient;
+    let tmp = TempDir::new("rt-bitfield");
+    let rt = Rtorrent::start(&tmp.join("rt"));
+    let client = Client::new(&rt.socket_url()).unwrap();
+    let src = tmp.join("src/partial");
+    let sizes = [("a.bin", 80_000), ("b.bin", 70_000), ("c.bin", 90_000)];
+    for (i, (name, len)) in sizes.iter().enumerate() {
+        write_file(&src.join(name), *len, i as u8 + 1);
+    }
+    let torrent = make_torrent(&src, &tmp.join("partial.torrent"));
+    let hash = libtorrent_info_hash(&torrent);
+    let local = rt.data_dir.join("partial");
+    for (i, (name, len)) in sizes.iter().enumerate() {
+        // The middle file's bytes are wrong.
+        let seed = if i == 1 { 99 } else { i as u8 + 1 };
+        write_file(&local.join(name), *len, seed);
+    }
+    client.load_start(torrent.to_str().unwrap(), &[]).unwrap();
+    let info_hash = lowspace::torrent::InfoHash::from_hex(&hash).unwrap();
+    let mut counted = Vec::new();
+    wait_until("rtorrent's hash check", Duration::from_secs(20), || {
+        counted = TorrentClient::files(&client, &info_hash, false)
+            .unwrap()
+            .files
+            .iter()
+            .map(|f| (f.done_pieces, f.pieces))
+            .collect();
+        counted.iter().map(|(done, _)| done).sum::<u64>() == 5
+    });
+    assert_eq!(counted, vec![(2, 3), (0, 3), (3, 4)]);
+    let own: Vec<(u64, u64)> = client
+        .files(&hash)
+        .unwrap()
+        .iter()
+        .map(|f| (f.completed_chunks, f.size_chunks))
+        .collect();
+    assert_eq!(counted, own);
+    // And straight from the bitfield, so a silent fallback to rtorrent's
+    // counts cannot pass for it.
+    let bitfield = client.call("d.bitfield", &[Value::str(&hash)]).unwrap();
+    let chunk = client.call("d.chunk_size", &[Value::str(&hash)]).unwrap();
+    let lengths: Vec<u64> = sizes.iter().map(|(_, len)| *len as u64).collect();
+    let from_bits = lowspace::rtorrent::download::chunks_done_per_file(
+        bitfield.as_str().unwrap(),
+        chunk.as_i64().unwrap() as u64,
+        &lengths,
+    )
+    .unwrap();
+    assert_eq!(from_bits, vec![2, 0, 3]);
+}
+
 #[test]
 fn missing_and_stale_sockets_say_what_to_check() {
     let tmp = TempDir::new("rt-missing");
